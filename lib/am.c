@@ -1,0 +1,1 @@
+/* am: placeholder, being written. */

@@ -1,0 +1,114 @@
+/* buf: growable NUL-terminated byte buffer (see buf.h). */
+#include "buf.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+void pq_buf_grow(struct pq_buf *b, size_t extra)
+{
+	size_t need;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		pq_malloc(SIZE_MAX); /* reports and aborts */
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	if (b->cap < 64)
+		b->cap = 64;
+	while (b->cap < need)
+		b->cap = b->cap > SIZE_MAX / 2 ? need : b->cap * 2;
+	b->ptr = pq_realloc(b->ptr, b->cap);
+}
+
+void pq_buf_add(struct pq_buf *b, const void *data, size_t len)
+{
+	pq_buf_grow(b, len);
+	if (len)
+		memcpy(b->ptr + b->len, data, len);
+	b->len += len;
+	b->ptr[b->len] = '\0';
+}
+
+void pq_buf_adds(struct pq_buf *b, const char *s)
+{
+	pq_buf_add(b, s, strlen(s));
+}
+
+void pq_buf_addc(struct pq_buf *b, char c)
+{
+	pq_buf_add(b, &c, 1);
+}
+
+void pq_buf_vaddf(struct pq_buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n;
+
+	pq_buf_grow(b, 64);
+	va_copy(cp, ap);
+	n = vsnprintf(b->ptr + b->len, b->cap - b->len, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->len) {
+		pq_buf_grow(b, (size_t)n);
+		vsnprintf(b->ptr + b->len, b->cap - b->len, fmt, ap);
+	}
+	b->len += (size_t)n;
+}
+
+void pq_buf_addf(struct pq_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pq_buf_vaddf(b, fmt, ap);
+	va_end(ap);
+}
+
+void pq_buf_reset(struct pq_buf *b)
+{
+	pq_buf_truncate(b, 0);
+}
+
+void pq_buf_truncate(struct pq_buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->ptr[len] = '\0';
+	}
+}
+
+void pq_buf_rtrim(struct pq_buf *b)
+{
+	size_t n = b->len;
+
+	while (n && strchr(" \t\r\n", b->ptr[n - 1]))
+		n--;
+	pq_buf_truncate(b, n);
+}
+
+const char *pq_buf_str(const struct pq_buf *b)
+{
+	return b->ptr ? b->ptr : "";
+}
+
+char *pq_buf_detach(struct pq_buf *b)
+{
+	char *p = b->ptr ? b->ptr : pq_strdup("");
+
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void pq_buf_free(struct pq_buf *b)
+{
+	free(b->ptr);
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+}

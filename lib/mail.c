@@ -1,0 +1,1 @@
+/* mail: placeholder, being written. */

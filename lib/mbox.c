@@ -1,0 +1,1 @@
+/* mbox: placeholder, being written. */

@@ -1,0 +1,1 @@
+/* patch: placeholder, being written. */

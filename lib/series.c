@@ -1,0 +1,1 @@
+/* series: placeholder, being written. */

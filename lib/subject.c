@@ -1,0 +1,1 @@
+/* subject: placeholder, being written. */

@@ -1,0 +1,1 @@
+/* trailers: placeholder, being written. */
