@@ -1,1 +1,244 @@
-/* am: placeholder, being written. */
+/*
+ * am: a series as a git-am-ready mbox (see am.h).
+ *
+ * Each patch is re-read from its raw bytes so the text after its "---"
+ * line (notes, diff, signature) is written exactly as it was sent.
+ */
+#include "am.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "mail.h"
+#include "patch.h"
+#include "series.h"
+
+struct line {
+	const char *p;
+	size_t len;  /* without the newline */
+	size_t next; /* offset of the next line */
+};
+
+static int line_at(const char *s, size_t len, size_t pos, struct line *l)
+{
+	const char *nl;
+
+	if (pos >= len)
+		return 0;
+	l->p = s + pos;
+	nl = memchr(l->p, '\n', len - pos);
+	l->len = nl ? (size_t)(nl - l->p) : len - pos;
+	l->next = pos + l->len + (nl ? 1 : 0);
+	return 1;
+}
+
+static int line_is(const struct line *l, const char *s)
+{
+	size_t n = l->len;
+
+	while (n && (l->p[n - 1] == ' ' || l->p[n - 1] == '\t' || l->p[n - 1] == '\r'))
+		n--;
+	return n == strlen(s) && !memcmp(l->p, s, n);
+}
+
+static int line_starts(const struct line *l, const char *s)
+{
+	return l->len >= strlen(s) && !memcmp(l->p, s, strlen(s));
+}
+
+/*
+ * Where the part after the commit message starts in body: after its "---"
+ * line (*dashes set) or at the first diff line. Returns len when neither.
+ */
+static size_t find_rest(const char *body, size_t len, int *dashes)
+{
+	struct line l, n;
+	size_t pos = 0;
+
+	*dashes = 0;
+	while (line_at(body, len, pos, &l)) {
+		if (line_is(&l, "---")) {
+			*dashes = 1;
+			return l.next;
+		}
+		if (line_starts(&l, "diff --git ") || line_starts(&l, "Index: ") ||
+		    (line_starts(&l, "--- ") && line_at(body, len, l.next, &n) &&
+		     line_starts(&n, "+++ ")))
+			return pos;
+		pos = l.next;
+	}
+	return len;
+}
+
+/* Whether the text between "---" and the diff says anything (a diffstat,
+ * a changelog): then the "---" line must stay so git am drops it. */
+static int notes_present(const char *rest, size_t len)
+{
+	struct line l;
+	size_t pos = 0;
+
+	while (line_at(rest, len, pos, &l)) {
+		if (line_starts(&l, "diff --git ") || line_starts(&l, "Index: ") ||
+		    line_starts(&l, "--- "))
+			return 0;
+		if (!line_is(&l, ""))
+			return 1;
+		pos = l.next;
+	}
+	return 0;
+}
+
+static void add_trailer(struct pq_buf *out, const struct pq_trailer *t)
+{
+	pq_buf_addf(out, "%s: %s", t->name, t->value);
+	if (t->extinfo && t->extinfo[0] != '\n' && !strchr(t->extinfo, '['))
+		pq_buf_adds(out, t->extinfo);
+	pq_buf_addc(out, '\n');
+	if (t->extinfo && strchr(t->extinfo, '['))
+		pq_buf_addf(out, "%s\n", t->extinfo);
+}
+
+static int is_ascii(const struct pq_buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->len; i++)
+		if ((unsigned char)b->ptr[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* The commit message with the collected trailers, b4's way: after the
+ * patch's own trailers, before the applier's sign-off when that already
+ * closes the block. */
+static void message_with_trailers(struct pq_buf *out, const struct pq_patch *pp,
+				  const struct pq_series_patch *sp,
+				  const struct pq_am_options *o)
+{
+	struct pq_buf sob = PQ_BUF_INIT;
+	const struct pq_trailers *own = &pp->trailers;
+	size_t i, msglen = pp->message.len;
+	int sob_last = 0;
+
+	if (o->signoff) {
+		pq_buf_addf(&sob, "Signed-off-by: %s", o->signoff);
+		sob_last = own->n && !strcasecmp(own->v[own->n - 1].name, "Signed-off-by") &&
+			   !strcasecmp(own->v[own->n - 1].value, o->signoff);
+	}
+	if (sob_last) {
+		/* cut the message before its last line, the applier's sign-off */
+		while (msglen && pp->message.ptr[msglen - 1] != '\n')
+			msglen--;
+	}
+	pq_buf_add(out, pp->message.ptr, msglen);
+	if (!sob_last)
+		pq_buf_addc(out, '\n');
+	if (!own->n && (sp->collected.n || o->link || o->signoff))
+		pq_buf_addc(out, '\n');
+	for (i = 0; i < sp->collected.n; i++)
+		add_trailer(out, &sp->collected.v[i]);
+	if (o->link) {
+		pq_buf_adds(out, "Link: ");
+		for (const char *f = o->link; *f; f++) {
+			if (f[0] == '%' && f[1] == 's') {
+				pq_buf_adds(out, sp->msgid);
+				f++;
+			} else {
+				pq_buf_addc(out, *f);
+			}
+		}
+		pq_buf_addc(out, '\n');
+	}
+	if (o->signoff)
+		pq_buf_addf(out, "%s\n", pq_buf_str(&sob));
+	pq_buf_free(&sob);
+}
+
+static int load_raw(struct pq_store *s, long long message_id, struct pq_mail *m)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT r.bytes FROM message m JOIN raw r ON r.id = m.raw_id WHERE m.id = ?");
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, message_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return pq_error_set(PQ_ENOTFOUND, "raw bytes of message %lld missing", message_id);
+	}
+	ret = pq_mail_parse(m, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			    NULL);
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int write_patch(struct pq_store *s, const struct pq_series_patch *sp,
+		       const struct pq_am_options *o, struct pq_buf *out)
+{
+	struct pq_mail m;
+	struct pq_patch pp;
+	struct pq_buf msg = PQ_BUF_INIT, head = PQ_BUF_INIT;
+	const char *body;
+	size_t rest;
+	int ret, dashes;
+
+	if ((ret = load_raw(s, sp->id, &m)) < 0) {
+		pq_mail_free(&m);
+		return ret;
+	}
+	body = pq_buf_str(&m.body);
+	pq_patch_parse(&pp, body, m.body.len);
+	message_with_trailers(&msg, &pp, sp, o);
+	rest = find_rest(body, m.body.len, &dashes);
+
+	pq_buf_adds(&head, "From git@z Thu Jan  1 00:00:00 1970\n");
+	pq_buf_addf(&head, "Subject: %s\n", m.subject);
+	pq_buf_addf(&head, "From: %s <%s>\n", sp->author, sp->email);
+	pq_buf_addf(&head, "Date: %s\n", pp.date ? pp.date : m.date_raw);
+	pq_buf_addf(&head, "Message-Id: <%s>\n", sp->msgid);
+	pq_buf_adds(&head, "MIME-Version: 1.0\n");
+	pq_buf_adds(&head, "Content-Type: text/plain; charset=\"utf-8\"\n");
+	pq_buf_addf(&head, "Content-Transfer-Encoding: %s\n\n",
+		    is_ascii(&head) && is_ascii(&m.body) && is_ascii(&msg) ? "7bit" : "8bit");
+	pq_buf_add(out, head.ptr, head.len);
+	pq_buf_add(out, msg.ptr, msg.len);
+	if (dashes && notes_present(body + rest, m.body.len - rest)) {
+		pq_buf_adds(out, "---\n");
+	} else {
+		pq_buf_addc(out, '\n');
+		while (rest < m.body.len && body[rest] == '\n')
+			rest++;
+	}
+	pq_buf_add(out, body + rest, m.body.len - rest);
+	if (out->len && out->ptr[out->len - 1] != '\n')
+		pq_buf_addc(out, '\n');
+	pq_buf_addc(out, '\n');
+
+	pq_buf_free(&msg);
+	pq_buf_free(&head);
+	pq_patch_free(&pp);
+	pq_mail_free(&m);
+	return 0;
+}
+
+int pq_am_write(struct pq_store *s, long long id, const struct pq_am_options *o,
+		struct pq_buf *out)
+{
+	static const struct pq_am_options none;
+	struct pq_series *se;
+	size_t i;
+	int ret = 0;
+
+	if (!o)
+		o = &none;
+	if ((ret = pq_series_load(s, id, &se)) < 0)
+		return ret;
+	for (i = 0; i < se->npatches && !ret; i++)
+		ret = write_patch(s, &se->patches[i], o, out);
+	pq_series_free(se);
+	return ret;
+}

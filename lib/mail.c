@@ -1,1 +1,816 @@
-/* mail: placeholder, being written. */
+/*
+ * mail: raw RFC 5322/MIME bytes to a decoded message (see mail.h).
+ *
+ * The top-level header is read here, by hand, because real mail carries NUL
+ * bytes, raw 8-bit text and fused fields that a strict parser refuses; the
+ * MIME body structure and transfer encodings are left to libetpan.
+ */
+#include "mail.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <git2.h>
+#include <libetpan/libetpan.h>
+
+#include "alloc.h"
+#include "error.h"
+
+const struct pq_mail_limits pq_mail_default_limits = {
+	.max_size = 64u << 20,
+	.max_headers = 2000,
+	.max_depth = 16,
+	.max_refs = 256,
+};
+
+/* A header field as it stands in the raw message: value still folded. */
+struct field {
+	const char *name;
+	size_t namelen;
+	const char *value;
+	size_t len;
+};
+
+struct header {
+	struct field *v;
+	size_t n;
+	const char *body; /* first byte after the blank line */
+	size_t bodylen;
+};
+
+/* ---- UTF-8 ---- */
+
+/* Length of the valid UTF-8 sequence at s, or 0 when it is invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned c = s[0];
+	size_t n, i;
+	unsigned cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static int utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (p[i] < 0x80 && p[i]) {
+			i++;
+			continue;
+		}
+		n = p[i] ? utf8_seq(p + i, len - i) : 0;
+		if (!n)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
+void pq_utf8_sanitize(struct pq_buf *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = 0, n;
+
+	pq_buf_grow(out, len);
+	while (i < len) {
+		if (p[i] && p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		n = p[i] ? utf8_seq(p + i, len - i) : 0;
+		if (n) {
+			i += n;
+			continue;
+		}
+		pq_buf_add(out, s + start, i - start);
+		pq_buf_adds(out, "\xef\xbf\xbd");
+		start = ++i;
+	}
+	pq_buf_add(out, s + start, i - start);
+}
+
+/* Windows-1252 to UTF-8, by hand: it must work whatever iconv knows. */
+static void cp1252_to_utf8(struct pq_buf *out, const char *s, size_t len)
+{
+	static const unsigned short high[32] = {
+		0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+		0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd,
+		0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+		0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178,
+	};
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned c = (unsigned char)s[i];
+
+		if (c == 0)
+			c = 0xfffd;
+		else if (c >= 0x80 && c < 0xa0)
+			c = high[c - 0x80];
+		if (c < 0x80) {
+			pq_buf_addc(out, (char)c);
+		} else if (c < 0x800) {
+			pq_buf_addc(out, (char)(0xc0 | (c >> 6)));
+			pq_buf_addc(out, (char)(0x80 | (c & 0x3f)));
+		} else {
+			pq_buf_addc(out, (char)(0xe0 | (c >> 12)));
+			pq_buf_addc(out, (char)(0x80 | ((c >> 6) & 0x3f)));
+			pq_buf_addc(out, (char)(0x80 | (c & 0x3f)));
+		}
+	}
+}
+
+static int charset_is_utf8(const char *cs)
+{
+	return !cs || !strcasecmp(cs, "utf-8") || !strcasecmp(cs, "utf8") ||
+	       !strcasecmp(cs, "us-ascii") || !strcasecmp(cs, "ascii");
+}
+
+static int is_ascii(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80 || !s[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Appends text in charset cs (NULL: unlabelled) to out as valid UTF-8. A
+ * charset iconv does not know, or bytes that are not in it, fall back to
+ * UTF-8 when the bytes are valid UTF-8 and to Windows-1252 otherwise, and
+ * set *repaired.
+ */
+static void to_utf8(struct pq_buf *out, const char *cs, const char *s, size_t len, int *repaired)
+{
+	char *conv = NULL;
+	size_t convlen = 0;
+
+	if (is_ascii(s, len)) {
+		pq_buf_add(out, s, len);
+		return;
+	}
+	if (cs && !charset_is_utf8(cs) && strlen(cs) < 64 &&
+	    charconv_buffer("utf-8", cs, s, len, &conv, &convlen) == MAIL_CHARCONV_NO_ERROR) {
+		pq_utf8_sanitize(out, conv, convlen);
+		charconv_buffer_free(conv);
+		return;
+	}
+	if (utf8_valid(s, len)) {
+		if (cs && !charset_is_utf8(cs))
+			*repaired = 1;
+		pq_buf_add(out, s, len);
+		return;
+	}
+	*repaired = 1;
+	cp1252_to_utf8(out, s, len);
+}
+
+/* ---- header fields ---- */
+
+static int field_is(const struct field *f, const char *name)
+{
+	return f->namelen == strlen(name) && !strncasecmp(f->name, name, f->namelen);
+}
+
+static const struct field *header_get(const struct header *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (field_is(&h->v[i], name))
+			return &h->v[i];
+	return NULL;
+}
+
+/* Next line end at or after p: returns the position of '\n' or end. */
+static const char *line_end(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return nl ? nl : end;
+}
+
+/*
+ * Splits the header into fields. A line that is neither a field nor a
+ * continuation (no colon, a space in the name) is skipped, as git's
+ * mailinfo does, and counted as a repair.
+ */
+static int header_parse(struct header *h, const char *raw, size_t len, size_t max_fields,
+			int *repaired)
+{
+	const char *p = raw, *end = raw + len;
+	size_t cap = 0;
+
+	h->v = NULL;
+	h->n = 0;
+	while (p < end) {
+		const char *eol = line_end(p, end), *colon, *q;
+		size_t linelen = (size_t)(eol - p);
+
+		if (linelen && p[linelen - 1] == '\r')
+			linelen--;
+		if (linelen == 0) {
+			p = eol < end ? eol + 1 : end;
+			break;
+		}
+		if ((*p == ' ' || *p == '\t') && h->n) {
+			struct field *f = &h->v[h->n - 1];
+
+			f->len = (size_t)(eol - f->value);
+			p = eol < end ? eol + 1 : end;
+			continue;
+		}
+		colon = memchr(p, ':', linelen);
+		for (q = p; colon && q < colon; q++)
+			if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f)
+				break;
+		if (!colon || q != colon || colon == p) {
+			*repaired = 1;
+			p = eol < end ? eol + 1 : end;
+			continue;
+		}
+		if (h->n == max_fields)
+			return pq_error_set(PQ_ELIMIT, "more than %zu header fields", max_fields);
+		if (h->n == cap) {
+			cap = cap ? cap * 2 : 32;
+			h->v = pq_reallocarray(h->v, cap, sizeof(*h->v));
+		}
+		h->v[h->n].name = p;
+		h->v[h->n].namelen = (size_t)(colon - p);
+		h->v[h->n].value = colon + 1;
+		h->v[h->n].len = (size_t)(eol - colon - 1);
+		h->n++;
+		p = eol < end ? eol + 1 : end;
+	}
+	h->body = p;
+	h->bodylen = (size_t)(end - p);
+	return 0;
+}
+
+/* Unfolds a raw value: line breaks go, control bytes become spaces,
+ * surrounding white space is trimmed. */
+static void unfold(struct pq_buf *out, const char *v, size_t len)
+{
+	size_t i;
+
+	pq_buf_reset(out);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c == '\r' || c == '\n')
+			continue;
+		pq_buf_addc(out, c < ' ' || c == 0x7f ? ' ' : (char)c);
+	}
+	pq_buf_rtrim(out);
+	i = 0;
+	while (i < out->len && (out->ptr[i] == ' ' || out->ptr[i] == '\t'))
+		i++;
+	if (i) {
+		memmove(out->ptr, out->ptr + i, out->len - i + 1);
+		out->len -= i;
+	}
+}
+
+void pq_mail_decode_header(struct pq_buf *out, const char *value, size_t len)
+{
+	struct pq_buf raw = PQ_BUF_INIT;
+	char *dec = NULL;
+	size_t idx = 0;
+	int repaired = 0;
+
+	unfold(&raw, value, len);
+	pq_buf_reset(out);
+	if (memmem(raw.ptr ? raw.ptr : "", raw.len, "=?", 2) &&
+	    mailmime_encoded_phrase_parse(utf8_valid(raw.ptr, raw.len) ? "utf-8" : "windows-1252",
+					  raw.ptr, raw.len, &idx, "utf-8",
+					  &dec) == MAILIMF_NO_ERROR) {
+		pq_utf8_sanitize(out, dec, strlen(dec));
+		free(dec);
+	} else {
+		to_utf8(out, NULL, pq_buf_str(&raw), raw.len, &repaired);
+	}
+	pq_buf_free(&raw);
+}
+
+static char *field_decoded(const struct header *h, const char *name, struct pq_buf *tmp)
+{
+	const struct field *f = header_get(h, name);
+
+	if (!f)
+		return pq_strdup("");
+	pq_mail_decode_header(tmp, f->value, f->len);
+	return pq_strdup(pq_buf_str(tmp));
+}
+
+void pq_mail_split_address(const char *addr, char **name, char **email)
+{
+	const char *lt = strrchr(addr, '<'), *gt, *paren;
+	struct pq_buf n = PQ_BUF_INIT, e = PQ_BUF_INIT;
+
+	if (lt && (gt = strchr(lt, '>'))) {
+		pq_buf_add(&e, lt + 1, (size_t)(gt - lt - 1));
+		pq_buf_add(&n, addr, (size_t)(lt - addr));
+	} else if ((paren = strchr(addr, '(')) && strchr(paren, ')')) {
+		pq_buf_add(&e, addr, (size_t)(paren - addr));
+		pq_buf_add(&n, paren + 1, (size_t)(strrchr(paren, ')') - paren - 1));
+	} else {
+		pq_buf_adds(&e, addr);
+	}
+	pq_buf_rtrim(&n);
+	pq_buf_rtrim(&e);
+	*name = pq_strdup(pq_buf_str(&n) + strspn(pq_buf_str(&n), " \t"));
+	*email = pq_strdup(pq_buf_str(&e) + strspn(pq_buf_str(&e), " \t"));
+	/* "Last, First" <a@b>: drop the quotes and their escapes */
+	if ((*name)[0] == '"') {
+		char *r = *name + 1, *w = *name;
+
+		for (; *r; r++) {
+			if (*r == '\\' && r[1])
+				r++;
+			else if (*r == '"')
+				continue;
+			*w++ = *r;
+		}
+		*w = '\0';
+	}
+	pq_buf_free(&n);
+	pq_buf_free(&e);
+}
+
+/* ---- Message-IDs ---- */
+
+/* Appends every <id> of a raw field to a list, as clean UTF-8 strings. */
+static void msgid_list(char ***list, size_t *n, const char *v, size_t len, size_t max)
+{
+	const char *p = v, *end = v + len;
+	struct pq_buf id = PQ_BUF_INIT;
+
+	while (p < end && (p = memchr(p, '<', (size_t)(end - p)))) {
+		const char *gt = memchr(p, '>', (size_t)(end - p)), *q;
+
+		if (!gt)
+			break;
+		pq_buf_reset(&id);
+		for (q = p + 1; q < gt; q++)
+			if ((unsigned char)*q > ' ' && *q != 0x7f && *q != '<')
+				pq_buf_addc(&id, *q);
+		p = gt + 1;
+		if (!id.len || id.len > 998)
+			continue;
+		if (*n == max) { /* keep the most recent: they matter for threading */
+			free((*list)[0]);
+			memmove(*list, *list + 1, (max - 1) * sizeof(**list));
+			(*n)--;
+		}
+		*list = pq_reallocarray(*list, *n + 1, sizeof(**list));
+		{
+			struct pq_buf clean = PQ_BUF_INIT;
+
+			pq_utf8_sanitize(&clean, id.ptr, id.len);
+			(*list)[(*n)++] = pq_buf_detach(&clean);
+		}
+	}
+	pq_buf_free(&id);
+}
+
+static void parse_ids(struct pq_mail *m, const struct header *h, size_t max_refs)
+{
+	const struct field *f;
+	char **irt = NULL;
+	size_t nirt = 0, i;
+
+	if ((f = header_get(h, "Message-ID"))) {
+		char **ids = NULL;
+		size_t n = 0;
+
+		msgid_list(&ids, &n, f->value, f->len, 1);
+		if (n) {
+			m->msgid = ids[0];
+		} else {
+			/* "Message-ID: foo@bar" without brackets still names it */
+			struct pq_buf v = PQ_BUF_INIT;
+
+			unfold(&v, f->value, f->len);
+			if (v.len && v.len <= 998 && !strpbrk(v.ptr, " \t<>")) {
+				struct pq_buf clean = PQ_BUF_INIT;
+
+				pq_utf8_sanitize(&clean, v.ptr, v.len);
+				m->msgid = pq_buf_detach(&clean);
+			}
+			pq_buf_free(&v);
+		}
+		free(ids);
+	}
+	if ((f = header_get(h, "References")))
+		msgid_list(&m->refs, &m->nrefs, f->value, f->len, max_refs);
+	if ((f = header_get(h, "In-Reply-To")))
+		msgid_list(&irt, &nirt, f->value, f->len, 1);
+	if (nirt) {
+		m->in_reply_to = irt[0];
+		if (!m->nrefs || strcmp(m->refs[m->nrefs - 1], irt[0])) {
+			m->refs = pq_reallocarray(m->refs, m->nrefs + 1, sizeof(*m->refs));
+			m->refs[m->nrefs++] = pq_strdup(irt[0]);
+		}
+	}
+	free(irt);
+	/* a message never references itself */
+	for (i = 0; m->msgid && i < m->nrefs; i++) {
+		if (!strcmp(m->refs[i], m->msgid)) {
+			free(m->refs[i]);
+			memmove(m->refs + i, m->refs + i + 1, (m->nrefs - i - 1) * sizeof(*m->refs));
+			m->nrefs--;
+			i--;
+		}
+	}
+}
+
+/* ---- dates ---- */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void parse_date(struct pq_mail *m, const char *s)
+{
+	struct mailimf_date_time *dt = NULL;
+	size_t idx = 0;
+	int zone;
+
+	if (mailimf_date_time_parse(s, strlen(s), &idx, &dt) != MAILIMF_NO_ERROR)
+		return;
+	zone = dt->dt_zone;
+	if (dt->dt_year >= 1970 && dt->dt_year <= 9999 && dt->dt_month >= 1 &&
+	    dt->dt_month <= 12 && dt->dt_day >= 1 && dt->dt_day <= 31 && dt->dt_hour >= 0 &&
+	    dt->dt_hour <= 23 && dt->dt_min >= 0 && dt->dt_min <= 59 && dt->dt_sec >= 0 &&
+	    dt->dt_sec <= 60 && zone >= -2400 && zone <= 2400 && abs(zone % 100) < 60) {
+		int64_t t = days_from_civil(dt->dt_year, (unsigned)dt->dt_month,
+					    (unsigned)dt->dt_day) * 86400;
+
+		t += dt->dt_hour * 3600 + dt->dt_min * 60 + dt->dt_sec;
+		t -= (zone / 100) * 3600 + (zone % 100) * 60;
+		m->date = t;
+		m->date_valid = 1;
+	}
+	mailimf_date_time_free(dt);
+}
+
+/* ---- MIME body ---- */
+
+struct walk {
+	struct pq_buf *body;
+	unsigned max_depth;
+	int repaired;
+	int too_deep;
+	int skipped_html;
+	int text_parts;
+};
+
+static const char *param_get(struct mailmime_content *ct, const char *name)
+{
+	clistiter *it;
+
+	if (!ct || !ct->ct_parameters)
+		return NULL;
+	for (it = clist_begin(ct->ct_parameters); it; it = clist_next(it)) {
+		struct mailmime_parameter *p = clist_content(it);
+
+		if (p->pa_name && !strcasecmp(p->pa_name, name))
+			return p->pa_value;
+	}
+	return NULL;
+}
+
+static const char *part_filename(struct mailmime *mm)
+{
+	clistiter *it;
+
+	if (mm->mm_mime_fields) {
+		for (it = clist_begin(mm->mm_mime_fields->fld_list); it; it = clist_next(it)) {
+			struct mailmime_field *f = clist_content(it);
+			clistiter *pi;
+
+			if (f->fld_type != MAILMIME_FIELD_DISPOSITION || !f->fld_data.fld_disposition)
+				continue;
+			for (pi = clist_begin(f->fld_data.fld_disposition->dsp_parms); pi;
+			     pi = clist_next(pi)) {
+				struct mailmime_disposition_parm *dp = clist_content(pi);
+
+				if (dp->pa_type == MAILMIME_DISPOSITION_PARM_FILENAME)
+					return dp->pa_data.pa_filename;
+			}
+		}
+	}
+	return param_get(mm->mm_content_type, "name");
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && !strcasecmp(s + n - k, suffix);
+}
+
+/* Which leaf parts carry the text of a patch mail: plain text and attached
+ * patches. HTML, images and signatures do not. */
+static int part_wanted(struct mailmime *mm, struct walk *w)
+{
+	struct mailmime_content *ct = mm->mm_content_type;
+	const char *sub = ct && ct->ct_subtype ? ct->ct_subtype : "plain";
+	const char *fn = part_filename(mm);
+	int text = !ct || !ct->ct_type ||
+		   (ct->ct_type->tp_type == MAILMIME_TYPE_DISCRETE_TYPE &&
+		    ct->ct_type->tp_data.tp_discrete_type->dt_type == MAILMIME_DISCRETE_TYPE_TEXT);
+
+	if (fn && (ends_with(fn, ".patch") || ends_with(fn, ".diff")))
+		return 1;
+	if (text && !strcasecmp(sub, "html")) {
+		w->skipped_html = 1;
+		return 0;
+	}
+	if (text && (!strcasecmp(sub, "plain") || !strcasecmp(sub, "x-patch") ||
+		     !strcasecmp(sub, "x-diff") || !strcasecmp(sub, "diff") ||
+		     !strcasecmp(sub, "patch")))
+		return 1;
+	if (!text && (!strcasecmp(sub, "x-patch") || !strcasecmp(sub, "x-diff")))
+		return 1;
+	return 0;
+}
+
+/* Appends decoded text, with CRLF turned into LF. */
+static void add_text(struct pq_buf *body, const struct pq_buf *t)
+{
+	size_t i, start = 0;
+
+	if (body->len && body->ptr[body->len - 1] != '\n')
+		pq_buf_addc(body, '\n');
+	for (i = 0; i < t->len; i++) {
+		if (t->ptr[i] == '\r' && i + 1 < t->len && t->ptr[i + 1] == '\n') {
+			pq_buf_add(body, t->ptr + start, i - start);
+			start = i + 1;
+		}
+	}
+	pq_buf_add(body, t->ptr + start, t->len - start);
+}
+
+static void decode_leaf(struct mailmime *mm, struct walk *w)
+{
+	struct mailmime_data *d = mm->mm_data.mm_single;
+	struct pq_buf text = PQ_BUF_INIT;
+	char *dec = NULL;
+	size_t declen = 0, idx = 0;
+	const char *cs;
+
+	if (!d || d->dt_type != MAILMIME_DATA_TEXT)
+		return;
+	cs = param_get(mm->mm_content_type, "charset");
+	if (d->dt_encoded && d->dt_encoding != MAILMIME_MECHANISM_7BIT &&
+	    d->dt_encoding != MAILMIME_MECHANISM_8BIT &&
+	    d->dt_encoding != MAILMIME_MECHANISM_BINARY) {
+		if (mailmime_part_parse(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length,
+					&idx, d->dt_encoding, &dec,
+					&declen) != MAILIMF_NO_ERROR) {
+			w->repaired = 1;
+			dec = NULL;
+		}
+	}
+	if (dec) {
+		to_utf8(&text, cs, dec, declen, &w->repaired);
+		mailmime_decoded_part_free(dec);
+	} else {
+		to_utf8(&text, cs, d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length,
+			&w->repaired);
+	}
+	add_text(w->body, &text);
+	w->text_parts++;
+	pq_buf_free(&text);
+}
+
+static void walk_mime(struct mailmime *mm, struct walk *w, unsigned depth)
+{
+	clistiter *it;
+
+	if (depth > w->max_depth) {
+		w->too_deep = 1;
+		return;
+	}
+	switch (mm->mm_type) {
+	case MAILMIME_SINGLE:
+		if (part_wanted(mm, w))
+			decode_leaf(mm, w);
+		break;
+	case MAILMIME_MULTIPLE:
+		for (it = clist_begin(mm->mm_data.mm_multipart.mm_mp_list); it;
+		     it = clist_next(it))
+			walk_mime(clist_content(it), w, depth + 1);
+		break;
+	case MAILMIME_MESSAGE:
+		/* the top level only: a forwarded mail is not our text */
+		if (depth == 0 && mm->mm_data.mm_message.mm_msg_mime)
+			walk_mime(mm->mm_data.mm_message.mm_msg_mime, w, depth + 1);
+		break;
+	}
+}
+
+/* The body when libetpan cannot make a MIME tree of it: the raw text in the
+ * charset the header names. */
+static void plain_body(struct pq_mail *m, const struct header *h, int *repaired)
+{
+	struct pq_buf text = PQ_BUF_INIT;
+
+	to_utf8(&text, NULL, h->body, h->bodylen, repaired);
+	add_text(&m->body, &text);
+	pq_buf_free(&text);
+}
+
+static void add_warning(struct pq_buf *w, const char *what)
+{
+	if (w->len)
+		pq_buf_adds(w, "; ");
+	pq_buf_adds(w, what);
+}
+
+static void content_hash(struct pq_mail *m)
+{
+	struct pq_buf in = PQ_BUF_INIT;
+	git_oid oid;
+
+	pq_buf_adds(&in, m->from_email);
+	pq_buf_addc(&in, '\n');
+	pq_buf_adds(&in, m->subject);
+	pq_buf_addc(&in, '\n');
+	pq_buf_add(&in, m->body.ptr, m->body.len);
+	git_odb_hash(&oid, in.ptr, in.len, GIT_OBJECT_BLOB);
+	memcpy(m->content_hash, oid.id, PQ_MAIL_HASH_LEN);
+	pq_buf_free(&in);
+}
+
+/* A Message-ID for mail that has none, stable across deliveries. */
+static void derive_msgid(struct pq_mail *m)
+{
+	char hex[2 * PQ_MAIL_HASH_LEN + 1];
+	struct pq_buf id = PQ_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < PQ_MAIL_HASH_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", m->content_hash[i]);
+	pq_buf_addf(&id, "%s@patchq.invalid", hex);
+	free(m->msgid);
+	m->msgid = pq_buf_detach(&id);
+	m->msgid_derived = 1;
+}
+
+static void fill_empty(struct pq_mail *m)
+{
+	char **s[] = { &m->subject, &m->from_name, &m->from_email, &m->date_raw,
+		       &m->to, &m->cc, &m->list_id };
+	size_t i;
+
+	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		if (!*s[i])
+			*s[i] = pq_strdup("");
+}
+
+int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len,
+		  const struct pq_mail_limits *lim)
+{
+	struct header h = { 0 };
+	struct pq_buf tmp = PQ_BUF_INIT, warn = PQ_BUF_INIT;
+	struct mailmime *mime = NULL;
+	char *from;
+	size_t idx = 0;
+	int repaired = 0, ret = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!lim)
+		lim = &pq_mail_default_limits;
+	if (len > lim->max_size) {
+		ret = pq_error_set(PQ_ELIMIT, "message of %zu bytes is over the limit of %zu",
+				   len, lim->max_size);
+		goto fail;
+	}
+	if ((ret = header_parse(&h, raw, len, lim->max_headers, &repaired)) < 0)
+		goto fail;
+	if (!h.n) {
+		ret = pq_error_set(PQ_EINVAL, "no header fields");
+		goto fail;
+	}
+	if (repaired)
+		add_warning(&warn, "malformed header lines skipped");
+
+	m->subject = field_decoded(&h, "Subject", &tmp);
+	from = field_decoded(&h, "From", &tmp);
+	pq_mail_split_address(from, &m->from_name, &m->from_email);
+	free(from);
+	m->date_raw = field_decoded(&h, "Date", &tmp);
+	parse_date(m, m->date_raw);
+	m->to = field_decoded(&h, "To", &tmp);
+	m->cc = field_decoded(&h, "Cc", &tmp);
+	m->list_id = field_decoded(&h, "List-Id", &tmp);
+	parse_ids(m, &h, lim->max_refs);
+
+	repaired = 0;
+	if (mailmime_parse(raw, len, &idx, &mime) == MAILIMF_NO_ERROR && mime) {
+		struct walk w = { .body = &m->body, .max_depth = lim->max_depth };
+
+		walk_mime(mime, &w, 0);
+		mailmime_free(mime);
+		if (w.too_deep) {
+			ret = pq_error_set(PQ_ELIMIT, "MIME nesting deeper than %u",
+					   lim->max_depth);
+			goto fail;
+		}
+		repaired = w.repaired;
+		if (!w.text_parts && w.skipped_html)
+			add_warning(&warn, "HTML only: no text part");
+	} else {
+		plain_body(m, &h, &repaired);
+		add_warning(&warn, "MIME structure unreadable: body taken as plain text");
+	}
+	if (repaired)
+		add_warning(&warn, "bogus charset or encoding repaired");
+	if (warn.len)
+		m->warning = pq_buf_detach(&warn);
+	fill_empty(m);
+	content_hash(m);
+	if (!m->msgid)
+		derive_msgid(m);
+	pq_buf_free(&tmp);
+	pq_buf_free(&warn);
+	free(h.v);
+	return 0;
+
+fail:
+	/* keep enough to store the raw bytes as unparsable, under a stable name */
+	{
+		git_oid oid;
+
+		git_odb_hash(&oid, raw, len, GIT_OBJECT_BLOB);
+		memcpy(m->content_hash, oid.id, PQ_MAIL_HASH_LEN);
+	}
+	fill_empty(m);
+	if (!m->msgid)
+		derive_msgid(m);
+	pq_buf_free(&tmp);
+	pq_buf_free(&warn);
+	free(h.v);
+	return ret;
+}
+
+void pq_mail_free(struct pq_mail *m)
+{
+	size_t i;
+
+	free(m->msgid);
+	for (i = 0; i < m->nrefs; i++)
+		free(m->refs[i]);
+	free(m->refs);
+	free(m->in_reply_to);
+	free(m->subject);
+	free(m->from_name);
+	free(m->from_email);
+	free(m->date_raw);
+	free(m->to);
+	free(m->cc);
+	free(m->list_id);
+	pq_buf_free(&m->body);
+	free(m->warning);
+	memset(m, 0, sizeof(*m));
+}

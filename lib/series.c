@@ -1,1 +1,586 @@
-/* series: placeholder, being written. */
+/* series: grouping patches into series and versions (see series.h). */
+#include "series.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "error.h"
+
+/* Unthreaded patches of one series are sent within this many seconds. */
+#define UNTHREADED_WINDOW (12 * 3600)
+
+struct candidate {
+	long long id;
+	int version;
+	int version_explicit;
+	int total;
+	int has_cover;
+	char submitter[320];
+};
+
+static int slot_taken(struct pq_store *s, long long series, int index, int *taken)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT 1 FROM message WHERE series_id = ? AND idx = ? LIMIT 1");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, series);
+	sqlite3_bind_int(st, 2, index);
+	*taken = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return 0;
+}
+
+static void read_candidate(sqlite3_stmt *st, struct candidate *c)
+{
+	c->id = sqlite3_column_int64(st, 0);
+	c->version = sqlite3_column_int(st, 1);
+	c->version_explicit = sqlite3_column_int(st, 2);
+	c->total = sqlite3_column_int(st, 3);
+	snprintf(c->submitter, sizeof(c->submitter), "%s", pq_store_col_text(st, 4));
+	c->has_cover = sqlite3_column_type(st, 5) != SQLITE_NULL;
+}
+
+/*
+ * Whether m may join c. by_own_id: c was found because its members
+ * reference m, which makes m their parent (a late cover letter), so an
+ * explicit version on m may settle an unversioned series.
+ */
+static int fits(struct pq_store *s, const struct candidate *c, const struct pq_series_member *m,
+		int by_own_id, int *ok)
+{
+	int taken = 0, ret;
+
+	*ok = 0;
+	if (strcasecmp(c->submitter, m->submitter) || c->total != m->total)
+		return 0;
+	if (c->version != m->version && m->version_explicit &&
+	    !(by_own_id && !c->version_explicit))
+		return 0;
+	if (m->index == 0) {
+		taken = c->has_cover;
+	} else if ((ret = slot_taken(s, c->id, m->index, &taken)) < 0) {
+		return ret;
+	}
+	*ok = !taken;
+	return 0;
+}
+
+/* The first series referencing msgid that m fits in, or 0. */
+static int find_by_ref(struct pq_store *s, const struct pq_series_member *m, const char *msgid,
+		       int by_own_id, long long *found)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT s.id, s.version, s.version_explicit, s.total, s.submitter, s.cover_id"
+		   " FROM series_ref r JOIN series s ON s.id = r.series_id"
+		   " WHERE r.msgid = ? ORDER BY s.id DESC");
+	struct candidate c[8];
+	size_t n = 0, i;
+	int ok, ret;
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, msgid);
+	while (n < 8 && sqlite3_step(st) == SQLITE_ROW)
+		read_candidate(st, &c[n++]);
+	sqlite3_reset(st);
+	for (i = 0; i < n; i++) {
+		if ((ret = fits(s, &c[i], m, by_own_id, &ok)) < 0)
+			return ret;
+		if (ok) {
+			*found = c[i].id;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Unthreaded patches: same sender, version and total, sent close together. */
+static int find_unthreaded(struct pq_store *s, const struct pq_series_member *m, long long *found)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT id, version, version_explicit, total, submitter, cover_id FROM series"
+		   " WHERE submitter = ? COLLATE NOCASE AND version = ? AND total = ?"
+		   " AND date BETWEEN ? AND ? ORDER BY abs(date - ?) LIMIT 8");
+	struct candidate c[8];
+	size_t n = 0, i;
+	int ok, ret;
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, m->submitter);
+	sqlite3_bind_int(st, 2, m->version);
+	sqlite3_bind_int(st, 3, m->total);
+	sqlite3_bind_int64(st, 4, m->date - UNTHREADED_WINDOW);
+	sqlite3_bind_int64(st, 5, m->date + UNTHREADED_WINDOW);
+	sqlite3_bind_int64(st, 6, m->date);
+	while (n < 8 && sqlite3_step(st) == SQLITE_ROW)
+		read_candidate(st, &c[n++]);
+	sqlite3_reset(st);
+	for (i = 0; i < n; i++) {
+		if ((ret = fits(s, &c[i], m, 0, &ok)) < 0)
+			return ret;
+		if (ok) {
+			*found = c[i].id;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static int find_series(struct pq_store *s, const struct pq_series_member *m, long long *found,
+		       int *by_own_id)
+{
+	size_t i;
+	int ret;
+
+	*found = 0;
+	*by_own_id = 0;
+	if ((ret = find_by_ref(s, m, m->msgid, 1, found)) < 0 || *found) {
+		*by_own_id = 1;
+		return ret;
+	}
+	for (i = m->nrefs; i-- > 0;)
+		if ((ret = find_by_ref(s, m, m->refs[i], 0, found)) < 0 || *found)
+			return ret;
+	if (!m->nrefs && m->total > 1 && m->date)
+		return find_unthreaded(s, m, found);
+	return 0;
+}
+
+static int create_series(struct pq_store *s, const struct pq_series_member *m, long long *id)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "INSERT INTO series (version, version_explicit, total, submitter,"
+		   " submitter_name, date) VALUES (?, ?, ?, ?, ?, ?)");
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int(st, 1, m->version);
+	sqlite3_bind_int(st, 2, m->version_explicit);
+	sqlite3_bind_int(st, 3, m->total);
+	pq_store_bind_text(st, 4, m->submitter);
+	pq_store_bind_text(st, 5, m->submitter_name);
+	if (m->date)
+		sqlite3_bind_int64(st, 6, m->date);
+	if ((ret = pq_store_step_done(s, st)) < 0)
+		return ret;
+	*id = pq_store_last_id(s);
+	return 0;
+}
+
+static int add_refs(struct pq_store *s, const struct pq_series_member *m, long long id)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "INSERT OR IGNORE INTO series_ref (msgid, series_id) VALUES (?, ?)");
+	size_t i;
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	for (i = 0; i <= m->nrefs; i++) {
+		pq_store_bind_text(st, 1, i < m->nrefs ? m->refs[i] : m->msgid);
+		sqlite3_bind_int64(st, 2, id);
+		if ((ret = pq_store_step_done(s, st)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int join(struct pq_store *s, const struct pq_series_member *m, long long id,
+		int settle_version)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	st = pq_store_stmt(s, "UPDATE message SET series_id = ? WHERE id = ?");
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, m->message_id);
+	if ((ret = pq_store_step_done(s, st)) < 0)
+		return ret;
+	if (m->index == 0) {
+		st = pq_store_stmt(s, "UPDATE series SET cover_id = ?,"
+				      " change_id = coalesce(change_id, ?) WHERE id = ?");
+		if (!st)
+			return PQ_EDB;
+		sqlite3_bind_int64(st, 1, m->message_id);
+		pq_store_bind_text(st, 2, m->change_id);
+		sqlite3_bind_int64(st, 3, id);
+		if ((ret = pq_store_step_done(s, st)) < 0)
+			return ret;
+	}
+	if (settle_version) {
+		st = pq_store_stmt(s, "UPDATE series SET version = ?, version_explicit = 1"
+				      " WHERE id = ?");
+		if (!st)
+			return PQ_EDB;
+		sqlite3_bind_int(st, 1, m->version);
+		sqlite3_bind_int64(st, 2, id);
+		if ((ret = pq_store_step_done(s, st)) < 0)
+			return ret;
+	}
+	/* a series is named by its cover letter, else by its first patch */
+	st = pq_store_stmt(
+		s, "UPDATE series SET name = coalesce("
+		   " (SELECT name FROM message WHERE id = series.cover_id),"
+		   " (SELECT name FROM message WHERE series_id = series.id AND idx = 1"
+		   "  ORDER BY id LIMIT 1)),"
+		   " date = min(coalesce(date, ?2), coalesce(?2, date)) WHERE id = ?1");
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	if (m->date)
+		sqlite3_bind_int64(st, 2, m->date);
+	if ((ret = pq_store_step_done(s, st)) < 0)
+		return ret;
+	return add_refs(s, m, id);
+}
+
+/* The earlier version this series replaces, if it can be told. */
+static int link_predecessor(struct pq_store *s, const struct pq_series_member *m, long long id)
+{
+	sqlite3_stmt *st;
+	long long prev = 0;
+	size_t i;
+	int ret;
+
+	st = pq_store_stmt(s, "SELECT 1 FROM series WHERE id = ? AND supersedes IS NULL"
+			      " AND (version > 1 OR ?)");
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, m->resend);
+	ret = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (ret != SQLITE_ROW)
+		return 0;
+
+	/* b4 change-id, then threading, then same sender and name */
+	st = pq_store_stmt(
+		s, "SELECT p.id FROM series p, series s WHERE s.id = ?1 AND p.id != s.id"
+		   " AND s.change_id IS NOT NULL AND p.change_id = s.change_id"
+		   " AND p.version < s.version ORDER BY p.version DESC, p.id DESC LIMIT 1");
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		prev = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+
+	st = pq_store_stmt(
+		s, "SELECT p.id FROM series_ref r JOIN series p ON p.id = r.series_id, series s"
+		   " WHERE r.msgid = ?2 AND s.id = ?1 AND p.id < s.id"
+		   " AND p.submitter = s.submitter COLLATE NOCASE"
+		   " AND (p.version < s.version OR (?3 AND p.version = s.version))"
+		   " ORDER BY p.version DESC, p.id DESC LIMIT 1");
+	if (!st)
+		return PQ_EDB;
+	for (i = m->nrefs; !prev && i-- > 0;) {
+		sqlite3_bind_int64(st, 1, id);
+		pq_store_bind_text(st, 2, m->refs[i]);
+		sqlite3_bind_int(st, 3, m->resend);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			prev = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+
+	if (!prev) {
+		st = pq_store_stmt(
+			s, "SELECT p.id FROM series p, series s WHERE s.id = ?1 AND p.id < s.id"
+			   " AND s.name IS NOT NULL AND p.name = s.name"
+			   " AND p.submitter = s.submitter COLLATE NOCASE"
+			   " AND (p.version < s.version OR (?2 AND p.version = s.version))"
+			   " ORDER BY p.version DESC, p.id DESC LIMIT 1");
+		if (!st)
+			return PQ_EDB;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, m->resend);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			prev = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	if (!prev)
+		return 0;
+
+	st = pq_store_stmt(s, "UPDATE series SET supersedes = ? WHERE id = ?");
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, prev);
+	sqlite3_bind_int64(st, 2, id);
+	if ((ret = pq_store_step_done(s, st)) < 0)
+		return ret;
+	st = pq_store_stmt(s, "UPDATE series SET state = 'superseded'"
+			      " WHERE id = ? AND state IN ('new', 'queued')");
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, prev);
+	return pq_store_step_done(s, st);
+}
+
+int pq_series_add(struct pq_store *s, const struct pq_series_member *m, long long *series_id)
+{
+	long long id = 0;
+	int by_own_id, ret;
+
+	if ((ret = find_series(s, m, &id, &by_own_id)) < 0)
+		return ret;
+	if (!id && (ret = create_series(s, m, &id)) < 0)
+		return ret;
+	if ((ret = join(s, m, id, by_own_id && m->version_explicit)) < 0)
+		return ret;
+	if ((ret = link_predecessor(s, m, id)) < 0)
+		return ret;
+	*series_id = id;
+	return 0;
+}
+
+/* ---- reading a series back ---- */
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL
+							  : pq_strdup(pq_store_col_text(st, i));
+}
+
+static int load_head(struct pq_store *s, struct pq_series *se)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT s.name, s.version, s.total, s.submitter, s.submitter_name, s.state,"
+		   " s.supersedes, (SELECT max(n.id) FROM series n WHERE n.supersedes = s.id),"
+		   " s.cover_id, c.msgid, c.subject,"
+		   " (SELECT count(DISTINCT idx) FROM message"
+		   "  WHERE series_id = s.id AND idx BETWEEN 1 AND s.total)"
+		   " FROM series s LEFT JOIN message c ON c.id = s.cover_id WHERE s.id = ?");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, se->id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return pq_error_set(PQ_ENOTFOUND, "no series %lld", se->id);
+	}
+	se->name = col_dup(st, 0);
+	se->version = sqlite3_column_int(st, 1);
+	se->total = sqlite3_column_int(st, 2);
+	se->submitter = col_dup(st, 3);
+	se->submitter_name = col_dup(st, 4);
+	se->state = col_dup(st, 5);
+	se->supersedes = sqlite3_column_int64(st, 6);
+	se->superseded_by = sqlite3_column_int64(st, 7);
+	se->cover_id = sqlite3_column_int64(st, 8);
+	se->cover_msgid = col_dup(st, 9);
+	se->cover_subject = col_dup(st, 10);
+	se->received = sqlite3_column_int(st, 11);
+	se->complete = se->received == se->total;
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int load_trailers(struct pq_store *s, long long message_id, struct pq_trailers *t)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT name, value, email, extinfo FROM trailer WHERE message_id = ?"
+		   " ORDER BY pos");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, message_id);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		pq_trailers_add(t, pq_store_col_text(st, 0), pq_store_col_text(st, 1),
+				sqlite3_column_type(st, 2) == SQLITE_NULL
+					? NULL
+					: pq_store_col_text(st, 2),
+				sqlite3_column_type(st, 3) == SQLITE_NULL
+					? NULL
+					: pq_store_col_text(st, 3));
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int load_patches(struct pq_store *s, struct pq_series *se)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT id, msgid, idx, subject, name, author, email, date_raw FROM message"
+		   " WHERE series_id = ? AND kind = 'patch' ORDER BY idx, id");
+	size_t cap = 0, i;
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, se->id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct pq_series_patch *p;
+
+		if (se->npatches == cap) {
+			cap = cap ? cap * 2 : 8;
+			se->patches = pq_reallocarray(se->patches, cap, sizeof(*se->patches));
+		}
+		p = &se->patches[se->npatches++];
+		memset(p, 0, sizeof(*p));
+		p->id = sqlite3_column_int64(st, 0);
+		p->msgid = col_dup(st, 1);
+		p->index = sqlite3_column_int(st, 2);
+		p->subject = col_dup(st, 3);
+		p->name = col_dup(st, 4);
+		p->author = col_dup(st, 5);
+		p->email = col_dup(st, 6);
+		p->date_raw = col_dup(st, 7);
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < se->npatches; i++)
+		if ((ret = load_trailers(s, se->patches[i].id, &se->patches[i].own)) < 0)
+			return ret;
+	return 0;
+}
+
+/* Which member (patch index, 0 for the cover) a reply answers: the nearest
+ * member in its references, newest first. -1 when none. */
+static int reply_target(struct pq_store *s, const struct pq_series *se, long long reply)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT m.idx FROM ref r JOIN message m ON m.msgid = r.msgid"
+		   " WHERE r.message_id = ? AND m.series_id = ? AND m.kind IN ('patch', 'cover')"
+		   " ORDER BY r.pos DESC, m.id LIMIT 1");
+	int target = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, reply);
+	sqlite3_bind_int64(st, 2, se->id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		target = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return target;
+}
+
+/* Adds one reply trailer to a patch: a person's tag counts only when the
+ * reply comes from that person. */
+static void collect(struct pq_series_patch *p, const struct pq_trailer *t, const char *sender)
+{
+	if (pq_trailers_contains(&p->own, t->name, t->value) ||
+	    pq_trailers_contains(&p->collected, t->name, t->value) ||
+	    pq_trailers_contains(&p->mismatched, t->name, t->value))
+		return;
+	if (pq_trailer_is_person(t->name) && (!t->email || strcasecmp(t->email, sender)))
+		pq_trailers_add(&p->mismatched, t->name, t->value, t->email, t->extinfo);
+	else
+		pq_trailers_add(&p->collected, t->name, t->value, t->email, t->extinfo);
+}
+
+static int load_replies(struct pq_store *s, struct pq_series *se)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT DISTINCT m.id, m.msgid, m.author, m.email, m.subject FROM message m"
+		   " JOIN ref r ON r.message_id = m.id JOIN message t ON t.msgid = r.msgid"
+		   " WHERE t.series_id = ? AND m.kind = 'reply' ORDER BY m.id");
+	size_t i, j, k;
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, se->id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct pq_series_reply *r;
+
+		se->replies = pq_reallocarray(se->replies, se->nreplies + 1, sizeof(*se->replies));
+		r = &se->replies[se->nreplies++];
+		r->id = sqlite3_column_int64(st, 0);
+		r->msgid = col_dup(st, 1);
+		r->author = col_dup(st, 2);
+		r->email = col_dup(st, 3);
+		r->subject = col_dup(st, 4);
+		r->target = -1;
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < se->nreplies; i++) {
+		struct pq_series_reply *r = &se->replies[i];
+		struct pq_trailers t = { 0 };
+
+		r->target = reply_target(s, se, r->id);
+		if (r->target < 0)
+			continue;
+		if ((ret = load_trailers(s, r->id, &t)) < 0)
+			return ret;
+		for (j = 0; j < se->npatches; j++)
+			if (r->target == 0 || se->patches[j].index == r->target)
+				for (k = 0; k < t.n; k++)
+					collect(&se->patches[j], &t.v[k], r->email ? r->email : "");
+		pq_trailers_free(&t);
+	}
+	return 0;
+}
+
+int pq_series_load(struct pq_store *s, long long id, struct pq_series **out)
+{
+	struct pq_series *se = pq_calloc(1, sizeof(*se));
+	int ret;
+
+	*out = NULL;
+	se->id = id;
+	if ((ret = load_head(s, se)) < 0 || (ret = load_patches(s, se)) < 0 ||
+	    (ret = load_replies(s, se)) < 0) {
+		pq_series_free(se);
+		return ret;
+	}
+	*out = se;
+	return 0;
+}
+
+void pq_series_free(struct pq_series *se)
+{
+	size_t i;
+
+	if (!se)
+		return;
+	for (i = 0; i < se->npatches; i++) {
+		struct pq_series_patch *p = &se->patches[i];
+
+		free(p->msgid);
+		free(p->subject);
+		free(p->name);
+		free(p->author);
+		free(p->email);
+		free(p->date_raw);
+		pq_trailers_free(&p->own);
+		pq_trailers_free(&p->collected);
+		pq_trailers_free(&p->mismatched);
+	}
+	free(se->patches);
+	for (i = 0; i < se->nreplies; i++) {
+		free(se->replies[i].msgid);
+		free(se->replies[i].author);
+		free(se->replies[i].email);
+		free(se->replies[i].subject);
+	}
+	free(se->replies);
+	free(se->name);
+	free(se->submitter);
+	free(se->submitter_name);
+	free(se->state);
+	free(se->cover_msgid);
+	free(se->cover_subject);
+	free(se);
+}
+
+int pq_series_list(struct pq_store *s, long long **ids, size_t *n)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT id FROM series ORDER BY id");
+
+	*ids = NULL;
+	*n = 0;
+	if (!st)
+		return PQ_EDB;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		*ids = pq_reallocarray(*ids, *n + 1, sizeof(**ids));
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	return 0;
+}

@@ -1,0 +1,345 @@
+/*
+ * patchq: the maintainer's command-line tool.
+ *
+ * Parses arguments, opens the database, calls libpatchq and prints. All
+ * behaviour lives in lib/; this file only decides what to call and how to
+ * say what happened.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "am.h"
+#include "buf.h"
+#include "error.h"
+#include "ingest.h"
+#include "mbox.h"
+#include "store.h"
+#include "view.h"
+
+static const char usage_text[] =
+	"usage: patchq --db PATH [--json] COMMAND [ARGS...]\n"
+	"\n"
+	"patchq keeps a kernel mailing list's patches in one SQLite database:\n"
+	"messages, series and their versions, review trailers.\n"
+	"\n"
+	"Commands:\n"
+	"  import PATH...      read mail into the database. PATH is an mbox or mboxrd\n"
+	"                      file, a maildir, a public-inbox repository (v2 top\n"
+	"                      directory or one git repository), or - for a single\n"
+	"                      message on standard input (as an MTA pipe delivers it).\n"
+	"                      Importing the same mail again changes nothing.\n"
+	"  stats               counts of messages by kind, series and duplicates\n"
+	"  series              every series: version, patches received, completeness\n"
+	"  show SERIES         one series: cover letter, patches, the trailers given\n"
+	"                      in replies, and the replies\n"
+	"  messages            every message in arrival order\n"
+	"  msg MSGID           one message as parsed (angle brackets optional)\n"
+	"  unparsable          mail that could not be parsed, with the reasons\n"
+	"  am SERIES           a git-am-ready mbox of the series with the collected\n"
+	"                      trailers added to each patch\n"
+	"\n"
+	"Options:\n"
+	"  --db PATH           the database (created when missing)\n"
+	"  --json              print JSON instead of text (every listing)\n"
+	"  -o, --output FILE   am: write the mbox to FILE instead of standard output\n"
+	"  --signoff IDENT     am: add \"Signed-off-by: IDENT\" last to each patch\n"
+	"  --add-link FMT      am: add \"Link: FMT\" with %s replaced by the Message-ID\n"
+	"  -q, --quiet         import: no progress line, only errors\n"
+	"  -h, --help          this text\n"
+	"  --version           the program's version\n"
+	"\n"
+	"Exit status: 0 on success, 1 when the command failed (the reason is printed\n"
+	"on standard error), 2 on a usage error.\n";
+
+struct options {
+	const char *db;
+	const char *output;
+	const char *signoff;
+	const char *link;
+	int json;
+	int quiet;
+};
+
+static void die_usage(const char *msg)
+{
+	fprintf(stderr, "patchq: %s\n(see patchq --help)\n", msg);
+	exit(2);
+}
+
+static int fail(const char *what)
+{
+	fprintf(stderr, "patchq: %s%s%s\n", what, *pq_error_last() ? ": " : "",
+		pq_error_last());
+	return 1;
+}
+
+static int print_buf(const struct pq_buf *b)
+{
+	if (b->len && fwrite(b->ptr, 1, b->len, stdout) != b->len)
+		return 1;
+	return fflush(stdout) ? 1 : 0;
+}
+
+/* ---- import ---- */
+
+struct import_ctx {
+	struct pq_ingest *ig;
+	int progress;
+	time_t last;
+	int failed;
+};
+
+static void show_progress(struct import_ctx *ctx, int final)
+{
+	const struct pq_ingest_stats *st = pq_ingest_stats(ctx->ig);
+	time_t now = time(NULL);
+
+	if (!ctx->progress || (!final && now == ctx->last))
+		return;
+	ctx->last = now;
+	fprintf(stderr, "\r  %zu read, %zu stored%s", st->read, st->stored, final ? "\n" : "");
+}
+
+static int on_message(void *arg, const char *raw, size_t len, const char *cursor)
+{
+	struct import_ctx *ctx = arg;
+
+	if (pq_ingest_message(ctx->ig, raw, len, cursor) < 0) {
+		ctx->failed = 1;
+		return 1; /* stop: the database is in trouble */
+	}
+	if (ctx->progress && (pq_ingest_stats(ctx->ig)->read & 255) == 0)
+		show_progress(ctx, 0);
+	return 0;
+}
+
+static int read_stdin(struct pq_buf *b)
+{
+	char chunk[65536];
+	size_t n;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+		pq_buf_add(b, chunk, n);
+	return ferror(stdin) ? -1 : 0;
+}
+
+static int import_one(struct pq_store *s, const char *path, const struct options *o)
+{
+	struct import_ctx ctx = { .progress = !o->quiet && isatty(2) };
+	const struct pq_ingest_stats *st;
+	char *source = NULL, *since = NULL;
+	long long before = 0;
+	int ret = 0, kind;
+
+	if (!strcmp(path, "-"))
+		source = strdup("stdin");
+	else if (!(source = realpath(path, NULL)))
+		return pq_error_set(PQ_EIO, "%s: %s", path, strerror(errno));
+	kind = strcmp(path, "-") ? pq_source_detect(path) : PQ_SOURCE_MBOX;
+	if (kind == PQ_SOURCE_UNKNOWN) {
+		ret = pq_error_set(PQ_EINVAL, "%s: not an mbox file, maildir or public-inbox",
+				   path);
+		free(source);
+		return ret;
+	}
+	pq_ingest_new(&ctx.ig, s, source, 0, NULL);
+	if (kind == PQ_SOURCE_PUBLIC_INBOX && (ret = pq_ingest_cursor(s, source, &since)) < 0)
+		goto out;
+	if (!strcmp(path, "-")) {
+		struct pq_buf b = PQ_BUF_INIT;
+
+		if (read_stdin(&b) < 0)
+			ret = pq_error_set(PQ_EIO, "standard input: %s", strerror(errno));
+		else
+			ret = pq_mbox_split(b.ptr ? b.ptr : "", b.len, on_message, &ctx);
+		pq_buf_free(&b);
+	} else if (kind == PQ_SOURCE_MAILDIR) {
+		ret = pq_maildir_read(path, on_message, &ctx);
+	} else if (kind == PQ_SOURCE_PUBLIC_INBOX) {
+		ret = pq_pi_read(path, since, on_message, &ctx);
+	} else {
+		ret = pq_mbox_read(path, on_message, &ctx);
+	}
+out:
+	if (ret > 0 || ctx.failed)
+		ret = PQ_EDB; /* the message is already set by ingest */
+	if (!ret)
+		ret = pq_ingest_flush(ctx.ig);
+	show_progress(&ctx, 1);
+	st = pq_ingest_stats(ctx.ig);
+	printf("%s: read %zu, stored %zu, duplicates %zu (identical %zu, re-delivered %zu),"
+	       " unparsable %zu, reused Message-IDs %zu\n",
+	       path, st->read, st->stored, st->same_bytes + st->redelivered, st->same_bytes,
+	       st->redelivered, st->unparsable, st->reused_id);
+	(void)before;
+	pq_ingest_free(ctx.ig);
+	free(source);
+	free(since);
+	return ret;
+}
+
+static int cmd_import(struct pq_store *s, int argc, char **argv, const struct options *o)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	int i, status = 0;
+
+	if (!argc)
+		die_usage("import needs at least one PATH");
+	for (i = 0; i < argc; i++)
+		if (import_one(s, argv[i], o) < 0)
+			status = fail(argv[i]);
+	if (pq_view_unparsable(s, &b, 0) == 0 && b.len && !o->quiet) {
+		printf("unparsable mail in the database (kept raw):\n");
+		print_buf(&b);
+	}
+	pq_buf_free(&b);
+	return status;
+}
+
+/* ---- listings ---- */
+
+static long long series_arg(const char *arg)
+{
+	char *end;
+	long long id = strtoll(arg, &end, 10);
+
+	if (*end || id <= 0)
+		die_usage("SERIES is a series number, as `patchq series` shows");
+	return id;
+}
+
+static int report(int ret, struct pq_buf *b, const char *what)
+{
+	if (ret < 0) {
+		pq_buf_free(b);
+		return fail(what);
+	}
+	ret = print_buf(b);
+	pq_buf_free(b);
+	return ret;
+}
+
+static int cmd_am(struct pq_store *s, long long id, const struct options *o)
+{
+	struct pq_am_options ao = { .signoff = o->signoff, .link = o->link };
+	struct pq_buf b = PQ_BUF_INIT;
+	FILE *f = stdout;
+	int ret;
+
+	if ((ret = pq_am_write(s, id, &ao, &b)) < 0) {
+		pq_buf_free(&b);
+		return fail("am");
+	}
+	if (o->output && !(f = fopen(o->output, "w"))) {
+		pq_buf_free(&b);
+		pq_error_set(PQ_EIO, "%s", strerror(errno));
+		return fail(o->output);
+	}
+	if ((b.len && fwrite(b.ptr, 1, b.len, f) != b.len) || (f != stdout && fclose(f))) {
+		pq_buf_free(&b);
+		pq_error_set(PQ_EIO, "%s", strerror(errno));
+		return fail(o->output ? o->output : "standard output");
+	}
+	pq_buf_free(&b);
+	return 0;
+}
+
+static int run(struct pq_store *s, int argc, char **argv, const struct options *o)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	const char *cmd = argv[0];
+
+	if (!strcmp(cmd, "import"))
+		return cmd_import(s, argc - 1, argv + 1, o);
+	if (!strcmp(cmd, "stats"))
+		return report(pq_view_stats(s, &b, o->json), &b, "stats");
+	if (!strcmp(cmd, "series"))
+		return report(pq_view_series_list(s, &b, o->json), &b, "series");
+	if (!strcmp(cmd, "messages"))
+		return report(pq_view_messages(s, &b, o->json), &b, "messages");
+	if (!strcmp(cmd, "unparsable"))
+		return report(pq_view_unparsable(s, &b, o->json), &b, "unparsable");
+	if (argc != 2 && (!strcmp(cmd, "show") || !strcmp(cmd, "msg") || !strcmp(cmd, "am")))
+		die_usage(!strcmp(cmd, "msg") ? "msg takes one MSGID" : "give one SERIES");
+	if (!strcmp(cmd, "show"))
+		return report(pq_view_series_show(s, series_arg(argv[1]), &b, o->json), &b,
+			      "show");
+	if (!strcmp(cmd, "msg"))
+		return report(pq_view_message(s, argv[1], &b, o->json), &b, "msg");
+	if (!strcmp(cmd, "am"))
+		return cmd_am(s, series_arg(argv[1]), o);
+	fprintf(stderr, "patchq: unknown command '%s'\n(see patchq --help)\n", cmd);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "signoff", required_argument, NULL, 's' },
+		{ "add-link", required_argument, NULL, 'l' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { 0 };
+	struct pq_store *s;
+	int c, status;
+
+	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o.db = optarg;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 'o':
+			o.output = optarg;
+			break;
+		case 's':
+			o.signoff = optarg;
+			break;
+		case 'l':
+			o.link = optarg;
+			break;
+		case 'q':
+			o.quiet = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("patchq %s\n", PATCHQ_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "(see patchq --help)\n");
+			return 2;
+		}
+	}
+	if (optind >= argc)
+		die_usage("no command given");
+	if (!o.db)
+		die_usage("no database: give --db PATH");
+	git_libgit2_init();
+	if (pq_store_open(&s, o.db) < 0) {
+		status = fail("cannot open the database");
+		git_libgit2_shutdown();
+		return status;
+	}
+	status = run(s, argc - optind, argv + optind, &o);
+	pq_store_close(s);
+	git_libgit2_shutdown();
+	return status;
+}

@@ -1,0 +1,78 @@
+/*
+ * mail: one raw RFC 5322 message to a decoded message.
+ *
+ * Header fields are unfolded, RFC 2047 words decoded and every text turned
+ * to valid UTF-8 (bogus or missing charsets fall back to UTF-8 when the bytes
+ * are valid, else Windows-1252). The MIME tree is walked with libetpan: the
+ * text/plain parts and attached patches are decoded from their transfer
+ * encoding and charset and joined into one body with LF line ends; HTML
+ * alternatives and binary attachments are left out. This is the edge where
+ * mail bytes become text: everything after it works on UTF-8.
+ */
+#ifndef PQ_MAIL_H
+#define PQ_MAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define PQ_MAIL_HASH_LEN 20
+
+struct pq_mail_limits {
+	size_t max_size;      /* bytes of one raw message */
+	size_t max_headers;   /* header fields */
+	unsigned max_depth;   /* MIME nesting */
+	size_t max_refs;      /* References kept (the most recent ones) */
+};
+
+/* 64 MiB, 2,000 header fields, MIME depth 16, 256 references. */
+extern const struct pq_mail_limits pq_mail_default_limits;
+
+struct pq_mail {
+	char *msgid;          /* without angle brackets; derived when absent */
+	int msgid_derived;    /* 1 when the mail had no usable Message-ID */
+	char **refs;          /* References oldest first, In-Reply-To last */
+	size_t nrefs;
+	char *in_reply_to;    /* first Message-ID of In-Reply-To, or NULL */
+	char *subject;        /* "" when absent */
+	char *from_name;      /* display name, "" when absent */
+	char *from_email;     /* address, "" when absent */
+	char *date_raw;       /* the Date: field as written, "" when absent */
+	int64_t date;         /* unix time; valid only when date_valid */
+	int date_valid;
+	char *to;             /* decoded To:, "" when absent */
+	char *cc;             /* decoded Cc:, "" when absent */
+	char *list_id;        /* decoded List-Id:, "" when absent */
+	struct pq_buf body;   /* decoded text of the message, UTF-8, LF */
+	char *warning;        /* what was repaired or left out, or NULL */
+	unsigned char content_hash[PQ_MAIL_HASH_LEN]; /* sender, subject, body */
+};
+
+/*
+ * Parses len bytes of raw into out. Returns 0 (warnings, if any, in
+ * out->warning), or PQ_ELIMIT / PQ_EINVAL when the message is past a bound
+ * or has no header at all; then the reason is in pq_error_last() and out
+ * still holds a derived msgid and content_hash, so the raw bytes can be
+ * stored as unparsable. Release out with pq_mail_free() in every case.
+ */
+int pq_mail_parse(struct pq_mail *out, const char *raw, size_t len,
+		  const struct pq_mail_limits *limits);
+void pq_mail_free(struct pq_mail *m);
+
+/*
+ * Decodes one header value (unfolding, RFC 2047 words, charset) to UTF-8
+ * into out, replacing what was there. Exposed for the executables' output
+ * of raw headers and for tests.
+ */
+void pq_mail_decode_header(struct pq_buf *out, const char *value, size_t len);
+
+/* Splits a decoded address "Name <a@b>" / "a@b (Name)" / "a@b" into
+ * freshly allocated name and email ("" when absent). */
+void pq_mail_split_address(const char *addr, char **name, char **email);
+
+/* Makes s (len bytes) valid UTF-8 into out: invalid sequences become
+ * U+FFFD, NUL bytes too. Used wherever outside text enters. */
+void pq_utf8_sanitize(struct pq_buf *out, const char *s, size_t len);
+
+#endif

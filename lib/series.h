@@ -1,0 +1,103 @@
+/*
+ * series: patches and cover letters grouped into series and versions.
+ *
+ * A patch or cover letter joins the series its threading points to (its own
+ * Message-ID referenced by earlier arrivals, its In-Reply-To, then older
+ * References) when that series has the same sender and total, a free slot
+ * for its number, and a version that does not contradict it. Unthreaded
+ * mail is grouped by sender, version, total and a 12-hour window. Anything
+ * else starts a new series, which is linked to the version it supersedes by
+ * b4 change-id, threading, or sender and name. Runs inside ingest's
+ * transaction, so any arrival order gives the same grouping.
+ */
+#ifndef PQ_SERIES_H
+#define PQ_SERIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "trailers.h"
+
+struct pq_series_member {
+	long long message_id;
+	const char *msgid;
+	char *const *refs;      /* oldest first, In-Reply-To last */
+	size_t nrefs;
+	const char *name;       /* subject without prefix */
+	const char *submitter;  /* sender address */
+	const char *submitter_name;
+	int version;
+	int version_explicit;
+	int index;              /* 0 for a cover letter, 1 for a lone patch */
+	int total;              /* 1 for a lone patch */
+	int resend;
+	int64_t date;           /* unix time, 0 when unknown */
+	const char *change_id;  /* b4 change-id of a cover letter, or NULL */
+};
+
+/*
+ * Places m into a series, creating one when none fits, and records the
+ * series id on the message. Call inside a transaction. Returns 0 and the
+ * series in *series_id, or PQ_EDB.
+ */
+int pq_series_add(struct pq_store *s, const struct pq_series_member *m, long long *series_id);
+
+#endif
+
+/* ---- reading a series back ---- */
+
+struct pq_series_patch {
+	long long id;
+	char *msgid;
+	int index;
+	char *subject;
+	char *name;
+	char *author;           /* in-body From: wins */
+	char *email;
+	char *date_raw;
+	struct pq_trailers own;        /* the patch's own trailers */
+	struct pq_trailers collected;  /* from replies (to it or to the cover), arrival order */
+	struct pq_trailers mismatched; /* address differs from the reply's sender: not applied */
+};
+
+struct pq_series_reply {
+	long long id;
+	char *msgid;
+	char *author;
+	char *email;
+	char *subject;
+	int target;             /* index of the patch it answers, 0: the cover */
+};
+
+struct pq_series {
+	long long id;
+	char *name;             /* NULL until the cover or patch 1 arrived */
+	int version;
+	int total;
+	int received;           /* distinct patch numbers 1..total present */
+	int complete;
+	char *submitter;
+	char *submitter_name;
+	char *state;
+	long long supersedes;   /* 0: none */
+	long long superseded_by;
+	long long cover_id;     /* 0: none */
+	char *cover_msgid;
+	char *cover_subject;
+	struct pq_series_patch *patches; /* by index, then arrival */
+	size_t npatches;
+	struct pq_series_reply *replies; /* arrival order */
+	size_t nreplies;
+};
+
+/*
+ * Loads series id with its patches, the trailers collected from replies and
+ * the replies themselves. Returns 0, PQ_ENOTFOUND or PQ_EDB. Free the result
+ * with pq_series_free().
+ */
+int pq_series_load(struct pq_store *s, long long id, struct pq_series **out);
+void pq_series_free(struct pq_series *se);
+
+/* The ids of every series in creation order, into a malloc'd array. */
+int pq_series_list(struct pq_store *s, long long **ids, size_t *n);

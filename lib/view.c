@@ -1,0 +1,441 @@
+/* view: JSON and text reports over the database (see view.h). */
+#include "view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "json.h"
+#include "series.h"
+
+/* ---- stats ---- */
+
+int pq_view_stats(struct pq_store *s, struct pq_buf *out, int json)
+{
+	static const char *const names[] = {
+		"messages", "deliveries", "msgids", "patches", "covers", "replies",
+		"pulls", "other", "unparsable", "redelivered", "reused_msgids", "series",
+		"complete_series",
+	};
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT (SELECT count(*) FROM message), (SELECT count(*) FROM raw),"
+		   " (SELECT count(DISTINCT msgid) FROM message),"
+		   " (SELECT count(*) FROM message WHERE kind = 'patch'),"
+		   " (SELECT count(*) FROM message WHERE kind = 'cover'),"
+		   " (SELECT count(*) FROM message WHERE kind = 'reply'),"
+		   " (SELECT count(*) FROM message WHERE kind = 'pull'),"
+		   " (SELECT count(*) FROM message WHERE kind = 'other'),"
+		   " (SELECT count(*) FROM message WHERE kind = 'unparsable'),"
+		   " (SELECT count(*) FROM raw WHERE duplicate),"
+		   " (SELECT count(*) FROM message m WHERE EXISTS (SELECT 1 FROM message o"
+		   "  WHERE o.msgid = m.msgid AND o.id < m.id)),"
+		   " (SELECT count(*) FROM series),"
+		   " (SELECT count(*) FROM series s WHERE (SELECT count(DISTINCT idx) FROM message"
+		   "  WHERE series_id = s.id AND idx BETWEEN 1 AND s.total) = s.total)");
+	struct pq_json j;
+	size_t i;
+
+	if (!st)
+		return PQ_EDB;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return pq_store_error(s, "counting");
+	}
+	pq_json_init(&j, out, 1);
+	if (json)
+		pq_json_object_begin(&j);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (json)
+			pq_json_kint(&j, names[i], sqlite3_column_int64(st, (int)i));
+		else
+			pq_buf_addf(out, "%-16s %lld\n", names[i],
+				    (long long)sqlite3_column_int64(st, (int)i));
+	}
+	if (json) {
+		/* patchwork's word for replies, so its users find it */
+		pq_json_kint(&j, "comments", sqlite3_column_int64(st, 5));
+		pq_json_object_end(&j);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* ---- series ---- */
+
+static void json_id_or_null(struct pq_json *j, const char *key, long long id)
+{
+	pq_json_key(j, key);
+	if (id)
+		pq_json_int(j, id);
+	else
+		pq_json_null(j);
+}
+
+static void json_trailers(struct pq_json *j, const char *key, const struct pq_trailers *t)
+{
+	size_t i;
+
+	pq_json_key(j, key);
+	pq_json_array_begin(j);
+	for (i = 0; i < t->n; i++) {
+		pq_json_object_begin(j);
+		pq_json_kstr(j, "name", t->v[i].name);
+		pq_json_kstr(j, "value", t->v[i].value);
+		pq_json_object_end(j);
+	}
+	pq_json_array_end(j);
+}
+
+static void series_json(struct pq_json *j, const struct pq_series *se, int detail)
+{
+	size_t i;
+
+	pq_json_object_begin(j);
+	pq_json_kint(j, "id", se->id);
+	pq_json_kstr(j, "name", se->name);
+	pq_json_kint(j, "version", se->version);
+	pq_json_kint(j, "total", se->total);
+	pq_json_kint(j, "received", se->received);
+	pq_json_kbool(j, "complete", se->complete);
+	pq_json_kstr(j, "cover", se->cover_msgid);
+	pq_json_kstr(j, "submitter", se->submitter);
+	pq_json_kstr(j, "submitter_name", se->submitter_name);
+	pq_json_kstr(j, "state", se->state);
+	json_id_or_null(j, "supersedes", se->supersedes);
+	json_id_or_null(j, "superseded_by", se->superseded_by);
+	pq_json_key(j, "patches");
+	pq_json_array_begin(j);
+	for (i = 0; i < se->npatches; i++) {
+		const struct pq_series_patch *p = &se->patches[i];
+
+		pq_json_object_begin(j);
+		pq_json_kint(j, "index", p->index);
+		pq_json_kstr(j, "msgid", p->msgid);
+		pq_json_kstr(j, "subject", p->subject);
+		if (detail) {
+			pq_json_kstr(j, "author", p->author);
+			pq_json_kstr(j, "email", p->email);
+			json_trailers(j, "trailers", &p->own);
+			json_trailers(j, "collected", &p->collected);
+			json_trailers(j, "mismatched", &p->mismatched);
+		}
+		pq_json_object_end(j);
+	}
+	pq_json_array_end(j);
+	if (detail) {
+		pq_json_key(j, "replies");
+		pq_json_array_begin(j);
+		for (i = 0; i < se->nreplies; i++) {
+			const struct pq_series_reply *r = &se->replies[i];
+
+			pq_json_object_begin(j);
+			pq_json_kstr(j, "msgid", r->msgid);
+			pq_json_kstr(j, "author", r->author);
+			pq_json_kstr(j, "email", r->email);
+			pq_json_kstr(j, "subject", r->subject);
+			pq_json_key(j, "in_reply_to_patch");
+			if (r->target >= 0)
+				pq_json_int(j, r->target);
+			else
+				pq_json_null(j);
+			pq_json_object_end(j);
+		}
+		pq_json_array_end(j);
+	}
+	pq_json_object_end(j);
+}
+
+static void series_text_line(struct pq_buf *out, const struct pq_series *se)
+{
+	pq_buf_addf(out, "%6lld  v%-2d %3d/%-3d %-10s %-10s %s <%s>%s%s\n", se->id, se->version,
+		    se->received, se->total, se->complete ? "complete" : "partial", se->state,
+		    se->name ? se->name : "(unnamed)", se->submitter ? se->submitter : "",
+		    se->supersedes ? "  supersedes " : "", "");
+	if (se->supersedes)
+		pq_buf_truncate(out, out->len - 1), pq_buf_addf(out, "%lld\n", se->supersedes);
+}
+
+int pq_view_series_list(struct pq_store *s, struct pq_buf *out, int json)
+{
+	struct pq_json j;
+	long long *ids;
+	size_t n, i;
+	int ret;
+
+	if ((ret = pq_series_list(s, &ids, &n)) < 0)
+		return ret;
+	pq_json_init(&j, out, 1);
+	if (json)
+		pq_json_array_begin(&j);
+	for (i = 0; i < n; i++) {
+		struct pq_series *se;
+
+		if ((ret = pq_series_load(s, ids[i], &se)) < 0)
+			break;
+		if (json)
+			series_json(&j, se, 0);
+		else
+			series_text_line(out, se);
+		pq_series_free(se);
+	}
+	if (json && ret == 0)
+		pq_json_array_end(&j);
+	free(ids);
+	return ret;
+}
+
+static void trailers_text(struct pq_buf *out, const char *label, const struct pq_trailers *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		pq_buf_addf(out, "        %s%s: %s\n", label, t->v[i].name, t->v[i].value);
+}
+
+int pq_view_series_show(struct pq_store *s, long long id, struct pq_buf *out, int json)
+{
+	struct pq_series *se;
+	struct pq_json j;
+	size_t i;
+	int ret;
+
+	if ((ret = pq_series_load(s, id, &se)) < 0)
+		return ret;
+	if (json) {
+		pq_json_init(&j, out, 1);
+		series_json(&j, se, 1);
+		pq_series_free(se);
+		return 0;
+	}
+	series_text_line(out, se);
+	if (se->superseded_by)
+		pq_buf_addf(out, "        superseded by series %lld\n", se->superseded_by);
+	if (se->cover_msgid)
+		pq_buf_addf(out, "  [0/%d] %s\n        <%s>\n", se->total, se->cover_subject,
+			    se->cover_msgid);
+	for (i = 0; i < se->npatches; i++) {
+		const struct pq_series_patch *p = &se->patches[i];
+
+		pq_buf_addf(out, "  [%d/%d] %s\n        <%s>\n        From: %s <%s>\n", p->index,
+			    se->total, p->name, p->msgid, p->author, p->email);
+		trailers_text(out, "", &p->own);
+		trailers_text(out, "+ ", &p->collected);
+		trailers_text(out, "? (sender differs) ", &p->mismatched);
+	}
+	if (se->nreplies)
+		pq_buf_adds(out, "  replies:\n");
+	for (i = 0; i < se->nreplies; i++) {
+		const struct pq_series_reply *r = &se->replies[i];
+
+		pq_buf_addf(out, "    %s <%s>: %s\n", r->author, r->email, r->subject);
+	}
+	pq_series_free(se);
+	return 0;
+}
+
+/* ---- messages ---- */
+
+#define MESSAGE_COLUMNS                                                                     \
+	"SELECT id, msgid, kind, subject, name, author, email, date, date_raw, version,"    \
+	" idx, total, pull_url, pull_branch, diff IS NOT NULL, files, series_id, error,"  \
+	" in_reply_to, tags, base_commit, change_id FROM message"
+
+static void iso_date(char *buf, size_t len, sqlite3_int64 t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "%lld", (long long)t);
+}
+
+static void json_col_int(struct pq_json *j, sqlite3_stmt *st, const char *key, int i)
+{
+	pq_json_key(j, key);
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		pq_json_null(j);
+	else
+		pq_json_int(j, sqlite3_column_int64(st, i));
+}
+
+static void json_col_str(struct pq_json *j, sqlite3_stmt *st, const char *key, int i)
+{
+	pq_json_kstr(j, key,
+		     sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : pq_store_col_text(st, i));
+}
+
+static int message_json(struct pq_store *s, struct pq_json *j, sqlite3_stmt *st)
+{
+	struct pq_trailers t = { 0 };
+	char date[64];
+	const char *files = pq_store_col_text(st, 15);
+	size_t i;
+	int ret;
+
+	pq_json_object_begin(j);
+	json_col_str(j, st, "msgid", 1);
+	json_col_str(j, st, "kind", 2);
+	json_col_str(j, st, "subject", 3);
+	json_col_str(j, st, "name", 4);
+	json_col_str(j, st, "author", 5);
+	json_col_str(j, st, "email", 6);
+	if (sqlite3_column_type(st, 7) == SQLITE_NULL) {
+		pq_json_kstr(j, "date", NULL);
+	} else {
+		iso_date(date, sizeof(date), sqlite3_column_int64(st, 7));
+		pq_json_kstr(j, "date", date);
+	}
+	json_col_str(j, st, "date_raw", 8);
+	json_col_int(j, st, "version", 9);
+	json_col_int(j, st, "index", 10);
+	json_col_int(j, st, "total", 11);
+	json_col_str(j, st, "pull_url", 12);
+	json_col_str(j, st, "pull_branch", 13);
+	pq_json_kbool(j, "diff", sqlite3_column_int(st, 14));
+	pq_json_key(j, "files");
+	pq_json_array_begin(j);
+	while (*files) {
+		const char *nl = strchr(files, '\n');
+		size_t len = nl ? (size_t)(nl - files) : strlen(files);
+		char *f = pq_strndup(files, len);
+
+		pq_json_str(j, f);
+		free(f);
+		files += len + (nl ? 1 : 0);
+	}
+	pq_json_array_end(j);
+	json_col_int(j, st, "series", 16);
+	json_col_str(j, st, "error", 17);
+	json_col_str(j, st, "in_reply_to", 18);
+	pq_json_key(j, "tags");
+	pq_json_array_begin(j);
+	{
+		char *tags = pq_strdup(pq_store_col_text(st, 19)), *save = NULL, *tok;
+
+		for (tok = strtok_r(tags, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			pq_json_str(j, tok);
+		free(tags);
+	}
+	pq_json_array_end(j);
+	json_col_str(j, st, "base_commit", 20);
+	json_col_str(j, st, "change_id", 21);
+	{
+		sqlite3_stmt *ts = pq_store_stmt(
+			s, "SELECT name, value, email, extinfo FROM trailer WHERE message_id = ?"
+			   " ORDER BY pos");
+
+		if (!ts)
+			return PQ_EDB;
+		sqlite3_bind_int64(ts, 1, sqlite3_column_int64(st, 0));
+		while ((ret = sqlite3_step(ts)) == SQLITE_ROW)
+			pq_trailers_add(&t, pq_store_col_text(ts, 0), pq_store_col_text(ts, 1),
+					NULL, NULL);
+		sqlite3_reset(ts);
+	}
+	pq_json_key(j, "trailers");
+	pq_json_array_begin(j);
+	for (i = 0; i < t.n; i++) {
+		pq_json_object_begin(j);
+		pq_json_kstr(j, "name", t.v[i].name);
+		pq_json_kstr(j, "value", t.v[i].value);
+		pq_json_object_end(j);
+	}
+	pq_json_array_end(j);
+	pq_trailers_free(&t);
+	pq_json_object_end(j);
+	return 0;
+}
+
+static void message_text(struct pq_buf *out, sqlite3_stmt *st)
+{
+	pq_buf_addf(out, "%6lld  %-10s %s\n        <%s>  %s <%s>\n",
+		    (long long)sqlite3_column_int64(st, 0), pq_store_col_text(st, 2),
+		    pq_store_col_text(st, 3), pq_store_col_text(st, 1), pq_store_col_text(st, 5),
+		    pq_store_col_text(st, 6));
+	if (sqlite3_column_type(st, 17) != SQLITE_NULL)
+		pq_buf_addf(out, "        note: %s\n", pq_store_col_text(st, 17));
+}
+
+int pq_view_messages(struct pq_store *s, struct pq_buf *out, int json)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, MESSAGE_COLUMNS " ORDER BY id");
+	struct pq_json j;
+	int ret = 0;
+
+	if (!st)
+		return PQ_EDB;
+	pq_json_init(&j, out, 1);
+	if (json)
+		pq_json_array_begin(&j);
+	/* message_json runs its own statements: st is a different one */
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (!json)
+			message_text(out, st);
+		else if ((ret = message_json(s, &j, st)) < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (json && !ret)
+		pq_json_array_end(&j);
+	return ret;
+}
+
+int pq_view_message(struct pq_store *s, const char *msgid, struct pq_buf *out, int json)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, MESSAGE_COLUMNS " WHERE msgid = ? ORDER BY id");
+	char *id = pq_strdup(msgid + (*msgid == '<'));
+	struct pq_json j;
+	int ret = 0, found = 0;
+
+	if (!st) {
+		free(id);
+		return PQ_EDB;
+	}
+	if (*id && id[strlen(id) - 1] == '>')
+		id[strlen(id) - 1] = '\0';
+	pq_store_bind_text(st, 1, id);
+	pq_json_init(&j, out, 1);
+	/* A reused Message-ID names several messages: show the first, as
+	 * threading does, and the others' existence in the text form. */
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (!found && json)
+			ret = message_json(s, &j, st);
+		else if (!json)
+			message_text(out, st);
+		found++;
+		if (json)
+			break;
+	}
+	sqlite3_reset(st);
+	if (!found)
+		ret = pq_error_set(PQ_ENOTFOUND, "no message <%s>", id);
+	free(id);
+	return ret;
+}
+
+int pq_view_unparsable(struct pq_store *s, struct pq_buf *out, int json)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, MESSAGE_COLUMNS " WHERE kind = 'unparsable' ORDER BY id");
+	struct pq_json j;
+	int ret = 0;
+
+	if (!st)
+		return PQ_EDB;
+	pq_json_init(&j, out, 1);
+	if (json)
+		pq_json_array_begin(&j);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (!json)
+			message_text(out, st);
+		else if ((ret = message_json(s, &j, st)) < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (json && !ret)
+		pq_json_array_end(&j);
+	return ret;
+}

@@ -1,0 +1,26 @@
+/*
+ * view: the database as JSON and text, for the CLI and the HTTP front.
+ *
+ * Each function appends one report to out: JSON when json is set (one
+ * document, UTF-8), else text for a terminal. They only read.
+ */
+#ifndef PQ_VIEW_H
+#define PQ_VIEW_H
+
+#include "buf.h"
+#include "store.h"
+
+/* Counts of messages by kind, series, duplicates, unparsable mail. */
+int pq_view_stats(struct pq_store *s, struct pq_buf *out, int json);
+/* Every series with its patches. */
+int pq_view_series_list(struct pq_store *s, struct pq_buf *out, int json);
+/* One series: patches, cover, trailers per patch, replies. PQ_ENOTFOUND. */
+int pq_view_series_show(struct pq_store *s, long long id, struct pq_buf *out, int json);
+/* Every message in arrival order. */
+int pq_view_messages(struct pq_store *s, struct pq_buf *out, int json);
+/* One message by Message-ID (angle brackets optional). PQ_ENOTFOUND. */
+int pq_view_message(struct pq_store *s, const char *msgid, struct pq_buf *out, int json);
+/* Messages that could not be parsed, with their reasons. */
+int pq_view_unparsable(struct pq_store *s, struct pq_buf *out, int json);
+
+#endif
