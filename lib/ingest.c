@@ -193,7 +193,8 @@ static void parsed_free(struct parsed *p)
 
 static int is_series_member(const struct parsed *p)
 {
-	return !strcmp(p->kind, "patch") || !strcmp(p->kind, "cover");
+	/* a pull request is a series of its own, as patchwork counts it */
+	return !strcmp(p->kind, "patch") || !strcmp(p->kind, "cover") || !strcmp(p->kind, "pull");
 }
 
 /* The message id of (msgid, content) if stored, else 0; *other_content is

@@ -16,30 +16,48 @@
 #include "trailers.h"
 
 struct pq_patch {
-	struct pq_buf message;  /* commit message body: in-body headers and
-				   everything from the "---" line or the diff
-				   removed; no trailing blank lines */
+	struct pq_buf message;  /* commit message as git am would commit it:
+				   in-body headers, text above a scissors line
+				   or an attached patch file's From_ line, the
+				   signature, list footer and everything from
+				   the "---" line or the diff on removed;
+				   trailing whitespace of each line, leading and
+				   trailing blank lines and runs of blank lines
+				   removed; no final newline; "" when empty */
 	struct pq_buf notes;    /* text between "---" and the diff (diffstat,
-				   changelog), not part of the commit */
-	struct pq_buf diff;     /* from the first diff line ("diff --git",
-				   "Index:", "--- a/") to its end, signature
-				   and list footers removed; empty when none */
+				   changelog), not part of the commit; leading
+				   blank lines and trailing whitespace removed */
+	struct pq_buf diff;     /* from the first diff line ("diff -",
+				   "Index: ", or "--- " followed by "+++ ") to
+				   its end, bytes as sent; signature, list
+				   footer, base-commit/change-id lines and
+				   trailing blank lines removed (not the blank
+				   line closing a binary patch); ends with a
+				   newline; empty when none */
 	char *from;             /* in-body "From:" value, or NULL */
-	char *subject;          /* in-body "Subject:" value, or NULL */
+	char *subject;          /* in-body "Subject:" value, folded lines
+				   joined by one space, or NULL */
 	char *date;             /* in-body "Date:" value, or NULL */
-	char **files;           /* paths touched by the diff, in order, unique */
+	char **files;           /* paths touched by the diff, in order of first
+				   appearance, unique: the new side of
+				   "diff --git", both sides of a rename or copy,
+				   "Index:" names, else "+++"/"---" names less
+				   their first component */
 	size_t nfiles;
 	struct pq_trailers trailers; /* of the commit message */
 	char *pull_url;         /* request-pull repository URL, or NULL */
 	char *pull_branch;      /* branch or tag after the URL, or NULL */
-	char *base_commit;      /* "base-commit: <sha>" (b4, format-patch --base) */
-	char *change_id;        /* "change-id: <id>" (b4) */
+	char *base_commit;      /* "base-commit: <sha>" (b4, format-patch --base),
+				   or NULL */
+	char *change_id;        /* "change-id: <id>" (b4), or NULL */
 };
 
 /*
- * Splits body (len bytes of UTF-8 text) into out. Content never makes it
+ * Splits body (len bytes of UTF-8 text, NUL bytes allowed; NULL with len 0
+ * is an empty body) into out, which it overwrites. Content never makes it
  * fail: a body without a diff gives an empty diff. Returns 0. The caller
- * releases out with pq_patch_free() (also after a failure).
+ * owns everything in out and releases it with pq_patch_free() (also after a
+ * failure); freeing twice is harmless.
  */
 int pq_patch_parse(struct pq_patch *out, const char *body, size_t len);
 void pq_patch_free(struct pq_patch *p);

@@ -251,12 +251,10 @@ static int link_predecessor(struct pq_store *s, const struct pq_series_member *m
 	size_t i;
 	int ret;
 
-	st = pq_store_stmt(s, "SELECT 1 FROM series WHERE id = ? AND supersedes IS NULL"
-			      " AND (version > 1 OR ?)");
+	st = pq_store_stmt(s, "SELECT 1 FROM series WHERE id = ? AND supersedes IS NULL");
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, m->resend);
 	ret = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (ret != SQLITE_ROW)
@@ -277,15 +275,15 @@ static int link_predecessor(struct pq_store *s, const struct pq_series_member *m
 	st = pq_store_stmt(
 		s, "SELECT p.id FROM series_ref r JOIN series p ON p.id = r.series_id, series s"
 		   " WHERE r.msgid = ?2 AND s.id = ?1 AND p.id < s.id"
-		   " AND p.submitter = s.submitter COLLATE NOCASE"
-		   " AND (p.version < s.version OR (?3 AND p.version = s.version))"
+		   " AND p.submitter = s.submitter COLLATE NOCASE AND (p.version < s.version"
+		   " OR (p.version = s.version AND p.name = s.name))"
 		   " ORDER BY p.version DESC, p.id DESC LIMIT 1");
 	if (!st)
 		return PQ_EDB;
+	/* sent in reply to an earlier posting: a new version or a resend */
 	for (i = m->nrefs; !prev && i-- > 0;) {
 		sqlite3_bind_int64(st, 1, id);
 		pq_store_bind_text(st, 2, m->refs[i]);
-		sqlite3_bind_int(st, 3, m->resend);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			prev = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
@@ -408,7 +406,7 @@ static int load_patches(struct pq_store *s, struct pq_series *se)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT id, msgid, idx, subject, name, author, email, date_raw FROM message"
-		   " WHERE series_id = ? AND kind = 'patch' ORDER BY idx, id");
+		   " WHERE series_id = ? AND kind IN ('patch', 'pull') ORDER BY idx, id");
 	size_t cap = 0, i;
 	int ret;
 
@@ -446,7 +444,7 @@ static int reply_target(struct pq_store *s, const struct pq_series *se, long lon
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT m.idx FROM ref r JOIN message m ON m.msgid = r.msgid"
-		   " WHERE r.message_id = ? AND m.series_id = ? AND m.kind IN ('patch', 'cover')"
+		   " WHERE r.message_id = ? AND m.series_id = ? AND m.kind IN ('patch', 'cover', 'pull')"
 		   " ORDER BY r.pos DESC, m.id LIMIT 1");
 	int target = -1;
 

@@ -241,7 +241,7 @@ int pq_view_series_show(struct pq_store *s, long long id, struct pq_buf *out, in
 #define MESSAGE_COLUMNS                                                                     \
 	"SELECT id, msgid, kind, subject, name, author, email, date, date_raw, version,"    \
 	" idx, total, pull_url, pull_branch, diff IS NOT NULL, files, series_id, error,"  \
-	" in_reply_to, tags, base_commit, change_id FROM message"
+	" in_reply_to, tags, base_commit, change_id, body, diff FROM message"
 
 static void iso_date(char *buf, size_t len, sqlite3_int64 t)
 {
@@ -267,7 +267,8 @@ static void json_col_str(struct pq_json *j, sqlite3_stmt *st, const char *key, i
 		     sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : pq_store_col_text(st, i));
 }
 
-static int message_json(struct pq_store *s, struct pq_json *j, sqlite3_stmt *st)
+/* full: also the text (commit message or reply) and the diff. */
+static int message_json(struct pq_store *s, struct pq_json *j, sqlite3_stmt *st, int full)
 {
 	struct pq_trailers t = { 0 };
 	char date[64];
@@ -322,6 +323,10 @@ static int message_json(struct pq_store *s, struct pq_json *j, sqlite3_stmt *st)
 	pq_json_array_end(j);
 	json_col_str(j, st, "base_commit", 20);
 	json_col_str(j, st, "change_id", 21);
+	if (full) {
+		json_col_str(j, st, "body", 22);
+		json_col_str(j, st, "diff_text", 23);
+	}
 	{
 		sqlite3_stmt *ts = pq_store_stmt(
 			s, "SELECT name, value, email, extinfo FROM trailer WHERE message_id = ?"
@@ -374,7 +379,7 @@ int pq_view_messages(struct pq_store *s, struct pq_buf *out, int json)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		if (!json)
 			message_text(out, st);
-		else if ((ret = message_json(s, &j, st)) < 0)
+		else if ((ret = message_json(s, &j, st, 0)) < 0)
 			break;
 	}
 	sqlite3_reset(st);
@@ -402,7 +407,7 @@ int pq_view_message(struct pq_store *s, const char *msgid, struct pq_buf *out, i
 	 * threading does, and the others' existence in the text form. */
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		if (!found && json)
-			ret = message_json(s, &j, st);
+			ret = message_json(s, &j, st, 1);
 		else if (!json)
 			message_text(out, st);
 		found++;
@@ -431,7 +436,7 @@ int pq_view_unparsable(struct pq_store *s, struct pq_buf *out, int json)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		if (!json)
 			message_text(out, st);
-		else if ((ret = message_json(s, &j, st)) < 0)
+		else if ((ret = message_json(s, &j, st, 0)) < 0)
 			break;
 	}
 	sqlite3_reset(st);
