@@ -366,23 +366,17 @@ static char *unquote(const char *p, size_t n, size_t *used)
 		char ch = p[i++];
 
 		if (ch == '\\' && i < n) {
+			static const char from[] = "abfnrtv", to[] = "\a\b\f\n\r\t\v";
+			const char *e;
+
 			ch = p[i++];
-			switch (ch) {
-			case 'a': ch = '\a'; break;
-			case 'b': ch = '\b'; break;
-			case 'f': ch = '\f'; break;
-			case 'n': ch = '\n'; break;
-			case 'r': ch = '\r'; break;
-			case 't': ch = '\t'; break;
-			case 'v': ch = '\v'; break;
-			default:
-				if (ch >= '0' && ch <= '3' && i + 1 < n && p[i] >= '0' && p[i] <= '7' &&
-				    p[i + 1] >= '0' && p[i + 1] <= '7') {
-					ch = (char)(((ch - '0') << 6) | ((p[i] - '0') << 3) |
-						    (p[i + 1] - '0'));
-					i += 2;
-				}
-				break;
+			e = ch ? strchr(from, ch) : NULL;
+			if (e) {
+				ch = to[e - from];
+			} else if (ch >= '0' && ch <= '3' && i + 1 < n && p[i] >= '0' && p[i] <= '7' &&
+				   p[i + 1] >= '0' && p[i + 1] <= '7') {
+				ch = (char)(((ch - '0') << 6) | ((p[i] - '0') << 3) | (p[i + 1] - '0'));
+				i += 2;
 			}
 		}
 		pq_buf_addc(&b, ch);
