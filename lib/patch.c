@@ -40,17 +40,17 @@ struct line {
 enum phase {
 	P_HEAD,
 	P_MSG,
-	P_MSG_SIG,   /* after a signature or footer in the message */
+	P_MSG_SIG, /* after a signature or footer in the message */
 	P_NOTES,
 	P_NOTES_SIG, /* after a signature or footer in the notes */
 	P_DIFF,
-	P_END,       /* after the signature or footer that ends the diff */
+	P_END, /* after the signature or footer that ends the diff */
 };
 
 enum diff_state {
-	D_HDR,    /* between hunks: file headers, or text git apply skips */
-	D_HUNK,   /* inside a hunk, old_left/new_left lines to go */
-	D_BIN,    /* inside a "GIT binary patch" block, up to a blank line */
+	D_HDR,	  /* between hunks: file headers, or text git apply skips */
+	D_HUNK,	  /* inside a hunk, old_left/new_left lines to go */
+	D_BIN,	  /* inside a "GIT binary patch" block, up to a blank line */
 	D_BINGAP, /* after a binary block: another "literal"/"delta" may follow */
 };
 
@@ -80,16 +80,16 @@ struct ctx {
 
 	/* in-body headers */
 	struct hdr hdr[H_OTHER]; /* indexed by H_FROM..H_DATE */
-	enum hdr_kind cur;       /* header a continuation line extends */
-	int nhdr;                /* headers taken in this block */
-	int fmt_patch;           /* block follows a format-patch From_ line */
+	enum hdr_kind cur;	 /* header a continuation line extends */
+	int nhdr;		 /* headers taken in this block */
+	int fmt_patch;		 /* block follows a format-patch From_ line */
 
 	/* diff */
 	enum diff_state dstate;
 	unsigned long old_left, new_left;
 	size_t diff_keep; /* diff length without trailing blank lines */
-	int sec_git;      /* file section named by its "diff --git" line */
-	int sec_index;    /* file section started by "Index:" */
+	int sec_git;	  /* file section named by its "diff --git" line */
+	int sec_index;	  /* file section started by "Index:" */
 	size_t sec_hunks;
 	char *minus_name; /* "--- X" of a section without git header */
 
@@ -373,9 +373,10 @@ static char *unquote(const char *p, size_t n, size_t *used)
 			e = ch ? strchr(from, ch) : NULL;
 			if (e) {
 				ch = to[e - from];
-			} else if (ch >= '0' && ch <= '3' && i + 1 < n && p[i] >= '0' && p[i] <= '7' &&
-				   p[i + 1] >= '0' && p[i + 1] <= '7') {
-				ch = (char)(((ch - '0') << 6) | ((p[i] - '0') << 3) | (p[i + 1] - '0'));
+			} else if (ch >= '0' && ch <= '3' && i + 1 < n && p[i] >= '0' &&
+				   p[i] <= '7' && p[i + 1] >= '0' && p[i + 1] <= '7') {
+				ch = (char)(((ch - '0') << 6) | ((p[i] - '0') << 3) |
+					    (p[i + 1] - '0'));
 				i += 2;
 			}
 		}
@@ -386,9 +387,7 @@ static char *unquote(const char *p, size_t n, size_t *used)
 		return NULL;
 	}
 	*used = i + 1;
-	pq_buf_addc(&b, '\0'); /* an empty name still gets a string */
-	b.len--;
-	return pq_buf_detach(&b);
+	return pq_buf_detach(&b); /* "" for an empty name */
 }
 
 /* The path without its first component ("a/x/y" -> "x/y"), as git apply -p1. */
@@ -476,7 +475,8 @@ static char *git_header_name(const char *p, size_t n)
 
 		strip1(&sa, &san);
 		strip1(&sb, &sbn);
-		if ((san == sbn && !memcmp(sa, sb, san)) || (starts(a, an, "a/") && starts(b, bn, "b/")))
+		if ((san == sbn && !memcmp(sa, sb, san)) ||
+		    (starts(a, an, "a/") && starts(b, bn, "b/")))
 			name = pq_strndup(sb, sbn);
 	}
 	free(qa);
@@ -743,8 +743,9 @@ static void hdr_append(struct pq_buf *b, const char *v, size_t n)
 /* Takes a "Name: value" line of the in-body header block; 0 if it is not one. */
 static int header_line(struct ctx *c, const struct line *l)
 {
-	static const char *const names[] = { [H_FROM] = "from", [H_SUBJECT] = "subject",
-					      [H_DATE] = "date" };
+	static const char *const names[] = {
+		[H_FROM] = "from", [H_SUBJECT] = "subject", [H_DATE] = "date"
+	};
 	enum hdr_kind kind = H_OTHER;
 	size_t i, k;
 

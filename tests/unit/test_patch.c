@@ -224,7 +224,8 @@ static void test_mode_change_without_hunk_is_the_whole_diff(void)
 	CHECK_INT(sh("chmod +x b.txt && " GIT "commit -qam 'b: make executable'"), 0);
 	capture(&mail, "git format-patch --stdout -1");
 	parse_mail(&p, &mail);
-	CHECK_STR(pq_buf_str(&p.diff), "diff --git a/b.txt b/b.txt\nold mode 100644\nnew mode 100755\n");
+	CHECK_STR(pq_buf_str(&p.diff),
+		  "diff --git a/b.txt b/b.txt\nold mode 100644\nnew mode 100755\n");
 	CHECK_INT(p.nfiles, 1);
 	CHECK_STR(p.nfiles ? p.files[0] : NULL, "b.txt");
 	CHECK(reverse_applies(&p));
@@ -266,8 +267,8 @@ static void test_binary_patch_keeps_blank_separators(void)
 	struct pq_buf mail = PQ_BUF_INIT;
 	struct pq_patch p;
 
-	CHECK_INT(sh("printf 'BM\\000\\001\\002\\377binary\\000' >pixel.bmp && printf 'x\\n' >c.txt && "
-		     "git add . && " GIT "commit -qm 'add pixel'"),
+	CHECK_INT(sh("printf 'BM\\000\\001\\002\\377binary\\000' >pixel.bmp && "
+		     "printf 'x\\n' >c.txt && git add . && " GIT "commit -qm 'add pixel'"),
 		  0);
 	capture(&mail, "git format-patch --binary --stdout -1");
 	parse_mail(&p, &mail);
@@ -281,7 +282,8 @@ static void test_binary_patch_keeps_blank_separators(void)
 	pq_patch_free(&p);
 
 	/* binary last: the blank line ending the block must stay */
-	CHECK_INT(sh("printf 'BM\\000\\003\\004more\\000' >pixel.bmp && " GIT "commit -qam 'edit pixel'"),
+	CHECK_INT(sh("printf 'BM\\000\\003\\004more\\000' >pixel.bmp && " GIT
+		     "commit -qam 'edit pixel'"),
 		  0);
 	capture(&mail, "git format-patch --binary --no-prefix --stdout -1");
 	parse_mail(&p, &mail);
@@ -338,7 +340,8 @@ static void test_notes_and_base_commit_are_separated(void)
 	struct pq_buf mail = PQ_BUF_INIT, base = PQ_BUF_INIT;
 	struct pq_patch p;
 
-	CHECK_INT(sh("printf 'one\\n2\\n3\\n' >a.txt && " GIT "commit -qam 'a: three' -m 'Body.' && "
+	CHECK_INT(sh("printf 'one\\n2\\n3\\n' >a.txt && " GIT
+		     "commit -qam 'a: three' -m 'Body.' && "
 		     "git notes add -m 'v2: reworded the message'"),
 		  0);
 	capture(&base, "git rev-parse HEAD~1");
@@ -562,10 +565,11 @@ static void test_scissors_drop_what_is_above(void)
 
 	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
 		pq_buf_reset(&body);
-		pq_buf_addf(&body, "From: Wrong <w@example.org>\n\nOn Monday you wrote:\n> quoted\n\n"
-				   "I think this is better:\n\n%s\nSubject: [PATCH] Right subject\n\n"
-				   "The real message.\n---\n x | 2 +-\n\n"
-				   "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+		pq_buf_addf(&body,
+			    "From: Wrong <w@example.org>\n\nOn Monday you wrote:\n> quoted\n\n"
+			    "I think this is better:\n\n%s\nSubject: [PATCH] Right subject\n\n"
+			    "The real message.\n---\n x | 2 +-\n\n"
+			    "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
 			    marks[i]);
 		pq_patch_parse(&p, body.ptr, body.len);
 		CHECK_STR(p.from, NULL);
@@ -585,24 +589,25 @@ static void test_scissors_drop_what_is_above(void)
 
 static void test_cvs_index_diff(void)
 {
-	static const char diff[] = "Index: bfd/elf-bfd.h\n"
-				   "===================================================================\n"
-				   "RCS file: /cvs/src/src/bfd/elf-bfd.h,v\n"
-				   "retrieving revision 1.329\n"
-				   "diff -u -p -r1.329 elf-bfd.h\n"
-				   "--- bfd/elf-bfd.h\t17 Aug 2011 00:39:38 -0000\t1.329\n"
-				   "+++ bfd/elf-bfd.h\t5 Dec 2011 23:58:34 -0000\n"
-				   "@@ -1,2 +1,3 @@\n"
-				   " a\n"
-				   "+b\n"
-				   " c\n"
-				   "Index: bfd/elflink.c\n"
-				   "===================================================================\n"
-				   "--- bfd/elflink.c\t(revision 12)\n"
-				   "+++ bfd/elflink.c\t(working copy)\n"
-				   "@@ -1 +1 @@\n"
-				   "-x\n"
-				   "+y\n";
+	static const char diff[] =
+		"Index: bfd/elf-bfd.h\n"
+		"===================================================================\n"
+		"RCS file: /cvs/src/src/bfd/elf-bfd.h,v\n"
+		"retrieving revision 1.329\n"
+		"diff -u -p -r1.329 elf-bfd.h\n"
+		"--- bfd/elf-bfd.h\t17 Aug 2011 00:39:38 -0000\t1.329\n"
+		"+++ bfd/elf-bfd.h\t5 Dec 2011 23:58:34 -0000\n"
+		"@@ -1,2 +1,3 @@\n"
+		" a\n"
+		"+b\n"
+		" c\n"
+		"Index: bfd/elflink.c\n"
+		"===================================================================\n"
+		"--- bfd/elflink.c\t(revision 12)\n"
+		"+++ bfd/elflink.c\t(working copy)\n"
+		"@@ -1 +1 @@\n"
+		"-x\n"
+		"+y\n";
 	struct pq_buf body = PQ_BUF_INIT;
 	struct pq_patch p;
 
@@ -626,9 +631,10 @@ static void test_plain_unified_diff_without_header_line(void)
 {
 	struct pq_patch p;
 
-	parse_str(&p, "Fix the thing.\n\n--- linux.orig/drivers/x.c\n+++ linux/drivers/x.c\n"
-		      "@@ -1 +1 @@\n-a\n+b\n--- /dev/null\n+++ linux/drivers/new.c\n@@ -0,0 +1 @@\n+n\n"
-		      "--- linux.orig/drivers/gone.c\n+++ /dev/null\n@@ -1 +0,0 @@\n-g\n");
+	parse_str(&p,
+		  "Fix the thing.\n\n--- linux.orig/drivers/x.c\n+++ linux/drivers/x.c\n"
+		  "@@ -1 +1 @@\n-a\n+b\n--- /dev/null\n+++ linux/drivers/new.c\n@@ -0,0 +1 @@\n+n\n"
+		  "--- linux.orig/drivers/gone.c\n+++ /dev/null\n@@ -1 +0,0 @@\n-g\n");
 	CHECK_STR(pq_buf_str(&p.message), "Fix the thing.");
 	CHECK(!strncmp(pq_buf_str(&p.diff), "--- linux.orig/drivers/x.c\n", 27));
 	CHECK_INT(p.nfiles, 3);
@@ -652,8 +658,8 @@ static void test_signature_and_list_footer_are_removed(void)
 		"-- \n2.7.4\n",
 		"-- \nA Developer\nhttps://example.org/\n",
 		"--\nmangled signature separator\n",
-		"\n_______________________________________________\nLinuxppc-dev mailing list\n"
-		"Linuxppc-dev@lists.ozlabs.org\nhttps://lists.ozlabs.org/listinfo/linuxppc-dev\n",
+		("\n_______________________________________________\nLinuxppc-dev mailing list\n"
+		 "Linuxppc-dev@lists.ozlabs.org\nhttps://lists.ozlabs.org/listinfo/linuxppc-dev\n"),
 		"-- \n2.7.4\n\n_______________________________________________\nX mailing list\n",
 		"\n\n\n",
 	};
@@ -681,7 +687,8 @@ static void test_signature_and_list_footer_are_removed(void)
 	pq_patch_free(&p);
 
 	/* a diff sent after a signature, as a second text part */
-	parse_str(&p, "See attachment.\n-- \nA\n\nIndex: x\n===\n--- x\n+++ x\n@@ -1 +1 @@\n-a\n+b\n");
+	parse_str(&p,
+		  "See attachment.\n-- \nA\n\nIndex: x\n===\n--- x\n+++ x\n@@ -1 +1 @@\n-a\n+b\n");
 	CHECK_STR(pq_buf_str(&p.message), "See attachment.");
 	CHECK_STR(pq_buf_str(&p.diff), "Index: x\n===\n--- x\n+++ x\n@@ -1 +1 @@\n-a\n+b\n");
 	pq_patch_free(&p);
@@ -724,13 +731,15 @@ static void test_hunk_counts_survive_mailer_damage(void)
 	parse_str(&p, "M\r\n---\r\ndiff --git a/x b/x\r\n--- a/x\r\n+++ b/x\r\n@@ -1,3 +1,3 @@\r\n"
 		      " a\r\n\r\n-b\r\n+c\r\n-- \r\nsig\r\n");
 	CHECK_STR(pq_buf_str(&p.message), "M");
-	CHECK_STR(pq_buf_str(&p.diff), "diff --git a/x b/x\r\n--- a/x\r\n+++ b/x\r\n@@ -1,3 +1,3 @@\r\n"
-				       " a\r\n\r\n-b\r\n+c\r\n");
+	CHECK_STR(pq_buf_str(&p.diff),
+		  "diff --git a/x b/x\r\n--- a/x\r\n+++ b/x\r\n@@ -1,3 +1,3 @@\r\n"
+		  " a\r\n\r\n-b\r\n+c\r\n");
 	pq_patch_free(&p);
 
 	/* a missing final newline is supplied */
 	parse_str(&p, "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b");
-	CHECK_STR(pq_buf_str(&p.diff), "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n");
+	CHECK_STR(pq_buf_str(&p.diff),
+		  "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n");
 	CHECK_STR(pq_buf_str(&p.message), "");
 	pq_patch_free(&p);
 }
@@ -754,11 +763,23 @@ static void test_odd_input_is_data(void)
 	static const char nul[] = "Msg\0with NUL\n---\ndiff --git a/x b/x\n--- a/x\n+++ b/x\n"
 				  "@@ -1 +1 @@\n-\0\n+b\n";
 	static const char *const odd[] = {
-		"", "\n", "---", "---\n", "-- \n", "diff -", "@@ -1 +1 @@\n", "From: \n",
-		"Subject:", "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001",
-		"diff --git \"a/unterminated\n", "diff --git a/x b/x\n@@ -99999999999999999999999,1 "
-		"+1,99999999999999999999 @@\n-x\n", "GIT binary patch\nliteral 5\n",
-		"--- a\n+++ b\n@@ -1 +1 @@", "Index: \n", "rename from \"\"\n",
+		"",
+		"\n",
+		"---",
+		"---\n",
+		"-- \n",
+		"diff -",
+		"@@ -1 +1 @@\n",
+		"From: \n",
+		"Subject:",
+		"From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001",
+		"diff --git \"a/unterminated\n",
+		("diff --git a/x b/x\n@@ -99999999999999999999999,1 "
+		 "+1,99999999999999999999 @@\n-x\n"),
+		"GIT binary patch\nliteral 5\n",
+		"--- a\n+++ b\n@@ -1 +1 @@",
+		"Index: \n",
+		"rename from \"\"\n",
 		"The following changes since commit\nare available in the git repository at:\n",
 	};
 	struct pq_patch p;
@@ -792,8 +813,9 @@ static void test_large_input_stays_linear(void)
 		pq_buf_adds(&body, "-- >8 -- ");
 	pq_buf_adds(&body, "\nTree-wide rename.\n---\n");
 	for (i = 0; i < 50000; i++)
-		pq_buf_addf(&body, "diff --git a/d%zu/f.c b/d%zu/f.c\n--- a/d%zu/f.c\n+++ b/d%zu/f.c\n"
-				   "@@ -1 +1 @@\n-a\n+b\n",
+		pq_buf_addf(&body,
+			    "diff --git a/d%zu/f.c b/d%zu/f.c\n--- a/d%zu/f.c\n+++ b/d%zu/f.c\n"
+			    "@@ -1 +1 @@\n-a\n+b\n",
 			    i % 25000, i % 25000, i % 25000, i % 25000);
 	t0 = clock();
 	pq_patch_parse(&p, body.ptr, body.len);
