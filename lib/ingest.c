@@ -160,6 +160,8 @@ static void parse(struct parsed *p, const char *raw, size_t len, const struct pq
 		p->error = pq_strdup(p->mail.warning);
 	pq_subject_parse(&p->subj, p->mail.subject);
 	pq_patch_parse(&p->patch, p->mail.body.ptr ? p->mail.body.ptr : "", p->mail.body.len);
+	if (p->subj.is_pull && !p->subj.is_reply)
+		pq_patch_find_pull(&p->patch, p->mail.body.ptr, p->mail.body.len);
 	p->kind = classify(p);
 	if (!strcmp(p->kind, "patch") && p->patch.from) {
 		pq_mail_split_address(p->patch.from, &p->author, &p->email);

@@ -1087,6 +1087,29 @@ int pq_patch_parse(struct pq_patch *out, const char *body, size_t len)
 	return 0;
 }
 
+int pq_patch_find_pull(struct pq_patch *p, const char *body, size_t len)
+{
+	struct ctx c;
+	struct line cur, next;
+	size_t pos = 0;
+	int have, have_next;
+
+	if (p->pull_url)
+		return 1;
+	memset(&c, 0, sizeof(c));
+	c.p = p;
+	have = body ? line_at(body, len, pos, &cur) : 0;
+	while (have) {
+		pos += cur.full;
+		have_next = line_at(body, len, pos, &next);
+		if (cur.len && is_space(cur.p[0]) && pull_url_line(&c, &cur, have_next ? &next : NULL))
+			return 1;
+		cur = next;
+		have = have_next;
+	}
+	return 0;
+}
+
 void pq_patch_free(struct pq_patch *p)
 {
 	size_t i;

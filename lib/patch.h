@@ -62,4 +62,12 @@ struct pq_patch {
 int pq_patch_parse(struct pq_patch *out, const char *body, size_t len);
 void pq_patch_free(struct pq_patch *p);
 
+/*
+ * For mail whose subject says it is a pull request ("[GIT PULL]") but whose
+ * text lacks request-pull's wording: takes the first indented repository
+ * URL line (and the ref after it) as pull_url and pull_branch. Returns 1
+ * when p has a pull URL afterwards, 0 otherwise.
+ */
+int pq_patch_find_pull(struct pq_patch *p, const char *body, size_t len);
+
 #endif
