@@ -283,21 +283,20 @@ static void unfold(struct pq_buf *out, const char *v, size_t len)
 	size_t i;
 
 	pq_buf_reset(out);
+	while (len && (*v == ' ' || *v == '\t')) {
+		v++;
+		len--;
+	}
+	pq_buf_grow(out, len);
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)v[i];
 
 		if (c == '\r' || c == '\n')
 			continue;
-		pq_buf_addc(out, c < ' ' || c == 0x7f ? ' ' : (char)c);
+		out->ptr[out->len++] = c < ' ' || c == 0x7f ? ' ' : (char)c;
 	}
+	out->ptr[out->len] = '\0';
 	pq_buf_rtrim(out);
-	i = 0;
-	while (i < out->len && (out->ptr[i] == ' ' || out->ptr[i] == '\t'))
-		i++;
-	if (i) {
-		memmove(out->ptr, out->ptr + i, out->len - i + 1);
-		out->len -= i;
-	}
 }
 
 void pq_mail_decode_header(struct pq_buf *out, const char *value, size_t len)
@@ -649,6 +648,30 @@ static void walk_mime(struct mailmime *mm, struct walk *w, unsigned depth)
 	}
 }
 
+/*
+ * What libetpan needs to see of the message: its MIME header fields and
+ * the body. Handing it the whole header would have it parse every address
+ * list, which costs more than the rest of the parse together.
+ */
+static void mime_input(struct pq_buf *out, const struct header *h)
+{
+	size_t i;
+
+	pq_buf_reset(out);
+	for (i = 0; i < h->n; i++) {
+		const struct field *f = &h->v[i];
+
+		if (f->namelen < 8 || strncasecmp(f->name, "Content-", 8))
+			continue;
+		pq_buf_add(out, f->name, f->namelen);
+		pq_buf_addc(out, ':');
+		pq_buf_add(out, f->value, f->len);
+		pq_buf_adds(out, "\r\n");
+	}
+	pq_buf_adds(out, "\r\n");
+	pq_buf_add(out, h->body, h->bodylen);
+}
+
 /* The body when libetpan cannot make a MIME tree of it: the raw text in the
  * charset the header names. */
 static void plain_body(struct pq_mail *m, const struct header *h, int *repaired)
@@ -747,7 +770,8 @@ int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len,
 	parse_ids(m, &h, lim->max_refs);
 
 	repaired = 0;
-	if (mailmime_parse(raw, len, &idx, &mime) == MAILIMF_NO_ERROR && mime) {
+	mime_input(&tmp, &h);
+	if (mailmime_parse(tmp.ptr, tmp.len, &idx, &mime) == MAILIMF_NO_ERROR && mime) {
 		struct walk w = { .body = &m->body, .max_depth = lim->max_depth };
 
 		walk_mime(mime, &w, 0);

@@ -92,7 +92,9 @@ int pq_store_open(struct pq_store **out, const char *path)
 	}
 	sqlite3_busy_timeout(s->db, 10000);
 	sqlite3_extended_result_codes(s->db, 1);
-	if ((ret = exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
+	/* page size only takes on a new database; mail is blobs of kilobytes */
+	if ((ret = exec(s, "PRAGMA page_size = 16384")) < 0 ||
+	    (ret = exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
 	    (ret = exec(s, "PRAGMA synchronous = NORMAL")) < 0 ||
 	    (ret = exec(s, "PRAGMA foreign_keys = ON")) < 0 || (ret = migrate(s)) < 0) {
 		pq_store_close(s);
