@@ -150,12 +150,12 @@ static void series_json(struct pq_json *j, const struct pq_series *se, int detai
 
 static void series_text_line(struct pq_buf *out, const struct pq_series *se)
 {
-	pq_buf_addf(out, "%6lld  v%-2d %3d/%-3d %-10s %-10s %s <%s>%s%s\n", se->id, se->version,
+	pq_buf_addf(out, "%6lld  v%-2d %3d/%-3d %-8s %-10s %s <%s>", se->id, se->version,
 		    se->received, se->total, se->complete ? "complete" : "partial", se->state,
-		    se->name ? se->name : "(unnamed)", se->submitter ? se->submitter : "",
-		    se->supersedes ? "  supersedes " : "", "");
+		    se->name ? se->name : "(unnamed)", se->submitter ? se->submitter : "");
 	if (se->supersedes)
-		pq_buf_truncate(out, out->len - 1), pq_buf_addf(out, "%lld\n", se->supersedes);
+		pq_buf_addf(out, "  supersedes %lld", se->supersedes);
+	pq_buf_addc(out, '\n');
 }
 
 int pq_view_series_list(struct pq_store *s, struct pq_buf *out, int json)
