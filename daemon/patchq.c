@@ -136,7 +136,6 @@ static int import_one(struct pq_store *s, const char *path, const struct options
 	struct import_ctx ctx = { .progress = !o->quiet && isatty(2) };
 	const struct pq_ingest_stats *st;
 	char *source = NULL, *since = NULL;
-	long long before = 0;
 	int ret = 0, kind;
 
 	if (!strcmp(path, "-"))
@@ -179,7 +178,6 @@ out:
 	       " unparsable %zu, reused Message-IDs %zu\n",
 	       path, st->read, st->stored, st->same_bytes + st->redelivered, st->same_bytes,
 	       st->redelivered, st->unparsable, st->reused_id);
-	(void)before;
 	pq_ingest_free(ctx.ig);
 	free(source);
 	free(since);
@@ -189,6 +187,7 @@ out:
 static int cmd_import(struct pq_store *s, int argc, char **argv, const struct options *o)
 {
 	struct pq_buf b = PQ_BUF_INIT;
+	long long before = pq_view_last_message(s);
 	int i, status = 0;
 
 	if (!argc)
@@ -196,8 +195,8 @@ static int cmd_import(struct pq_store *s, int argc, char **argv, const struct op
 	for (i = 0; i < argc; i++)
 		if (import_one(s, argv[i], o) < 0)
 			status = fail(argv[i]);
-	if (pq_view_unparsable(s, &b, 0) == 0 && b.len && !o->quiet) {
-		printf("unparsable mail in the database (kept raw):\n");
+	if (pq_view_unparsable(s, before, &b, 0) == 0 && b.len) {
+		printf("could not parse (kept raw, see `patchq unparsable`):\n");
 		print_buf(&b);
 	}
 	pq_buf_free(&b);
@@ -266,7 +265,7 @@ static int run(struct pq_store *s, int argc, char **argv, const struct options *
 	if (!strcmp(cmd, "messages"))
 		return report(pq_view_messages(s, &b, o->json), &b, "messages");
 	if (!strcmp(cmd, "unparsable"))
-		return report(pq_view_unparsable(s, &b, o->json), &b, "unparsable");
+		return report(pq_view_unparsable(s, 0, &b, o->json), &b, "unparsable");
 	if (argc != 2 && (!strcmp(cmd, "show") || !strcmp(cmd, "msg") || !strcmp(cmd, "am")))
 		die_usage(!strcmp(cmd, "msg") ? "msg takes one MSGID" : "give one SERIES");
 	if (!strcmp(cmd, "show"))

@@ -229,22 +229,23 @@ static int insert_raw(struct pq_ingest *ig, const char *raw, size_t len, const g
 	sqlite3_stmt *st = pq_store_stmt(
 		ig->store, "INSERT INTO raw (hash, bytes, source, received, message_id, duplicate)"
 			   " VALUES (?, ?, ?, ?, ?, ?)");
-	char *where;
+	struct pq_buf where = PQ_BUF_INIT;
 	int ret;
 
 	if (!st)
 		return PQ_EDB;
-	where = pq_malloc(strlen(ig->source) + (cursor ? strlen(cursor) : 0) + 2);
-	sprintf(where, "%s%s%s", ig->source, cursor ? " " : "", cursor ? cursor : "");
+	pq_buf_adds(&where, ig->source);
+	if (cursor)
+		pq_buf_addf(&where, " %s", cursor);
 	sqlite3_bind_blob(st, 1, hash->id, GIT_OID_RAWSZ, SQLITE_STATIC);
 	sqlite3_bind_blob64(st, 2, raw, len, SQLITE_STATIC);
-	pq_store_bind_text(st, 3, where);
+	pq_store_bind_text(st, 3, pq_buf_str(&where));
 	sqlite3_bind_int64(st, 4, (long long)time(NULL));
 	if (message_id)
 		sqlite3_bind_int64(st, 5, message_id);
 	sqlite3_bind_int(st, 6, duplicate);
 	ret = pq_store_step_done(ig->store, st);
-	free(where);
+	pq_buf_free(&where);
 	*raw_id = pq_store_last_id(ig->store);
 	return ret;
 }

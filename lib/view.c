@@ -421,15 +421,28 @@ int pq_view_message(struct pq_store *s, const char *msgid, struct pq_buf *out, i
 	return ret;
 }
 
-int pq_view_unparsable(struct pq_store *s, struct pq_buf *out, int json)
+long long pq_view_last_message(struct pq_store *s)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(s, MESSAGE_COLUMNS " WHERE kind = 'unparsable' ORDER BY id");
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT coalesce(max(id), 0) FROM message");
+	long long id = 0;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return id;
+}
+
+int pq_view_unparsable(struct pq_store *s, long long after, struct pq_buf *out, int json)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, MESSAGE_COLUMNS " WHERE kind = 'unparsable' AND id > ? ORDER BY id");
 	struct pq_json j;
 	int ret = 0;
 
 	if (!st)
 		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, after);
 	pq_json_init(&j, out, 1);
 	if (json)
 		pq_json_array_begin(&j);

@@ -20,7 +20,10 @@ int pq_view_series_show(struct pq_store *s, long long id, struct pq_buf *out, in
 int pq_view_messages(struct pq_store *s, struct pq_buf *out, int json);
 /* One message by Message-ID (angle brackets optional). PQ_ENOTFOUND. */
 int pq_view_message(struct pq_store *s, const char *msgid, struct pq_buf *out, int json);
-/* Messages that could not be parsed, with their reasons. */
-int pq_view_unparsable(struct pq_store *s, struct pq_buf *out, int json);
+/* Messages that could not be parsed, with their reasons; only those stored
+ * after message id after (0: all). */
+int pq_view_unparsable(struct pq_store *s, long long after, struct pq_buf *out, int json);
+/* The id of the newest message, 0 when there is none. */
+long long pq_view_last_message(struct pq_store *s);
 
 #endif

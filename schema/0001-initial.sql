@@ -101,3 +101,11 @@ CREATE TABLE cursor (
 	source TEXT PRIMARY KEY,
 	position TEXT NOT NULL
 );
+
+-- Threads: each message with the root its references name (the oldest
+-- reference; a message without references is a root itself).
+CREATE VIEW thread AS
+SELECT m.id AS message_id,
+       coalesce((SELECT r.msgid FROM ref r WHERE r.message_id = m.id AND r.pos = 0),
+                m.msgid) AS root
+FROM message m;
