@@ -14,8 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <git2.h>
-
 #include "am.h"
 #include "buf.h"
 #include "error.h"
@@ -331,14 +329,9 @@ int main(int argc, char **argv)
 		die_usage("no command given");
 	if (!o.db)
 		die_usage("no database: give --db PATH");
-	git_libgit2_init();
-	if (pq_store_open(&s, o.db) < 0) {
-		status = fail("cannot open the database");
-		git_libgit2_shutdown();
-		return status;
-	}
+	if (pq_store_open(&s, o.db) < 0)
+		return fail("cannot open the database");
 	status = run(s, argc - optind, argv + optind, &o);
 	pq_store_close(s);
-	git_libgit2_shutdown();
 	return status;
 }

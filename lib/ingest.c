@@ -6,9 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <git2.h>
-
 #include "alloc.h"
+#include "digest.h"
 #include "error.h"
 #include "patch.h"
 #include "series.h"
@@ -30,7 +29,6 @@ int pq_ingest_new(struct pq_ingest **out, struct pq_store *s, const char *source
 {
 	struct pq_ingest *ig = pq_calloc(1, sizeof(*ig));
 
-	git_libgit2_init();
 	ig->store = s;
 	ig->source = pq_strdup(source);
 	ig->batch = batch ? batch : 1000;
@@ -98,7 +96,6 @@ int pq_ingest_free(struct pq_ingest *ig)
 	free(ig->source);
 	free(ig->cursor);
 	free(ig);
-	git_libgit2_shutdown();
 	return ret;
 }
 
@@ -223,12 +220,27 @@ static int find_message(struct pq_store *s, const struct pq_mail *m, long long *
 	return 0;
 }
 
-static int insert_raw(struct pq_ingest *ig, const char *raw, size_t len, const git_oid *hash,
-		      const char *cursor, long long message_id, int duplicate, long long *raw_id)
+static int insert_raw(struct pq_ingest *ig, const char *raw, size_t len,
+		      const unsigned char *hash, long long *raw_id)
+{
+	sqlite3_stmt *st = pq_store_stmt(ig->store, "INSERT INTO raw (hash, bytes) VALUES (?, ?)");
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_blob(st, 1, hash, PQ_DIGEST_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 2, raw, len, SQLITE_STATIC);
+	ret = pq_store_step_done(ig->store, st);
+	*raw_id = pq_store_last_id(ig->store);
+	return ret;
+}
+
+static int insert_delivery(struct pq_ingest *ig, long long raw_id, long long message_id,
+			   const char *cursor, int duplicate)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		ig->store, "INSERT INTO raw (hash, bytes, source, received, message_id, duplicate)"
-			   " VALUES (?, ?, ?, ?, ?, ?)");
+		ig->store, "INSERT INTO delivery (raw_id, message_id, source, received, duplicate)"
+			   " VALUES (?, ?, ?, ?, ?)");
 	struct pq_buf where = PQ_BUF_INIT;
 	int ret;
 
@@ -237,16 +249,13 @@ static int insert_raw(struct pq_ingest *ig, const char *raw, size_t len, const g
 	pq_buf_adds(&where, ig->source);
 	if (cursor)
 		pq_buf_addf(&where, " %s", cursor);
-	sqlite3_bind_blob(st, 1, hash->id, GIT_OID_RAWSZ, SQLITE_STATIC);
-	sqlite3_bind_blob64(st, 2, raw, len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, raw_id);
+	sqlite3_bind_int64(st, 2, message_id);
 	pq_store_bind_text(st, 3, pq_buf_str(&where));
 	sqlite3_bind_int64(st, 4, (long long)time(NULL));
-	if (message_id)
-		sqlite3_bind_int64(st, 5, message_id);
-	sqlite3_bind_int(st, 6, duplicate);
+	sqlite3_bind_int(st, 5, duplicate);
 	ret = pq_store_step_done(ig->store, st);
 	pq_buf_free(&where);
-	*raw_id = pq_store_last_id(ig->store);
 	return ret;
 }
 
@@ -359,17 +368,6 @@ static int insert_trailers(struct pq_ingest *ig, const struct pq_trailers *t, co
 	return 0;
 }
 
-static int link_raw(struct pq_ingest *ig, long long raw_id, long long message_id)
-{
-	sqlite3_stmt *st = pq_store_stmt(ig->store, "UPDATE raw SET message_id = ? WHERE id = ?");
-
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, message_id);
-	sqlite3_bind_int64(st, 2, raw_id);
-	return pq_store_step_done(ig->store, st);
-}
-
 static int place_in_series(struct pq_ingest *ig, const struct parsed *p, long long id)
 {
 	const struct pq_subject *s = &p->subj;
@@ -395,7 +393,7 @@ static int place_in_series(struct pq_ingest *ig, const struct parsed *p, long lo
 }
 
 static int store_message(struct pq_ingest *ig, const char *raw, size_t len, const char *cursor,
-			 const git_oid *hash)
+			 const unsigned char *hash)
 {
 	struct parsed p;
 	long long existing, raw_id, id;
@@ -406,7 +404,8 @@ static int store_message(struct pq_ingest *ig, const char *raw, size_t len, cons
 		goto out;
 	if (existing) {
 		ig->stats.redelivered++;
-		ret = insert_raw(ig, raw, len, hash, cursor, existing, 1, &raw_id);
+		if ((ret = insert_raw(ig, raw, len, hash, &raw_id)) == 0)
+			ret = insert_delivery(ig, raw_id, existing, cursor, 1);
 		goto out;
 	}
 	if (other_content) {
@@ -419,9 +418,9 @@ static int store_message(struct pq_ingest *ig, const char *raw, size_t len, cons
 		free(p.error);
 		p.error = pq_buf_detach(&e);
 	}
-	if ((ret = insert_raw(ig, raw, len, hash, cursor, 0, 0, &raw_id)) < 0 ||
+	if ((ret = insert_raw(ig, raw, len, hash, &raw_id)) < 0 ||
 	    (ret = insert_message(ig, &p, raw_id, &id)) < 0 ||
-	    (ret = link_raw(ig, raw_id, id)) < 0)
+	    (ret = insert_delivery(ig, raw_id, id, cursor, 0)) < 0)
 		goto out;
 	ig->stats.stored++;
 	if (!ok) {
@@ -442,13 +441,13 @@ out:
 	return ret;
 }
 
-static int raw_known(struct pq_store *s, const git_oid *hash, int *known)
+static int raw_known(struct pq_store *s, const unsigned char *hash, int *known)
 {
 	sqlite3_stmt *st = pq_store_stmt(s, "SELECT 1 FROM raw WHERE hash = ?");
 
 	if (!st)
 		return PQ_EDB;
-	sqlite3_bind_blob(st, 1, hash->id, GIT_OID_RAWSZ, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 1, hash, PQ_DIGEST_LEN, SQLITE_STATIC);
 	*known = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_reset(st);
 	return 0;
@@ -456,7 +455,7 @@ static int raw_known(struct pq_store *s, const git_oid *hash, int *known)
 
 int pq_ingest_message(struct pq_ingest *ig, const char *raw, size_t len, const char *cursor)
 {
-	git_oid hash;
+	unsigned char hash[PQ_DIGEST_LEN];
 	int known, ret;
 
 	ig->stats.read++;
@@ -465,12 +464,12 @@ int pq_ingest_message(struct pq_ingest *ig, const char *raw, size_t len, const c
 	ig->pending++;
 	free(ig->cursor);
 	ig->cursor = cursor ? pq_strdup(cursor) : NULL;
-	git_odb_hash(&hash, raw, len, GIT_OBJECT_BLOB);
-	if ((ret = raw_known(ig->store, &hash, &known)) < 0)
+	pq_digest(hash, raw, len);
+	if ((ret = raw_known(ig->store, hash, &known)) < 0)
 		goto fail;
 	if (known)
 		ig->stats.same_bytes++;
-	else if ((ret = store_message(ig, raw, len, cursor, &hash)) < 0)
+	else if ((ret = store_message(ig, raw, len, cursor, hash)) < 0)
 		goto fail;
 	if (ig->pending >= ig->batch)
 		return pq_ingest_flush(ig);

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <git2.h>
 #include <libetpan/libetpan.h>
 
 #include "alloc.h"
@@ -153,6 +152,15 @@ static int charset_is_utf8(const char *cs)
 	       !strcasecmp(cs, "us-ascii") || !strcasecmp(cs, "ascii");
 }
 
+/* Latin-1 labels are read as Windows-1252, as browsers do: mail labelled
+ * ISO-8859-1 that has bytes 0x80-0x9f meant Windows' quotes and dashes. */
+static int charset_is_cp1252(const char *cs)
+{
+	return cs && (!strcasecmp(cs, "iso-8859-1") || !strcasecmp(cs, "iso8859-1") ||
+		      !strcasecmp(cs, "iso_8859-1") || !strcasecmp(cs, "latin1") ||
+		      !strcasecmp(cs, "windows-1252") || !strcasecmp(cs, "cp1252"));
+}
+
 static int is_ascii(const char *s, size_t len)
 {
 	size_t i;
@@ -176,6 +184,10 @@ static void to_utf8(struct pq_buf *out, const char *cs, const char *s, size_t le
 
 	if (is_ascii(s, len)) {
 		pq_buf_add(out, s, len);
+		return;
+	}
+	if (charset_is_cp1252(cs)) {
+		cp1252_to_utf8(out, s, len);
 		return;
 	}
 	if (cs && !charset_is_utf8(cs) && strlen(cs) < 64 &&
@@ -299,24 +311,169 @@ static void unfold(struct pq_buf *out, const char *v, size_t len)
 	pq_buf_rtrim(out);
 }
 
+/* ---- RFC 2047 encoded words ---- */
+
+struct word {
+	char charset[64];
+	const char *text;
+	size_t textlen;
+	int b64;
+	size_t len; /* of the whole "=?cs?X?text?=" */
+};
+
+static int parse_word(const char *s, size_t len, struct word *w)
+{
+	size_t i = 2, cs, end;
+
+	if (len < 8 || s[0] != '=' || s[1] != '?')
+		return 0;
+	for (cs = i; i < len && s[i] != '?'; i++)
+		if ((unsigned char)s[i] <= ' ')
+			return 0;
+	if (i == cs || i - cs >= sizeof(w->charset) || i + 3 >= len || s[i + 2] != '?')
+		return 0;
+	memcpy(w->charset, s + cs, i - cs);
+	w->charset[i - cs] = '\0';
+	w->charset[strcspn(w->charset, "*")] = '\0'; /* RFC 2231 language */
+	if (s[i + 1] == 'B' || s[i + 1] == 'b')
+		w->b64 = 1;
+	else if (s[i + 1] == 'Q' || s[i + 1] == 'q')
+		w->b64 = 0;
+	else
+		return 0;
+	w->text = s + i + 3;
+	for (end = i + 3; end + 1 < len; end++) {
+		if (s[end] == '?' && s[end + 1] == '=')
+			break;
+		if (s[end] == ' ' || s[end] == '\t')
+			return 0;
+	}
+	if (end + 1 >= len)
+		return 0;
+	w->textlen = end - (i + 3);
+	w->len = end + 2;
+	return 1;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Appends the bytes a word stands for; padding may be missing. */
+static void word_bytes(struct pq_buf *out, const struct word *w)
+{
+	size_t i;
+
+	if (w->b64) {
+		unsigned acc = 0;
+		int bits = 0, v;
+
+		for (i = 0; i < w->textlen; i++) {
+			if ((v = b64val(w->text[i])) < 0)
+				continue;
+			acc = (acc << 6) | (unsigned)v;
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				pq_buf_addc(out, (char)((acc >> bits) & 0xff));
+			}
+		}
+		return;
+	}
+	for (i = 0; i < w->textlen; i++) {
+		char c = w->text[i];
+		int hi, lo;
+
+		if (c == '_') {
+			c = ' ';
+		} else if (c == '=' && i + 2 < w->textlen && (hi = hexval(w->text[i + 1])) >= 0 &&
+			   (lo = hexval(w->text[i + 2])) >= 0) {
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		}
+		pq_buf_addc(out, c);
+	}
+}
+
+/* Converts the bytes of a run of words in one charset; words are joined
+ * before conversion since a character may be split between two. */
+static void flush_words(struct pq_buf *out, const char *cs, struct pq_buf *bytes)
+{
+	int repaired = 0;
+
+	if (!bytes->len)
+		return;
+	if (charset_is_utf8(cs))
+		pq_utf8_sanitize(out, bytes->ptr, bytes->len);
+	else
+		to_utf8(out, cs, bytes->ptr, bytes->len, &repaired);
+	pq_buf_reset(bytes);
+}
+
+static int all_blank(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t')
+			return 0;
+	return 1;
+}
+
 void pq_mail_decode_header(struct pq_buf *out, const char *value, size_t len)
 {
-	struct pq_buf raw = PQ_BUF_INIT;
-	char *dec = NULL;
-	size_t idx = 0;
-	int repaired = 0;
+	struct pq_buf raw = PQ_BUF_INIT, bytes = PQ_BUF_INIT;
+	char charset[64] = "";
+	const char *s, *p;
+	size_t n, i = 0, plain = 0;
+	int repaired = 0, after_word = 0;
+	struct word w;
 
 	unfold(&raw, value, len);
 	pq_buf_reset(out);
-	if (memmem(raw.ptr ? raw.ptr : "", raw.len, "=?", 2) &&
-	    mailmime_encoded_phrase_parse(utf8_valid(raw.ptr, raw.len) ? "utf-8" : "windows-1252",
-					  raw.ptr, raw.len, &idx, "utf-8",
-					  &dec) == MAILIMF_NO_ERROR) {
-		pq_utf8_sanitize(out, dec, strlen(dec));
-		free(dec);
-	} else {
-		to_utf8(out, NULL, pq_buf_str(&raw), raw.len, &repaired);
+	s = pq_buf_str(&raw);
+	n = raw.len;
+	while ((p = memmem(s + i, n - i, "=?", 2))) {
+		i = (size_t)(p - s);
+		if (!parse_word(s + i, n - i, &w)) {
+			i += 2;
+			continue;
+		}
+		/* white space between two words is not text */
+		if (!(after_word && all_blank(s + plain, i - plain))) {
+			flush_words(out, charset, &bytes);
+			to_utf8(out, NULL, s + plain, i - plain, &repaired);
+		}
+		if (strcasecmp(charset, w.charset)) {
+			flush_words(out, charset, &bytes);
+			memcpy(charset, w.charset, sizeof(charset));
+		}
+		word_bytes(&bytes, &w);
+		i += w.len;
+		plain = i;
+		after_word = 1;
 	}
+	flush_words(out, charset, &bytes);
+	to_utf8(out, NULL, s + plain, n - plain, &repaired);
+	pq_buf_free(&bytes);
 	pq_buf_free(&raw);
 }
 
@@ -690,29 +847,32 @@ static void add_warning(struct pq_buf *w, const char *what)
 	pq_buf_adds(w, what);
 }
 
+/* Dates and transport headers stay out: a series sent twice is the same
+ * content delivered twice. */
 static void content_hash(struct pq_mail *m)
 {
-	struct pq_buf in = PQ_BUF_INIT;
-	git_oid oid;
+	struct pq_digest d;
 
-	pq_buf_adds(&in, m->from_email);
-	pq_buf_addc(&in, '\n');
-	pq_buf_adds(&in, m->subject);
-	pq_buf_addc(&in, '\n');
-	pq_buf_add(&in, m->body.ptr, m->body.len);
-	git_odb_hash(&oid, in.ptr, in.len, GIT_OBJECT_BLOB);
-	memcpy(m->content_hash, oid.id, PQ_MAIL_HASH_LEN);
-	pq_buf_free(&in);
+	pq_digest_begin(&d);
+	pq_digest_add(&d, m->from_email, strlen(m->from_email));
+	pq_digest_add(&d, "\n", 1);
+	pq_digest_add(&d, m->subject, strlen(m->subject));
+	pq_digest_add(&d, "\n", 1);
+	pq_digest_add(&d, m->body.ptr, m->body.len);
+	pq_digest_end(&d, m->content_hash);
 }
 
-/* A Message-ID for mail that has none, stable across deliveries. */
+/* A Message-ID for mail that has none, stable across deliveries: 160 bits
+ * of the content hash, in hex. */
+#define DERIVED_ID_BYTES 20
+
 static void derive_msgid(struct pq_mail *m)
 {
-	char hex[2 * PQ_MAIL_HASH_LEN + 1];
+	char hex[2 * DERIVED_ID_BYTES + 1];
 	struct pq_buf id = PQ_BUF_INIT;
 	size_t i;
 
-	for (i = 0; i < PQ_MAIL_HASH_LEN; i++)
+	for (i = 0; i < DERIVED_ID_BYTES; i++)
 		snprintf(hex + 2 * i, 3, "%02x", m->content_hash[i]);
 	pq_buf_addf(&id, "%s@patchq.invalid", hex);
 	free(m->msgid);
@@ -803,12 +963,7 @@ int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len,
 
 fail:
 	/* keep enough to store the raw bytes as unparsable, under a stable name */
-	{
-		git_oid oid;
-
-		git_odb_hash(&oid, raw, len, GIT_OBJECT_BLOB);
-		memcpy(m->content_hash, oid.id, PQ_MAIL_HASH_LEN);
-	}
+	pq_digest(m->content_hash, raw, len);
 	fill_empty(m);
 	if (!m->msgid)
 		derive_msgid(m);

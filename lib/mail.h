@@ -17,7 +17,9 @@
 
 #include "buf.h"
 
-#define PQ_MAIL_HASH_LEN 20
+#include "digest.h"
+
+#define PQ_MAIL_HASH_LEN PQ_DIGEST_LEN
 
 struct pq_mail_limits {
 	size_t max_size;      /* bytes of one raw message */
@@ -46,7 +48,7 @@ struct pq_mail {
 	char *list_id;        /* decoded List-Id:, "" when absent */
 	struct pq_buf body;   /* decoded text of the message, UTF-8, LF */
 	char *warning;        /* what was repaired or left out, or NULL */
-	unsigned char content_hash[PQ_MAIL_HASH_LEN]; /* sender, subject, body */
+	unsigned char content_hash[PQ_MAIL_HASH_LEN]; /* SHA-256 of sender, subject, body */
 };
 
 /*

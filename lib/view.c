@@ -21,7 +21,7 @@ int pq_view_stats(struct pq_store *s, struct pq_buf *out, int json)
 		"complete_series",
 	};
 	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT (SELECT count(*) FROM message), (SELECT count(*) FROM raw),"
+		s, "SELECT (SELECT count(*) FROM message), (SELECT count(*) FROM delivery),"
 		   " (SELECT count(DISTINCT msgid) FROM message),"
 		   " (SELECT count(*) FROM message WHERE kind = 'patch'),"
 		   " (SELECT count(*) FROM message WHERE kind = 'cover'),"
@@ -29,7 +29,7 @@ int pq_view_stats(struct pq_store *s, struct pq_buf *out, int json)
 		   " (SELECT count(*) FROM message WHERE kind = 'pull'),"
 		   " (SELECT count(*) FROM message WHERE kind = 'other'),"
 		   " (SELECT count(*) FROM message WHERE kind = 'unparsable'),"
-		   " (SELECT count(*) FROM raw WHERE duplicate),"
+		   " (SELECT count(*) FROM delivery WHERE duplicate),"
 		   " (SELECT count(*) FROM message m WHERE EXISTS (SELECT 1 FROM message o"
 		   "  WHERE o.msgid = m.msgid AND o.id < m.id)),"
 		   " (SELECT count(*) FROM series),"

@@ -4,19 +4,26 @@
 -- it. A message is named by its Message-ID and told apart from a reused
 -- Message-ID by the hash of its content.
 
+-- Raw bytes are written once and never updated (rewriting a row would
+-- rewrite its blob); what a delivery was and where it went is in delivery.
 CREATE TABLE raw (
 	id INTEGER PRIMARY KEY,
 	hash BLOB NOT NULL UNIQUE,      -- SHA-256 of the bytes: one row per distinct delivery
-	bytes BLOB NOT NULL,
-	source TEXT NOT NULL,           -- where it was first read (file and cursor)
+	bytes BLOB NOT NULL
+);
+
+CREATE TABLE delivery (
+	raw_id INTEGER PRIMARY KEY REFERENCES raw(id),
+	message_id INTEGER NOT NULL REFERENCES message(id),
+	source TEXT NOT NULL,           -- where it was first read (source and cursor)
 	received INTEGER NOT NULL,      -- unix time it was stored
-	message_id INTEGER REFERENCES message(id),
 	duplicate INTEGER NOT NULL DEFAULT 0  -- 1: the message was already stored (re-delivery)
 );
+CREATE INDEX delivery_message ON delivery(message_id);
 
 CREATE TABLE message (
 	id INTEGER PRIMARY KEY,         -- arrival order
-	raw_id INTEGER NOT NULL REFERENCES raw(id),
+	raw_id INTEGER NOT NULL REFERENCES raw(id), -- its first delivery
 	msgid TEXT NOT NULL,            -- without angle brackets
 	msgid_derived INTEGER NOT NULL DEFAULT 0, -- 1: made from the content, the mail had none
 	content_hash BLOB NOT NULL,     -- SHA-256 of sender, subject and decoded body
