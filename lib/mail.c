@@ -74,16 +74,34 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
 	return n;
 }
 
+/* Length of the run of ASCII bytes other than NUL at s, eight at a time:
+ * mail is mostly ASCII, and this runs over every byte of it. */
+static size_t ascii_run(const unsigned char *s, size_t len)
+{
+	const uint64_t high = 0x8080808080808080ull, ones = 0x0101010101010101ull;
+	size_t i = 0;
+	uint64_t w;
+
+	while (i + 8 <= len) {
+		memcpy(&w, s + i, 8);
+		if ((w & high) || ((w - ones) & ~w & high))
+			break;
+		i += 8;
+	}
+	while (i < len && s[i] && s[i] < 0x80)
+		i++;
+	return i;
+}
+
 static int utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, n;
 
 	while (i < len) {
-		if (p[i] < 0x80 && p[i]) {
-			i++;
-			continue;
-		}
+		i += ascii_run(p + i, len - i);
+		if (i == len)
+			break;
 		n = p[i] ? utf8_seq(p + i, len - i) : 0;
 		if (!n)
 			return 0;
@@ -99,10 +117,9 @@ void pq_utf8_sanitize(struct pq_buf *out, const char *s, size_t len)
 
 	pq_buf_grow(out, len);
 	while (i < len) {
-		if (p[i] && p[i] < 0x80) {
-			i++;
-			continue;
-		}
+		i += ascii_run(p + i, len - i);
+		if (i == len)
+			break;
 		n = p[i] ? utf8_seq(p + i, len - i) : 0;
 		if (n) {
 			i += n;
@@ -163,12 +180,7 @@ static int charset_is_cp1252(const char *cs)
 
 static int is_ascii(const char *s, size_t len)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] >= 0x80 || !s[i])
-			return 0;
-	return 1;
+	return ascii_run((const unsigned char *)s, len) == len;
 }
 
 /*
@@ -733,17 +745,20 @@ static int part_wanted(struct mailmime *mm, struct walk *w)
 /* Appends decoded text, with CRLF turned into LF. */
 static void add_text(struct pq_buf *body, const struct pq_buf *t)
 {
-	size_t i, start = 0;
+	const char *p = pq_buf_str(t), *end = p + t->len, *cr;
 
 	if (body->len && body->ptr[body->len - 1] != '\n')
 		pq_buf_addc(body, '\n');
-	for (i = 0; i < t->len; i++) {
-		if (t->ptr[i] == '\r' && i + 1 < t->len && t->ptr[i + 1] == '\n') {
-			pq_buf_add(body, t->ptr + start, i - start);
-			start = i + 1;
+	while ((cr = memchr(p, '\r', (size_t)(end - p)))) {
+		if (cr + 1 < end && cr[1] == '\n') {
+			pq_buf_add(body, p, (size_t)(cr - p));
+			p = cr + 1;
+		} else {
+			pq_buf_add(body, p, (size_t)(cr + 1 - p));
+			p = cr + 1;
 		}
 	}
-	pq_buf_add(body, t->ptr + start, t->len - start);
+	pq_buf_add(body, p, (size_t)(end - p));
 }
 
 static void decode_leaf(struct mailmime *mm, struct walk *w)

@@ -71,6 +71,22 @@ static bool mbox_is_from_at(const char *p, const char *end)
 }
 
 /*
+ * memmem(p, end - p, "<lead>From ", 6), found through the rarer 'F': glibc's
+ * memmem costs several instructions a byte, memchr a fraction of one.
+ */
+static const char *find_from(const char *p, const char *end, char lead)
+{
+	const char *f = p + 1;
+
+	while (f + 5 <= end && (f = memchr(f, 'F', (size_t)(end - f)))) {
+		if (f + 5 <= end && !memcmp(f, "From ", 5) && f[-1] == lead)
+			return f - 1;
+		f++;
+	}
+	return NULL;
+}
+
+/*
  * The next separator line at or after body, which starts a line; NULL when
  * the rest is one message. Lines are never scanned twice: a rejected
  * candidate resumes the search at its own newline.
@@ -81,7 +97,7 @@ static const char *mbox_next_from(const char *body, const char *end)
 
 	if (p < end && mbox_is_from_at(p, end))
 		return p;
-	while (p < end && (hit = memmem(p, (size_t)(end - p), "\nFrom ", 6))) {
+	while (p < end && (hit = find_from(p, end, '\n'))) {
 		hit++;
 		eol = memchr(hit, '\n', (size_t)(end - hit));
 		if (mbox_is_from_line(hit, (size_t)((eol ? eol : end) - hit)))
@@ -121,7 +137,7 @@ static const char *mbox_next_quoted(const char *body, const char **scan, const c
 {
 	const char *hit, *q;
 
-	while (*scan < e && (hit = memmem(*scan, (size_t)(e - *scan), ">From ", 6))) {
+	while (*scan < e && (hit = find_from(*scan, e, '>'))) {
 		*scan = hit + 1;
 		q = hit;
 		while (q > body && q[-1] == '>')

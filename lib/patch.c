@@ -256,6 +256,10 @@ static int is_scissors(const struct line *l)
 	size_t scissors = 0, gap = 0, perforation = 0;
 	int in_perforation = 0;
 
+	/* every line of the message comes here: most have no mark at all */
+	if (!memchr(l->p, '8', l->len) && !memchr(l->p, '%', l->len) &&
+	    !memchr(l->p, '\xe2', l->len))
+		return 0;
 	for (i = 0; i < l->len; i++) {
 		const char *c = l->p + i;
 		size_t rest = l->len - i, mark = 0;
