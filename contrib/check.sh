@@ -3,6 +3,7 @@
 #   1. a normal build: every suite but the benchmarks (unit, corpus, integration)
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. a short run of each libFuzzer target (clang)
+# Warnings are errors, and the layout must be what .clang-format says.
 # The corpus suite reads ../shared/corpus (or $PATCHQ_CORPUS) and is skipped
 # when it is absent. Ends with one line: "N passed, N failed, N skipped".
 set -eu
@@ -25,10 +26,16 @@ setup() { # DIR [meson options...]
 }
 
 status=0
-setup build
+# the repository's .clang-format is the judge of layout
+if ! clang-format --dry-run --Werror lib/*.[ch] daemon/*.c tests/unit/*.[ch] tests/fuzz/*.c; then
+	echo "check: code is not clang-formatted (run clang-format -i on the files above)" >&2
+	status=1
+fi
+
+setup build -Dwerror=true
 meson test -C build --print-errorlogs || status=1
 
-setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 meson test -C build-asan --print-errorlogs || status=1
 
 CC=clang setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false

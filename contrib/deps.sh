@@ -3,8 +3,8 @@
 # Used by contrib/demo.sh and contrib/check.sh; safe to run again.
 set -eu
 
-pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev git python3 zstd time
-libgit2-dev libetpan-dev libsqlite3-dev libevent-dev sqlite3"
+pkgs="meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev git python3 zstd time
+libgit2-dev libetpan-dev libsqlite3-dev libssl-dev libevent-dev sqlite3"
 
 missing=
 for p in $pkgs; do

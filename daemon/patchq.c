@@ -74,8 +74,7 @@ static void die_usage(const char *msg)
 
 static int fail(const char *what)
 {
-	fprintf(stderr, "patchq: %s%s%s\n", what, *pq_error_last() ? ": " : "",
-		pq_error_last());
+	fprintf(stderr, "patchq: %s%s%s\n", what, *pq_error_last() ? ": " : "", pq_error_last());
 	return 1;
 }
 
@@ -267,8 +266,7 @@ static int run(struct pq_store *s, int argc, char **argv, const struct options *
 	if (argc != 2 && (!strcmp(cmd, "show") || !strcmp(cmd, "msg") || !strcmp(cmd, "am")))
 		die_usage(!strcmp(cmd, "msg") ? "msg takes one MSGID" : "give one SERIES");
 	if (!strcmp(cmd, "show"))
-		return report(pq_view_series_show(s, series_arg(argv[1]), &b, o->json), &b,
-			      "show");
+		return report(pq_view_series_show(s, series_arg(argv[1]), &b, o->json), &b, "show");
 	if (!strcmp(cmd, "msg"))
 		return report(pq_view_message(s, argv[1], &b, o->json), &b, "msg");
 	if (!strcmp(cmd, "am"))

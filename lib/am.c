@@ -115,8 +115,7 @@ static int is_ascii(const struct pq_buf *b)
  * patch's own trailers, before the applier's sign-off when that already
  * closes the block. */
 static void message_with_trailers(struct pq_buf *out, const struct pq_patch *pp,
-				  const struct pq_series_patch *sp,
-				  const struct pq_am_options *o)
+				  const struct pq_series_patch *sp, const struct pq_am_options *o)
 {
 	struct pq_buf sob = PQ_BUF_INIT;
 	const struct pq_trailers *own = &pp->trailers;
@@ -225,8 +224,7 @@ static int write_patch(struct pq_store *s, const struct pq_series_patch *sp,
 	return 0;
 }
 
-int pq_am_write(struct pq_store *s, long long id, const struct pq_am_options *o,
-		struct pq_buf *out)
+int pq_am_write(struct pq_store *s, long long id, const struct pq_am_options *o, struct pq_buf *out)
 {
 	static const struct pq_am_options none;
 	struct pq_series *se;

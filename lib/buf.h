@@ -17,14 +17,16 @@ struct pq_buf {
 	size_t cap;
 };
 
-#define PQ_BUF_INIT { NULL, 0, 0 }
+#define PQ_BUF_INIT        \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 void pq_buf_grow(struct pq_buf *b, size_t extra);
 void pq_buf_add(struct pq_buf *b, const void *data, size_t len);
 void pq_buf_adds(struct pq_buf *b, const char *s);
 void pq_buf_addc(struct pq_buf *b, char c);
-void pq_buf_addf(struct pq_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void pq_buf_addf(struct pq_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pq_buf_vaddf(struct pq_buf *b, const char *fmt, va_list ap);
 /* Empties the buffer, keeping its memory. */
 void pq_buf_reset(struct pq_buf *b);

@@ -10,14 +10,14 @@
 
 enum {
 	PQ_OK = 0,
-	PQ_ERROR = -1,    /* generic failure */
+	PQ_ERROR = -1,	   /* generic failure */
 	PQ_ENOTFOUND = -2, /* the named object does not exist */
-	PQ_EINVAL = -3,   /* bad argument or malformed input */
-	PQ_EIO = -4,      /* a file, socket or process failed */
-	PQ_EDB = -5,      /* SQLite reported an error */
-	PQ_EGIT = -6,     /* libgit2 reported an error */
-	PQ_ELIMIT = -7,   /* input past a configured bound */
-	PQ_EEXISTS = -8,  /* already present */
+	PQ_EINVAL = -3,	   /* bad argument or malformed input */
+	PQ_EIO = -4,	   /* a file, socket or process failed */
+	PQ_EDB = -5,	   /* SQLite reported an error */
+	PQ_EGIT = -6,	   /* libgit2 reported an error */
+	PQ_ELIMIT = -7,	   /* input past a configured bound */
+	PQ_EEXISTS = -8,   /* already present */
 };
 
 /* Records a message for the current failure and returns code. */

@@ -17,9 +17,9 @@
 struct pq_ingest {
 	struct pq_store *store;
 	char *source;
-	char *cursor;          /* position of the last message of the batch */
+	char *cursor; /* position of the last message of the batch */
 	size_t batch;
-	size_t pending;        /* messages in the open transaction */
+	size_t pending; /* messages in the open transaction */
 	struct pq_mail_limits limits;
 	struct pq_ingest_stats stats;
 };
@@ -48,8 +48,9 @@ static int save_cursor(struct pq_ingest *ig)
 
 	if (!ig->cursor)
 		return 0;
-	st = pq_store_stmt(ig->store, "INSERT INTO cursor (source, position) VALUES (?, ?)"
-				      " ON CONFLICT (source) DO UPDATE SET position = excluded.position");
+	st = pq_store_stmt(ig->store,
+			   "INSERT INTO cursor (source, position) VALUES (?, ?)"
+			   " ON CONFLICT (source) DO UPDATE SET position = excluded.position");
 	if (!st)
 		return PQ_EDB;
 	pq_store_bind_text(st, 1, ig->source);
@@ -108,8 +109,8 @@ struct parsed {
 	struct pq_patch patch;
 	struct pq_trailers reply_trailers;
 	const char *kind;
-	char *error;          /* reason stored with the message */
-	char *author;         /* in-body From: wins */
+	char *error;  /* reason stored with the message */
+	char *author; /* in-body From: wins */
 	char *email;
 	char *tags;
 	char *files;
@@ -220,8 +221,8 @@ static int find_message(struct pq_store *s, const struct pq_mail *m, long long *
 	return 0;
 }
 
-static int insert_raw(struct pq_ingest *ig, const char *raw, size_t len,
-		      const unsigned char *hash, long long *raw_id)
+static int insert_raw(struct pq_ingest *ig, const char *raw, size_t len, const unsigned char *hash,
+		      long long *raw_id)
 {
 	sqlite3_stmt *st = pq_store_stmt(ig->store, "INSERT INTO raw (hash, bytes) VALUES (?, ?)");
 	int ret;
@@ -326,8 +327,8 @@ static int insert_message(struct pq_ingest *ig, const struct parsed *p, long lon
 
 static int insert_refs(struct pq_ingest *ig, const struct pq_mail *m, long long id)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(ig->store, "INSERT INTO ref (message_id, pos, msgid) VALUES (?, ?, ?)");
+	sqlite3_stmt *st = pq_store_stmt(
+		ig->store, "INSERT INTO ref (message_id, pos, msgid) VALUES (?, ?, ?)");
 	size_t i;
 	int ret;
 

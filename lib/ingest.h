@@ -18,8 +18,8 @@
 #include "store.h"
 
 struct pq_ingest_stats {
-	size_t read;        /* messages handed in */
-	size_t stored;      /* new messages stored (unparsable ones included) */
+	size_t read;	    /* messages handed in */
+	size_t stored;	    /* new messages stored (unparsable ones included) */
 	size_t same_bytes;  /* byte-identical to something stored: skipped */
 	size_t redelivered; /* same Message-ID and content, other headers: raw kept, linked */
 	size_t unparsable;  /* stored raw with a reason */

@@ -614,7 +614,8 @@ static void parse_ids(struct pq_mail *m, const struct header *h, size_t max_refs
 	for (i = 0; m->msgid && i < m->nrefs; i++) {
 		if (!strcmp(m->refs[i], m->msgid)) {
 			free(m->refs[i]);
-			memmove(m->refs + i, m->refs + i + 1, (m->nrefs - i - 1) * sizeof(*m->refs));
+			memmove(m->refs + i, m->refs + i + 1,
+				(m->nrefs - i - 1) * sizeof(*m->refs));
 			m->nrefs--;
 			i--;
 		}
@@ -645,12 +646,13 @@ static void parse_date(struct pq_mail *m, const char *s)
 	if (mailimf_date_time_parse(s, strlen(s), &idx, &dt) != MAILIMF_NO_ERROR)
 		return;
 	zone = dt->dt_zone;
-	if (dt->dt_year >= 1970 && dt->dt_year <= 9999 && dt->dt_month >= 1 &&
-	    dt->dt_month <= 12 && dt->dt_day >= 1 && dt->dt_day <= 31 && dt->dt_hour >= 0 &&
-	    dt->dt_hour <= 23 && dt->dt_min >= 0 && dt->dt_min <= 59 && dt->dt_sec >= 0 &&
-	    dt->dt_sec <= 60 && zone >= -2400 && zone <= 2400 && abs(zone % 100) < 60) {
-		int64_t t = days_from_civil(dt->dt_year, (unsigned)dt->dt_month,
-					    (unsigned)dt->dt_day) * 86400;
+	if (dt->dt_year >= 1970 && dt->dt_year <= 9999 && dt->dt_month >= 1 && dt->dt_month <= 12 &&
+	    dt->dt_day >= 1 && dt->dt_day <= 31 && dt->dt_hour >= 0 && dt->dt_hour <= 23 &&
+	    dt->dt_min >= 0 && dt->dt_min <= 59 && dt->dt_sec >= 0 && dt->dt_sec <= 60 &&
+	    zone >= -2400 && zone <= 2400 && abs(zone % 100) < 60) {
+		int64_t t =
+			days_from_civil(dt->dt_year, (unsigned)dt->dt_month, (unsigned)dt->dt_day) *
+			86400;
 
 		t += dt->dt_hour * 3600 + dt->dt_min * 60 + dt->dt_sec;
 		t -= (zone / 100) * 3600 + (zone % 100) * 60;
@@ -695,7 +697,8 @@ static const char *part_filename(struct mailmime *mm)
 			struct mailmime_field *f = clist_content(it);
 			clistiter *pi;
 
-			if (f->fld_type != MAILMIME_FIELD_DISPOSITION || !f->fld_data.fld_disposition)
+			if (f->fld_type != MAILMIME_FIELD_DISPOSITION ||
+			    !f->fld_data.fld_disposition)
 				continue;
 			for (pi = clist_begin(f->fld_data.fld_disposition->dsp_parms); pi;
 			     pi = clist_next(pi)) {
@@ -733,9 +736,9 @@ static int part_wanted(struct mailmime *mm, struct walk *w)
 		w->skipped_html = 1;
 		return 0;
 	}
-	if (text && (!strcasecmp(sub, "plain") || !strcasecmp(sub, "x-patch") ||
-		     !strcasecmp(sub, "x-diff") || !strcasecmp(sub, "diff") ||
-		     !strcasecmp(sub, "patch")))
+	if (text &&
+	    (!strcasecmp(sub, "plain") || !strcasecmp(sub, "x-patch") ||
+	     !strcasecmp(sub, "x-diff") || !strcasecmp(sub, "diff") || !strcasecmp(sub, "patch")))
 		return 1;
 	if (!text && (!strcasecmp(sub, "x-patch") || !strcasecmp(sub, "x-diff")))
 		return 1;
@@ -776,8 +779,7 @@ static void decode_leaf(struct mailmime *mm, struct walk *w)
 	    d->dt_encoding != MAILMIME_MECHANISM_8BIT &&
 	    d->dt_encoding != MAILMIME_MECHANISM_BINARY) {
 		if (mailmime_part_parse(d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length,
-					&idx, d->dt_encoding, &dec,
-					&declen) != MAILIMF_NO_ERROR) {
+					&idx, d->dt_encoding, &dec, &declen) != MAILIMF_NO_ERROR) {
 			w->repaired = 1;
 			dec = NULL;
 		}
@@ -808,8 +810,7 @@ static void walk_mime(struct mailmime *mm, struct walk *w, unsigned depth)
 			decode_leaf(mm, w);
 		break;
 	case MAILMIME_MULTIPLE:
-		for (it = clist_begin(mm->mm_data.mm_multipart.mm_mp_list); it;
-		     it = clist_next(it))
+		for (it = clist_begin(mm->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it))
 			walk_mime(clist_content(it), w, depth + 1);
 		break;
 	case MAILMIME_MESSAGE:
@@ -898,7 +899,7 @@ static void derive_msgid(struct pq_mail *m)
 static void fill_empty(struct pq_mail *m)
 {
 	char **s[] = { &m->subject, &m->from_name, &m->from_email, &m->date_raw,
-		       &m->to, &m->cc, &m->list_id };
+		       &m->to,	    &m->cc,	   &m->list_id };
 	size_t i;
 
 	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++)
@@ -906,8 +907,7 @@ static void fill_empty(struct pq_mail *m)
 			*s[i] = pq_strdup("");
 }
 
-int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len,
-		  const struct pq_mail_limits *lim)
+int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len, const struct pq_mail_limits *lim)
 {
 	struct header h = { 0 };
 	struct pq_buf tmp = PQ_BUF_INIT, warn = PQ_BUF_INIT;
@@ -920,8 +920,8 @@ int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len,
 	if (!lim)
 		lim = &pq_mail_default_limits;
 	if (len > lim->max_size) {
-		ret = pq_error_set(PQ_ELIMIT, "message of %zu bytes is over the limit of %zu",
-				   len, lim->max_size);
+		ret = pq_error_set(PQ_ELIMIT, "message of %zu bytes is over the limit of %zu", len,
+				   lim->max_size);
 		goto fail;
 	}
 	if ((ret = header_parse(&h, raw, len, lim->max_headers, &repaired)) < 0)

@@ -22,32 +22,32 @@
 #define PQ_MAIL_HASH_LEN PQ_DIGEST_LEN
 
 struct pq_mail_limits {
-	size_t max_size;      /* bytes of one raw message */
-	size_t max_headers;   /* header fields */
-	unsigned max_depth;   /* MIME nesting */
-	size_t max_refs;      /* References kept (the most recent ones) */
+	size_t max_size;    /* bytes of one raw message */
+	size_t max_headers; /* header fields */
+	unsigned max_depth; /* MIME nesting */
+	size_t max_refs;    /* References kept (the most recent ones) */
 };
 
 /* 64 MiB, 2,000 header fields, MIME depth 16, 256 references. */
 extern const struct pq_mail_limits pq_mail_default_limits;
 
 struct pq_mail {
-	char *msgid;          /* without angle brackets; derived when absent */
-	int msgid_derived;    /* 1 when the mail had no usable Message-ID */
-	char **refs;          /* References oldest first, In-Reply-To last */
+	char *msgid;	   /* without angle brackets; derived when absent */
+	int msgid_derived; /* 1 when the mail had no usable Message-ID */
+	char **refs;	   /* References oldest first, In-Reply-To last */
 	size_t nrefs;
-	char *in_reply_to;    /* first Message-ID of In-Reply-To, or NULL */
-	char *subject;        /* "" when absent */
-	char *from_name;      /* display name, "" when absent */
-	char *from_email;     /* address, "" when absent */
-	char *date_raw;       /* the Date: field as written, "" when absent */
-	int64_t date;         /* unix time; valid only when date_valid */
+	char *in_reply_to; /* first Message-ID of In-Reply-To, or NULL */
+	char *subject;	   /* "" when absent */
+	char *from_name;   /* display name, "" when absent */
+	char *from_email;  /* address, "" when absent */
+	char *date_raw;	   /* the Date: field as written, "" when absent */
+	int64_t date;	   /* unix time; valid only when date_valid */
 	int date_valid;
-	char *to;             /* decoded To:, "" when absent */
-	char *cc;             /* decoded Cc:, "" when absent */
-	char *list_id;        /* decoded List-Id:, "" when absent */
-	struct pq_buf body;   /* decoded text of the message, UTF-8, LF */
-	char *warning;        /* what was repaired or left out, or NULL */
+	char *to;				      /* decoded To:, "" when absent */
+	char *cc;				      /* decoded Cc:, "" when absent */
+	char *list_id;				      /* decoded List-Id:, "" when absent */
+	struct pq_buf body;			      /* decoded text of the message, UTF-8, LF */
+	char *warning;				      /* what was repaired or left out, or NULL */
 	unsigned char content_hash[PQ_MAIL_HASH_LEN]; /* SHA-256 of sender, subject, body */
 };
 

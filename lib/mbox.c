@@ -521,8 +521,7 @@ static int pi_has_since(git_repository *repo, const git_oid *tip, struct pi_read
  * Hands blob "m" of commit id to the callback, if the commit has one.
  * Returns 0, the callback's value, or PQ_EGIT.
  */
-static int pi_deliver(git_repository *repo, const char *path, const git_oid *id,
-		      struct pi_read *pr)
+static int pi_deliver(git_repository *repo, const char *path, const git_oid *id, struct pi_read *pr)
 {
 	char cursor[GIT_OID_HEXSZ + 4];
 	git_commit *commit = NULL;
@@ -689,8 +688,7 @@ int pq_pi_read(const char *path, const char *since, pq_mbox_cb cb, void *ctx)
 	for (i = 0; i < n && rc == 0; i++)
 		rc = pi_read_repo(epochs[i].path, &pr);
 	if (rc == 0 && pr.has_since && !pr.since_found)
-		rc = pq_error_set(PQ_ENOTFOUND, "%s: commit %s is not in the history", path,
-				  since);
+		rc = pq_error_set(PQ_ENOTFOUND, "%s: commit %s is not in the history", path, since);
 	for (i = 0; i < n; i++)
 		free(epochs[i].path);
 	free(epochs);

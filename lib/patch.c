@@ -1106,7 +1106,8 @@ int pq_patch_find_pull(struct pq_patch *p, const char *body, size_t len)
 	while (have) {
 		pos += cur.full;
 		have_next = line_at(body, len, pos, &next);
-		if (cur.len && is_space(cur.p[0]) && pull_url_line(&c, &cur, have_next ? &next : NULL))
+		if (cur.len && is_space(cur.p[0]) &&
+		    pull_url_line(&c, &cur, have_next ? &next : NULL))
 			return 1;
 		cur = next;
 		have = have_next;

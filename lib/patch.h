@@ -16,7 +16,7 @@
 #include "trailers.h"
 
 struct pq_patch {
-	struct pq_buf message;  /* commit message as git am would commit it:
+	struct pq_buf message; /* commit message as git am would commit it:
 				   in-body headers, text above a scissors line
 				   or an attached patch file's From_ line, the
 				   signature, list footer and everything from
@@ -24,32 +24,32 @@ struct pq_patch {
 				   trailing whitespace of each line, leading and
 				   trailing blank lines and runs of blank lines
 				   removed; no final newline; "" when empty */
-	struct pq_buf notes;    /* text between "---" and the diff (diffstat,
+	struct pq_buf notes;   /* text between "---" and the diff (diffstat,
 				   changelog), not part of the commit; leading
 				   blank lines and trailing whitespace removed */
-	struct pq_buf diff;     /* from the first diff line ("diff -",
+	struct pq_buf diff;    /* from the first diff line ("diff -",
 				   "Index: ", or "--- " followed by "+++ ") to
 				   its end, bytes as sent; signature, list
 				   footer, base-commit/change-id lines and
 				   trailing blank lines removed (not the blank
 				   line closing a binary patch); ends with a
 				   newline; empty when none */
-	char *from;             /* in-body "From:" value, or NULL */
-	char *subject;          /* in-body "Subject:" value, folded lines
+	char *from;	       /* in-body "From:" value, or NULL */
+	char *subject;	       /* in-body "Subject:" value, folded lines
 				   joined by one space, or NULL */
-	char *date;             /* in-body "Date:" value, or NULL */
-	char **files;           /* paths touched by the diff, in order of first
+	char *date;	       /* in-body "Date:" value, or NULL */
+	char **files;	       /* paths touched by the diff, in order of first
 				   appearance, unique: the new side of
 				   "diff --git", both sides of a rename or copy,
 				   "Index:" names, else "+++"/"---" names less
 				   their first component */
 	size_t nfiles;
 	struct pq_trailers trailers; /* of the commit message */
-	char *pull_url;         /* request-pull repository URL, or NULL */
-	char *pull_branch;      /* branch or tag after the URL, or NULL */
-	char *base_commit;      /* "base-commit: <sha>" (b4, format-patch --base),
+	char *pull_url;		     /* request-pull repository URL, or NULL */
+	char *pull_branch;	     /* branch or tag after the URL, or NULL */
+	char *base_commit;	     /* "base-commit: <sha>" (b4, format-patch --base),
 				   or NULL */
-	char *change_id;        /* "change-id: <id>" (b4), or NULL */
+	char *change_id;	     /* "change-id: <id>" (b4), or NULL */
 };
 
 /*

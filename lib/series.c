@@ -23,8 +23,8 @@ struct candidate {
 
 static int slot_taken(struct pq_store *s, long long series, int index, int *taken)
 {
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT 1 FROM message WHERE series_id = ? AND idx = ? LIMIT 1");
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT 1 FROM message WHERE series_id = ? AND idx = ? LIMIT 1");
 
 	if (!st)
 		return PQ_EDB;
@@ -58,8 +58,7 @@ static int fits(struct pq_store *s, const struct candidate *c, const struct pq_s
 	*ok = 0;
 	if (strcasecmp(c->submitter, m->submitter) || c->total != m->total)
 		return 0;
-	if (c->version != m->version && m->version_explicit &&
-	    !(by_own_id && !c->version_explicit))
+	if (c->version != m->version && m->version_explicit && !(by_own_id && !c->version_explicit))
 		return 0;
 	if (m->index == 0) {
 		taken = c->has_cover;
@@ -154,9 +153,9 @@ static int find_series(struct pq_store *s, const struct pq_series_member *m, lon
 
 static int create_series(struct pq_store *s, const struct pq_series_member *m, long long *id)
 {
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "INSERT INTO series (version, version_explicit, total, submitter,"
-		   " submitter_name, date) VALUES (?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "INSERT INTO series (version, version_explicit, total, submitter,"
+				 " submitter_name, date) VALUES (?, ?, ?, ?, ?, ?)");
 	int ret;
 
 	if (!st)
@@ -176,8 +175,8 @@ static int create_series(struct pq_store *s, const struct pq_series_member *m, l
 
 static int add_refs(struct pq_store *s, const struct pq_series_member *m, long long id)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "INSERT OR IGNORE INTO series_ref (msgid, series_id) VALUES (?, ?)");
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "INSERT OR IGNORE INTO series_ref (msgid, series_id) VALUES (?, ?)");
 	size_t i;
 	int ret;
 
@@ -227,12 +226,11 @@ static int join(struct pq_store *s, const struct pq_series_member *m, long long 
 			return ret;
 	}
 	/* a series is named by its cover letter, else by its first patch */
-	st = pq_store_stmt(
-		s, "UPDATE series SET name = coalesce("
-		   " (SELECT name FROM message WHERE id = series.cover_id),"
-		   " (SELECT name FROM message WHERE series_id = series.id AND idx = 1"
-		   "  ORDER BY id LIMIT 1)),"
-		   " date = min(coalesce(date, ?2), coalesce(?2, date)) WHERE id = ?1");
+	st = pq_store_stmt(s, "UPDATE series SET name = coalesce("
+			      " (SELECT name FROM message WHERE id = series.cover_id),"
+			      " (SELECT name FROM message WHERE series_id = series.id AND idx = 1"
+			      "  ORDER BY id LIMIT 1)),"
+			      " date = min(coalesce(date, ?2), coalesce(?2, date)) WHERE id = ?1");
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
@@ -261,10 +259,10 @@ static int link_predecessor(struct pq_store *s, const struct pq_series_member *m
 		return 0;
 
 	/* b4 change-id, then threading, then same sender and name */
-	st = pq_store_stmt(
-		s, "SELECT p.id FROM series p, series s WHERE s.id = ?1 AND p.id != s.id"
-		   " AND s.change_id IS NOT NULL AND p.change_id = s.change_id"
-		   " AND p.version < s.version ORDER BY p.version DESC, p.id DESC LIMIT 1");
+	st = pq_store_stmt(s,
+			   "SELECT p.id FROM series p, series s WHERE s.id = ?1 AND p.id != s.id"
+			   " AND s.change_id IS NOT NULL AND p.change_id = s.change_id"
+			   " AND p.version < s.version ORDER BY p.version DESC, p.id DESC LIMIT 1");
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
@@ -344,7 +342,7 @@ int pq_series_add(struct pq_store *s, const struct pq_series_member *m, long lon
 static char *col_dup(sqlite3_stmt *st, int i)
 {
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL
-							  : pq_strdup(pq_store_col_text(st, i));
+							 : pq_strdup(pq_store_col_text(st, i));
 }
 
 static int load_head(struct pq_store *s, struct pq_series *se)
@@ -391,13 +389,11 @@ static int load_trailers(struct pq_store *s, long long message_id, struct pq_tra
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, message_id);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		pq_trailers_add(t, pq_store_col_text(st, 0), pq_store_col_text(st, 1),
-				sqlite3_column_type(st, 2) == SQLITE_NULL
-					? NULL
-					: pq_store_col_text(st, 2),
-				sqlite3_column_type(st, 3) == SQLITE_NULL
-					? NULL
-					: pq_store_col_text(st, 3));
+		pq_trailers_add(
+			t, pq_store_col_text(st, 0), pq_store_col_text(st, 1),
+			sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : pq_store_col_text(st, 2),
+			sqlite3_column_type(st, 3) == SQLITE_NULL ? NULL
+								  : pq_store_col_text(st, 3));
 	sqlite3_reset(st);
 	return 0;
 }
@@ -443,9 +439,10 @@ static int load_patches(struct pq_store *s, struct pq_series *se)
 static int reply_target(struct pq_store *s, const struct pq_series *se, long long reply)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT m.idx FROM ref r JOIN message m ON m.msgid = r.msgid"
-		   " WHERE r.message_id = ? AND m.series_id = ? AND m.kind IN ('patch', 'cover', 'pull')"
-		   " ORDER BY r.pos DESC, m.id LIMIT 1");
+		s,
+		"SELECT m.idx FROM ref r JOIN message m ON m.msgid = r.msgid"
+		" WHERE r.message_id = ? AND m.series_id = ? AND m.kind IN ('patch', 'cover', 'pull')"
+		" ORDER BY r.pos DESC, m.id LIMIT 1");
 	int target = -1;
 
 	if (!st)

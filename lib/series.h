@@ -22,18 +22,18 @@
 struct pq_series_member {
 	long long message_id;
 	const char *msgid;
-	char *const *refs;      /* oldest first, In-Reply-To last */
+	char *const *refs; /* oldest first, In-Reply-To last */
 	size_t nrefs;
-	const char *name;       /* subject without prefix */
-	const char *submitter;  /* sender address */
+	const char *name;      /* subject without prefix */
+	const char *submitter; /* sender address */
 	const char *submitter_name;
 	int version;
 	int version_explicit;
-	int index;              /* 0 for a cover letter, 1 for a lone patch */
-	int total;              /* 1 for a lone patch */
+	int index; /* 0 for a cover letter, 1 for a lone patch */
+	int total; /* 1 for a lone patch */
 	int resend;
-	int64_t date;           /* unix time, 0 when unknown */
-	const char *change_id;  /* b4 change-id of a cover letter, or NULL */
+	int64_t date;	       /* unix time, 0 when unknown */
+	const char *change_id; /* b4 change-id of a cover letter, or NULL */
 };
 
 /*
@@ -53,10 +53,10 @@ struct pq_series_patch {
 	int index;
 	char *subject;
 	char *name;
-	char *author;           /* in-body From: wins */
+	char *author; /* in-body From: wins */
 	char *email;
 	char *date_raw;
-	struct pq_trailers own;        /* the patch's own trailers */
+	struct pq_trailers own;	       /* the patch's own trailers */
 	struct pq_trailers collected;  /* from replies (to it or to the cover), arrival order */
 	struct pq_trailers mismatched; /* address differs from the reply's sender: not applied */
 };
@@ -67,22 +67,22 @@ struct pq_series_reply {
 	char *author;
 	char *email;
 	char *subject;
-	int target;             /* index of the patch it answers, 0: the cover */
+	int target; /* index of the patch it answers, 0: the cover */
 };
 
 struct pq_series {
 	long long id;
-	char *name;             /* NULL until the cover or patch 1 arrived */
+	char *name; /* NULL until the cover or patch 1 arrived */
 	int version;
 	int total;
-	int received;           /* distinct patch numbers 1..total present */
+	int received; /* distinct patch numbers 1..total present */
 	int complete;
 	char *submitter;
 	char *submitter_name;
 	char *state;
-	long long supersedes;   /* 0: none */
+	long long supersedes; /* 0: none */
 	long long superseded_by;
-	long long cover_id;     /* 0: none */
+	long long cover_id; /* 0: none */
 	char *cover_msgid;
 	char *cover_subject;
 	struct pq_series_patch *patches; /* by index, then arrival */

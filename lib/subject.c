@@ -102,8 +102,7 @@ static int parse_counter(const struct subject_tok *t, int *index, int *total)
 	if (!slash)
 		return 0;
 	left = (size_t)(slash - t->p);
-	return parse_num(t->p, left, index) &&
-	       parse_num(slash + 1, t->len - left - 1, total);
+	return parse_num(t->p, left, index) && parse_num(slash + 1, t->len - left - 1, total);
 }
 
 /* The next token of a bracket group; blanks and commas separate tokens. */
@@ -130,7 +129,12 @@ static int tok_next(const char **pos, const char *end, struct subject_tok *t)
  * two are "reply" in Chinese, as sent by Outlook and Foxmail to kernel lists.
  */
 static const char *const reply_words[] = {
-	"re", "aw", "sv", "antw", "fwd", "fw",
+	"re",
+	"aw",
+	"sv",
+	"antw",
+	"fwd",
+	"fw",
 	"\xe5\x9b\x9e\xe5\xa4\x8d", /* 回复 */
 	"\xe7\xad\x94\xe5\xa4\x8d", /* 答复 */
 };
@@ -257,8 +261,7 @@ static void subject_parse_group(struct pq_subject *s, const char *p, const char 
 		}
 		/* "v 2" */
 		ahead = p;
-		if (tok_is(&t, "v") && tok_next(&ahead, end, &t2) &&
-		    parse_num(t2.p, t2.len, &v)) {
+		if (tok_is(&t, "v") && tok_next(&ahead, end, &t2) && parse_num(t2.p, t2.len, &v)) {
 			s->version = v;
 			s->version_explicit = 1;
 			p = ahead;

@@ -12,19 +12,19 @@
 #include <stddef.h>
 
 struct pq_subject {
-	char *name;      /* subject without reply markers and bracket prefixes */
-	char **tags;     /* other prefix tokens, lower-cased, in order ("rust-next", "net") */
+	char *name;  /* subject without reply markers and bracket prefixes */
+	char **tags; /* other prefix tokens, lower-cased, in order ("rust-next", "net") */
 	size_t ntags;
-	int is_reply;    /* began with Re:/Aw:/Sv:/Antw:/Fwd:/Fw:/Re[2]: (any case, repeated),
+	int is_reply;  /* began with Re:/Aw:/Sv:/Antw:/Fwd:/Fw:/Re[2]: (any case, repeated),
 			  * also between a list tag and the patch prefix ("[x] Re: [PATCH]") */
-	int is_patch;    /* a PATCH token was seen */
-	int is_rfc;      /* an RFC token was seen */
-	int is_resend;   /* a RESEND token was seen */
-	int is_pull;     /* "[GIT PULL]", "[GIT]", "[git pull]", "[PULL]" ("[GIT PATCH]" is not) */
-	int version;     /* vN / VN / "v N" / "PATCHvN"; 1 when not given */
+	int is_patch;  /* a PATCH token was seen */
+	int is_rfc;    /* an RFC token was seen */
+	int is_resend; /* a RESEND token was seen */
+	int is_pull;   /* "[GIT PULL]", "[GIT]", "[git pull]", "[PULL]" ("[GIT PATCH]" is not) */
+	int version;   /* vN / VN / "v N" / "PATCHvN"; 1 when not given */
 	int version_explicit; /* 1 when the prefix carried a version */
-	int index;       /* n of "n/N" or "n of N"; -1 when absent */
-	int total;       /* N of "n/N" or "n of N"; -1 when absent */
+	int index;	      /* n of "n/N" or "n of N"; -1 when absent */
+	int total;	      /* N of "n/N" or "n of N"; -1 when absent */
 };
 
 /*

@@ -582,8 +582,8 @@ void pq_trailers_free(struct pq_trailers *t)
 	t->n = 0;
 }
 
-void pq_trailers_add(struct pq_trailers *t, const char *name, const char *value,
-		     const char *email, const char *extinfo)
+void pq_trailers_add(struct pq_trailers *t, const char *name, const char *value, const char *email,
+		     const char *extinfo)
 {
 	struct pq_trailer *n;
 

@@ -48,8 +48,8 @@ int pq_trailers_parse(struct pq_trailers *out, const char *text, size_t len,
 void pq_trailers_free(struct pq_trailers *t);
 
 /* Appends a copy of one trailer (email and extinfo may be NULL). */
-void pq_trailers_add(struct pq_trailers *t, const char *name, const char *value,
-		     const char *email, const char *extinfo);
+void pq_trailers_add(struct pq_trailers *t, const char *name, const char *value, const char *email,
+		     const char *extinfo);
 
 /* 1 when t holds name: value already (both compared ignoring case). */
 int pq_trailers_contains(const struct pq_trailers *t, const char *name, const char *value);

@@ -16,9 +16,9 @@
 int pq_view_stats(struct pq_store *s, struct pq_buf *out, int json)
 {
 	static const char *const names[] = {
-		"messages", "deliveries", "msgids", "patches", "covers", "replies",
-		"pulls", "other", "unparsable", "redelivered", "reused_msgids", "series",
-		"complete_series",
+		"messages",	 "deliveries", "msgids",	  "patches",	"covers",
+		"replies",	 "pulls",      "other",		  "unparsable", "redelivered",
+		"reused_msgids", "series",     "complete_series",
 	};
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT (SELECT count(*) FROM message), (SELECT count(*) FROM delivery),"
@@ -238,9 +238,9 @@ int pq_view_series_show(struct pq_store *s, long long id, struct pq_buf *out, in
 
 /* ---- messages ---- */
 
-#define MESSAGE_COLUMNS                                                                     \
-	"SELECT id, msgid, kind, subject, name, author, email, date, date_raw, version,"    \
-	" idx, total, pull_url, pull_branch, diff IS NOT NULL, files, series_id, error,"  \
+#define MESSAGE_COLUMNS                                                                  \
+	"SELECT id, msgid, kind, subject, name, author, email, date, date_raw, version," \
+	" idx, total, pull_url, pull_branch, diff IS NOT NULL, files, series_id, error," \
 	" in_reply_to, tags, base_commit, change_id, body, diff FROM message"
 
 static void iso_date(char *buf, size_t len, sqlite3_int64 t)
@@ -435,8 +435,8 @@ long long pq_view_last_message(struct pq_store *s)
 
 int pq_view_unparsable(struct pq_store *s, long long after, struct pq_buf *out, int json)
 {
-	sqlite3_stmt *st = pq_store_stmt(
-		s, MESSAGE_COLUMNS " WHERE kind = 'unparsable' AND id > ? ORDER BY id");
+	sqlite3_stmt *st = pq_store_stmt(s, MESSAGE_COLUMNS
+					 " WHERE kind = 'unparsable' AND id > ? ORDER BY id");
 	struct pq_json j;
 	int ret = 0;
 
