@@ -671,6 +671,8 @@ struct walk {
 	int too_deep;
 	int skipped_html;
 	int text_parts;
+	int has_diff;     /* the body so far holds a diff */
+	int dropped_copy; /* a second copy of the patch was left out */
 };
 
 static const char *param_get(struct mailmime_content *ct, const char *name)
@@ -764,6 +766,13 @@ static void add_text(struct pq_buf *body, const struct pq_buf *t)
 	pq_buf_add(body, p, (size_t)(end - p));
 }
 
+static int text_has_diff(const struct pq_buf *t)
+{
+	const char *s = pq_buf_str(t);
+
+	return !strncmp(s, "diff --git ", 11) || memmem(s, t->len, "\ndiff --git ", 12);
+}
+
 static void decode_leaf(struct mailmime *mm, struct walk *w)
 {
 	struct mailmime_data *d = mm->mm_data.mm_single;
@@ -791,7 +800,14 @@ static void decode_leaf(struct mailmime *mm, struct walk *w)
 		to_utf8(&text, cs, d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length,
 			&w->repaired);
 	}
-	add_text(w->body, &text);
+	/* A patch sent inline and attached again (some mailers do both): the
+	 * first copy is the mail's text; a second would be a second patch. */
+	if (w->has_diff && text_has_diff(&text)) {
+		w->dropped_copy = 1;
+	} else {
+		w->has_diff = w->has_diff || text_has_diff(&text);
+		add_text(w->body, &text);
+	}
 	w->text_parts++;
 	pq_buf_free(&text);
 }
@@ -959,6 +975,8 @@ int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len, const struct p
 		repaired = w.repaired;
 		if (!w.text_parts && w.skipped_html)
 			add_warning(&warn, "HTML only: no text part");
+		if (w.dropped_copy)
+			add_warning(&warn, "patch attached a second time: the copy is left out");
 	} else {
 		plain_body(m, &h, &repaired);
 		add_warning(&warn, "MIME structure unreadable: body taken as plain text");

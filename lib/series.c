@@ -351,6 +351,7 @@ static int load_head(struct pq_store *s, struct pq_series *se)
 		s, "SELECT s.name, s.version, s.total, s.submitter, s.submitter_name, s.state,"
 		   " s.supersedes, (SELECT max(n.id) FROM series n WHERE n.supersedes = s.id),"
 		   " s.cover_id, c.msgid, c.subject,"
+		   " (SELECT count(DISTINCT idx) FROM message WHERE series_id = s.id AND idx >= 1),"
 		   " (SELECT count(DISTINCT idx) FROM message"
 		   "  WHERE series_id = s.id AND idx BETWEEN 1 AND s.total)"
 		   " FROM series s LEFT JOIN message c ON c.id = s.cover_id WHERE s.id = ?");
@@ -374,7 +375,7 @@ static int load_head(struct pq_store *s, struct pq_series *se)
 	se->cover_msgid = col_dup(st, 9);
 	se->cover_subject = col_dup(st, 10);
 	se->received = sqlite3_column_int(st, 11);
-	se->complete = se->received == se->total;
+	se->complete = sqlite3_column_int(st, 12) == se->total;
 	sqlite3_reset(st);
 	return 0;
 }

@@ -75,8 +75,8 @@ struct pq_series {
 	char *name; /* NULL until the cover or patch 1 arrived */
 	int version;
 	int total;
-	int received; /* distinct patch numbers 1..total present */
-	int complete;
+	int received; /* distinct patch numbers present (3/2 counts) */
+	int complete; /* every number 1..total present */
 	char *submitter;
 	char *submitter_name;
 	char *state;
