@@ -269,16 +269,16 @@ static void bind_int_or_null(sqlite3_stmt *st, int i, int v, int present)
 }
 
 static int insert_message(struct pq_ingest *ig, const struct parsed *p, long long raw_id,
-			  long long *id)
+			  long long series, long long *id)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		ig->store,
 		"INSERT INTO message (raw_id, msgid, msgid_derived, content_hash, kind, error,"
 		" subject, name, author, email, sender_email, date, date_raw, in_reply_to,"
 		" version, idx, total, tags, rfc, resend, body, diff, files, pull_url,"
-		" pull_branch, base_commit, change_id) VALUES"
+		" pull_branch, base_commit, change_id, series_id) VALUES"
 		" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-		" ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)");
+		" ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)");
 	const struct pq_mail *m = &p->mail;
 	int member = is_series_member(p), lone = member && p->subj.index < 0;
 	int ret;
@@ -319,6 +319,8 @@ static int insert_message(struct pq_ingest *ig, const struct parsed *p, long lon
 	pq_store_bind_text(st, 25, p->patch.pull_branch);
 	pq_store_bind_text(st, 26, p->patch.base_commit);
 	pq_store_bind_text(st, 27, p->patch.change_id);
+	if (series)
+		sqlite3_bind_int64(st, 28, series);
 	if ((ret = pq_store_step_done(ig->store, st)) < 0)
 		return ret;
 	*id = pq_store_last_id(ig->store);
@@ -369,35 +371,32 @@ static int insert_trailers(struct pq_ingest *ig, const struct pq_trailers *t, co
 	return 0;
 }
 
-static int place_in_series(struct pq_ingest *ig, const struct parsed *p, long long id)
+static void series_member(struct pq_series_member *m, const struct parsed *p)
 {
 	const struct pq_subject *s = &p->subj;
-	struct pq_series_member m = {
-		.message_id = id,
-		.msgid = p->mail.msgid,
-		.refs = p->mail.refs,
-		.nrefs = p->mail.nrefs,
-		.name = s->name,
-		.submitter = p->mail.from_email,
-		.submitter_name = p->mail.from_name,
-		.version = s->version,
-		.version_explicit = s->version_explicit,
-		.index = s->index < 0 ? 1 : s->index,
-		.total = s->total < 0 ? 1 : s->total,
-		.resend = s->is_resend,
-		.date = p->mail.date_valid ? p->mail.date : 0,
-		.change_id = p->patch.change_id,
-	};
-	long long series;
 
-	return pq_series_add(ig->store, &m, &series);
+	memset(m, 0, sizeof(*m));
+	m->msgid = p->mail.msgid;
+	m->refs = p->mail.refs;
+	m->nrefs = p->mail.nrefs;
+	m->name = s->name;
+	m->submitter = p->mail.from_email;
+	m->submitter_name = p->mail.from_name;
+	m->version = s->version;
+	m->version_explicit = s->version_explicit;
+	m->index = s->index < 0 ? 1 : s->index;
+	m->total = s->total < 0 ? 1 : s->total;
+	m->resend = s->is_resend;
+	m->date = p->mail.date_valid ? p->mail.date : 0;
+	m->change_id = p->patch.change_id;
 }
 
 static int store_message(struct pq_ingest *ig, const char *raw, size_t len, const char *cursor,
 			 const unsigned char *hash)
 {
+	struct pq_series_member member;
 	struct parsed p;
-	long long existing, raw_id, id;
+	long long existing, raw_id, id, series = 0;
 	int ok, other_content, ret;
 
 	parse(&p, raw, len, &ig->limits, &ok);
@@ -419,8 +418,13 @@ static int store_message(struct pq_ingest *ig, const char *raw, size_t len, cons
 		free(p.error);
 		p.error = pq_buf_detach(&e);
 	}
+	if (ok && is_series_member(&p)) {
+		series_member(&member, &p);
+		if ((ret = pq_series_place(ig->store, &member, &series)) < 0)
+			goto out;
+	}
 	if ((ret = insert_raw(ig, raw, len, hash, &raw_id)) < 0 ||
-	    (ret = insert_message(ig, &p, raw_id, &id)) < 0 ||
+	    (ret = insert_message(ig, &p, raw_id, series, &id)) < 0 ||
 	    (ret = insert_delivery(ig, raw_id, id, cursor, 0)) < 0)
 		goto out;
 	ig->stats.stored++;
@@ -435,8 +439,10 @@ static int store_message(struct pq_ingest *ig, const char *raw, size_t len, cons
 		goto out;
 	if ((ret = insert_trailers(ig, &p.reply_trailers, "reply", id)) < 0)
 		goto out;
-	if (is_series_member(&p))
-		ret = place_in_series(ig, &p, id);
+	if (series) {
+		member.message_id = id;
+		ret = pq_series_join(ig->store, &member, series);
+	}
 out:
 	parsed_free(&p);
 	return ret;

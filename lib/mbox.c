@@ -172,10 +172,18 @@ static int mbox_deliver(const char *body, const char *e, size_t offset, struct p
 	return cb(ctx, tmp->ptr, tmp->len, cursor);
 }
 
-int pq_mbox_split(const char *data, size_t len, pq_mbox_cb cb, void *ctx)
+/* Mapped input is given back to the kernel in steps of this many bytes. */
+#define MBOX_RELEASE_STEP (8u << 20)
+
+/*
+ * Splits data; when mapped, drops the pages already handed out, so the
+ * memory a reader holds does not grow with the size of the mbox.
+ */
+static int mbox_split(const char *data, size_t len, int mapped, pq_mbox_cb cb, void *ctx)
 {
 	struct pq_buf tmp = PQ_BUF_INIT;
 	const char *end = data + len, *sep, *body, *next, *nl;
+	size_t released = 0, page = (size_t)sysconf(_SC_PAGESIZE);
 	int rc = 0;
 
 	if (len == 0)
@@ -190,9 +198,20 @@ int pq_mbox_split(const char *data, size_t len, pq_mbox_cb cb, void *ctx)
 		next = mbox_next_from(body, end);
 		rc = mbox_deliver(body, mbox_strip_blank(body, next ? next : end),
 				  (size_t)(sep - data), &tmp, cb, ctx);
+		if (mapped && next && (size_t)(next - data) - released >= MBOX_RELEASE_STEP) {
+			size_t upto = ((size_t)(next - data) / page) * page;
+
+			madvise((char *)data + released, upto - released, MADV_DONTNEED);
+			released = upto;
+		}
 	}
 	pq_buf_free(&tmp);
 	return rc;
+}
+
+int pq_mbox_split(const char *data, size_t len, pq_mbox_cb cb, void *ctx)
+{
+	return mbox_split(data, len, 0, cb, ctx);
 }
 
 /* Reads all of fd into b (appending); -1 with errno on failure. */
@@ -249,7 +268,7 @@ int pq_mbox_read(const char *path, pq_mbox_cb cb, void *ctx)
 	if (map != MAP_FAILED) {
 		close(fd);
 		madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-		rc = pq_mbox_split(map, (size_t)st.st_size, cb, ctx);
+		rc = mbox_split(map, (size_t)st.st_size, 1, cb, ctx);
 		munmap(map, (size_t)st.st_size);
 		return rc;
 	}

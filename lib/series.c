@@ -191,19 +191,23 @@ static int add_refs(struct pq_store *s, const struct pq_series_member *m, long l
 	return 0;
 }
 
-static int join(struct pq_store *s, const struct pq_series_member *m, long long id,
-		int settle_version)
+static int settle_version(struct pq_store *s, const struct pq_series_member *m, long long id)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "UPDATE series SET version = ?, version_explicit = 1 WHERE id = ?");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int(st, 1, m->version);
+	sqlite3_bind_int64(st, 2, id);
+	return pq_store_step_done(s, st);
+}
+
+static int join(struct pq_store *s, const struct pq_series_member *m, long long id)
 {
 	sqlite3_stmt *st;
 	int ret;
 
-	st = pq_store_stmt(s, "UPDATE message SET series_id = ? WHERE id = ?");
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, m->message_id);
-	if ((ret = pq_store_step_done(s, st)) < 0)
-		return ret;
 	if (m->index == 0) {
 		st = pq_store_stmt(s, "UPDATE series SET cover_id = ?,"
 				      " change_id = coalesce(change_id, ?) WHERE id = ?");
@@ -212,16 +216,6 @@ static int join(struct pq_store *s, const struct pq_series_member *m, long long 
 		sqlite3_bind_int64(st, 1, m->message_id);
 		pq_store_bind_text(st, 2, m->change_id);
 		sqlite3_bind_int64(st, 3, id);
-		if ((ret = pq_store_step_done(s, st)) < 0)
-			return ret;
-	}
-	if (settle_version) {
-		st = pq_store_stmt(s, "UPDATE series SET version = ?, version_explicit = 1"
-				      " WHERE id = ?");
-		if (!st)
-			return PQ_EDB;
-		sqlite3_bind_int(st, 1, m->version);
-		sqlite3_bind_int64(st, 2, id);
 		if ((ret = pq_store_step_done(s, st)) < 0)
 			return ret;
 	}
@@ -320,21 +314,31 @@ static int link_predecessor(struct pq_store *s, const struct pq_series_member *m
 	return pq_store_step_done(s, st);
 }
 
-int pq_series_add(struct pq_store *s, const struct pq_series_member *m, long long *series_id)
+int pq_series_place(struct pq_store *s, const struct pq_series_member *m, long long *series_id)
 {
 	long long id = 0;
 	int by_own_id, ret;
 
+	*series_id = 0;
 	if ((ret = find_series(s, m, &id, &by_own_id)) < 0)
 		return ret;
-	if (!id && (ret = create_series(s, m, &id)) < 0)
-		return ret;
-	if ((ret = join(s, m, id, by_own_id && m->version_explicit)) < 0)
-		return ret;
-	if ((ret = link_predecessor(s, m, id)) < 0)
+	if (!id)
+		ret = create_series(s, m, &id);
+	else if (by_own_id && m->version_explicit)
+		ret = settle_version(s, m, id);
+	if (ret < 0)
 		return ret;
 	*series_id = id;
 	return 0;
+}
+
+int pq_series_join(struct pq_store *s, const struct pq_series_member *m, long long series_id)
+{
+	int ret;
+
+	if ((ret = join(s, m, series_id)) < 0)
+		return ret;
+	return link_predecessor(s, m, series_id);
 }
 
 /* ---- reading a series back ---- */

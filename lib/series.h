@@ -37,13 +37,19 @@ struct pq_series_member {
 };
 
 /*
- * Places m into a series, creating one when none fits, and records the
- * series id on the message. Call inside a transaction. Returns 0 and the
+ * Finds the series m belongs in, creating one when none fits, before m is
+ * stored (so its row is written once, with the series in it). Call inside
+ * a transaction, then store m and call pq_series_join(). Returns 0 and the
  * series in *series_id, or PQ_EDB.
  */
-int pq_series_add(struct pq_store *s, const struct pq_series_member *m, long long *series_id);
+int pq_series_place(struct pq_store *s, const struct pq_series_member *m, long long *series_id);
 
-#endif
+/*
+ * Records the stored m (m->message_id set) in series_id: cover letter,
+ * name, the Message-IDs later arrivals find it by, and the version it
+ * supersedes. Returns 0 or PQ_EDB.
+ */
+int pq_series_join(struct pq_store *s, const struct pq_series_member *m, long long series_id);
 
 /* ---- reading a series back ---- */
 
@@ -101,3 +107,5 @@ void pq_series_free(struct pq_series *se);
 
 /* The ids of every series in creation order, into a malloc'd array. */
 int pq_series_list(struct pq_store *s, long long **ids, size_t *n);
+
+#endif

@@ -96,6 +96,8 @@ int pq_store_open(struct pq_store **out, const char *path)
 	if ((ret = exec(s, "PRAGMA page_size = 16384")) < 0 ||
 	    (ret = exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
 	    (ret = exec(s, "PRAGMA synchronous = NORMAL")) < 0 ||
+	    /* a batch of mail must not spill pages mid-transaction: 32 MiB */
+	    (ret = exec(s, "PRAGMA cache_size = -32768")) < 0 ||
 	    (ret = exec(s, "PRAGMA foreign_keys = ON")) < 0 || (ret = migrate(s)) < 0) {
 		pq_store_close(s);
 		return ret;

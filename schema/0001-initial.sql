@@ -81,6 +81,9 @@ CREATE TABLE series (
 	state TEXT NOT NULL DEFAULT 'new'
 );
 
+CREATE INDEX series_change_id ON series(change_id) WHERE change_id IS NOT NULL;
+CREATE INDEX series_submitter ON series(submitter COLLATE NOCASE, name);
+
 -- Message-IDs known to belong to a series: its members and what they
 -- reference. A late cover letter or patch finds its series through them.
 CREATE TABLE series_ref (
