@@ -87,7 +87,8 @@ void pq_buf_rtrim(struct pq_buf *b)
 {
 	size_t n = b->len;
 
-	while (n && strchr(" \t\r\n", b->ptr[n - 1]))
+	while (n && (b->ptr[n - 1] == ' ' || b->ptr[n - 1] == '\t' || b->ptr[n - 1] == '\r' ||
+		     b->ptr[n - 1] == '\n'))
 		n--;
 	pq_buf_truncate(b, n);
 }
