@@ -536,13 +536,18 @@ void pq_mail_split_address(const char *addr, char **name, char **email)
 
 /* ---- Message-IDs ---- */
 
-/* Appends every <id> of a raw field to a list, as clean UTF-8 strings. */
-static void msgid_list(char ***list, size_t *n, const char *v, size_t len, size_t max)
+/*
+ * Appends the <id>s of a raw field to a list, as clean UTF-8 strings. Past
+ * max entries, the oldest are dropped when keep_latest (References: the
+ * recent ones matter for threading), else the later ones are ignored.
+ */
+static void msgid_list(char ***list, size_t *n, const char *v, size_t len, size_t max,
+		       int keep_latest)
 {
 	const char *p = v, *end = v + len;
-	struct pq_buf id = PQ_BUF_INIT;
+	struct pq_buf id = PQ_BUF_INIT, clean = PQ_BUF_INIT;
 
-	while (p < end && (p = memchr(p, '<', (size_t)(end - p)))) {
+	while (max && p < end && (p = memchr(p, '<', (size_t)(end - p)))) {
 		const char *gt = memchr(p, '>', (size_t)(end - p)), *q;
 
 		if (!gt)
@@ -554,33 +559,43 @@ static void msgid_list(char ***list, size_t *n, const char *v, size_t len, size_
 		p = gt + 1;
 		if (!id.len || id.len > 998)
 			continue;
-		if (*n == max) { /* keep the most recent: they matter for threading */
+		if (*n == max) {
+			if (!keep_latest)
+				break;
 			free((*list)[0]);
 			memmove(*list, *list + 1, (max - 1) * sizeof(**list));
 			(*n)--;
 		}
 		*list = pq_reallocarray(*list, *n + 1, sizeof(**list));
-		{
-			struct pq_buf clean = PQ_BUF_INIT;
-
-			pq_utf8_sanitize(&clean, id.ptr, id.len);
-			(*list)[(*n)++] = pq_buf_detach(&clean);
-		}
+		pq_utf8_sanitize(&clean, id.ptr, id.len);
+		(*list)[(*n)++] = pq_buf_detach(&clean);
 	}
 	pq_buf_free(&id);
+}
+
+static void refs_remove(struct pq_mail *m, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrefs; i++) {
+		if (!strcmp(m->refs[i], id)) {
+			free(m->refs[i]);
+			memmove(m->refs + i, m->refs + i + 1,
+				(m->nrefs - i - 1) * sizeof(*m->refs));
+			m->nrefs--;
+			i--;
+		}
+	}
 }
 
 static void parse_ids(struct pq_mail *m, const struct header *h, size_t max_refs)
 {
 	const struct field *f;
-	char **irt = NULL;
-	size_t nirt = 0, i;
+	char **ids = NULL;
+	size_t n = 0;
 
 	if ((f = header_get(h, "Message-ID"))) {
-		char **ids = NULL;
-		size_t n = 0;
-
-		msgid_list(&ids, &n, f->value, f->len, 1);
+		msgid_list(&ids, &n, f->value, f->len, 1, 0);
 		if (n) {
 			m->msgid = ids[0];
 		} else {
@@ -597,29 +612,31 @@ static void parse_ids(struct pq_mail *m, const struct header *h, size_t max_refs
 			pq_buf_free(&v);
 		}
 		free(ids);
+		ids = NULL;
+		n = 0;
 	}
 	if ((f = header_get(h, "References")))
-		msgid_list(&m->refs, &m->nrefs, f->value, f->len, max_refs);
+		msgid_list(&m->refs, &m->nrefs, f->value, f->len, max_refs, 1);
 	if ((f = header_get(h, "In-Reply-To")))
-		msgid_list(&irt, &nirt, f->value, f->len, 1);
-	if (nirt) {
-		m->in_reply_to = irt[0];
-		if (!m->nrefs || strcmp(m->refs[m->nrefs - 1], irt[0])) {
-			m->refs = pq_reallocarray(m->refs, m->nrefs + 1, sizeof(*m->refs));
-			m->refs[m->nrefs++] = pq_strdup(irt[0]);
-		}
-	}
-	free(irt);
-	/* a message never references itself */
-	for (i = 0; m->msgid && i < m->nrefs; i++) {
-		if (!strcmp(m->refs[i], m->msgid)) {
-			free(m->refs[i]);
-			memmove(m->refs + i, m->refs + i + 1,
-				(m->nrefs - i - 1) * sizeof(*m->refs));
+		msgid_list(&ids, &n, f->value, f->len, 1, 0);
+	if (n) {
+		/* the parent closes the list, once */
+		m->in_reply_to = ids[0];
+		refs_remove(m, ids[0]);
+		if (max_refs && m->nrefs == max_refs) {
+			free(m->refs[0]);
+			memmove(m->refs, m->refs + 1, (m->nrefs - 1) * sizeof(*m->refs));
 			m->nrefs--;
-			i--;
+		}
+		if (max_refs) {
+			m->refs = pq_reallocarray(m->refs, m->nrefs + 1, sizeof(*m->refs));
+			m->refs[m->nrefs++] = pq_strdup(ids[0]);
 		}
 	}
+	free(ids);
+	/* a message never references itself */
+	if (m->msgid)
+		refs_remove(m, m->msgid);
 }
 
 /* ---- dates ---- */
@@ -637,22 +654,36 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
+static int days_in_month(int y, int mon)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return mon == 2 && leap ? 29 : days[mon - 1];
+}
+
 static void parse_date(struct pq_mail *m, const char *s)
 {
 	struct mailimf_date_time *dt = NULL;
 	size_t idx = 0;
-	int zone;
+	int zone, year;
 
 	if (mailimf_date_time_parse(s, strlen(s), &idx, &dt) != MAILIMF_NO_ERROR)
 		return;
 	zone = dt->dt_zone;
-	if (dt->dt_year >= 1970 && dt->dt_year <= 9999 && dt->dt_month >= 1 && dt->dt_month <= 12 &&
-	    dt->dt_day >= 1 && dt->dt_day <= 31 && dt->dt_hour >= 0 && dt->dt_hour <= 23 &&
-	    dt->dt_min >= 0 && dt->dt_min <= 59 && dt->dt_sec >= 0 && dt->dt_sec <= 60 &&
-	    zone >= -2400 && zone <= 2400 && abs(zone % 100) < 60) {
+	year = dt->dt_year;
+	/* RFC 5322 4.3: two-digit years before 50 are 20xx, three-digit ones 1900 + */
+	if (year >= 0 && year < 50)
+		year += 2000;
+	else if (year >= 50 && year < 1000)
+		year += 1900;
+	if (year >= 1970 && year <= 9999 && dt->dt_month >= 1 && dt->dt_month <= 12 &&
+	    dt->dt_day >= 1 && dt->dt_day <= days_in_month(year, dt->dt_month) &&
+	    dt->dt_hour >= 0 && dt->dt_hour <= 23 && dt->dt_min >= 0 && dt->dt_min <= 59 &&
+	    dt->dt_sec >= 0 && dt->dt_sec <= 60 && zone >= -2400 && zone <= 2400 &&
+	    abs(zone % 100) < 60) {
 		int64_t t =
-			days_from_civil(dt->dt_year, (unsigned)dt->dt_month, (unsigned)dt->dt_day) *
-			86400;
+			days_from_civil(year, (unsigned)dt->dt_month, (unsigned)dt->dt_day) * 86400;
 
 		t += dt->dt_hour * 3600 + dt->dt_min * 60 + dt->dt_sec;
 		t -= (zone / 100) * 3600 + (zone % 100) * 60;
@@ -671,7 +702,6 @@ struct walk {
 	int too_deep;
 	int skipped_html;
 	int text_parts;
-	int has_diff;     /* the body so far holds a diff */
 	int dropped_copy; /* a second copy of the patch was left out */
 };
 
@@ -766,17 +796,35 @@ static void add_text(struct pq_buf *body, const struct pq_buf *t)
 	pq_buf_add(body, p, (size_t)(end - p));
 }
 
-static int text_has_diff(const struct pq_buf *t)
+/*
+ * Whether the patch in t is a copy of one already in the body: every
+ * "diff --git" line of t is there. Mail clients re-wrap or re-space the
+ * inline copy, so the hunks need not match byte for byte; the file headers
+ * do.
+ */
+static int diff_already_in(const struct pq_buf *body, const struct pq_buf *t)
 {
-	const char *s = pq_buf_str(t);
+	const char *p = pq_buf_str(t), *end = p + t->len;
+	int seen = 0;
 
-	return !strncmp(s, "diff --git ", 11) || memmem(s, t->len, "\ndiff --git ", 12);
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol + 1 - p) : (size_t)(end - p);
+
+		if (n > 11 && !memcmp(p, "diff --git ", 11)) {
+			if (!memmem(pq_buf_str(body), body->len, p, n))
+				return 0;
+			seen = 1;
+		}
+		p += n;
+	}
+	return seen;
 }
 
 static void decode_leaf(struct mailmime *mm, struct walk *w)
 {
 	struct mailmime_data *d = mm->mm_data.mm_single;
-	struct pq_buf text = PQ_BUF_INIT;
+	struct pq_buf text = PQ_BUF_INIT, lf = PQ_BUF_INIT;
 	char *dec = NULL;
 	size_t declen = 0, idx = 0;
 	const char *cs;
@@ -802,12 +850,12 @@ static void decode_leaf(struct mailmime *mm, struct walk *w)
 	}
 	/* A patch sent inline and attached again (some mailers do both): the
 	 * first copy is the mail's text; a second would be a second patch. */
-	if (w->has_diff && text_has_diff(&text)) {
+	add_text(&lf, &text);
+	if (diff_already_in(w->body, &lf))
 		w->dropped_copy = 1;
-	} else {
-		w->has_diff = w->has_diff || text_has_diff(&text);
-		add_text(w->body, &text);
-	}
+	else
+		add_text(w->body, &lf);
+	pq_buf_free(&lf);
 	w->text_parts++;
 	pq_buf_free(&text);
 }
@@ -859,6 +907,40 @@ static void mime_input(struct pq_buf *out, const struct header *h)
 	}
 	pq_buf_adds(out, "\r\n");
 	pq_buf_add(out, h->body, h->bodylen);
+}
+
+/*
+ * How many multipart containers the MIME input declares, counting at most
+ * limit + 1. libetpan recurses once per nesting level before our depth
+ * check can run, so hostile nesting must be refused before it parses.
+ */
+static size_t multipart_count(const struct pq_buf *in, size_t limit)
+{
+	const char *p = pq_buf_str(in), *end = p + in->len;
+	size_t n = 0;
+
+	while (p < end && n <= limit) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol ? eol + 1 : end;
+
+		if ((size_t)(end - p) > 13 && !strncasecmp(p, "content-type:", 13)) {
+			const char *v = p + 13;
+			size_t span = (size_t)(end - v) < 256 ? (size_t)(end - v) : 256, i;
+
+			/* the field's value: up to a line that is not a continuation */
+			for (i = 0; i < span; i++)
+				if (v[i] == '\n' &&
+				    (i + 1 == span || (v[i + 1] != ' ' && v[i + 1] != '\t')))
+					span = i;
+			for (i = 0; i + 10 <= span; i++)
+				if (!strncasecmp(v + i, "multipart/", 10)) {
+					n++;
+					break;
+				}
+		}
+		p = next;
+	}
+	return n;
 }
 
 /* The body when libetpan cannot make a MIME tree of it: the raw text in the
@@ -962,6 +1044,11 @@ int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len, const struct p
 
 	repaired = 0;
 	mime_input(&tmp, &h);
+	if (multipart_count(&tmp, 4 * lim->max_depth) > 4 * lim->max_depth) {
+		ret = pq_error_set(PQ_ELIMIT, "more than %u multipart containers",
+				   4 * lim->max_depth);
+		goto fail;
+	}
 	if (mailmime_parse(tmp.ptr, tmp.len, &idx, &mime) == MAILIMF_NO_ERROR && mime) {
 		struct walk w = { .body = &m->body, .max_depth = lim->max_depth };
 
@@ -995,8 +1082,18 @@ int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len, const struct p
 	return 0;
 
 fail:
-	/* keep enough to store the raw bytes as unparsable, under a stable name */
-	pq_digest(m->content_hash, raw, len);
+	/* Keep enough to store the raw bytes as unparsable, under a stable
+	 * name: the content is the body, so a re-delivery with other transport
+	 * headers is recognised as one. */
+	{
+		const char *body = memmem(raw, len, "\n\n", 2), *crlf;
+
+		crlf = memmem(raw, len, "\r\n\r\n", 4);
+		if (crlf && (!body || crlf < body))
+			body = crlf + 2;
+		body = body ? body + 2 : raw;
+		pq_digest(m->content_hash, body, len - (size_t)(body - raw));
+	}
 	fill_empty(m);
 	if (!m->msgid)
 		derive_msgid(m);

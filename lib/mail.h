@@ -55,8 +55,9 @@ struct pq_mail {
  * Parses len bytes of raw into out. Returns 0 (warnings, if any, in
  * out->warning), or PQ_ELIMIT / PQ_EINVAL when the message is past a bound
  * or has no header at all; then the reason is in pq_error_last() and out
- * still holds a derived msgid and content_hash, so the raw bytes can be
- * stored as unparsable. Release out with pq_mail_free() in every case.
+ * still holds a msgid (the header's when it was read, else derived) and a
+ * content_hash of the body, so the raw bytes can be stored as unparsable
+ * and a re-delivery recognised. Release out with pq_mail_free() always.
  */
 int pq_mail_parse(struct pq_mail *out, const char *raw, size_t len,
 		  const struct pq_mail_limits *limits);

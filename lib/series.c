@@ -193,8 +193,8 @@ static int add_refs(struct pq_store *s, const struct pq_series_member *m, long l
 
 static int settle_version(struct pq_store *s, const struct pq_series_member *m, long long id)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "UPDATE series SET version = ?, version_explicit = 1 WHERE id = ?");
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "UPDATE series SET version = ?, version_explicit = 1 WHERE id = ?");
 
 	if (!st)
 		return PQ_EDB;
@@ -439,23 +439,25 @@ static int load_patches(struct pq_store *s, struct pq_series *se)
 	return 0;
 }
 
-/* Which member (patch index, 0 for the cover) a reply answers: the nearest
- * member in its references, newest first. -1 when none. */
+/*
+ * Which member (patch index, 0 for the cover) of this series a reply
+ * answers: the nearest patch or cover letter in its references, newest
+ * first, of any series. -1 when that is another series' (a review of v2
+ * sent in reply to v1's thread is v2's) or there is none.
+ */
 static int reply_target(struct pq_store *s, const struct pq_series *se, long long reply)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		s,
-		"SELECT m.idx FROM ref r JOIN message m ON m.msgid = r.msgid"
-		" WHERE r.message_id = ? AND m.series_id = ? AND m.kind IN ('patch', 'cover', 'pull')"
-		" ORDER BY r.pos DESC, m.id LIMIT 1");
+		s, "SELECT m.series_id, m.idx FROM ref r JOIN message m ON m.msgid = r.msgid"
+		   " WHERE r.message_id = ? AND m.kind IN ('patch', 'cover', 'pull')"
+		   " ORDER BY r.pos DESC, m.id LIMIT 1");
 	int target = -1;
 
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, reply);
-	sqlite3_bind_int64(st, 2, se->id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		target = sqlite3_column_int(st, 0);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == se->id)
+		target = sqlite3_column_int(st, 1);
 	sqlite3_reset(st);
 	return target;
 }
@@ -474,13 +476,21 @@ static void collect(struct pq_series_patch *p, const struct pq_trailer *t, const
 		pq_trailers_add(&p->collected, t->name, t->value, t->email, t->extinfo);
 }
 
+static void reply_free(struct pq_series_reply *r)
+{
+	free(r->msgid);
+	free(r->author);
+	free(r->email);
+	free(r->subject);
+}
+
 static int load_replies(struct pq_store *s, struct pq_series *se)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT DISTINCT m.id, m.msgid, m.author, m.email, m.subject FROM message m"
 		   " JOIN ref r ON r.message_id = m.id JOIN message t ON t.msgid = r.msgid"
 		   " WHERE t.series_id = ? AND m.kind = 'reply' ORDER BY m.id");
-	size_t i, j, k;
+	size_t i, j, k, kept;
 	int ret;
 
 	if (!st)
@@ -496,24 +506,32 @@ static int load_replies(struct pq_store *s, struct pq_series *se)
 		r->author = col_dup(st, 2);
 		r->email = col_dup(st, 3);
 		r->subject = col_dup(st, 4);
-		r->target = -1;
 	}
 	sqlite3_reset(st);
-	for (i = 0; i < se->nreplies; i++) {
-		struct pq_series_reply *r = &se->replies[i];
+	/* keep the replies that answer this series, and collect their trailers */
+	for (i = kept = 0; i < se->nreplies; i++) {
+		struct pq_series_reply r = se->replies[i];
 		struct pq_trailers t = { 0 };
 
-		r->target = reply_target(s, se, r->id);
-		if (r->target < 0)
+		r.target = reply_target(s, se, r.id);
+		if (r.target < 0) {
+			reply_free(&r);
 			continue;
-		if ((ret = load_trailers(s, r->id, &t)) < 0)
+		}
+		se->replies[kept++] = r;
+		if ((ret = load_trailers(s, r.id, &t)) < 0) {
+			for (j = i + 1; j < se->nreplies; j++)
+				reply_free(&se->replies[j]);
+			se->nreplies = kept;
 			return ret;
+		}
 		for (j = 0; j < se->npatches; j++)
-			if (r->target == 0 || se->patches[j].index == r->target)
+			if (r.target == 0 || se->patches[j].index == r.target)
 				for (k = 0; k < t.n; k++)
-					collect(&se->patches[j], &t.v[k], r->email ? r->email : "");
+					collect(&se->patches[j], &t.v[k], r.email ? r.email : "");
 		pq_trailers_free(&t);
 	}
+	se->nreplies = kept;
 	return 0;
 }
 
@@ -553,12 +571,8 @@ void pq_series_free(struct pq_series *se)
 		pq_trailers_free(&p->mismatched);
 	}
 	free(se->patches);
-	for (i = 0; i < se->nreplies; i++) {
-		free(se->replies[i].msgid);
-		free(se->replies[i].author);
-		free(se->replies[i].email);
-		free(se->replies[i].subject);
-	}
+	for (i = 0; i < se->nreplies; i++)
+		reply_free(&se->replies[i]);
 	free(se->replies);
 	free(se->name);
 	free(se->submitter);

@@ -43,34 +43,53 @@ static int exec(struct pq_store *s, const char *sql)
 	return 0;
 }
 
-static int migrate(struct pq_store *s)
+static int read_version(struct pq_store *s, int *version)
 {
 	sqlite3_stmt *st;
-	int version, ret;
-	size_t i;
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		return pq_store_error(s, "reading the schema version");
-	version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	*version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
-	if (version > (int)pq_schema_count)
-		return pq_error_set(PQ_EINVAL,
-				    "%s: schema version %d is newer than this patchq (%zu)",
-				    s->path, version, pq_schema_count);
+	return 0;
+}
+
+/*
+ * Brings the schema up to date. The version is read again under the write
+ * lock: patchqd and patchq started together after an upgrade must not both
+ * apply a migration.
+ */
+static int migrate(struct pq_store *s)
+{
+	int version, ret;
+	size_t i;
+
+	if ((ret = read_version(s, &version)) < 0)
+		return ret;
 	if (version == (int)pq_schema_count)
 		return 0;
-	if ((ret = pq_store_begin(s)) < 0)
-		return ret;
+	if (version < (int)pq_schema_count &&
+	    ((ret = pq_store_begin(s)) < 0 || (ret = read_version(s, &version)) < 0))
+		goto fail;
+	if (version > (int)pq_schema_count) {
+		ret = pq_error_set(PQ_EINVAL,
+				   "%s: schema version %d is newer than this patchq (%zu)", s->path,
+				   version, pq_schema_count);
+		goto fail;
+	}
 	for (i = (size_t)version; i < pq_schema_count; i++) {
-		char pragma[64];
+		char what[64];
 
-		if ((ret = exec(s, pq_schema_migrations[i])) < 0)
+		snprintf(what, sizeof(what), "migration %04zu", i + 1);
+		if (sqlite3_exec(s->db, pq_schema_migrations[i], NULL, NULL, NULL) != SQLITE_OK) {
+			ret = pq_store_error(s, what);
 			goto fail;
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
-		if ((ret = exec(s, pragma)) < 0)
+		}
+		snprintf(what, sizeof(what), "PRAGMA user_version = %zu", i + 1);
+		if ((ret = exec(s, what)) < 0)
 			goto fail;
 	}
-	return pq_store_commit(s);
+	return sqlite3_get_autocommit(s->db) ? 0 : pq_store_commit(s);
 fail:
 	pq_store_rollback(s);
 	return ret;

@@ -29,7 +29,7 @@ struct got {
 	char *cursor[MAX_GOT];
 	const char *lo, *hi; /* the data handed to pq_mbox_split */
 	int pointed_into;    /* messages handed as pointers into [lo, hi) */
-	int stop_at;         /* return 42 from this call (1-based), 0: never */
+	int stop_at;	     /* return 42 from this call (1-based), 0: never */
 };
 
 static int got_cb(void *ctx, const char *raw, size_t len, const char *cursor)
@@ -224,8 +224,9 @@ static void test_split_without_from_line_is_one_message(void)
 	/* not an mbox: the bytes are the message, even a separator inside */
 	CHECK_INT(SPLIT(data, &g), 0);
 	CHECK_INT(g.n, 1);
-	GOT_IS(&g, 0, "Subject: single\n\n>From kept quoted\n"
-		      "From a@b Mon Sep 17 00:00:00 2001\ntrailing\n\n");
+	GOT_IS(&g, 0,
+	       "Subject: single\n\n>From kept quoted\n"
+	       "From a@b Mon Sep 17 00:00:00 2001\ntrailing\n\n");
 	CHECK_STR(g.cursor[0], "mbox:0");
 	CHECK_INT(g.pointed_into, 1);
 	got_free(&g);
@@ -396,8 +397,8 @@ static void test_maildir_without_new_or_cur_is_error(void)
 }
 
 /* Commits one tree holding name = data on top of refname's tip; id out. */
-static void pi_commit(git_repository *repo, const char *refname, const char *name,
-		      const char *data, git_oid *id)
+static void pi_commit(git_repository *repo, const char *refname, const char *name, const char *data,
+		      git_oid *id)
 {
 	git_treebuilder *tb = NULL;
 	git_signature *sig = NULL;
@@ -514,8 +515,7 @@ static void test_pi_v2_epochs_oldest_first_with_cursor(void)
 
 static void test_pi_plain_repository_and_since(void)
 {
-	static const char *const msgs[] = { "Subject: a\n\nx\n", "Subject: b\n",
-					    "Subject: c\n" };
+	static const char *const msgs[] = { "Subject: a\n\nx\n", "Subject: b\n", "Subject: c\n" };
 	char want[64], *bare = tmp_path("bare.git"), *work = tmp_path("work");
 	struct got g = { 0 };
 	git_oid ids[3], wids[3];
@@ -567,8 +567,7 @@ static void test_pi_unborn_head_falls_back_to_branch(void)
 	CHECK_INT(git_repository_init(&repo, p, 1), 0);
 	pi_commit(repo, "refs/heads/zzz", "m", "Subject: not me\n", &id);
 	pi_commit(repo, "refs/heads/main", "m", msgs[0], &id);
-	CHECK_INT(git_reference_symbolic_create(&ref, repo, "HEAD", "refs/heads/gone", 1, NULL),
-		  0);
+	CHECK_INT(git_reference_symbolic_create(&ref, repo, "HEAD", "refs/heads/gone", 1, NULL), 0);
 	git_reference_free(ref);
 	git_repository_free(repo);
 

@@ -371,9 +371,10 @@ static void test_pull_words_in_name_are_not_a_pull(void)
 static void test_reply_markers(void)
 {
 	const char *subjects[] = {
-		"Re: x", "RE: x", "re: x", "Re: Re: x", "Re:x", "Re:Re:RE: x", "Aw: x",
-		"AW: x", "Sv: x", "SV: x", "Antw: x", "Fwd: x", "FWD: x", "Fw: x",
-		"Re[2]: x", "Re: Fwd: Aw: x", "  Re:   x", "Re : x", "Re(3): x",
+		"Re: x",	  "RE: x",     "re: x",	 "Re: Re: x", "Re:x",
+		"Re:Re:RE: x",	  "Aw: x",     "AW: x",	 "Sv: x",     "SV: x",
+		"Antw: x",	  "Fwd: x",    "FWD: x", "Fw: x",     "Re[2]: x",
+		"Re: Fwd: Aw: x", "  Re:   x", "Re : x", "Re(3): x",
 	};
 	struct pq_subject s;
 	size_t i;
@@ -409,8 +410,8 @@ static void test_reply_marker_from_chinese_clients(void)
 static void test_words_that_start_like_markers_are_not_replies(void)
 {
 	const char *subjects[] = {
-		"Reply: x", "Revert: x", "Refs: x", "Re", "Re x", "Fwdx: x", "Re[]: x",
-		"Re[2: x", "Swap: x",
+		"Reply: x", "Revert: x", "Refs: x", "Re",      "Re x",
+		"Fwdx: x",  "Re[]: x",	 "Re[2: x", "Swap: x",
 	};
 	struct pq_subject s;
 	size_t i;
@@ -607,8 +608,9 @@ static void test_whitespace_collapsed_and_trimmed(void)
 
 static void test_empty_and_all_prefix_give_empty_name(void)
 {
-	const char *subjects[] = { "", "   ", "Re:", "Re: Re: ", "[PATCH]", "Re: [PATCH v2 1/2]  ",
-				   "[a][b]:" };
+	const char *subjects[] = {
+		"", "   ", "Re:", "Re: Re: ", "[PATCH]", "Re: [PATCH v2 1/2]  ", "[a][b]:"
+	};
 	struct pq_subject s;
 	size_t i;
 
@@ -669,10 +671,12 @@ static void test_keywords_never_become_tags(void)
 
 static void test_utf8_and_high_bytes_survive(void)
 {
-	static const char *const tags[] = { "\xc3\x9c" "ber" };
+	static const char *const tags[] = { "\xc3\x9c"
+					    "ber" };
 	struct pq_subject s;
 
-	parse(&s, "[PATCH \xc3\x9c" "ber] caf\xc3\xa9: \xff\xfe x");
+	parse(&s, "[PATCH \xc3\x9c"
+		  "ber] caf\xc3\xa9: \xff\xfe x");
 	check_tags(&s, 1, tags);
 	CHECK_STR(s.name, "caf\xc3\xa9: \xff\xfe x");
 	pq_subject_free(&s);

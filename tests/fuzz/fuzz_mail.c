@@ -1,0 +1,234 @@
+/*
+ * fuzz_mail: arbitrary bytes as one raw message through the whole parse
+ * that ingest runs: pq_mail_parse, then the subject, the body split and the
+ * trailers of both modes. Whatever the input, nothing may crash or leak and
+ * every string handed out must be valid UTF-8 (mail.c is the edge where
+ * bytes become text); a violation traps so libFuzzer keeps the input.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <git2.h>
+
+#include "buf.h"
+#include "error.h"
+#include "mail.h"
+#include "patch.h"
+#include "subject.h"
+#include "trailers.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define NEED(cond)                        \
+	do {                              \
+		if (!(cond))              \
+			__builtin_trap(); \
+	} while (0)
+
+/* Strict UTF-8 without NUL bytes. */
+static int utf8_ok(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i], cp, n, k;
+
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (len - i < n)
+			return 0;
+		for (k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
+static void need_str(const char *s)
+{
+	NEED(s != NULL);
+	NEED(utf8_ok(s, strlen(s)));
+}
+
+static void need_opt(const char *s)
+{
+	if (s)
+		need_str(s);
+}
+
+static void need_buf(const struct pq_buf *b)
+{
+	NEED(b->len == 0 || b->ptr != NULL);
+	NEED(b->ptr == NULL || b->ptr[b->len] == '\0');
+	NEED(utf8_ok(pq_buf_str(b), b->len));
+}
+
+static void need_trailers(const struct pq_trailers *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		need_str(t->v[i].name);
+		need_str(t->v[i].value);
+		need_opt(t->v[i].email);
+		need_opt(t->v[i].extinfo);
+	}
+}
+
+static void check_mail(const struct pq_mail *m)
+{
+	size_t i;
+
+	need_str(m->msgid);
+	NEED(*m->msgid);
+	for (i = 0; i < m->nrefs; i++) {
+		need_str(m->refs[i]);
+		NEED(strcmp(m->refs[i], m->msgid) != 0); /* never itself */
+	}
+	need_opt(m->in_reply_to);
+	need_str(m->subject);
+	need_str(m->from_name);
+	need_str(m->from_email);
+	need_str(m->date_raw);
+	need_str(m->to);
+	need_str(m->cc);
+	need_str(m->list_id);
+	need_buf(&m->body);
+	need_opt(m->warning);
+}
+
+static void check_text(const char *text, size_t len)
+{
+	struct pq_subject subj;
+	struct pq_patch patch;
+	struct pq_trailers t = { 0 };
+	size_t i;
+
+	/* the subject parser on the body's first line is cheap extra input */
+	if (pq_subject_parse(&subj, text) == 0) {
+		need_str(subj.name);
+		for (i = 0; i < subj.ntags; i++)
+			need_str(subj.tags[i]);
+	}
+	pq_subject_free(&subj);
+
+	memset(&patch, 0, sizeof(patch));
+	NEED(pq_patch_parse(&patch, text, len) == 0);
+	need_buf(&patch.message);
+	need_buf(&patch.notes);
+	need_buf(&patch.diff);
+	need_opt(patch.from);
+	need_opt(patch.subject);
+	need_opt(patch.date);
+	for (i = 0; i < patch.nfiles; i++)
+		need_str(patch.files[i]);
+	need_trailers(&patch.trailers);
+	pq_patch_find_pull(&patch, text, len);
+	need_opt(patch.pull_url);
+	need_opt(patch.pull_branch);
+	need_opt(patch.base_commit);
+	need_opt(patch.change_id);
+	pq_patch_free(&patch);
+	pq_patch_free(&patch);
+
+	NEED(pq_trailers_parse(&t, text, len, PQ_TRAILERS_COMMIT) == 0);
+	need_trailers(&t);
+	NEED(pq_trailers_parse(&t, text, len, PQ_TRAILERS_REPLY) == 0);
+	need_trailers(&t);
+	pq_trailers_free(&t);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	git_libgit2_init();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *raw = (const char *)data;
+	struct pq_mail_limits lim = pq_mail_default_limits;
+	struct pq_buf tmp = PQ_BUF_INIT;
+	struct pq_subject subj;
+	struct pq_mail m;
+	char *copy, *name, *email;
+	int ret;
+
+	/* small bounds, so the limit paths are reached too */
+	lim.max_headers = 64;
+	lim.max_depth = 8;
+	lim.max_refs = 16;
+	ret = pq_mail_parse(&m, raw, size, &lim);
+	NEED(ret == 0 || ret == PQ_ELIMIT || ret == PQ_EINVAL);
+	check_mail(&m);
+	if (ret == 0) {
+		NEED(m.nrefs <= lim.max_refs + 1);
+		if (pq_subject_parse(&subj, m.subject) == 0) {
+			size_t i;
+
+			need_str(subj.name);
+			for (i = 0; i < subj.ntags; i++)
+				need_str(subj.tags[i]);
+		}
+		pq_subject_free(&subj);
+		check_text(pq_buf_str(&m.body), m.body.len);
+	}
+	pq_mail_free(&m);
+
+	/* the helpers the executables use on raw header text */
+	pq_mail_decode_header(&tmp, raw, size);
+	need_buf(&tmp);
+	pq_buf_reset(&tmp);
+	pq_utf8_sanitize(&tmp, raw, size);
+	need_buf(&tmp);
+	copy = malloc(size + 1);
+	if (copy) {
+		memcpy(copy, raw, size);
+		copy[size] = '\0';
+		pq_mail_split_address(pq_buf_str(&tmp), &name, &email);
+		need_str(name);
+		need_str(email);
+		free(name);
+		free(email);
+		/* the body parsers take any bytes, NUL included */
+		{
+			struct pq_patch p;
+			struct pq_trailers t = { 0 };
+
+			memset(&p, 0, sizeof(p));
+			NEED(pq_patch_parse(&p, copy, size) == 0);
+			pq_patch_free(&p);
+			NEED(pq_trailers_parse(&t, copy, size, PQ_TRAILERS_REPLY) == 0);
+			pq_trailers_free(&t);
+		}
+		free(copy);
+	}
+	pq_buf_free(&tmp);
+	return 0;
+}
