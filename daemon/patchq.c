@@ -191,7 +191,7 @@ static int cmd_import(struct pq_store *s, int argc, char **argv, const struct op
 		die_usage("import needs at least one PATH");
 	for (i = 0; i < argc; i++)
 		if (import_one(s, argv[i], o) < 0)
-			status = fail(argv[i]);
+			status = fail("import");
 	if (pq_view_unparsable(s, before, &b, 0) == 0 && b.len) {
 		printf("could not parse (kept raw, see `patchq unparsable`):\n");
 		print_buf(&b);

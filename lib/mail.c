@@ -1017,6 +1017,10 @@ int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len, const struct p
 	memset(m, 0, sizeof(*m));
 	if (!lim)
 		lim = &pq_mail_default_limits;
+	if (!raw) {
+		raw = "";
+		len = 0;
+	}
 	if (len > lim->max_size) {
 		ret = pq_error_set(PQ_ELIMIT, "message of %zu bytes is over the limit of %zu", len,
 				   lim->max_size);
