@@ -71,18 +71,31 @@ static bool mbox_is_from_at(const char *p, const char *end)
 }
 
 /*
- * memmem(p, end - p, "<lead>From ", 6), found through the rarer 'F': glibc's
- * memmem costs several instructions a byte, memchr a fraction of one.
+ * memmem(p, end - p, "<lead>From ", 6), eight bytes a step: a word is
+ * looked at closer only when it holds <lead> followed by 'F', which is rare
+ * ('F' alone is every 170 bytes of mail; glibc's memmem costs several
+ * instructions a byte).
  */
 static const char *find_from(const char *p, const char *end, char lead)
 {
-	const char *f = p + 1;
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	const uint64_t want_lead = ones * (unsigned char)lead, want_f = ones * 'F';
+	uint64_t x, y, t;
+	int i;
 
-	while (f + 5 <= end && (f = memchr(f, 'F', (size_t)(end - f)))) {
-		if (f + 5 <= end && !memcmp(f, "From ", 5) && f[-1] == lead)
-			return f - 1;
-		f++;
+	for (; end - p >= 9; p += 8) {
+		memcpy(&x, p, 8);
+		memcpy(&y, p + 1, 8);
+		t = (x ^ want_lead) | (y ^ want_f); /* zero bytes: lead then 'F' */
+		if (!((t - ones) & ~t & high))
+			continue;
+		for (i = 0; i < 8; i++)
+			if (p[i] == lead && end - (p + i) >= 6 && !memcmp(p + i + 1, "From ", 5))
+				return p + i;
 	}
+	for (; end - p >= 6; p++)
+		if (*p == lead && !memcmp(p + 1, "From ", 5))
+			return p;
 	return NULL;
 }
 
