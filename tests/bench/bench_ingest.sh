@@ -60,7 +60,7 @@ trap 'exit 130' INT TERM
 calc() {
 	local expr=$1
 	shift
-	awk "$@" "BEGIN { printf \"%s\", $expr }" </dev/null
+	awk "$@" "BEGIN { printf \"%s\", ($expr) }" </dev/null # () keeps > a comparison
 }
 
 # timed LABEL CMD...: runs CMD with its output in $tmp/LABEL.out and
