@@ -15,15 +15,18 @@
 #include <unistd.h>
 
 #include "am.h"
+#include "apply.h"
 #include "buf.h"
+#include "config.h"
 #include "error.h"
 #include "ingest.h"
 #include "mbox.h"
+#include "rules.h"
 #include "store.h"
 #include "view.h"
 
 static const char usage_text[] =
-	"usage: patchq --db PATH [--json] COMMAND [ARGS...]\n"
+	"usage: patchq [-c FILE | --db PATH] [--json] COMMAND [ARGS...]\n"
 	"\n"
 	"patchq keeps a kernel mailing list's patches in one SQLite database:\n"
 	"messages, series and their versions, review trailers.\n"
@@ -44,8 +47,29 @@ static const char usage_text[] =
 	"  am SERIES           a git-am-ready mbox of the series with the collected\n"
 	"                      trailers added to each patch\n"
 	"\n"
+	"Queue commands (they need the configuration, -c FILE):\n"
+	"  why SERIES          which rule sends the series where, and why the others\n"
+	"                      do not match\n"
+	"  check SERIES        dry-run the series against every queue and record the\n"
+	"                      result: applies, or the file and hunk that conflict\n"
+	"  apply SERIES --queue Q [--dry-run]\n"
+	"                      apply the series to queue Q: commits built in memory,\n"
+	"                      the branch moved only if every patch applied\n"
+	"  approve SERIES --queue Q\n"
+	"                      a maintainer's approval: applies the series to Q\n"
+	"  reject SERIES [--queue Q] [--reason TEXT]\n"
+	"                      record a rejection (on Q, or everywhere)\n"
+	"  queue Q             the series applied to Q, in order, with their commits\n"
+	"  recover             finish or undo applications a crash interrupted\n"
+	"\n"
 	"Options:\n"
+	"  -c, --config FILE   the configuration (git-config format; default\n"
+	"                      /etc/patchq/patchq.conf); its patchq.database is the\n"
+	"                      database unless --db is given\n"
 	"  --db PATH           the database (created when missing)\n"
+	"  --queue Q           apply, approve, reject: the queue\n"
+	"  --dry-run           apply: check only, move nothing\n"
+	"  --reason TEXT       reject: why, recorded with the rejection\n"
 	"  --json              print JSON instead of text (every listing)\n"
 	"  -o, --output FILE   am: write the mbox to FILE instead of standard output\n"
 	"  --signoff IDENT     am: add \"Signed-off-by: IDENT\" last to each patch\n"
@@ -57,8 +81,14 @@ static const char usage_text[] =
 	"Exit status: 0 on success, 1 when the command failed (the reason is printed\n"
 	"on standard error), 2 on a usage error.\n";
 
+#define DEFAULT_CONFIG "/etc/patchq/patchq.conf"
+
 struct options {
+	const char *config;
 	const char *db;
+	const char *queue;
+	const char *reason;
+	int dry_run;
 	const char *output;
 	const char *signoff;
 	const char *link;
@@ -248,10 +278,97 @@ static int cmd_am(struct pq_store *s, long long id, const struct options *o)
 	return 0;
 }
 
-static int run(struct pq_store *s, int argc, char **argv, const struct options *o)
+static int needs_config(const char *cmd)
+{
+	static const char *const cmds[] = { "why",    "check", "apply",	 "approve",
+					    "reject", "queue", "recover" };
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(cmd, cmds[i]))
+			return 1;
+	return 0;
+}
+
+static int cmd_why(struct pq_store *s, const struct pq_config *c, long long id)
+{
+	struct pq_rules_input in;
+	struct pq_rules_verdict v;
+	struct pq_buf b = PQ_BUF_INIT;
+
+	if (pq_rules_input_load(s, id, &in) < 0)
+		return fail("why");
+	if (pq_rules_decide(c, &in, &v, &b))
+		pq_buf_addf(&b, "=> queue %s (%s), %s\n", v.queue ? v.queue->name : v.rule->queue,
+			    v.queue ? v.queue->branch : "?",
+			    v.automatic ? "applied automatically"
+					: "waits for a maintainer's approval");
+	else
+		pq_buf_adds(&b, "=> no rule matches: the series goes to no queue\n");
+	pq_rules_input_free(&in);
+	return report(0, &b, "why");
+}
+
+/* apply and approve: the report goes out whatever happened */
+static int cmd_apply(struct pq_store *s, const struct pq_config *c, long long id,
+		     const struct options *o)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	int ret;
+
+	if (!o->queue)
+		die_usage("apply and approve need --queue Q");
+	ret = pq_apply_series(s, c, id, o->queue, o->dry_run, &b);
+	print_buf(&b);
+	pq_buf_free(&b);
+	if (ret < 0)
+		return fail(o->dry_run ? "would not apply" : "not applied");
+	printf("%s series %lld %s %s\n", o->dry_run ? "would apply" : "applied", id,
+	       o->dry_run ? "to" : "on", o->queue);
+	return 0;
+}
+
+static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
+			 const struct options *o)
 {
 	struct pq_buf b = PQ_BUF_INIT;
 	const char *cmd = argv[0];
+
+	if (!c)
+		die_usage("this command needs the configuration: -c FILE");
+	if (!strcmp(cmd, "recover"))
+		return report(pq_apply_recover(s, c, &b), &b, "recover");
+	if (argc != 2)
+		die_usage(!strcmp(cmd, "queue") ? "queue takes one queue name" : "give one SERIES");
+	if (!strcmp(cmd, "queue")) {
+		if (!pq_config_queue(c, argv[1])) {
+			pq_error_set(PQ_EINVAL, "no queue \"%s\" in %s", argv[1], c->path);
+			return fail("queue");
+		}
+		return report(pq_view_queue(s, argv[1], &b, o->json), &b, "queue");
+	}
+	if (!strcmp(cmd, "why"))
+		return cmd_why(s, c, series_arg(argv[1]));
+	if (!strcmp(cmd, "check"))
+		return report(pq_apply_check(s, c, series_arg(argv[1]), &b), &b, "check");
+	if (!strcmp(cmd, "reject")) {
+		if (pq_apply_reject(s, series_arg(argv[1]), o->queue, o->reason) < 0)
+			return fail("reject");
+		printf("rejected series %s%s%s\n", argv[1], o->queue ? " on " : "",
+		       o->queue ? o->queue : "");
+		return 0;
+	}
+	return cmd_apply(s, c, series_arg(argv[1]), o); /* apply, approve */
+}
+
+static int run(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
+	       const struct options *o)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	const char *cmd = argv[0];
+
+	if (needs_config(cmd))
+		return run_queue_cmd(s, c, argc, argv, o);
 
 	if (!strcmp(cmd, "import"))
 		return cmd_import(s, argc - 1, argv + 1, o);
@@ -278,7 +395,11 @@ static int run(struct pq_store *s, int argc, char **argv, const struct options *
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "queue", required_argument, NULL, 'Q' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "signoff", required_argument, NULL, 's' },
@@ -289,13 +410,26 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = { 0 };
+	struct pq_config *conf = NULL;
 	struct pq_store *s;
 	int c, status;
 
-	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:o:qh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			o.config = optarg;
+			break;
 		case 'd':
 			o.db = optarg;
+			break;
+		case 'Q':
+			o.queue = optarg;
+			break;
+		case 'r':
+			o.reason = optarg;
+			break;
+		case 'n':
+			o.dry_run = 1;
 			break;
 		case 'j':
 			o.json = 1;
@@ -325,11 +459,21 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		die_usage("no command given");
+	/* the default configuration only when nothing names a database */
+	if (!o.config && !o.db && !access(DEFAULT_CONFIG, F_OK))
+		o.config = DEFAULT_CONFIG;
+	if (o.config && pq_config_load(&conf, o.config) < 0)
+		return fail("configuration");
+	if (!o.db && conf)
+		o.db = conf->database;
 	if (!o.db)
-		die_usage("no database: give --db PATH");
-	if (pq_store_open(&s, o.db) < 0)
+		die_usage("no database: give --db PATH or -c FILE");
+	if (pq_store_open(&s, o.db) < 0) {
+		pq_config_free(conf);
 		return fail("cannot open the database");
-	status = run(s, argc - optind, argv + optind, &o);
+	}
+	status = run(s, conf, argc - optind, argv + optind, &o);
 	pq_store_close(s);
+	pq_config_free(conf);
 	return status;
 }

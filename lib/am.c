@@ -15,6 +15,7 @@
 #include "mail.h"
 #include "patch.h"
 #include "series.h"
+#include "subject.h"
 
 struct line {
 	const char *p;
@@ -175,52 +176,81 @@ static int load_raw(struct pq_store *s, long long message_id, struct pq_mail *m)
 	return ret;
 }
 
+int pq_am_patch_load(struct pq_store *s, const struct pq_series_patch *sp,
+		     const struct pq_am_options *o, struct pq_am_patch *out)
+{
+	struct pq_subject subj;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if ((ret = load_raw(s, sp->id, &out->mail)) < 0) {
+		pq_mail_free(&out->mail);
+		return ret;
+	}
+	pq_patch_parse(&out->patch, pq_buf_str(&out->mail.body), out->mail.body.len);
+	message_with_trailers(&out->message, &out->patch, sp, o);
+	/* git am's rules: an in-body Subject: and Date: win over the header's */
+	pq_subject_parse(&subj, out->patch.subject ? out->patch.subject : out->mail.subject);
+	out->title = pq_strdup(subj.name);
+	pq_subject_free(&subj);
+	out->date_valid = out->mail.date_valid;
+	out->time = out->mail.date;
+	out->offset = out->mail.date_offset;
+	if (out->patch.date)
+		out->date_valid = pq_mail_parse_date(out->patch.date, &out->time, &out->offset);
+	return 0;
+}
+
+void pq_am_patch_free(struct pq_am_patch *p)
+{
+	pq_mail_free(&p->mail);
+	pq_patch_free(&p->patch);
+	pq_buf_free(&p->message);
+	free(p->title);
+	memset(p, 0, sizeof(*p));
+}
+
 static int write_patch(struct pq_store *s, const struct pq_series_patch *sp,
 		       const struct pq_am_options *o, struct pq_buf *out)
 {
-	struct pq_mail m;
-	struct pq_patch pp;
-	struct pq_buf msg = PQ_BUF_INIT, head = PQ_BUF_INIT;
+	struct pq_am_patch ap;
+	struct pq_buf head = PQ_BUF_INIT;
 	const char *body;
-	size_t rest;
+	size_t rest, len;
 	int ret, dashes;
 
-	if ((ret = load_raw(s, sp->id, &m)) < 0) {
-		pq_mail_free(&m);
+	if ((ret = pq_am_patch_load(s, sp, o, &ap)) < 0)
 		return ret;
-	}
-	body = pq_buf_str(&m.body);
-	pq_patch_parse(&pp, body, m.body.len);
-	message_with_trailers(&msg, &pp, sp, o);
-	rest = find_rest(body, m.body.len, &dashes);
+	body = pq_buf_str(&ap.mail.body);
+	len = ap.mail.body.len;
+	rest = find_rest(body, len, &dashes);
 
 	pq_buf_adds(&head, "From git@z Thu Jan  1 00:00:00 1970\n");
-	pq_buf_addf(&head, "Subject: %s\n", m.subject);
+	pq_buf_addf(&head, "Subject: %s\n", ap.mail.subject);
 	pq_buf_addf(&head, "From: %s <%s>\n", sp->author, sp->email);
-	pq_buf_addf(&head, "Date: %s\n", pp.date ? pp.date : m.date_raw);
+	pq_buf_addf(&head, "Date: %s\n", ap.patch.date ? ap.patch.date : ap.mail.date_raw);
 	pq_buf_addf(&head, "Message-Id: <%s>\n", sp->msgid);
 	pq_buf_adds(&head, "MIME-Version: 1.0\n");
 	pq_buf_adds(&head, "Content-Type: text/plain; charset=\"utf-8\"\n");
 	pq_buf_addf(&head, "Content-Transfer-Encoding: %s\n\n",
-		    is_ascii(&head) && is_ascii(&m.body) && is_ascii(&msg) ? "7bit" : "8bit");
+		    is_ascii(&head) && is_ascii(&ap.mail.body) && is_ascii(&ap.message) ? "7bit"
+											: "8bit");
 	pq_buf_add(out, head.ptr, head.len);
-	pq_buf_add(out, msg.ptr, msg.len);
-	if (dashes && notes_present(body + rest, m.body.len - rest)) {
+	pq_buf_add(out, ap.message.ptr, ap.message.len);
+	if (dashes && notes_present(body + rest, len - rest)) {
 		pq_buf_adds(out, "---\n");
 	} else {
 		pq_buf_addc(out, '\n');
-		while (rest < m.body.len && body[rest] == '\n')
+		while (rest < len && body[rest] == '\n')
 			rest++;
 	}
-	pq_buf_add(out, body + rest, m.body.len - rest);
+	pq_buf_add(out, body + rest, len - rest);
 	if (out->len && out->ptr[out->len - 1] != '\n')
 		pq_buf_addc(out, '\n');
 	pq_buf_addc(out, '\n');
 
-	pq_buf_free(&msg);
 	pq_buf_free(&head);
-	pq_patch_free(&pp);
-	pq_mail_free(&m);
+	pq_am_patch_free(&ap);
 	return 0;
 }
 

@@ -10,12 +10,37 @@
 #define PQ_AM_H
 
 #include "buf.h"
+#include "mail.h"
+#include "patch.h"
+#include "series.h"
 #include "store.h"
 
 struct pq_am_options {
 	const char *signoff; /* "Name <email>" to sign off last, or NULL */
 	const char *link;    /* Link: template with %s for the Message-ID, or NULL */
 };
+
+/* One patch of a series as git am would take it. */
+struct pq_am_patch {
+	struct pq_mail mail;   /* the mail, re-read from its raw bytes */
+	struct pq_patch patch; /* its body split */
+	struct pq_buf message; /* commit message body: the mail's, then the
+				   collected trailers, Link:, sign-off */
+	char *title;	       /* the subject without its bracket prefix
+				   (an in-body Subject: wins) */
+	int64_t time;	       /* author date (an in-body Date: wins) */
+	int offset;	       /* its zone, minutes east of UTC */
+	int date_valid;
+};
+
+/*
+ * Loads patch sp of a series: re-reads the raw mail and composes the commit
+ * message with the trailers collected for it. Returns 0, PQ_ENOTFOUND or
+ * PQ_EDB. Free with pq_am_patch_free().
+ */
+int pq_am_patch_load(struct pq_store *s, const struct pq_series_patch *sp,
+		     const struct pq_am_options *o, struct pq_am_patch *out);
+void pq_am_patch_free(struct pq_am_patch *p);
 
 /* Appends the mbox of series id to out. Returns 0, PQ_ENOTFOUND or PQ_EDB. */
 int pq_am_write(struct pq_store *s, long long id, const struct pq_am_options *o,

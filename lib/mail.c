@@ -662,14 +662,14 @@ static int days_in_month(int y, int mon)
 	return mon == 2 && leap ? 29 : days[mon - 1];
 }
 
-static void parse_date(struct pq_mail *m, const char *s)
+int pq_mail_parse_date(const char *s, int64_t *t, int *offset)
 {
 	struct mailimf_date_time *dt = NULL;
 	size_t idx = 0;
-	int zone, year;
+	int zone, year, ok = 0;
 
 	if (mailimf_date_time_parse(s, strlen(s), &idx, &dt) != MAILIMF_NO_ERROR)
-		return;
+		return 0;
 	zone = dt->dt_zone;
 	year = dt->dt_year;
 	/* RFC 5322 4.3: two-digit years before 50 are 20xx, three-digit ones 1900 + */
@@ -682,15 +682,21 @@ static void parse_date(struct pq_mail *m, const char *s)
 	    dt->dt_hour >= 0 && dt->dt_hour <= 23 && dt->dt_min >= 0 && dt->dt_min <= 59 &&
 	    dt->dt_sec >= 0 && dt->dt_sec <= 60 && zone >= -2400 && zone <= 2400 &&
 	    abs(zone % 100) < 60) {
-		int64_t t =
+		int64_t u =
 			days_from_civil(year, (unsigned)dt->dt_month, (unsigned)dt->dt_day) * 86400;
 
-		t += dt->dt_hour * 3600 + dt->dt_min * 60 + dt->dt_sec;
-		t -= (zone / 100) * 3600 + (zone % 100) * 60;
-		m->date = t;
-		m->date_valid = 1;
+		u += dt->dt_hour * 3600 + dt->dt_min * 60 + dt->dt_sec;
+		*offset = (zone / 100) * 60 + zone % 100;
+		*t = u - *offset * 60;
+		ok = 1;
 	}
 	mailimf_date_time_free(dt);
+	return ok;
+}
+
+static void parse_date(struct pq_mail *m, const char *s)
+{
+	m->date_valid = pq_mail_parse_date(s, &m->date, &m->date_offset);
 }
 
 /* ---- MIME body ---- */

@@ -43,6 +43,7 @@ struct pq_mail {
 	char *date_raw;	   /* the Date: field as written, "" when absent */
 	int64_t date;	   /* unix time; valid only when date_valid */
 	int date_valid;
+	int date_offset;			      /* the Date: zone in minutes east of UTC */
 	char *to;				      /* decoded To:, "" when absent */
 	char *cc;				      /* decoded Cc:, "" when absent */
 	char *list_id;				      /* decoded List-Id:, "" when absent */
@@ -69,6 +70,13 @@ void pq_mail_free(struct pq_mail *m);
  * of raw headers and for tests.
  */
 void pq_mail_decode_header(struct pq_buf *out, const char *value, size_t len);
+
+/*
+ * Parses an RFC 5322 date (two-digit years and impossible days handled as
+ * for Date:) into unix time and zone offset in minutes. Returns 1 when it
+ * is a usable date, 0 otherwise. Used for in-body Date: lines too.
+ */
+int pq_mail_parse_date(const char *s, int64_t *t, int *offset);
 
 /* Splits a decoded address "Name <a@b>" / "a@b (Name)" / "a@b" into
  * freshly allocated name and email ("" when absent). */

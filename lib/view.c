@@ -457,3 +457,61 @@ int pq_view_unparsable(struct pq_store *s, long long after, struct pq_buf *out, 
 		pq_json_array_end(&j);
 	return ret;
 }
+
+int pq_view_queue(struct pq_store *s, const char *queue, struct pq_buf *out, int json)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT a.series_id, s.name, s.version, a.msgid, a.commit_id, a.path, m.name"
+		   " FROM application a JOIN series s ON s.id = a.series_id"
+		   " JOIN message m ON m.id = a.message_id"
+		   " WHERE a.queue = ? AND a.active ORDER BY a.id");
+	struct pq_json j;
+	long long last = 0;
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, queue);
+	pq_json_init(&j, out, 1);
+	if (json)
+		pq_json_array_begin(&j);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long long id = sqlite3_column_int64(st, 0);
+
+		if (id != last && json) {
+			if (last) {
+				pq_json_array_end(&j);
+				pq_json_object_end(&j);
+			}
+			pq_json_object_begin(&j);
+			pq_json_kint(&j, "series", id);
+			json_col_str(&j, st, "name", 1);
+			pq_json_kint(&j, "version", sqlite3_column_int(st, 2));
+			pq_json_key(&j, "patches");
+			pq_json_array_begin(&j);
+		} else if (id != last) {
+			pq_buf_addf(out, "%6lld  v%d %s\n", id, sqlite3_column_int(st, 2),
+				    pq_store_col_text(st, 1));
+		}
+		last = id;
+		if (json) {
+			pq_json_object_begin(&j);
+			json_col_str(&j, st, "msgid", 3);
+			json_col_str(&j, st, "subject", 6);
+			json_col_str(&j, st, "commit", 4);
+			json_col_str(&j, st, "path", 5);
+			pq_json_object_end(&j);
+		} else {
+			pq_buf_addf(out, "        %.12s %s\n", pq_store_col_text(st, 4),
+				    pq_store_col_text(st, 6));
+		}
+	}
+	sqlite3_reset(st);
+	if (json) {
+		if (last) {
+			pq_json_array_end(&j);
+			pq_json_object_end(&j);
+		}
+		pq_json_array_end(&j);
+	}
+	return 0;
+}

@@ -1,0 +1,412 @@
+/* apply: series onto queues, with crash recovery (see apply.h). */
+#include "apply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "am.h"
+#include "error.h"
+#include "queue.h"
+#include "series.h"
+
+/* The commits a series becomes, ready for queue.c. */
+struct plan {
+	struct pq_series *series;
+	struct pq_am_patch *am;
+	struct pq_queue_patch *patches;
+	struct pq_queue_result *results;
+	struct pq_buf *messages;
+	size_t n;
+	char signoff[512];
+};
+
+static void plan_free(struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		pq_am_patch_free(&p->am[i]);
+		pq_buf_free(&p->messages[i]);
+		free(p->results[i].error);
+	}
+	free(p->am);
+	free(p->patches);
+	free(p->results);
+	free(p->messages);
+	pq_series_free(p->series);
+	memset(p, 0, sizeof(*p));
+}
+
+static void committer_date(const struct pq_config *c, const struct pq_am_patch *a, int64_t *t,
+			   int *off)
+{
+	switch (c->committer_date) {
+	case PQ_DATE_FIXED:
+		*t = c->fixed_date;
+		*off = 0;
+		break;
+	case PQ_DATE_MAIL:
+		*t = a->mail.date_valid ? a->mail.date : a->time;
+		*off = a->mail.date_valid ? a->mail.date_offset : a->offset;
+		break;
+	case PQ_DATE_AUTHOR:
+		*t = a->time;
+		*off = a->offset;
+		break;
+	}
+}
+
+static int plan_load(struct pq_store *s, const struct pq_config *c, long long id, struct plan *p)
+{
+	struct pq_am_options ao = { 0 };
+	size_t i;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	if ((ret = pq_series_load(s, id, &p->series)) < 0)
+		return ret;
+	if (!p->series->complete)
+		return pq_error_set(PQ_EINVAL, "series %lld is incomplete: %d of %d patches", id,
+				    p->series->received, p->series->total);
+	snprintf(p->signoff, sizeof(p->signoff), "%s <%s>", c->committer_name, c->committer_email);
+	ao.signoff = c->signoff ? p->signoff : NULL;
+	ao.link = c->link;
+	p->am = pq_calloc(p->series->npatches, sizeof(*p->am));
+	p->patches = pq_calloc(p->series->npatches, sizeof(*p->patches));
+	p->results = pq_calloc(p->series->npatches, sizeof(*p->results));
+	p->messages = pq_calloc(p->series->npatches, sizeof(*p->messages));
+	for (i = 0; i < p->series->npatches; i++) {
+		const struct pq_series_patch *sp = &p->series->patches[i];
+		struct pq_queue_patch *qp = &p->patches[i];
+		struct pq_am_patch *a = &p->am[i];
+
+		if ((ret = pq_am_patch_load(s, sp, &ao, a)) < 0)
+			return ret;
+		p->n = i + 1;
+		if (!a->patch.diff.len)
+			return pq_error_set(PQ_EINVAL, "<%s> carries no diff", sp->msgid);
+		pq_buf_addf(&p->messages[i], "%s\n\n%s", a->title, pq_buf_str(&a->message));
+		pq_buf_rtrim(&p->messages[i]);
+		pq_buf_addc(&p->messages[i], '\n');
+		qp->msgid = sp->msgid;
+		qp->author_name = sp->author;
+		qp->author_email = sp->email;
+		qp->author_time = a->time;
+		qp->author_offset = a->offset;
+		committer_date(c, a, &qp->committer_time, &qp->committer_offset);
+		qp->message = p->messages[i].ptr;
+		qp->diff = a->patch.diff.ptr;
+		qp->diff_len = a->patch.diff.len;
+	}
+	return 0;
+}
+
+static int run_queue(const struct pq_config *c, const struct pq_queue_conf *q, const char *base,
+		     struct plan *p, int dry_run)
+{
+	struct pq_queue_opts o = {
+		.committer_name = c->committer_name,
+		.committer_email = c->committer_email,
+		.git_fallback = c->git_fallback,
+		.dry_run = dry_run,
+	};
+
+	return pq_queue_apply(c->repository, q->branch, base, p->patches, p->n, &o, p->results);
+}
+
+static void report_results(struct pq_buf *report, const struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		const struct pq_queue_result *r = &p->results[i];
+
+		if (r->error)
+			pq_buf_addf(report, "  [%d/%d] %s\n        does not apply: %s\n",
+				    p->series->patches[i].index, p->series->total, p->am[i].title,
+				    r->error);
+		else if (r->commit[0])
+			pq_buf_addf(report, "  [%d/%d] %s\n        %.12s%s\n",
+				    p->series->patches[i].index, p->series->total, p->am[i].title,
+				    r->commit, r->path == PQ_APPLY_GIT ? " (git apply)" : "");
+	}
+}
+
+static const char *first_error(const struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->results[i].error)
+			return p->results[i].error;
+	return NULL;
+}
+
+static int set_state(struct pq_store *s, long long id, const char *queue, const char *state,
+		     const char *reason, const char *tip)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "INSERT INTO series_queue (series_id, queue, state, reason, tip, updated)"
+		   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (series_id, queue) DO UPDATE SET"
+		   " state = ?3, reason = ?4, tip = ?5, updated = ?6");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	pq_store_bind_text(st, 3, state);
+	pq_store_bind_text(st, 4, reason);
+	pq_store_bind_text(st, 5, tip);
+	sqlite3_bind_int64(st, 6, (long long)time(NULL));
+	return pq_store_step_done(s, st);
+}
+
+static int series_state(struct pq_store *s, long long id, const char *state)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "UPDATE series SET state = ? WHERE id = ?");
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, state);
+	sqlite3_bind_int64(st, 2, id);
+	return pq_store_step_done(s, st);
+}
+
+/* One transaction: the state change alone. */
+static int record_state(struct pq_store *s, long long id, const char *queue, const char *state,
+			const char *reason, const char *tip)
+{
+	int ret;
+
+	if ((ret = pq_store_begin(s)) < 0)
+		return ret;
+	if ((ret = set_state(s, id, queue, state, reason, tip)) < 0) {
+		pq_store_rollback(s);
+		return ret;
+	}
+	return pq_store_commit(s);
+}
+
+/* One transaction: every Message-ID to its commit, and the new states. */
+static int record_applied(struct pq_store *s, const char *queue, const struct plan *p)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int ret;
+
+	if ((ret = pq_store_begin(s)) < 0)
+		return ret;
+	for (i = 0; i < p->n; i++) {
+		st = pq_store_stmt(s,
+				   "INSERT INTO application (queue, series_id, message_id, msgid,"
+				   " commit_id, path, applied) VALUES (?, ?, ?, ?, ?, ?, ?)");
+		if (!st) {
+			ret = PQ_EDB;
+			goto fail;
+		}
+		pq_store_bind_text(st, 1, queue);
+		sqlite3_bind_int64(st, 2, p->series->id);
+		sqlite3_bind_int64(st, 3, p->series->patches[i].id);
+		pq_store_bind_text(st, 4, p->series->patches[i].msgid);
+		pq_store_bind_text(st, 5, p->results[i].commit);
+		pq_store_bind_text(st, 6,
+				   p->results[i].path == PQ_APPLY_GIT ? "git-apply" : "libgit2");
+		sqlite3_bind_int64(st, 7, (long long)time(NULL));
+		if ((ret = pq_store_step_done(s, st)) < 0)
+			goto fail;
+	}
+	if ((ret = set_state(s, p->series->id, queue, "applied", NULL, NULL)) < 0 ||
+	    (ret = series_state(s, p->series->id, "applied")) < 0)
+		goto fail;
+	return pq_store_commit(s);
+fail:
+	pq_store_rollback(s);
+	return ret;
+}
+
+static const struct pq_queue_conf *target(const struct pq_config *c, const char *queue)
+{
+	const struct pq_queue_conf *q = pq_config_queue(c, queue);
+
+	if (!q)
+		pq_error_set(PQ_EINVAL, "no queue \"%s\" in %s", queue, c->path);
+	else if (q->frozen)
+		pq_error_set(PQ_EINVAL, "queue \"%s\" (%s) is frozen: nothing is applied to it",
+			     queue, q->branch);
+	return q && !q->frozen ? q : NULL;
+}
+
+int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
+		    int dry_run, struct pq_buf *report)
+{
+	const struct pq_queue_conf *q = target(c, queue);
+	struct plan p;
+	char tip[41] = "";
+	int ret;
+
+	if (!q)
+		return PQ_EINVAL;
+	if ((ret = plan_load(s, c, id, &p)) < 0)
+		goto out;
+	ret = pq_queue_tip(c->repository, q->branch, tip);
+	if (ret == PQ_ENOTFOUND && q->base) {
+		/* a queue that does not exist yet starts from its base */
+		ret = pq_queue_tip(c->repository, q->base, tip);
+	}
+	if (ret < 0)
+		goto out;
+	/* the intent first: a crash from here on is completed by recovery */
+	if (!dry_run && (ret = record_state(s, id, queue, "applying", NULL, tip)) < 0)
+		goto out;
+	ret = run_queue(c, q, tip, &p, dry_run);
+	report_results(report, &p);
+	if (dry_run)
+		goto out;
+	if (ret == 0)
+		ret = record_applied(s, queue, &p);
+	else if (ret == PQ_EGIT)
+		record_state(s, id, queue, "failed", first_error(&p), NULL);
+	else
+		record_state(s, id, queue, "queued", pq_error_last(), NULL);
+out:
+	plan_free(&p);
+	return ret;
+}
+
+int pq_apply_check(struct pq_store *s, const struct pq_config *c, long long id,
+		   struct pq_buf *report)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < c->nqueues && ret != PQ_EDB; i++) {
+		const struct pq_queue_conf *q = &c->queues[i];
+		struct pq_buf one = PQ_BUF_INIT;
+		sqlite3_stmt *st;
+		char tip[41] = "";
+		int r;
+
+		if (q->frozen)
+			continue;
+		pq_queue_tip(c->repository, q->branch, tip);
+		r = pq_apply_series(s, c, id, q->name, 1, &one);
+		pq_buf_addf(report, "%s (%s at %.12s): %s\n", q->name, q->branch,
+			    tip[0] ? tip : "missing", r == 0 ? "applies" : pq_error_last());
+		pq_buf_free(&one);
+		if (r == PQ_EINVAL) { /* incomplete: nothing to record */
+			ret = r;
+			break;
+		}
+		st = pq_store_stmt(s, "INSERT OR REPLACE INTO check_result (series_id, queue, tip,"
+				      " ok, error, checked) VALUES (?, ?, ?, ?, ?, ?)");
+		if (!st)
+			return PQ_EDB;
+		sqlite3_bind_int64(st, 1, id);
+		pq_store_bind_text(st, 2, q->name);
+		pq_store_bind_text(st, 3, tip);
+		sqlite3_bind_int(st, 4, r == 0);
+		pq_store_bind_text(st, 5, r == 0 ? NULL : pq_error_last());
+		sqlite3_bind_int64(st, 6, (long long)time(NULL));
+		if (pq_store_step_done(s, st) < 0)
+			ret = PQ_EDB;
+	}
+	return ret;
+}
+
+/* What an interrupted application left: the branch moved or not. */
+static int recover_one(struct pq_store *s, const struct pq_config *c, long long id,
+		       const char *queue, const char *old_tip, struct pq_buf *report)
+{
+	const struct pq_queue_conf *q = target(c, queue);
+	struct plan p;
+	char tip[41] = "";
+	int ret;
+
+	if (!q)
+		return record_state(s, id, queue, "failed", pq_error_last(), NULL);
+	if ((ret = plan_load(s, c, id, &p)) < 0 ||
+	    (ret = run_queue(c, q, old_tip[0] ? old_tip : NULL, &p, 1)) < 0) {
+		plan_free(&p);
+		return record_state(s, id, queue, "failed", pq_error_last(), NULL);
+	}
+	pq_queue_tip(c->repository, q->branch, tip);
+	if (!strcmp(tip, p.results[p.n - 1].commit)) {
+		pq_buf_addf(report, "series %lld: found on %s, recorded\n", id, queue);
+		ret = record_applied(s, queue, &p);
+	} else if (!strcmp(tip, old_tip)) {
+		pq_buf_addf(report, "series %lld: %s never moved, back to queued\n", id, queue);
+		ret = record_state(s, id, queue, "queued", NULL, NULL);
+	} else {
+		pq_buf_addf(report, "series %lld: %s moved meanwhile\n", id, queue);
+		ret = record_state(s, id, queue, "failed",
+				   "the branch moved during the application", NULL);
+	}
+	plan_free(&p);
+	return ret;
+}
+
+int pq_apply_recover(struct pq_store *s, const struct pq_config *c, struct pq_buf *report)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT series_id, queue, coalesce(tip, '') FROM series_queue"
+				 " WHERE state = 'applying' ORDER BY updated");
+	struct todo {
+		long long id;
+		char *queue;
+		char *tip;
+	} *todo = NULL;
+	size_t n = 0, i;
+	int ret = 0;
+
+	if (!st)
+		return PQ_EDB;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		todo = pq_reallocarray(todo, n + 1, sizeof(*todo));
+		todo[n].id = sqlite3_column_int64(st, 0);
+		todo[n].queue = pq_strdup(pq_store_col_text(st, 1));
+		todo[n].tip = pq_strdup(pq_store_col_text(st, 2));
+		n++;
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < n; i++) {
+		if (!ret)
+			ret = recover_one(s, c, todo[i].id, todo[i].queue, todo[i].tip, report);
+		free(todo[i].queue);
+		free(todo[i].tip);
+	}
+	free(todo);
+	return ret;
+}
+
+static int reject_everywhere(struct pq_store *s, long long id, const char *reason)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "UPDATE series_queue SET state = 'rejected',"
+					    " reason = ?, updated = ? WHERE series_id = ?");
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, reason);
+	sqlite3_bind_int64(st, 2, (long long)time(NULL));
+	sqlite3_bind_int64(st, 3, id);
+	return pq_store_step_done(s, st);
+}
+
+int pq_apply_reject(struct pq_store *s, long long id, const char *queue, const char *reason)
+{
+	int ret;
+
+	if ((ret = pq_store_begin(s)) < 0)
+		return ret;
+	ret = queue ? set_state(s, id, queue, "rejected", reason, NULL)
+		    : reject_everywhere(s, id, reason);
+	if (!ret)
+		ret = series_state(s, id, "rejected");
+	if (ret < 0) {
+		pq_store_rollback(s);
+		return ret;
+	}
+	return pq_store_commit(s);
+}

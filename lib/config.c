@@ -1,0 +1,1046 @@
+/*
+ * config: loading and checking patchq's git-config file (see config.h).
+ *
+ * libgit2 parses the file and hands us its entries in file order; each is
+ * checked against the tables of known keys below and stored in struct
+ * pq_config. libgit2 does not say on which line an entry was, so a small
+ * scanner reads the text a second time to find where each entry and each
+ * section header is: the "FILE:LINE:" of every message comes from there.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "error.h"
+
+/* No real configuration comes near this; a larger file is a wrong path. */
+#define CONFIG_MAX_SIZE (1024 * 1024)
+#define DEFAULT_LINK "https://lore.kernel.org/r/%s"
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The scanner: where entries and headers are in the text.
+ *
+ * It follows git's syntax closely enough to count lines right: comments,
+ * quoted values holding '#' or ';', backslash-newline continuations,
+ * "[section]", "[section \"sub\"]" and the old "[section.sub]". Names are
+ * built the way libgit2 builds them (section and key lower-case, the
+ * subsection as written), so an entry is matched by name and occurrence.
+ */
+struct scan_header {
+	char *section; /* lower-case */
+	char *sub;     /* NULL for a section without a name */
+	int line;
+};
+
+struct scan_entry {
+	char *name; /* "section.sub.key" as libgit2 names it */
+	int line;
+	int header; /* index in headers, -1 before the first header */
+	int used;   /* already matched to a libgit2 entry */
+};
+
+struct scan {
+	struct scan_header *headers;
+	size_t nheaders;
+	struct scan_entry *entries;
+	size_t nentries;
+};
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* The index of the newline ending the line at i, or len. */
+static size_t line_end(const char *s, size_t len, size_t i)
+{
+	while (i < len && s[i] != '\n')
+		i++;
+	return i;
+}
+
+/* Reads the header at s[*pos] == '['; returns -1 when it is malformed. */
+static int scan_header(struct scan *sc, const char *s, size_t len, size_t *pos, int line)
+{
+	struct pq_buf name = PQ_BUF_INIT, sub = PQ_BUF_INIT;
+	struct scan_header *h;
+	size_t i = *pos + 1;
+	int quoted = 0;
+	char *dot;
+
+	while (i < len && s[i] != ']' && s[i] != '"' && s[i] != '\n' && !is_blank(s[i]))
+		pq_buf_addc(&name, (char)tolower((unsigned char)s[i++]));
+	while (i < len && is_blank(s[i]))
+		i++;
+	if (i < len && s[i] == '"') {
+		quoted = 1;
+		for (i++; i < len && s[i] != '"' && s[i] != '\n'; i++) {
+			if (s[i] == '\\' && i + 1 < len && s[i + 1] != '\n')
+				i++;
+			pq_buf_addc(&sub, s[i]);
+		}
+		if (i >= len || s[i] != '"')
+			goto bad;
+		i++;
+	}
+	if (i >= len || s[i] != ']' || !name.len)
+		goto bad;
+	*pos = i + 1;
+
+	sc->headers = pq_reallocarray(sc->headers, sc->nheaders + 1, sizeof(*sc->headers));
+	h = &sc->headers[sc->nheaders++];
+	h->line = line;
+	h->sub = NULL;
+	if (quoted) {
+		h->section = pq_buf_detach(&name);
+		h->sub = pq_strndup(sub.ptr ? sub.ptr : "", sub.len);
+	} else if ((dot = strchr(pq_buf_str(&name), '.'))) {
+		/* [section.sub]: git lower-cases the whole of it. */
+		h->section = pq_strndup(name.ptr, (size_t)(dot - name.ptr));
+		h->sub = pq_strdup(dot + 1);
+	} else {
+		h->section = pq_buf_detach(&name);
+	}
+	pq_buf_free(&name);
+	pq_buf_free(&sub);
+	return 0;
+bad:
+	pq_buf_free(&name);
+	pq_buf_free(&sub);
+	return -1;
+}
+
+/* Skips a value from s[*pos], counting the lines its continuations take. */
+static void scan_value(const char *s, size_t len, size_t *pos, int *line)
+{
+	size_t i = *pos;
+	int quote = 0;
+
+	while (i < len && s[i] != '\n') {
+		if (s[i] == '\\') {
+			if (i + 1 < len && s[i + 1] == '\n') {
+				(*line)++;
+				i += 2;
+			} else if (i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n') {
+				(*line)++;
+				i += 3;
+			} else {
+				i = i + 2 < len ? i + 2 : len;
+			}
+			continue;
+		}
+		if (s[i] == '"')
+			quote = !quote;
+		else if (!quote && (s[i] == '#' || s[i] == ';'))
+			i = line_end(s, len, i) - 1;
+		i++;
+	}
+	*pos = i;
+}
+
+/* Reads "key", "key = value" at s[*pos], a letter, under header cur. */
+static void scan_entry(struct scan *sc, const char *s, size_t len, size_t *pos, int *line, int cur)
+{
+	struct pq_buf name = PQ_BUF_INIT;
+	struct scan_entry *e;
+	size_t i = *pos, key = *pos;
+	int at = *line;
+
+	while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '-'))
+		i++;
+	if (cur >= 0) {
+		pq_buf_adds(&name, sc->headers[cur].section);
+		if (sc->headers[cur].sub)
+			pq_buf_addf(&name, ".%s", sc->headers[cur].sub);
+		pq_buf_addc(&name, '.');
+	}
+	for (; key < i; key++)
+		pq_buf_addc(&name, (char)tolower((unsigned char)s[key]));
+	while (i < len && is_blank(s[i]))
+		i++;
+	if (i < len && s[i] == '=') {
+		i++;
+		scan_value(s, len, &i, line);
+	} else if (i < len && s[i] != '\n' && s[i] != '#' && s[i] != ';') {
+		/* Not an entry libgit2 would accept: it reports that itself. */
+		*pos = line_end(s, len, i);
+		pq_buf_free(&name);
+		return;
+	}
+	*pos = line_end(s, len, i);
+	if (cur < 0) {
+		pq_buf_free(&name);
+		return;
+	}
+	sc->entries = pq_reallocarray(sc->entries, sc->nentries + 1, sizeof(*sc->entries));
+	e = &sc->entries[sc->nentries++];
+	e->name = pq_buf_detach(&name);
+	e->line = at;
+	e->header = cur;
+	e->used = 0;
+	pq_buf_free(&name);
+}
+
+static void scan_text(struct scan *sc, const char *s, size_t len)
+{
+	size_t i = 0;
+	int line = 1, cur = -1;
+
+	if (len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+		i = 3;
+	while (i < len) {
+		char c = s[i];
+
+		if (c == '\n') {
+			line++;
+			i++;
+		} else if (is_blank(c)) {
+			i++;
+		} else if (c == '[') {
+			/* A key may follow the header on the same line. */
+			if (scan_header(sc, s, len, &i, line) == 0) {
+				cur = (int)sc->nheaders - 1;
+			} else {
+				cur = -1;
+				i = line_end(s, len, i);
+			}
+		} else if (isalpha((unsigned char)c)) {
+			scan_entry(sc, s, len, &i, &line, cur);
+		} else {
+			/* Comments, and lines libgit2 refuses anyway. */
+			i = line_end(s, len, i);
+		}
+	}
+}
+
+/*
+ * The line of the next occurrence of entry name, 0 when unknown; the line
+ * of the header it is under goes to *header_line.
+ */
+static int scan_find(struct scan *sc, const char *name, int *header_line)
+{
+	size_t i;
+
+	*header_line = 0;
+	for (i = 0; i < sc->nentries; i++) {
+		struct scan_entry *e = &sc->entries[i];
+
+		if (e->used || strcmp(e->name, name) != 0)
+			continue;
+		e->used = 1;
+		*header_line = sc->headers[e->header].line;
+		return e->line;
+	}
+	return 0;
+}
+
+/* The line of the first include.path or includeIf.*.path, 0 when none. */
+static int scan_include(const struct scan *sc)
+{
+	size_t i;
+
+	for (i = 0; i < sc->nentries; i++) {
+		const struct scan_header *h = &sc->headers[sc->entries[i].header];
+		const char *key = strrchr(sc->entries[i].name, '.') + 1;
+
+		if ((!strcmp(h->section, "include") || !strcmp(h->section, "includeif")) &&
+		    !strcmp(key, "path"))
+			return sc->entries[i].line;
+	}
+	return 0;
+}
+
+static void scan_free(struct scan *sc)
+{
+	size_t i;
+
+	for (i = 0; i < sc->nheaders; i++) {
+		free(sc->headers[i].section);
+		free(sc->headers[i].sub);
+	}
+	for (i = 0; i < sc->nentries; i++)
+		free(sc->entries[i].name);
+	free(sc->headers);
+	free(sc->entries);
+}
+
+/*
+ * The known keys. Names are spelt as documented and in messages; libgit2
+ * hands them lower-case, so they are compared without case.
+ */
+enum kind {
+	K_PATH,	     /* a path; relative to the file's directory, ~/ expanded */
+	K_STRING,    /* any non-empty text */
+	K_BOOL,	     /* int */
+	K_COND,	     /* enum pq_cond */
+	K_COUNT,     /* int, 0 or more */
+	K_GLOBS,     /* a list, repeatable */
+	K_TAGS,	     /* a list of subject tags, repeatable, stored lower-case */
+	K_BRANCH,    /* a branch name */
+	K_COMMITTER, /* "Name <email>" */
+	K_DATE,	     /* author | mail | fixed:<unix time> */
+	K_LINK,	     /* a template with one %s */
+};
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;	  /* the field in the section's struct */
+	size_t count_off; /* for lists: the field counting them */
+};
+
+static const struct key patchq_keys[] = {
+	{ "database", K_PATH, offsetof(struct pq_config, database), 0 },
+	{ "repository", K_PATH, offsetof(struct pq_config, repository), 0 },
+	{ "committer", K_COMMITTER, 0, 0 },
+	{ "signoff", K_BOOL, offsetof(struct pq_config, signoff), 0 },
+	{ "link", K_LINK, offsetof(struct pq_config, link), 0 },
+	{ "committerDate", K_DATE, 0, 0 },
+	{ "gitFallback", K_BOOL, offsetof(struct pq_config, git_fallback), 0 },
+};
+
+enum { PATCHQ_DATABASE, PATCHQ_REPOSITORY, PATCHQ_COMMITTER };
+
+static const struct key queue_keys[] = {
+	{ "branch", K_BRANCH, offsetof(struct pq_queue_conf, branch), 0 },
+	{ "base", K_STRING, offsetof(struct pq_queue_conf, base), 0 },
+	{ "rebuild", K_BOOL, offsetof(struct pq_queue_conf, rebuild), 0 },
+	{ "auto", K_BOOL, offsetof(struct pq_queue_conf, automatic), 0 },
+	{ "frozen", K_BOOL, offsetof(struct pq_queue_conf, frozen), 0 },
+	{ "fastForward", K_BOOL, offsetof(struct pq_queue_conf, fast_forward), 0 },
+	{ "useBaseCommit", K_BOOL, offsetof(struct pq_queue_conf, use_base_commit), 0 },
+};
+
+enum { QUEUE_BRANCH, QUEUE_BASE, QUEUE_REBUILD, QUEUE_AUTO, QUEUE_FROZEN, QUEUE_FAST_FORWARD };
+
+static const struct key rule_keys[] = {
+	{ "queue", K_STRING, offsetof(struct pq_rule_conf, queue), 0 },
+	{ "tag", K_TAGS, offsetof(struct pq_rule_conf, tags),
+	  offsetof(struct pq_rule_conf, ntags) },
+	{ "fixes", K_COND, offsetof(struct pq_rule_conf, fixes), 0 },
+	{ "files", K_GLOBS, offsetof(struct pq_rule_conf, files),
+	  offsetof(struct pq_rule_conf, nfiles) },
+	{ "from", K_GLOBS, offsetof(struct pq_rule_conf, from),
+	  offsetof(struct pq_rule_conf, nfrom) },
+	{ "minReviews", K_COUNT, offsetof(struct pq_rule_conf, min_reviews), 0 },
+	{ "rfc", K_COND, offsetof(struct pq_rule_conf, rfc), 0 },
+	{ "minVersion", K_COUNT, offsetof(struct pq_rule_conf, min_version), 0 },
+	{ "auto", K_COND, offsetof(struct pq_rule_conf, automatic), 0 },
+};
+
+enum { RULE_QUEUE };
+
+struct section {
+	const char *name;
+	const struct key *keys;
+	size_t nkeys;
+	int named; /* [name "sub"] */
+};
+
+static const struct section sections[] = {
+	{ "patchq", patchq_keys, ARRAY_SIZE(patchq_keys), 0 },
+	{ "queue", queue_keys, ARRAY_SIZE(queue_keys), 1 },
+	{ "rule", rule_keys, ARRAY_SIZE(rule_keys), 1 },
+};
+
+enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE };
+
+/* Where each single-valued key of one section was set, to refuse twice. */
+#define KEYS_MAX 9
+_Static_assert(ARRAY_SIZE(patchq_keys) <= KEYS_MAX && ARRAY_SIZE(queue_keys) <= KEYS_MAX &&
+		       ARRAY_SIZE(rule_keys) <= KEYS_MAX,
+	       "struct meta holds KEYS_MAX keys");
+
+struct meta {
+	int line;		/* of the section header, 0 when unknown */
+	int key_line[KEYS_MAX]; /* where a key was set, 0 when unknown */
+	unsigned seen;		/* one bit per key index */
+};
+
+struct loader {
+	const char *path; /* as the caller gave it, for messages */
+	char *dir;	  /* absolute directory of the file */
+	struct scan scan;
+	struct pq_config *c;
+	struct meta top;
+	struct meta *qmeta; /* parallel to c->queues */
+	struct meta *rmeta; /* parallel to c->rules */
+};
+
+static int fail(struct loader *ld, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Sets "FILE:LINE: message" (or "FILE: message" when line is 0). */
+static int fail(struct loader *ld, int line, const char *fmt, ...)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	va_list ap;
+
+	if (line > 0)
+		pq_buf_addf(&b, "%s:%d: ", ld->path, line);
+	else
+		pq_buf_addf(&b, "%s: ", ld->path);
+	va_start(ap, fmt);
+	pq_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	pq_error_set(PQ_EINVAL, "%s", pq_buf_str(&b));
+	pq_buf_free(&b);
+	return PQ_EINVAL;
+}
+
+static char *join_dir(const char *dir, const char *path)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	size_t n = strlen(dir);
+
+	if (path[0] == '/')
+		return pq_strdup(path);
+	pq_buf_adds(&b, dir);
+	if (n && dir[n - 1] != '/')
+		pq_buf_addc(&b, '/');
+	pq_buf_adds(&b, path);
+	return pq_buf_detach(&b);
+}
+
+/* The absolute directory of path, or NULL when the cwd is unknown. */
+static char *config_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *cwd, *dir, *joined;
+
+	if (path[0] == '/')
+		return slash == path ? pq_strdup("/") : pq_strndup(path, (size_t)(slash - path));
+	cwd = getcwd(NULL, 0);
+	if (!cwd || !slash)
+		return cwd;
+	dir = pq_strndup(path, (size_t)(slash - path));
+	joined = join_dir(cwd, dir);
+	free(cwd);
+	free(dir);
+	return joined;
+}
+
+static int read_file(struct loader *ld, struct pq_buf *text)
+{
+	char chunk[8192];
+	size_t n;
+	FILE *f = fopen(ld->path, "r");
+
+	if (!f)
+		return pq_error_set(PQ_EIO, "%s: cannot open: %s", ld->path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		pq_buf_add(text, chunk, n);
+		if (text->len > CONFIG_MAX_SIZE) {
+			fclose(f);
+			return fail(ld, 0, "larger than %d bytes: not a patchq configuration",
+				    CONFIG_MAX_SIZE);
+		}
+	}
+	if (ferror(f)) {
+		int err = errno;
+
+		fclose(f);
+		return pq_error_set(PQ_EIO, "%s: cannot read: %s", ld->path, strerror(err));
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Turns libgit2's "failed to parse config file: WHAT (in FILE:LINE, ...)"
+ * into our "FILE:LINE: WHAT".
+ */
+static int fail_parse(struct loader *ld)
+{
+	const git_error *e = git_error_last();
+	const char *msg = e && e->message ? e->message : "cannot parse";
+	const char *prefix = "failed to parse config file: ";
+	const char *in = strstr(msg, " (in ");
+	size_t plen = strlen(ld->path);
+	int line = 0;
+
+	if (!strncmp(msg, prefix, strlen(prefix)))
+		msg += strlen(prefix);
+	if (in && !strncmp(in + 5, ld->path, plen) && in[5 + plen] == ':') {
+		line = atoi(in + 6 + plen);
+		return fail(ld, line, "%.*s", (int)(in - msg), msg);
+	}
+	return fail(ld, 0, "%s", msg);
+}
+
+static int need_value(struct loader *ld, int line, const char *key, const char *value)
+{
+	if (!value || !*value)
+		return fail(ld, line, "%s needs a value", key);
+	return 0;
+}
+
+static int parse_committer(const char *v, char **name, char **email)
+{
+	const char *end = v + strlen(v), *lt, *gt, *p;
+	const char *nend;
+
+	while (isspace((unsigned char)*v))
+		v++;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	lt = memchr(v, '<', (size_t)(end - v));
+	if (!lt || end[-1] != '>')
+		return -1;
+	gt = end - 1;
+	for (nend = lt; nend > v && isspace((unsigned char)nend[-1]); nend--)
+		;
+	if (nend == v || gt == lt + 1)
+		return -1;
+	for (p = v; p < nend; p++)
+		if (*p == '>' || *p == '\n')
+			return -1;
+	for (p = lt + 1; p < gt; p++)
+		if (*p == '<' || *p == '>' || isspace((unsigned char)*p))
+			return -1;
+	*name = pq_strndup(v, (size_t)(nend - v));
+	*email = pq_strndup(lt + 1, (size_t)(gt - lt - 1));
+	return 0;
+}
+
+static int parse_date(struct pq_config *c, const char *v)
+{
+	const char *digits;
+	char *end;
+	long long t;
+
+	if (!strcmp(v, "author")) {
+		c->committer_date = PQ_DATE_AUTHOR;
+		return 0;
+	}
+	if (!strcmp(v, "mail")) {
+		c->committer_date = PQ_DATE_MAIL;
+		return 0;
+	}
+	if (strncmp(v, "fixed:", 6) != 0)
+		return -1;
+	digits = v + 6 + (v[6] == '-');
+	if (!isdigit((unsigned char)*digits))
+		return -1;
+	errno = 0;
+	t = strtoll(v + 6, &end, 10);
+	if (errno || *end)
+		return -1;
+	c->committer_date = PQ_DATE_FIXED;
+	c->fixed_date = t;
+	return 0;
+}
+
+/* A template printf can take with one string: exactly one %s, %% allowed. */
+static int link_ok(const char *v)
+{
+	int n = 0;
+
+	for (; *v; v++) {
+		if (*v != '%')
+			continue;
+		if (v[1] == 's')
+			n++;
+		else if (v[1] != '%')
+			return 0;
+		v++;
+	}
+	return n == 1;
+}
+
+static void list_add(void *obj, const struct key *k, char *s)
+{
+	char ***list = (char ***)((char *)obj + k->off);
+	size_t *n = (size_t *)((char *)obj + k->count_off);
+
+	*list = pq_reallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = s;
+}
+
+static void set_string(void *obj, const struct key *k, char *s)
+{
+	char **field = (char **)((char *)obj + k->off);
+
+	free(*field);
+	*field = s;
+}
+
+/* Checks value for key k (named kname in messages) and stores it in obj. */
+static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, const struct key *k,
+		     const char *kname, const char *value, int line)
+{
+	int b, err;
+	int64_t n;
+
+	if (k->kind != K_GLOBS && k->kind != K_TAGS) {
+		if (m->seen & (1u << ki)) {
+			if (m->key_line[ki])
+				return fail(ld, line, "%s is set twice (first at line %d)", kname,
+					    m->key_line[ki]);
+			return fail(ld, line, "%s is set twice", kname);
+		}
+		m->seen |= 1u << ki;
+		m->key_line[ki] = line;
+	}
+
+	switch (k->kind) {
+	case K_BOOL:
+	case K_COND:
+		if (git_config_parse_bool(&b, value) < 0)
+			return fail(ld, line, "%s: \"%s\" is not a boolean (true or false)", kname,
+				    value);
+		if (k->kind == K_BOOL)
+			*(int *)((char *)obj + k->off) = b;
+		else
+			*(enum pq_cond *)((char *)obj + k->off) = b ? PQ_COND_YES : PQ_COND_NO;
+		return 0;
+	default:
+		break;
+	}
+
+	if ((err = need_value(ld, line, kname, value)) < 0)
+		return err;
+
+	switch (k->kind) {
+	case K_PATH: {
+		git_buf path = { NULL, 0, 0 };
+
+		if (git_config_parse_path(&path, value) < 0) {
+			const git_error *e = git_error_last();
+
+			return fail(ld, line, "%s: \"%s\": %s", kname, value,
+				    e && e->message ? e->message : "not a usable path");
+		}
+		set_string(obj, k, join_dir(ld->dir, path.ptr));
+		git_buf_dispose(&path);
+		return 0;
+	}
+	case K_STRING:
+		set_string(obj, k, pq_strdup(value));
+		return 0;
+	case K_COUNT:
+		if (git_config_parse_int64(&n, value) < 0)
+			return fail(ld, line, "%s: \"%s\" is not a number", kname, value);
+		if (n < 0 || n > INT_MAX)
+			return fail(ld, line, "%s: %s is out of range (0 or more)", kname, value);
+		*(int *)((char *)obj + k->off) = (int)n;
+		return 0;
+	case K_GLOBS:
+		list_add(obj, k, pq_strdup(value));
+		return 0;
+	case K_TAGS: {
+		char *tag = pq_strdup(value), *p;
+
+		for (p = tag; *p; p++) {
+			if (isspace((unsigned char)*p) || *p == '[' || *p == ']') {
+				free(tag);
+				return fail(
+					ld, line,
+					"%s: \"%s\" is not one subject tag (no spaces or brackets)",
+					kname, value);
+			}
+			*p = (char)tolower((unsigned char)*p);
+		}
+		list_add(obj, k, tag);
+		return 0;
+	}
+	case K_BRANCH:
+		if (!strncmp(value, "refs/", 5))
+			return fail(ld, line,
+				    "%s: \"%s\": give the branch name without refs/heads/", kname,
+				    value);
+		if (git_branch_name_is_valid(&b, value) < 0 || !b)
+			return fail(ld, line, "%s: \"%s\" is not a valid branch name", kname,
+				    value);
+		set_string(obj, k, pq_strdup(value));
+		return 0;
+	case K_COMMITTER: {
+		char *name, *email;
+
+		if (parse_committer(value, &name, &email) < 0)
+			return fail(ld, line, "%s: \"%s\" is not of the form \"Name <email>\"",
+				    kname, value);
+		ld->c->committer_name = name;
+		ld->c->committer_email = email;
+		return 0;
+	}
+	case K_DATE:
+		if (parse_date(ld->c, value) < 0)
+			return fail(ld, line, "%s: \"%s\" is not author, mail or fixed:<unix time>",
+				    kname, value);
+		return 0;
+	case K_LINK:
+		if (!link_ok(value))
+			return fail(
+				ld, line,
+				"%s: \"%s\" must hold %%s exactly once (the Message-ID) and no other %% directive",
+				kname, value);
+		set_string(obj, k, pq_strdup(value));
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static struct pq_queue_conf *queue_get(struct loader *ld, const char *name, int line,
+				       struct meta **m)
+{
+	struct pq_config *c = ld->c;
+	struct pq_queue_conf *q;
+	size_t i;
+
+	for (i = 0; i < c->nqueues; i++) {
+		if (!strcmp(c->queues[i].name, name)) {
+			*m = &ld->qmeta[i];
+			return &c->queues[i];
+		}
+	}
+	c->queues = pq_reallocarray(c->queues, c->nqueues + 1, sizeof(*c->queues));
+	ld->qmeta = pq_reallocarray(ld->qmeta, c->nqueues + 1, sizeof(*ld->qmeta));
+	q = &c->queues[c->nqueues];
+	memset(q, 0, sizeof(*q));
+	q->name = pq_strdup(name);
+	*m = &ld->qmeta[c->nqueues++];
+	memset(*m, 0, sizeof(**m));
+	(*m)->line = line;
+	return q;
+}
+
+static struct pq_rule_conf *rule_get(struct loader *ld, const char *name, int line, struct meta **m)
+{
+	struct pq_config *c = ld->c;
+	struct pq_rule_conf *r;
+	size_t i;
+
+	for (i = 0; i < c->nrules; i++) {
+		if (!strcmp(c->rules[i].name, name)) {
+			*m = &ld->rmeta[i];
+			return &c->rules[i];
+		}
+	}
+	c->rules = pq_reallocarray(c->rules, c->nrules + 1, sizeof(*c->rules));
+	ld->rmeta = pq_reallocarray(ld->rmeta, c->nrules + 1, sizeof(*ld->rmeta));
+	r = &c->rules[c->nrules];
+	memset(r, 0, sizeof(*r));
+	r->name = pq_strdup(name);
+	r->fixes = PQ_COND_ANY;
+	r->rfc = PQ_COND_ANY;
+	r->automatic = PQ_COND_ANY;
+	r->file = pq_strdup(ld->path);
+	r->line = line;
+	*m = &ld->rmeta[c->nrules++];
+	memset(*m, 0, sizeof(**m));
+	(*m)->line = line;
+	return r;
+}
+
+static int section_find(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(sections); i++)
+		if (strlen(sections[i].name) == len && !strncmp(sections[i].name, name, len))
+			return (int)i;
+	return -1;
+}
+
+static int is_include(const char *section, size_t len)
+{
+	return (len == 7 && !strncmp(section, "include", 7)) ||
+	       (len == 9 && !strncmp(section, "includeif", 9));
+}
+
+/* The message for a section patchq does not know, or knows but refuses. */
+static int fail_section(struct loader *ld, int line, const char *what, const char *section,
+			size_t len, const char *sub)
+{
+	int si = section_find(section, len);
+
+	if (is_include(section, len))
+		return fail(ld, line,
+			    "%s: include files are not supported: put the settings in this file",
+			    what);
+	if (si < 0)
+		return fail(
+			ld, line,
+			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"] and [rule \"NAME\"]",
+			what, (int)len, section);
+	if (sections[si].named && (!sub || !*sub))
+		return fail(ld, line, "%s: a %s needs a name: [%s \"NAME\"]", what,
+			    sections[si].name, sections[si].name);
+	return fail(ld, line, "%s: [%s] takes no name", what, sections[si].name);
+}
+
+static int fail_key(struct loader *ld, int line, const char *name, const struct section *s)
+{
+	struct pq_buf keys = PQ_BUF_INIT;
+	size_t i;
+	int err;
+
+	for (i = 0; i < s->nkeys; i++)
+		pq_buf_addf(&keys, "%s%s", i ? ", " : "", s->keys[i].name);
+	err = fail(ld, line, "%s: unknown key: [%s] takes %s", name, s->name, pq_buf_str(&keys));
+	pq_buf_free(&keys);
+	return err;
+}
+
+static int load_entry(struct loader *ld, const git_config_entry *e)
+{
+	const char *name = e->name, *dot1 = strchr(name, '.'), *dotn = strrchr(name, '.');
+	const char *var = dotn + 1;
+	struct pq_buf kname = PQ_BUF_INIT;
+	const struct section *s;
+	struct meta *m = &ld->top;
+	char *sub = NULL;
+	void *obj = ld->c;
+	int header_line, line, si, err;
+	size_t ki;
+
+	line = scan_find(&ld->scan, name, &header_line);
+	if (dot1 != dotn)
+		sub = pq_strndup(dot1 + 1, (size_t)(dotn - dot1 - 1));
+	si = section_find(name, (size_t)(dot1 - name));
+	if (si < 0 || sections[si].named != (sub && *sub)) {
+		err = fail_section(ld, line, name, name, (size_t)(dot1 - name), sub);
+		goto out;
+	}
+	s = &sections[si];
+	for (ki = 0; ki < s->nkeys; ki++)
+		if (!strcasecmp(var, s->keys[ki].name))
+			break;
+	if (ki == s->nkeys) {
+		err = fail_key(ld, line, name, s);
+		goto out;
+	}
+	if (si == SEC_QUEUE)
+		obj = queue_get(ld, sub, header_line, &m);
+	else if (si == SEC_RULE)
+		obj = rule_get(ld, sub, header_line, &m);
+	pq_buf_adds(&kname, s->name);
+	if (sub)
+		pq_buf_addf(&kname, ".%s", sub);
+	pq_buf_addf(&kname, ".%s", s->keys[ki].name);
+	err = set_value(ld, obj, m, ki, &s->keys[ki], pq_buf_str(&kname), e->value, line);
+out:
+	pq_buf_free(&kname);
+	free(sub);
+	return err;
+}
+
+/*
+ * A section header without any key gives libgit2 nothing to report: an
+ * empty [queue] or [rule] still makes one (that fails the checks below), an
+ * empty section patchq does not know is still an error.
+ */
+static int load_headers(struct loader *ld)
+{
+	size_t i;
+
+	for (i = 0; i < ld->scan.nheaders; i++) {
+		const struct scan_header *h = &ld->scan.headers[i];
+		int si = section_find(h->section, strlen(h->section));
+		struct pq_buf what = PQ_BUF_INIT;
+		struct meta *m;
+		int err;
+
+		if (si >= 0 && sections[si].named == (h->sub && *h->sub)) {
+			if (si == SEC_QUEUE)
+				queue_get(ld, h->sub, h->line, &m);
+			else if (si == SEC_RULE)
+				rule_get(ld, h->sub, h->line, &m);
+			continue;
+		}
+		pq_buf_addf(&what, "[%s", h->section);
+		if (h->sub)
+			pq_buf_addf(&what, " \"%s\"", h->sub);
+		pq_buf_addc(&what, ']');
+		err = fail_section(ld, h->line, pq_buf_str(&what), h->section, strlen(h->section),
+				   h->sub);
+		pq_buf_free(&what);
+		return err;
+	}
+	return 0;
+}
+
+/* What no single entry shows: required keys, and how sections refer to each other. */
+static int check_config(struct loader *ld)
+{
+	static const size_t required[] = { PATCHQ_DATABASE, PATCHQ_REPOSITORY, PATCHQ_COMMITTER };
+	struct pq_config *c = ld->c;
+	size_t i, j;
+
+	for (i = 0; i < ARRAY_SIZE(required); i++)
+		if (!(ld->top.seen & (1u << required[i])))
+			return fail(ld, 0, "patchq.%s is missing", patchq_keys[required[i]].name);
+
+	for (i = 0; i < c->nqueues; i++) {
+		struct pq_queue_conf *q = &c->queues[i];
+		struct meta *m = &ld->qmeta[i];
+
+		if (!q->branch)
+			return fail(ld, m->line, "queue.%s.branch is missing", q->name);
+		for (j = 0; j < i; j++)
+			if (!strcmp(c->queues[j].branch, q->branch))
+				return fail(
+					ld, m->key_line[QUEUE_BRANCH],
+					"queue.%s.branch: \"%s\" is already the branch of queue \"%s\"",
+					q->name, q->branch, c->queues[j].name);
+		if (!(m->seen & (1u << QUEUE_FAST_FORWARD)))
+			q->fast_forward = !q->rebuild;
+		else if (q->fast_forward && q->rebuild)
+			return fail(
+				ld, m->key_line[QUEUE_FAST_FORWARD],
+				"queue.%s.fastForward: a queue that is rebuilt cannot be fast-forward only",
+				q->name);
+	}
+
+	for (i = 0; i < c->nrules; i++) {
+		struct pq_rule_conf *r = &c->rules[i];
+		struct meta *m = &ld->rmeta[i];
+
+		if (!r->queue)
+			return fail(ld, m->line, "rule.%s.queue is missing", r->name);
+		if (!pq_config_queue(c, r->queue))
+			return fail(ld, m->key_line[RULE_QUEUE],
+				    "rule.%s.queue: no queue \"%s\" is defined", r->name, r->queue);
+	}
+	return 0;
+}
+
+static int load_entries(struct loader *ld, git_config *cfg)
+{
+	git_config_iterator *it;
+	git_config_entry *e;
+	int r, err = 0;
+
+	if (git_config_iterator_new(&it, cfg) < 0)
+		return pq_error_set(PQ_EIO, "%s: %s", ld->path, git_error_last()->message);
+	while ((r = git_config_next(&e, it)) == 0) {
+		if ((err = load_entry(ld, e)) < 0)
+			break;
+	}
+	if (!err && r != GIT_ITEROVER)
+		err = pq_error_set(PQ_EIO, "%s: %s", ld->path, git_error_last()->message);
+	git_config_iterator_free(it);
+	return err;
+}
+
+int pq_config_load(struct pq_config **out, const char *path)
+{
+	struct loader ld = { .path = path };
+	struct pq_buf text = PQ_BUF_INIT;
+	git_config *cfg = NULL;
+	struct pq_config *c;
+	int err, include;
+
+	*out = NULL;
+	c = pq_calloc(1, sizeof(*c));
+	c->path = pq_strdup(path);
+	c->signoff = 1;
+	c->link = pq_strdup(DEFAULT_LINK);
+	c->committer_date = PQ_DATE_AUTHOR;
+	c->git_fallback = 1;
+	ld.c = c;
+
+	git_libgit2_init();
+	if ((err = read_file(&ld, &text)) < 0)
+		goto out;
+	ld.dir = config_dir(path);
+	if (!ld.dir) {
+		err = pq_error_set(PQ_EIO, "%s: cannot tell the current directory: %s", path,
+				   strerror(errno));
+		goto out;
+	}
+	scan_text(&ld.scan, text.ptr ? text.ptr : "", text.len);
+	include = scan_include(&ld.scan);
+
+	/* libgit2 would read an included file before we see the include. */
+	if (git_config_open_ondisk(&cfg, path) < 0) {
+		err = include ? fail(&ld, include,
+				     "include.path: include files are not supported: put the settings in this file")
+			      : fail_parse(&ld);
+		goto out;
+	}
+	if ((err = load_entries(&ld, cfg)) < 0 || (err = load_headers(&ld)) < 0 ||
+	    (err = check_config(&ld)) < 0)
+		goto out;
+	*out = c;
+	c = NULL;
+out:
+	git_config_free(cfg);
+	git_libgit2_shutdown();
+	pq_config_free(c);
+	scan_free(&ld.scan);
+	free(ld.dir);
+	free(ld.qmeta);
+	free(ld.rmeta);
+	pq_buf_free(&text);
+	return err;
+}
+
+static void free_list(char **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+void pq_config_free(struct pq_config *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nqueues; i++) {
+		free(c->queues[i].name);
+		free(c->queues[i].branch);
+		free(c->queues[i].base);
+	}
+	for (i = 0; i < c->nrules; i++) {
+		struct pq_rule_conf *r = &c->rules[i];
+
+		free(r->name);
+		free(r->queue);
+		free_list(r->tags, r->ntags);
+		free_list(r->files, r->nfiles);
+		free_list(r->from, r->nfrom);
+		free(r->file);
+	}
+	free(c->queues);
+	free(c->rules);
+	free(c->path);
+	free(c->database);
+	free(c->repository);
+	free(c->committer_name);
+	free(c->committer_email);
+	free(c->link);
+	free(c);
+}
+
+const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const char *name)
+{
+	size_t i;
+
+	if (!c || !name)
+		return NULL;
+	for (i = 0; i < c->nqueues; i++)
+		if (!strcmp(c->queues[i].name, name))
+			return &c->queues[i];
+	return NULL;
+}

@@ -1,0 +1,117 @@
+/*
+ * config: patchq's configuration, a git-config file read with libgit2.
+ *
+ * Kernel maintainers keep their tool settings in git-config syntax, so
+ * patchq does too. Every key is checked: an unknown key or a bad value is
+ * an error that names the file and line. The result is a plain struct the
+ * rest of the library reads; SIGHUP in the daemon loads a new one and
+ * swaps it in only when it loaded cleanly.
+ *
+ * Section and key names are case-insensitive, queue and rule names (the
+ * quoted part) are not. tag, files and from may be repeated; any other key
+ * given twice for the same section is an error. Include files ([include],
+ * [includeIf]) are refused. Relative paths are relative to the directory
+ * of the file; "~/" is the home directory.
+ *
+ *   [patchq]
+ *           database = /var/lib/patchq/patchq.db
+ *           repository = /var/lib/patchq/linux.git
+ *           committer = Miguel Ojeda <ojeda@kernel.org>
+ *           signoff = true                 # add the committer's Signed-off-by
+ *           link = https://lore.kernel.org/r/%s
+ *           committerDate = author         # author | mail | fixed:<unix time>
+ *           gitFallback = true             # git apply --cached where libgit2 refuses
+ *   [queue "rust-next"]
+ *           branch = rust-next
+ *           base = rust-next               # what a rebuild starts from
+ *           rebuild = false                # may the branch be rebuilt (rust-dev: true)
+ *           auto = false                   # series go in without approval
+ *           frozen = false                 # never a target (rust)
+ *           fastForward = true             # default !rebuild; true with rebuild: an error
+ *           useBaseCommit = false          # may apply on the series' base-commit
+ *   [rule "fixes"]                         # evaluated in file order, first match wins
+ *           queue = rust-fixes
+ *           tag = rust-fixes               # subject tag, a whole token
+ *           fixes = true                   # has a Fixes: trailer
+ *           files = *.rs                   # glob on the files touched (repeatable)
+ *           from = *@kernel.org            # glob on the sender (repeatable)
+ *           minReviews = 1                 # Reviewed-by + Acked-by at least
+ *           rfc = false                    # match RFC series or not
+ *           minVersion = 1
+ *           auto = false                   # overrides the queue's auto
+ */
+#ifndef PQ_CONFIG_H
+#define PQ_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pq_committer_date {
+	PQ_DATE_AUTHOR, /* the committer date is the author date */
+	PQ_DATE_MAIL,	/* the Date: of the mail that carried the patch */
+	PQ_DATE_FIXED,	/* one configured time for every commit */
+};
+
+struct pq_queue_conf {
+	char *name;
+	char *branch;	  /* short name, without refs/heads/; unique among queues */
+	char *base;	  /* ref a rebuild starts from; NULL: the branch itself */
+	int rebuild;	  /* the branch may be rewritten by a rebuild */
+	int automatic;	  /* series go in without approval */
+	int frozen;	  /* never a target */
+	int fast_forward; /* the branch only moves forward */
+	int use_base_commit;
+};
+
+/* A tri-state for rule conditions: not given, must be false, must be true. */
+enum pq_cond { PQ_COND_ANY = -1, PQ_COND_NO = 0, PQ_COND_YES = 1 };
+
+struct pq_rule_conf {
+	char *name;
+	char *queue; /* target queue name */
+	char **tags; /* subject tags, whole tokens, lower-case; any matches */
+	size_t ntags;
+	char **files; /* globs; any touched file matching any glob */
+	size_t nfiles;
+	char **from; /* globs on the sender address */
+	size_t nfrom;
+	enum pq_cond fixes;
+	enum pq_cond rfc;
+	int min_reviews;	/* 0: no condition */
+	int min_version;	/* 0: no condition */
+	enum pq_cond automatic; /* ANY: the queue decides */
+	char *file;		/* where the rule was defined, for messages */
+	int line;		/* of its [rule] header, 0 when it could not be found */
+};
+
+struct pq_config {
+	char *path;	/* as given to pq_config_load() */
+	char *database; /* absolute when the file gave a relative path */
+	char *repository;
+	char *committer_name;
+	char *committer_email;
+	int signoff;
+	char *link; /* printf-like template with one %s: the Message-ID */
+	enum pq_committer_date committer_date;
+	int64_t fixed_date; /* unix time, for PQ_DATE_FIXED */
+	int git_fallback;
+	struct pq_queue_conf *queues;
+	size_t nqueues;
+	struct pq_rule_conf *rules; /* in file order */
+	size_t nrules;
+};
+
+/*
+ * Loads and checks the configuration at path into *out (NULL on failure).
+ * Returns 0, or PQ_EINVAL with "FILE:LINE: what is wrong" in
+ * pq_error_last() (the first problem found; "FILE: ..." for what has no
+ * line, such as a missing required key), PQ_EIO when the file cannot be
+ * read. Free with pq_config_free(), which accepts NULL.
+ */
+int pq_config_load(struct pq_config **out, const char *path);
+void pq_config_free(struct pq_config *c);
+
+/* The queue named name (case-sensitive), or NULL; borrowed from c. */
+const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const char *name);
+
+#endif

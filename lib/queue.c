@@ -1,0 +1,1198 @@
+/*
+ * queue: applying patches to a queue branch (see queue.h).
+ *
+ * The apply stage of the flow: a series that triage sent to a queue comes
+ * here as diffs and commit metadata. Each patch is applied to the tree of
+ * the commit before it, in memory, and committed into the object database;
+ * the branch moves once, at the end, by compare-and-swap on the tip read at
+ * the start. No work tree, index or HEAD of the repository is touched.
+ *
+ * libgit2 1.5 refuses some patches git applies: a hunk whose lines moved
+ * (it never searches for an offset), a diff without the "diff --git"
+ * header, an empty file created or deleted (a header with no hunk). For
+ * those `git apply --cached` runs against a temporary index file built
+ * from the same tree.
+ */
+#include "queue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "error.h"
+
+extern char **environ;
+
+/* How much of a git child's stdout or stderr is kept. */
+#define CHILD_OUTPUT_MAX (64 * 1024)
+/* How much of a hunk header is quoted in an error. */
+#define HUNK_HEADER_MAX 100
+
+/* Why a patch did not apply, and where when it is known. */
+struct apply_failure {
+	struct pq_buf file; /* the path being patched */
+	struct pq_buf hunk; /* its "@@ ... @@" line being applied */
+	struct pq_buf why;  /* what libgit2 and git said */
+};
+
+static void failure_free(struct apply_failure *f)
+{
+	pq_buf_free(&f->file);
+	pq_buf_free(&f->hunk);
+	pq_buf_free(&f->why);
+}
+
+static const char *git_msg(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+/* Adds a separator before the next part of a failure's explanation. */
+static void why_next(struct apply_failure *f)
+{
+	if (f->why.len)
+		pq_buf_adds(&f->why, "; ");
+}
+
+/* Replaces b with s[0..len) less its line end, cut at max bytes. */
+static void set_line(struct pq_buf *b, const char *s, size_t len, size_t max)
+{
+	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		len--;
+	pq_buf_reset(b);
+	pq_buf_add(b, s, len < max ? len : max);
+	if (len > max)
+		pq_buf_adds(b, "...");
+}
+
+/* libgit2 reports each file before patching it: the last one is the culprit. */
+static int on_apply_delta(const git_diff_delta *delta, void *payload)
+{
+	struct apply_failure *f = payload;
+	const char *path = delta->new_file.path;
+
+	if (delta->status == GIT_DELTA_DELETED || !path)
+		path = delta->old_file.path;
+	pq_buf_reset(&f->file);
+	if (path)
+		pq_buf_adds(&f->file, path);
+	pq_buf_reset(&f->hunk);
+	return 0;
+}
+
+static int on_apply_hunk(const git_diff_hunk *hunk, void *payload)
+{
+	struct apply_failure *f = payload;
+
+	set_line(&f->hunk, hunk->header, hunk->header_len, HUNK_HEADER_MAX);
+	return 0;
+}
+
+/* Whether some delta of d deletes path or renames it away. */
+static int diff_frees_path(git_diff *d, const char *path)
+{
+	size_t i, n = git_diff_num_deltas(d);
+
+	for (i = 0; i < n; i++) {
+		const git_diff_delta *o = git_diff_get_delta(d, i);
+
+		if ((o->status == GIT_DELTA_DELETED || o->status == GIT_DELTA_RENAMED) &&
+		    o->old_file.path && !strcmp(o->old_file.path, path))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether the text deletion delta i of d removes exactly the blob's content. */
+static int deletes_whole_file(git_repository *repo, git_diff *d, size_t i, const git_tree_entry *e)
+{
+	struct pq_buf pre = PQ_BUF_INIT;
+	git_patch *p = NULL;
+	git_blob *blob = NULL;
+	size_t h, l, lines;
+	int same = 1;
+
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB || git_patch_from_diff(&p, d, i) < 0 ||
+	    git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0)
+		goto out; /* libgit2 itself says what is wrong */
+	for (h = 0; h < git_patch_num_hunks(p); h++) {
+		const git_diff_hunk *hunk;
+
+		if (git_patch_get_hunk(&hunk, &lines, p, h) < 0)
+			goto out;
+		for (l = 0; l < lines; l++) {
+			const git_diff_line *line;
+
+			if (git_patch_get_line_in_hunk(&line, p, h, l) < 0)
+				goto out;
+			if (line->origin == GIT_DIFF_LINE_DELETION ||
+			    line->origin == GIT_DIFF_LINE_CONTEXT)
+				pq_buf_add(&pre, line->content, line->content_len);
+			else if (line->origin == GIT_DIFF_LINE_DEL_EOFNL && pre.len &&
+				 pre.ptr[pre.len - 1] == '\n')
+				pre.len--;
+		}
+	}
+	same = (size_t)git_blob_rawsize(blob) == pre.len &&
+	       (!pre.len || !memcmp(git_blob_rawcontent(blob), pre.ptr, pre.len));
+out:
+	git_blob_free(blob);
+	git_patch_free(p);
+	pq_buf_free(&pre);
+	return same;
+}
+
+/* The origin of the last line of hunk h of p that is not an end-of-file mark. */
+static char last_origin(git_patch *p, size_t h, size_t lines)
+{
+	const git_diff_line *line;
+
+	while (lines--) {
+		if (git_patch_get_line_in_hunk(&line, p, h, lines) < 0)
+			return 0;
+		if (line->origin == GIT_DIFF_LINE_CONTEXT ||
+		    line->origin == GIT_DIFF_LINE_ADDITION ||
+		    line->origin == GIT_DIFF_LINE_DELETION)
+			return line->origin;
+	}
+	return 0;
+}
+
+/*
+ * git makes a hunk with no context after it match at the end of the file;
+ * libgit2 applies it wherever its line numbers say. Whether a hunk of the
+ * text delta i of d would land elsewhere than the end (f->hunk says which).
+ */
+static int hunk_misses_end(git_repository *repo, git_diff *d, size_t i, const git_tree_entry *e,
+			   struct apply_failure *f)
+{
+	git_patch *p = NULL;
+	git_blob *blob = NULL;
+	size_t h, lines, nlines = 0, end, size;
+	const char *content;
+	int misses = 0;
+
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB || git_patch_from_diff(&p, d, i) < 0)
+		goto out;
+	for (h = 0; h < git_patch_num_hunks(p) && !misses; h++) {
+		const git_diff_hunk *hunk;
+
+		if (git_patch_get_hunk(&hunk, &lines, p, h) < 0 ||
+		    last_origin(p, h, lines) == GIT_DIFF_LINE_CONTEXT)
+			continue;
+		if (!blob) {
+			if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0)
+				goto out;
+			content = git_blob_rawcontent(blob);
+			size = (size_t)git_blob_rawsize(blob);
+			while (size--)
+				nlines += content[size] == '\n';
+			size = (size_t)git_blob_rawsize(blob);
+			nlines += size && content[size - 1] != '\n';
+		}
+		/* "-N,0" inserts after line N; "-N,M" covers lines N..N+M-1 */
+		end = (size_t)hunk->old_start + (size_t)hunk->old_lines - (hunk->old_lines ? 1 : 0);
+		if (end != nlines) {
+			set_line(&f->hunk, hunk->header, hunk->header_len, HUNK_HEADER_MAX);
+			misses = 1;
+		}
+	}
+out:
+	git_blob_free(blob);
+	git_patch_free(p);
+	return misses;
+}
+
+/*
+ * libgit2 1.5 applies what git refuses: a file created, renamed or copied
+ * over one that exists, a deletion of less or other than the file's
+ * content, a hunk with no context after it that does not end the file.
+ * Such a delta is refused here, so that the patch goes to git (which
+ * applies it as git am would, or says why not) rather than clobbering a
+ * file or placing lines where git would not.
+ */
+static int check_deltas(git_repository *repo, git_tree *tree, git_diff *d, struct apply_failure *f)
+{
+	size_t i, n = git_diff_num_deltas(d);
+
+	for (i = 0; i < n; i++) {
+		const git_diff_delta *dd = git_diff_get_delta(d, i);
+		git_tree_entry *e = NULL;
+		const char *why = NULL, *path = NULL;
+
+		pq_buf_reset(&f->hunk);
+		if (dd->status == GIT_DELTA_DELETED) {
+			path = dd->old_file.path;
+			if (path && !(dd->flags & GIT_DIFF_FLAG_BINARY) &&
+			    git_tree_entry_bypath(&e, tree, path) == 0 &&
+			    !deletes_whole_file(repo, d, i, e))
+				why = "the deletion does not match the content of the file";
+		} else if (dd->status == GIT_DELTA_ADDED || dd->status == GIT_DELTA_RENAMED ||
+			   dd->status == GIT_DELTA_COPIED) {
+			path = dd->new_file.path;
+			if (path && git_tree_entry_bypath(&e, tree, path) == 0 &&
+			    !diff_frees_path(d, path))
+				why = "the file already exists";
+		}
+		git_tree_entry_free(e);
+		e = NULL;
+		if (!why && !(dd->flags & GIT_DIFF_FLAG_BINARY) &&
+		    (dd->status == GIT_DELTA_MODIFIED || dd->status == GIT_DELTA_RENAMED ||
+		     dd->status == GIT_DELTA_COPIED)) {
+			path = dd->old_file.path;
+			if (path && git_tree_entry_bypath(&e, tree, path) == 0 &&
+			    hunk_misses_end(repo, d, i, e, f))
+				why = "a hunk without context after it does not end the file";
+		}
+		git_tree_entry_free(e);
+		if (why) {
+			pq_buf_reset(&f->file);
+			pq_buf_adds(&f->file, path);
+			why_next(f);
+			pq_buf_adds(&f->why, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Applies the diff to tree with libgit2 and writes the resulting tree. */
+static int apply_libgit2(git_repository *repo, git_tree *tree, const char *diff, size_t len,
+			 git_oid *tree_id, struct apply_failure *f)
+{
+	git_apply_options ao;
+	git_diff *d = NULL;
+	git_index *idx = NULL;
+	int rc = -1;
+
+	if (git_diff_from_buffer(&d, diff, len) < 0) {
+		why_next(f);
+		pq_buf_addf(&f->why, "libgit2 cannot read the diff: %s", git_msg());
+		return -1;
+	}
+	if (!git_diff_num_deltas(d)) {
+		why_next(f);
+		pq_buf_adds(&f->why, "libgit2 finds no file change in the diff");
+		goto out;
+	}
+	if (check_deltas(repo, tree, d, f) < 0)
+		goto out;
+	git_apply_options_init(&ao, GIT_APPLY_OPTIONS_VERSION);
+	ao.delta_cb = on_apply_delta;
+	ao.hunk_cb = on_apply_hunk;
+	ao.payload = f;
+	if (git_apply_to_tree(&idx, repo, tree, d, &ao) < 0) {
+		why_next(f);
+		pq_buf_addf(&f->why, "libgit2: %s", git_msg());
+		goto out;
+	}
+	if (git_index_write_tree_to(tree_id, idx, repo) < 0) {
+		why_next(f);
+		pq_buf_addf(&f->why, "libgit2 cannot write the tree: %s", git_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	git_index_free(idx);
+	git_diff_free(d);
+	return rc;
+}
+
+/* What a git child gets and gives. */
+struct child_io {
+	const char *in; /* written to its stdin, then closed */
+	size_t in_len;
+	struct pq_buf out; /* the first CHILD_OUTPUT_MAX bytes of its stdout */
+	struct pq_buf err; /* and of its stderr */
+};
+
+static void add_bounded(struct pq_buf *b, const char *p, size_t n)
+{
+	if (b->len >= CHILD_OUTPUT_MAX)
+		return;
+	pq_buf_add(b, p, n < CHILD_OUTPUT_MAX - b->len ? n : CHILD_OUTPUT_MAX - b->len);
+}
+
+/* Moves fd above 0..2 so the child's dup2() onto those cannot clobber it. */
+static int fd_above_stdio(int fd)
+{
+	int moved;
+
+	if (fd < 0 || fd > 2)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return moved;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/*
+ * The environment of a git child: ours, less what would point git at
+ * another repository, index or object store than the one libgit2 opened
+ * (libgit2 ignores these variables), plus GIT_INDEX_FILE=index_file.
+ */
+static char **child_environ(const char *index_file, struct pq_buf *index_var)
+{
+	static const char *const drop[] = {
+		"GIT_DIR=",
+		"GIT_WORK_TREE=",
+		"GIT_INDEX_FILE=",
+		"GIT_OBJECT_DIRECTORY=",
+		"GIT_COMMON_DIR=",
+		"GIT_NAMESPACE=",
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES=",
+	};
+	size_t n = 0, k = 0, e, i;
+	char **env;
+
+	while (environ && environ[n])
+		n++;
+	env = pq_calloc(n + 2, sizeof(*env));
+	for (e = 0; e < n; e++) {
+		for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+			if (!strncmp(environ[e], drop[i], strlen(drop[i])))
+				break;
+		if (i == sizeof(drop) / sizeof(drop[0]))
+			env[k++] = environ[e];
+	}
+	pq_buf_addf(index_var, "GIT_INDEX_FILE=%s", index_file);
+	env[k] = index_var->ptr;
+	return env;
+}
+
+/*
+ * Feeds io->in to the child's stdin and collects its stdout and stderr
+ * until all three are closed. stdin is a socket so a child that exits
+ * without reading gives EPIPE, not a SIGPIPE that would kill us.
+ */
+static void child_pump(int in, int out, int err, struct child_io *io)
+{
+	size_t off = 0;
+	char chunk[8192];
+
+	if (!io->in_len)
+		close_fd(&in);
+	while (in >= 0 || out >= 0 || err >= 0) {
+		struct pollfd pfd[3];
+		int *fds[3];
+		int k = 0, i;
+
+		if (in >= 0) {
+			pfd[k] = (struct pollfd){ .fd = in, .events = POLLOUT };
+			fds[k++] = &in;
+		}
+		if (out >= 0) {
+			pfd[k] = (struct pollfd){ .fd = out, .events = POLLIN };
+			fds[k++] = &out;
+		}
+		if (err >= 0) {
+			pfd[k] = (struct pollfd){ .fd = err, .events = POLLIN };
+			fds[k++] = &err;
+		}
+		if (poll(pfd, (nfds_t)k, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (i = 0; i < k; i++) {
+			ssize_t r;
+
+			if (!pfd[i].revents)
+				continue;
+			if (fds[i] == &in) {
+				r = send(in, io->in + off, io->in_len - off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+				if (r > 0)
+					off += (size_t)r;
+				else if (r < 0 && (errno == EAGAIN || errno == EINTR))
+					continue;
+				if (r <= 0 || off == io->in_len)
+					close_fd(&in);
+				continue;
+			}
+			r = read(*fds[i], chunk, sizeof(chunk));
+			if (r > 0)
+				add_bounded(fds[i] == &out ? &io->out : &io->err, chunk, (size_t)r);
+			else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+				close_fd(fds[i]);
+		}
+	}
+	close_fd(&in);
+	close_fd(&out);
+	close_fd(&err);
+}
+
+/*
+ * Runs `git --git-dir=gitdir args...` with GIT_INDEX_FILE=index_file, no
+ * shell. Sets *status to the child's exit status (-1 when killed by a
+ * signal). Returns 0, or -1 with why set when git could not be run.
+ */
+static int run_git(const char *gitdir, const char *index_file, const char *const *args,
+		   struct child_io *io, int *status, struct pq_buf *why)
+{
+	struct pq_buf dir_arg = PQ_BUF_INIT, index_var = PQ_BUF_INIT;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	char **env = NULL, **argv = NULL;
+	pid_t pid;
+	int rc = -1, ws, i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+		pq_buf_addf(why, "cannot make pipes for git: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		in[i] = fd_above_stdio(in[i]);
+		out[i] = fd_above_stdio(out[i]);
+		err[i] = fd_above_stdio(err[i]);
+	}
+	if (in[0] < 0 || in[1] < 0 || out[0] < 0 || out[1] < 0 || err[0] < 0 || err[1] < 0) {
+		pq_buf_addf(why, "cannot make pipes for git: %s", strerror(errno));
+		goto out;
+	}
+	pq_buf_addf(&dir_arg, "--git-dir=%s", gitdir);
+	for (i = 0; args[i]; i++)
+		;
+	argv = pq_calloc((size_t)i + 3, sizeof(*argv));
+	argv[0] = "git";
+	argv[1] = dir_arg.ptr;
+	for (i = 0; args[i]; i++)
+		argv[i + 2] = (char *)args[i];
+	env = child_environ(index_file, &index_var);
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[1], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	/* git starts with no signal blocked and SIGPIPE fatal, whatever our thread does */
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	i = posix_spawnp(&pid, "git", &fa, &attr, argv, env);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (i) {
+		pq_buf_addf(why, "cannot run git: %s", strerror(i));
+		goto out;
+	}
+	close_fd(&in[1]);
+	close_fd(&out[1]);
+	close_fd(&err[1]);
+	child_pump(in[0], out[0], err[0], io);
+	in[0] = out[0] = err[0] = -1;
+
+	while (waitpid(pid, &ws, 0) < 0) {
+		if (errno != EINTR) {
+			pq_buf_addf(why, "cannot wait for git: %s", strerror(errno));
+			goto out;
+		}
+	}
+	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+	rc = 0;
+out:
+	for (i = 0; i < 2; i++) {
+		close_fd(&in[i]);
+		close_fd(&out[i]);
+		close_fd(&err[i]);
+	}
+	free(argv);
+	free(env);
+	pq_buf_free(&dir_arg);
+	pq_buf_free(&index_var);
+	return rc;
+}
+
+/* Adds git's stderr as one line: its lines joined by "; ", "error: " left out. */
+static void add_git_stderr(struct pq_buf *b, const struct pq_buf *err)
+{
+	const char *p = pq_buf_str(err), *end = p + err->len;
+	int first = 1;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (len > 7 && !memcmp(p, "error: ", 7)) {
+			p += 7;
+			len -= 7;
+		}
+		while (len && (p[len - 1] == '\r' || p[len - 1] == ' '))
+			len--;
+		if (len) {
+			if (!first)
+				pq_buf_adds(b, "; ");
+			pq_buf_add(b, p, len);
+			first = 0;
+		}
+		p += len;
+		while (p < end && *p != '\n')
+			p++;
+		p++;
+	}
+	if (first)
+		pq_buf_adds(b, "failed without a message");
+}
+
+static int line_starts(const char *p, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && !memcmp(p, prefix, n);
+}
+
+static int line_has(const char *p, size_t len, const char *s)
+{
+	size_t n = strlen(s), i;
+
+	for (i = 0; n && i + n <= len; i++)
+		if (!memcmp(p + i, s, n))
+			return 1;
+	return 0;
+}
+
+/*
+ * From git's "patch failed: FILE:LINE", the file and the "@@ -LINE" hunk
+ * header of that file in the diff.
+ */
+static void failure_from_git(struct apply_failure *f, const struct pq_buf *err, const char *diff,
+			     size_t len)
+{
+	static const char mark[] = "patch failed: ";
+	const char *s = strstr(pq_buf_str(err), mark), *colon, *eol, *p, *end = diff + len;
+	struct pq_buf file = PQ_BUF_INIT, hunk = PQ_BUF_INIT;
+	int in_file = 0;
+	long line;
+	char *num_end;
+
+	if (!s)
+		return;
+	s += sizeof(mark) - 1;
+	eol = strchr(s, '\n');
+	if (!eol)
+		eol = s + strlen(s);
+	for (colon = eol; colon > s && *colon != ':'; colon--)
+		;
+	if (colon == s)
+		return;
+	line = strtol(colon + 1, &num_end, 10);
+	if (num_end == colon + 1)
+		return;
+	pq_buf_add(&file, s, (size_t)(colon - s));
+	pq_buf_reset(&f->file);
+	pq_buf_add(&f->file, file.ptr, file.len);
+	pq_buf_reset(&f->hunk);
+	pq_buf_addf(&hunk, "@@ -%ld,", line);
+
+	for (p = diff; p && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		size_t l = (size_t)(next - p);
+
+		if (line_starts(p, l, "diff --git ")) {
+			in_file = line_has(p, l, file.ptr);
+		} else if (line_starts(p, l, "--- ") &&
+			   line_starts(next, (size_t)(end - next), "+++ ")) {
+			const char *nl2 = memchr(next, '\n', (size_t)(end - next));
+			size_t l2 = nl2 ? (size_t)(nl2 - next) : (size_t)(end - next);
+
+			in_file = in_file || line_has(p, l, file.ptr) ||
+				  line_has(next, l2, file.ptr);
+		} else if (in_file && line_starts(p, l, "@@ -")) {
+			/* "@@ -LINE," or, for a one-line hunk, "@@ -LINE " */
+			if (line_starts(p, l, hunk.ptr) ||
+			    (l > hunk.len - 1 && !memcmp(p, hunk.ptr, hunk.len - 1) &&
+			     p[hunk.len - 1] == ' ')) {
+				set_line(&f->hunk, p, l, HUNK_HEADER_MAX);
+				break;
+			}
+		}
+		p = next;
+	}
+	pq_buf_free(&file);
+	pq_buf_free(&hunk);
+}
+
+/*
+ * Applies the diff to tree with `git apply --cached` on a temporary index
+ * holding tree, then `git write-tree`. The objects land in the same object
+ * database libgit2 reads.
+ */
+static int apply_git(git_repository *repo, git_tree *tree, const char *diff, size_t len,
+		     git_oid *tree_id, struct apply_failure *f)
+{
+	/* options pinned, so the configuration cannot change what a patch gives */
+	static const char *const apply_args[] = {
+		"apply", "--cached", "--whitespace=nowarn", "--no-ignore-whitespace", "-", NULL,
+	};
+	static const char *const write_args[] = { "write-tree", NULL };
+	struct child_io io = { diff, len, PQ_BUF_INIT, PQ_BUF_INIT };
+	struct pq_buf dir = PQ_BUF_INIT, idx_path = PQ_BUF_INIT, lock = PQ_BUF_INIT;
+	const char *tmp = getenv("TMPDIR");
+	git_index *idx = NULL;
+	int status, rc = -1;
+
+	why_next(f);
+	pq_buf_addf(&dir, "%s/patchq-apply-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir.ptr)) {
+		pq_buf_addf(&f->why, "git apply: cannot make a directory in %s: %s",
+			    tmp && *tmp ? tmp : "/tmp", strerror(errno));
+		pq_buf_free(&dir);
+		return -1;
+	}
+	pq_buf_addf(&idx_path, "%s/index", dir.ptr);
+	pq_buf_addf(&lock, "%s/index.lock", dir.ptr);
+	if (git_index_open(&idx, idx_path.ptr) < 0 || git_index_read_tree(idx, tree) < 0 ||
+	    git_index_write(idx) < 0) {
+		pq_buf_addf(&f->why, "git apply: cannot write a temporary index: %s", git_msg());
+		goto out;
+	}
+
+	if (run_git(git_repository_path(repo), idx_path.ptr, apply_args, &io, &status, &f->why) < 0)
+		goto out;
+	if (status) {
+		pq_buf_adds(&f->why, "git apply: ");
+		add_git_stderr(&f->why, &io.err);
+		failure_from_git(f, &io.err, diff, len);
+		goto out;
+	}
+
+	io.in = NULL;
+	io.in_len = 0;
+	pq_buf_reset(&io.out);
+	pq_buf_reset(&io.err);
+	if (run_git(git_repository_path(repo), idx_path.ptr, write_args, &io, &status, &f->why) < 0)
+		goto out;
+	pq_buf_rtrim(&io.out);
+	if (status || git_oid_fromstrn(tree_id, io.out.ptr, io.out.len) < 0 ||
+	    io.out.len != GIT_OID_HEXSZ) {
+		pq_buf_adds(&f->why, "git write-tree: ");
+		add_git_stderr(&f->why, &io.err);
+		goto out;
+	}
+	rc = 0;
+out:
+	git_index_free(idx);
+	unlink(idx_path.ptr);
+	unlink(lock.ptr);
+	rmdir(dir.ptr);
+	pq_buf_free(&dir);
+	pq_buf_free(&idx_path);
+	pq_buf_free(&lock);
+	pq_buf_free(&io.out);
+	pq_buf_free(&io.err);
+	return rc;
+}
+
+/* Commits tree_id on parent with the patch's author, message and dates. */
+static int commit_patch(git_repository *repo, const struct pq_queue_patch *p,
+			const struct pq_queue_opts *o, const git_oid *tree_id,
+			const git_commit *parent, git_oid *out, struct pq_buf *why)
+{
+	git_signature *author = NULL, *committer = NULL;
+	git_tree *tree = NULL;
+	int rc = -1;
+
+	if (git_signature_new(&author, p->author_name, p->author_email, (git_time_t)p->author_time,
+			      p->author_offset) < 0) {
+		pq_buf_addf(why, "bad author \"%s <%s>\": %s", p->author_name, p->author_email,
+			    git_msg());
+		goto out;
+	}
+	if (git_signature_new(&committer, o->committer_name, o->committer_email,
+			      (git_time_t)p->committer_time, p->committer_offset) < 0) {
+		pq_buf_addf(why, "bad committer \"%s <%s>\": %s", o->committer_name,
+			    o->committer_email, git_msg());
+		goto out;
+	}
+	if (git_tree_lookup(&tree, repo, tree_id) < 0 ||
+	    git_commit_create(out, repo, NULL, author, committer, NULL, p->message, tree, 1,
+			      &parent) < 0) {
+		pq_buf_addf(why, "cannot make the commit: %s", git_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	git_tree_free(tree);
+	git_signature_free(author);
+	git_signature_free(committer);
+	return rc;
+}
+
+/* Turns a failure into results' error: "FILE, hunk HEADER: WHY". */
+static char *failure_text(struct apply_failure *f)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+
+	if (f->file.len) {
+		pq_buf_add(&b, f->file.ptr, f->file.len);
+		if (f->hunk.len)
+			pq_buf_addf(&b, ", hunk %s", f->hunk.ptr);
+		pq_buf_adds(&b, ": ");
+	}
+	pq_buf_add(&b, pq_buf_str(&f->why), f->why.len);
+	return pq_buf_detach(&b);
+}
+
+static int check_args(const char *repo_path, const char *branch,
+		      const struct pq_queue_patch *patches, size_t n,
+		      const struct pq_queue_opts *opts, struct pq_queue_result *results)
+{
+	size_t i;
+
+	if (!repo_path || !branch || !opts || !opts->committer_name || !opts->committer_email ||
+	    (n && (!patches || !results)))
+		return pq_error_set(PQ_EINVAL, "queue apply: missing repository, branch, "
+					       "committer or patches");
+	for (i = 0; i < n; i++) {
+		const struct pq_queue_patch *p = &patches[i];
+
+		if (!p->author_name || !p->author_email || !p->message || (!p->diff && p->diff_len))
+			return pq_error_set(PQ_EINVAL,
+					    "queue apply: patch %zu of %zu (%s) lacks an author, "
+					    "a message or its diff",
+					    i + 1, n, p->msgid ? p->msgid : "no Message-ID");
+	}
+	return 0;
+}
+
+/* Opens repo_path itself (no search upwards, so a wrong path is an error). */
+static int open_repo(git_repository **repo, const char *repo_path)
+{
+	if (git_repository_open_ext(repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return pq_error_set(PQ_EIO, "cannot open repository %s: %s", repo_path, git_msg());
+	return 0;
+}
+
+/* Reads the tip of refname into tip; *missing when there is no such ref. */
+static int read_tip(git_repository *repo, const char *refname, git_oid *tip, int *missing)
+{
+	git_reference *ref = NULL;
+	int rc = git_reference_lookup(&ref, repo, refname);
+
+	*missing = 0;
+	if (rc == GIT_ENOTFOUND) {
+		*missing = 1;
+		return 0;
+	}
+	if (rc < 0)
+		return pq_error_set(PQ_EGIT, "cannot read %s: %s", refname, git_msg());
+	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
+		git_reference_free(ref);
+		return pq_error_set(PQ_EINVAL, "%s is a symbolic reference, not a queue branch",
+				    refname);
+	}
+	git_oid_cpy(tip, git_reference_target(ref));
+	git_reference_free(ref);
+	return 0;
+}
+
+/* The commit to build on: base, or the branch tip when base is NULL. */
+static int resolve_base(git_repository *repo, const char *branch, const char *base,
+			const git_oid *tip, int missing, git_commit **out)
+{
+	git_object *obj = NULL;
+	int rc;
+
+	if (!base) {
+		if (missing)
+			return pq_error_set(PQ_ENOTFOUND,
+					    "branch %s does not exist and no base was given",
+					    branch);
+		if (git_commit_lookup(out, repo, tip) < 0)
+			return pq_error_set(PQ_EGIT, "the tip of %s is not a commit: %s", branch,
+					    git_msg());
+		return 0;
+	}
+	if (git_revparse_single(&obj, repo, base) < 0)
+		return pq_error_set(PQ_ENOTFOUND, "base %s: %s", base, git_msg());
+	rc = git_object_peel((git_object **)out, obj, GIT_OBJECT_COMMIT);
+	git_object_free(obj);
+	if (rc < 0)
+		return pq_error_set(PQ_ENOTFOUND, "base %s is not a commit: %s", base, git_msg());
+	return 0;
+}
+
+/*
+ * Moves refname from old (missing: creates it) to new, failing with
+ * PQ_EEXISTS when it is no longer where it was.
+ */
+static int move_branch(git_repository *repo, const char *refname, const git_oid *old, int missing,
+		       const git_oid *new_tip, size_t n)
+{
+	struct pq_buf msg = PQ_BUF_INIT;
+	git_reference *ref = NULL;
+	git_oid now;
+	int now_missing, rc;
+
+	if (!missing && git_oid_equal(old, new_tip)) {
+		/* nothing to write, but the caller must still learn of a move */
+		rc = read_tip(repo, refname, &now, &now_missing);
+		if (rc < 0)
+			return rc;
+		if (now_missing || !git_oid_equal(&now, old))
+			return pq_error_set(PQ_EEXISTS, "%s moved while patches were applied",
+					    refname);
+		return 0;
+	}
+	pq_buf_addf(&msg, "patchq: apply %zu patch%s", n, n == 1 ? "" : "es");
+	if (missing)
+		rc = git_reference_create(&ref, repo, refname, new_tip, 0, msg.ptr);
+	else
+		rc = git_reference_create_matching(&ref, repo, refname, new_tip, 1, old, msg.ptr);
+	pq_buf_free(&msg);
+	git_reference_free(ref);
+	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS)
+		return pq_error_set(PQ_EEXISTS, "%s %s while patches were applied", refname,
+				    missing ? "was created" : "moved");
+	if (rc == GIT_ELOCKED)
+		return pq_error_set(PQ_EEXISTS, "%s is being updated by another process: %s",
+				    refname, git_msg());
+	if (rc < 0)
+		return pq_error_set(PQ_EGIT, "cannot update %s: %s", refname, git_msg());
+	return 0;
+}
+
+/* The "diff" of a patch, never NULL. */
+static const char *patch_diff(const struct pq_queue_patch *p)
+{
+	return p->diff ? p->diff : "";
+}
+
+static int apply_all(git_repository *repo, const char *branch, const char *base,
+		     const struct pq_queue_patch *patches, size_t n,
+		     const struct pq_queue_opts *opts, struct pq_queue_result *results)
+{
+	struct pq_buf refname = PQ_BUF_INIT;
+	git_commit *head = NULL;
+	git_oid old_tip, tip;
+	int missing = 0, rc, valid = 0, applied;
+	size_t i;
+
+	memset(&old_tip, 0, sizeof(old_tip));
+	pq_buf_addf(&refname, "refs/heads/%s", branch);
+	if (git_reference_name_is_valid(&valid, refname.ptr) < 0 || !valid) {
+		rc = pq_error_set(PQ_EINVAL, "bad branch name \"%s\"", branch);
+		goto out;
+	}
+	rc = read_tip(repo, refname.ptr, &old_tip, &missing);
+	if (rc < 0)
+		goto out;
+	rc = resolve_base(repo, branch, base, &old_tip, missing, &head);
+	if (rc < 0)
+		goto out;
+	/* the reflog entry names the configured identity, not the host's */
+	git_repository_set_ident(repo, opts->committer_name, opts->committer_email);
+
+	for (i = 0; i < n; i++) {
+		const struct pq_queue_patch *p = &patches[i];
+		struct apply_failure f = { PQ_BUF_INIT, PQ_BUF_INIT, PQ_BUF_INIT };
+		git_commit *next = NULL;
+		git_tree *tree = NULL;
+		git_oid tree_id, commit_id;
+
+		rc = git_commit_tree(&tree, head);
+		if (rc == 0) {
+			results[i].path = PQ_APPLY_LIBGIT2;
+			rc = apply_libgit2(repo, tree, patch_diff(p), p->diff_len, &tree_id, &f);
+			if (rc < 0 && opts->git_fallback) {
+				results[i].path = PQ_APPLY_GIT;
+				rc = apply_git(repo, tree, patch_diff(p), p->diff_len, &tree_id,
+					       &f);
+			}
+		} else {
+			pq_buf_addf(&f.why, "cannot read the tree: %s", git_msg());
+		}
+		applied = rc == 0;
+		if (applied) {
+			/* what libgit2 said before git applied it is no longer the story */
+			pq_buf_reset(&f.file);
+			pq_buf_reset(&f.hunk);
+			pq_buf_reset(&f.why);
+			rc = commit_patch(repo, p, opts, &tree_id, head, &commit_id, &f.why);
+		}
+		if (rc == 0 && git_commit_lookup(&next, repo, &commit_id) < 0) {
+			pq_buf_addf(&f.why, "cannot read back the commit: %s", git_msg());
+			rc = -1;
+		}
+		git_tree_free(tree);
+		if (rc < 0) {
+			results[i].path = 0;
+			results[i].error = failure_text(&f);
+			rc = pq_error_set(PQ_EGIT, "patch %zu of %zu (%s) %s: %s", i + 1, n,
+					  p->msgid ? p->msgid : "no Message-ID",
+					  applied ? "cannot be committed" : "does not apply",
+					  results[i].error);
+			failure_free(&f);
+			goto out;
+		}
+		failure_free(&f);
+		git_oid_tostr(results[i].commit, sizeof(results[i].commit), &commit_id);
+		git_commit_free(head);
+		head = next;
+	}
+
+	rc = 0;
+	git_oid_cpy(&tip, git_commit_id(head));
+	if (!opts->dry_run)
+		rc = move_branch(repo, refname.ptr, &old_tip, missing, &tip, n);
+out:
+	git_commit_free(head);
+	pq_buf_free(&refname);
+	return rc;
+}
+
+int pq_queue_apply(const char *repo_path, const char *branch, const char *base,
+		   const struct pq_queue_patch *patches, size_t n, const struct pq_queue_opts *opts,
+		   struct pq_queue_result *results)
+{
+	git_repository *repo = NULL;
+	int rc;
+
+	if (results && n)
+		memset(results, 0, n * sizeof(*results));
+	rc = check_args(repo_path, branch, patches, n, opts, results);
+	if (rc < 0)
+		return rc;
+	git_libgit2_init();
+	rc = open_repo(&repo, repo_path);
+	if (rc == 0)
+		rc = apply_all(repo, branch, base, patches, n, opts, results);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+int pq_queue_tip(const char *repo_path, const char *branch, char tip[41])
+{
+	struct pq_buf refname = PQ_BUF_INIT;
+	git_repository *repo = NULL;
+	git_reference *ref = NULL;
+	git_object *obj = NULL;
+	int rc;
+
+	tip[0] = '\0';
+	if (!repo_path || !branch)
+		return pq_error_set(PQ_EINVAL, "queue tip: missing repository or branch");
+	git_libgit2_init();
+	rc = open_repo(&repo, repo_path);
+	if (rc < 0)
+		goto out;
+	if (strncmp(branch, "refs/", 5))
+		pq_buf_adds(&refname, "refs/heads/");
+	pq_buf_adds(&refname, branch);
+	rc = git_reference_lookup(&ref, repo, refname.ptr);
+	if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) {
+		rc = pq_error_set(PQ_ENOTFOUND, "no branch %s in %s", branch, repo_path);
+		goto out;
+	}
+	if (rc < 0 || git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) < 0) {
+		rc = pq_error_set(PQ_EGIT, "cannot read %s: %s", refname.ptr, git_msg());
+		goto out;
+	}
+	git_oid_tostr(tip, 41, git_object_id(obj));
+	rc = 0;
+out:
+	git_object_free(obj);
+	git_reference_free(ref);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	pq_buf_free(&refname);
+	return rc;
+}
+
+/* What the remote said of each ref it was asked to update. */
+struct push_state {
+	struct pq_buf rejected;
+};
+
+static int on_push_update(const char *refname, const char *status, void *payload)
+{
+	struct push_state *ps = payload;
+
+	if (status) {
+		if (ps->rejected.len)
+			pq_buf_adds(&ps->rejected, "; ");
+		pq_buf_addf(&ps->rejected, "%s: %s", refname, status);
+	}
+	return 0;
+}
+
+/*
+ * Rewrites url by the longest matching url.<base>.<key> prefix of cfg, key
+ * "insteadof" or "pushinsteadof", as git does. Returns 1 when it did.
+ */
+static int url_rewrite(git_config *cfg, const char *key, const char *url, struct pq_buf *out)
+{
+	git_config_iterator *it;
+	git_config_entry *e;
+	size_t best = 0;
+	int found = 0;
+
+	if (git_config_iterator_new(&it, cfg) < 0)
+		return 0;
+	while (git_config_next(&e, it) == 0) {
+		const char *dot = strrchr(e->name, '.');
+		size_t len = e->value ? strlen(e->value) : 0;
+
+		if (strncmp(e->name, "url.", 4) || dot <= e->name + 4 || strcmp(dot + 1, key) ||
+		    len <= best || strncmp(url, e->value, len))
+			continue;
+		best = len;
+		pq_buf_reset(out);
+		pq_buf_add(out, e->name + 4, (size_t)(dot - e->name - 4));
+		pq_buf_adds(out, url + len);
+		found = 1;
+	}
+	git_config_iterator_free(it);
+	return found;
+}
+
+/*
+ * The URL git pushes to for remote_arg: a configured remote's pushurl or
+ * url, else remote_arg itself, rewritten by pushInsteadOf and insteadOf.
+ * (Done here rather than by git_remote_lookup(): libgit2 1.5 leaks a
+ * PCRE2 match block, 20 KiB, per configuration entry when it does it.)
+ */
+static int push_url(git_repository *repo, const char *remote_arg, struct pq_buf *url)
+{
+	struct pq_buf key = PQ_BUF_INIT;
+	const char *pushurl = NULL, *plain = NULL;
+	git_config *cfg = NULL;
+	int valid = 0;
+
+	if (git_repository_config_snapshot(&cfg, repo) < 0)
+		return pq_error_set(PQ_EGIT, "cannot read the configuration: %s", git_msg());
+	if (git_remote_name_is_valid(&valid, remote_arg) == 0 && valid) {
+		pq_buf_addf(&key, "remote.%s.pushurl", remote_arg);
+		if (git_config_get_string(&pushurl, cfg, key.ptr) < 0)
+			pushurl = NULL;
+		pq_buf_reset(&key);
+		pq_buf_addf(&key, "remote.%s.url", remote_arg);
+		if (git_config_get_string(&plain, cfg, key.ptr) < 0)
+			plain = NULL;
+	}
+	if (!pushurl && !plain)
+		plain = remote_arg;
+	if (pushurl) {
+		if (!url_rewrite(cfg, "insteadof", pushurl, url))
+			pq_buf_adds(url, pushurl);
+	} else if (!url_rewrite(cfg, "pushinsteadof", plain, url) &&
+		   !url_rewrite(cfg, "insteadof", plain, url)) {
+		pq_buf_adds(url, plain);
+	}
+	pq_buf_free(&key);
+	git_config_free(cfg);
+	return 0;
+}
+
+static int push_branches(git_repository *repo, const char *remote_arg, char *const *branches,
+			 size_t n)
+{
+	git_push_options po;
+	struct push_state ps = { PQ_BUF_INIT };
+	struct pq_buf names = PQ_BUF_INIT;
+	git_strarray specs = { NULL, 0 };
+	git_remote_create_options co;
+	struct pq_buf url = PQ_BUF_INIT;
+	git_remote *remote = NULL;
+	size_t i;
+	int rc;
+
+	rc = push_url(repo, remote_arg, &url);
+	if (rc < 0)
+		return rc;
+	git_remote_create_options_init(&co, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	co.repository = repo;
+	co.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url.ptr, &co) < 0) {
+		rc = pq_error_set(PQ_ENOTFOUND, "no remote or URL \"%s\": %s", remote_arg,
+				  git_msg());
+		pq_buf_free(&url);
+		return rc;
+	}
+	pq_buf_free(&url);
+	specs.strings = pq_calloc(n ? n : 1, sizeof(*specs.strings));
+	for (i = 0; i < n; i++) {
+		struct pq_buf spec = PQ_BUF_INIT;
+		git_oid tip;
+		int missing;
+
+		pq_buf_addf(&spec, "refs/heads/%s", branches[i]);
+		rc = read_tip(repo, spec.ptr, &tip, &missing);
+		if (rc == 0 && missing)
+			rc = pq_error_set(PQ_ENOTFOUND, "no branch %s to push", branches[i]);
+		if (rc < 0) {
+			pq_buf_free(&spec);
+			goto out;
+		}
+		pq_buf_addf(&spec, ":refs/heads/%s", branches[i]);
+		specs.strings[specs.count++] = pq_buf_detach(&spec);
+		pq_buf_addf(&names, "%s%s", i ? ", " : "", branches[i]);
+	}
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	po.callbacks.push_update_reference = on_push_update;
+	po.callbacks.payload = &ps;
+	rc = git_remote_push(remote, &specs, &po);
+	if (rc == GIT_ENONFASTFORWARD)
+		rc = pq_error_set(PQ_EGIT, "push of %s to %s refused: not a fast-forward (%s)",
+				  names.ptr, remote_arg, git_msg());
+	else if (rc < 0)
+		rc = pq_error_set(PQ_EGIT, "push of %s to %s failed: %s", names.ptr, remote_arg,
+				  git_msg());
+	else if (ps.rejected.len)
+		rc = pq_error_set(PQ_EGIT, "%s rejected the push: %s", remote_arg, ps.rejected.ptr);
+out:
+	for (i = 0; i < specs.count; i++)
+		free(specs.strings[i]);
+	free(specs.strings);
+	pq_buf_free(&names);
+	pq_buf_free(&ps.rejected);
+	git_remote_free(remote);
+	return rc;
+}
+
+int pq_queue_push(const char *repo_path, const char *remote, char *const *branches, size_t n)
+{
+	git_repository *repo = NULL;
+	int rc;
+
+	if (!repo_path || !remote || (n && !branches))
+		return pq_error_set(PQ_EINVAL,
+				    "queue push: missing repository, remote or branches");
+	if (!n)
+		return 0;
+	git_libgit2_init();
+	rc = open_repo(&repo, repo_path);
+	if (rc == 0)
+		rc = push_branches(repo, remote, branches, n);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}

@@ -1,0 +1,85 @@
+/*
+ * queue: applying patches to a queue branch with libgit2.
+ *
+ * Commits are built in memory on the branch's tip tree (no work tree, a
+ * bare repository is fine); the branch moves only when every patch
+ * applied, by compare-and-swap on the old tip, so a failed or concurrent
+ * apply leaves it untouched. Where libgit2 (1.5) refuses a patch that git
+ * accepts (a hunk whose lines moved: libgit2 never looks for an offset; a
+ * diff without the "diff --git" header; an empty file created or deleted),
+ * `git apply --cached` against a temporary index of the same repository
+ * takes over, and the result records which path applied it.
+ */
+#ifndef PQ_QUEUE_H
+#define PQ_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pq_queue_patch {
+	const char *msgid;
+	const char *author_name;
+	const char *author_email;
+	int64_t author_time;	/* unix time */
+	int author_offset;	/* minutes east of UTC */
+	int64_t committer_time; /* chosen by the caller's date policy */
+	int committer_offset;
+	const char *message; /* the whole commit message, ending in "\n" */
+	const char *diff;    /* the patch as git diff text */
+	size_t diff_len;
+};
+
+enum pq_apply_path {
+	PQ_APPLY_LIBGIT2 = 1,
+	PQ_APPLY_GIT = 2, /* git apply --cached fallback */
+};
+
+struct pq_queue_result {
+	char commit[41];	 /* hex id of the commit made, "" when not applied */
+	enum pq_apply_path path; /* which applied it; 0 when commit is "" */
+	char *error;		 /* why it did not apply (file and hunk), or NULL */
+};
+
+struct pq_queue_opts {
+	const char *committer_name;
+	const char *committer_email;
+	int git_fallback; /* allow git apply --cached */
+	int dry_run;	  /* build the commits, move nothing */
+};
+
+/*
+ * Applies patches[0..n) in order on top of base (a commit id in hex, or a
+ * ref name; NULL: the tip of branch) and, unless dry_run, moves branch
+ * from its tip at the start (created when missing) to the last commit
+ * (with n == 0, to base). results[i] tells what became of patch i (the
+ * caller frees each error with free()); the same inputs always give the
+ * same commit ids. Returns 0 when all applied (and the branch moved),
+ * PQ_EGIT when a patch did not apply (then results say which and why: the
+ * patches before it keep the ids of commits made but not on the branch,
+ * those after it have commit "" and error NULL; the branch is untouched),
+ * PQ_EEXISTS when the branch moved, appeared or was locked under us (left
+ * as it is), PQ_ENOTFOUND when base does not resolve or branch is missing
+ * and base NULL, PQ_EINVAL for a bad branch name or argument, PQ_EIO when
+ * the repository cannot be opened. Objects are written even on dry_run.
+ */
+int pq_queue_apply(const char *repo_path, const char *branch, const char *base,
+		   const struct pq_queue_patch *patches, size_t n, const struct pq_queue_opts *opts,
+		   struct pq_queue_result *results);
+
+/*
+ * The commit branch points at, in hex, into tip ("" on failure); branch is
+ * a short name (refs/heads/ is added) or a full "refs/..." name (a tag is
+ * peeled to its commit). PQ_ENOTFOUND when it does not exist, PQ_EIO when
+ * the repository cannot be opened.
+ */
+int pq_queue_tip(const char *repo_path, const char *branch, char tip[41]);
+
+/*
+ * Pushes the given branches to the same names on remote (a configured
+ * remote's name, or a URL or path; insteadOf and pushInsteadOf apply),
+ * never forcing. Returns 0, PQ_ENOTFOUND for a missing branch or remote,
+ * PQ_EGIT when the push failed or was refused (a non-fast-forward says so).
+ */
+int pq_queue_push(const char *repo_path, const char *remote, char *const *branches, size_t n);
+
+#endif

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Queues end to end, on repositories and mail this test makes itself (the
+demo generator) and, when the corpus is there, on b4's apply case:
+import, why, check, apply, queue, a conflict that leaves the branch as it
+was, and recovery of an application a crash interrupted.
+
+usage: test_queue.py --patchq PATH --source DIR [--corpus DIR]
+"""
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def run(args, cwd, ok=True, stdin=None):
+    p = subprocess.run(args, cwd=cwd, input=stdin, capture_output=True, text=True)
+    if ok and p.returncode != 0:
+        raise SystemExit("command failed: %s\n%s%s" % (" ".join(args), p.stdout, p.stderr))
+    return p
+
+
+def git(repo, *args):
+    return run(["git", "--git-dir=" + repo] + list(args), cwd=os.path.dirname(repo)).stdout.strip()
+
+
+def setup_demo(source, work):
+    run(["bash", os.path.join(source, "contrib/demo/make-demo.sh"), work], cwd=work)
+    run(["git", "clone", "-q", "--bare", "repo", "queues.git"], cwd=work)
+    conf = open(os.path.join(source, "contrib/patchq.conf.example")).read()
+    conf = conf.replace("/var/lib/patchq/patchq.db", "patchq.db")
+    conf = conf.replace("/var/lib/patchq/linux.git", "queues.git")
+    conf = conf.replace("Miguel Ojeda <ojeda@kernel.org>", "Test Maint <maint@example.org>")
+    conf = conf.replace("committerDate = author", "committerDate = fixed:1795000000")
+    with open(os.path.join(work, "patchq.conf"), "w") as f:
+        f.write(conf)
+
+
+def test_demo_flow(pq, work):
+    run(pq + ["import", "maildir"], cwd=work)
+    series = json.loads(run(pq + ["series", "--json"], cwd=work).stdout)
+    v2 = [s for s in series if s["version"] == 2][0]
+    why = run(pq + ["why", str(v2["id"])], cwd=work).stdout
+    check("=> queue rust-dev" in why and 'rule "dev"' in why, "why names the dev rule for the v2")
+    fix = [s for s in series if "count bytes" in (s["name"] or "")][0]
+    check("=> queue rust-fixes" in run(pq + ["why", str(fix["id"])], cwd=work).stdout,
+          "a [PATCH rust-fixes] goes to rust-fixes")
+
+    out = run(pq + ["check", str(v2["id"])], cwd=work).stdout
+    check(out.count(": applies") == 3, "check: the v2 applies to the three live queues")
+    db = sqlite3.connect(os.path.join(work, "patchq.db"))
+    check(db.execute("SELECT count(*) FROM check_result WHERE series_id = ? AND ok",
+                     (v2["id"],)).fetchone()[0] == 3, "check results are recorded")
+
+    repo = os.path.join(work, "queues.git")
+    before = git(repo, "rev-parse", "rust-next")
+    run(pq + ["apply", str(v2["id"]), "--queue", "rust-next", "--dry-run"], cwd=work)
+    check(git(repo, "rev-parse", "rust-next") == before, "--dry-run moves nothing")
+    run(pq + ["apply", str(v2["id"]), "--queue", "rust-next"], cwd=work)
+    log = git(repo, "log", "--format=%an|%s|%B", before + "..rust-next")
+    check(log.count("Alice Rustacean|") == 3, "three commits authored by the patch author")
+    check("Reviewed-by: Bob Reviewer <bob@example.org>" in log, "collected trailer in the commit")
+    check("Link: https://lore.kernel.org/r/demo-time-v2-1@example.org" in log, "Link: to the archive")
+    check(log.rstrip().endswith("Signed-off-by: Test Maint <maint@example.org>"),
+          "the maintainer's sign-off comes last")
+    check("[PATCH" not in log, "subjects lose their bracket prefix")
+    q = json.loads(run(pq + ["queue", "rust-next", "--json"], cwd=work).stdout)
+    check(len(q) == 1 and len(q[0]["patches"]) == 3
+          and q[0]["patches"][-1]["commit"] == git(repo, "rev-parse", "rust-next"),
+          "queue lists the series with the commit of each Message-ID")
+
+    # reproducible: the same series on the same base gives the same commits
+    tip = git(repo, "rev-parse", "rust-next")
+    git(repo, "update-ref", "refs/heads/rust-fixes", before)
+    run(pq + ["apply", str(v2["id"]), "--queue", "rust-fixes"], cwd=work)
+    check(git(repo, "rev-parse", "rust-fixes") == tip, "same base, same series: same commit ids")
+    return v2["id"], before, tip
+
+
+def test_conflict(pq, work, sid):
+    repo = os.path.join(work, "queues.git")
+    # rust-next already has the series: applying it again conflicts
+    tip = git(repo, "rev-parse", "rust-next")
+    p = run(pq + ["apply", str(sid), "--queue", "rust-next"], cwd=work, ok=False)
+    check(p.returncode == 1, "a series that does not apply fails")
+    check(git(repo, "rev-parse", "rust-next") == tip, "a failed apply leaves the branch as it was")
+    check("rust/kernel/" in p.stdout + p.stderr and "@@" in p.stdout + p.stderr,
+          "the failure names the file and the hunk")
+    p = run(pq + ["apply", str(sid), "--queue", "rust"], cwd=work, ok=False)
+    check(p.returncode == 1 and "frozen" in p.stderr, "the frozen queue refuses with a clear answer")
+
+
+def test_recovery(pq, work, sid, base, tip):
+    """A crash after the branch moved and before the database knew."""
+    repo = os.path.join(work, "queues.git")
+    db = sqlite3.connect(os.path.join(work, "patchq.db"))
+    db.execute("DELETE FROM application WHERE queue = 'rust-fixes'")
+    db.execute("UPDATE series_queue SET state = 'applying', tip = ? WHERE queue = 'rust-fixes'",
+               (base,))
+    db.commit()
+    out = run(pq + ["recover"], cwd=work).stdout
+    check("found on rust-fixes" in out, "recover finds the commits already on the branch")
+    check(db.execute("SELECT count(*) FROM application WHERE queue = 'rust-fixes'").fetchone()[0] == 3,
+          "recover records Message-ID to commit")
+    # a crash before the branch moved: back to queued, nothing invented
+    db.execute("DELETE FROM application WHERE queue = 'rust-fixes'")
+    db.execute("UPDATE series_queue SET state = 'applying', tip = ? WHERE queue = 'rust-fixes'",
+               (base,))
+    db.commit()
+    git(repo, "update-ref", "refs/heads/rust-fixes", base)
+    out = run(pq + ["recover"], cwd=work).stdout
+    check("never moved" in out and db.execute(
+        "SELECT state FROM series_queue WHERE queue = 'rust-fixes'").fetchone()[0] == "queued",
+        "recover puts an application whose branch never moved back in the queue")
+    check(git(repo, "rev-parse", "rust-fixes") == base, "and leaves the branch where it was")
+
+
+def test_b4_case(patchq, corpus, work):
+    b4 = os.path.join(corpus, "b4")
+    if not os.path.exists(os.path.join(b4, "gitdir.bundle")):
+        print("skip b4 apply case: corpus absent")
+        return
+    d = os.path.join(work, "b4")
+    os.mkdir(d)
+    run(["git", "clone", "-q", "--bare", os.path.join(b4, "gitdir.bundle"), "repo.git"], cwd=d)
+    with open(os.path.join(d, "c.conf"), "w") as f:
+        f.write("[patchq]\n\tdatabase = db\n\trepository = repo.git\n"
+                "\tcommitter = Test Override <test-override@example.com>\n\tsignoff = false\n"
+                "\tlink = https://patch.msgid.link/%s\n"
+                '[queue "q"]\n\tbranch = master\n')
+    pq = [patchq, "-c", "c.conf"]
+    run(pq + ["import", os.path.join(b4, "shazam-git1-just-series.mbox")], cwd=d)
+    run(pq + ["apply", "1", "--queue", "q"], cwd=d)
+    repo = os.path.join(d, "repo.git")
+    check(git(repo, "rev-parse", "master^{tree}") == "f0469aa5d9b93a873c000c13dc17b1edf7fe0fb4",
+          "b4 shazam series on gitdir master gives tree f0469aa5")
+    log = git(repo, "log", "--format=%ae%n%ce%n%s%n%b---", "master~4..master")
+    want = open(os.path.join(b4, "shazam-git1-just-series-addlink.verify")).read().strip()
+    check(log.strip() == want, "git log matches b4's --add-link verify text")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patchq", required=True)
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--corpus", default="")
+    a = ap.parse_args()
+    a.patchq = os.path.abspath(a.patchq)
+    a.source = os.path.abspath(a.source)
+    if not shutil.which("git"):
+        print("git is not installed")
+        return 77
+    work = tempfile.mkdtemp(prefix="pq-queue-")
+    try:
+        setup_demo(a.source, work)
+        pq = [a.patchq, "-c", "patchq.conf"]
+        sid, base, tip = test_demo_flow(pq, work)
+        test_conflict(pq, work, sid)
+        test_recovery(pq, work, sid, base, tip)
+        if a.corpus:
+            test_b4_case(a.patchq, a.corpus, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d failed" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
