@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "am.h"
 #include "apply.h"
 #include "buf.h"
@@ -21,6 +22,7 @@
 #include "error.h"
 #include "ingest.h"
 #include "mbox.h"
+#include "queue.h"
 #include "rules.h"
 #include "store.h"
 #include "view.h"
@@ -60,6 +62,12 @@ static const char usage_text[] =
 	"  reject SERIES [--queue Q] [--reason TEXT]\n"
 	"                      record a rejection (on Q, or everywhere)\n"
 	"  queue Q             the series applied to Q, in order, with their commits\n"
+	"  rebuild Q           apply Q's series again on its base (rust-dev on\n"
+	"                      rust-next), newest versions and late trailers in;\n"
+	"                      reports the series that no longer apply\n"
+	"  push [REMOTE]       push every queue branch that is not frozen to REMOTE\n"
+	"                      (default: patchq.pushRemote); only rebuilt queues\n"
+	"                      (rust-dev) are forced\n"
 	"  recover             finish or undo applications a crash interrupted\n"
 	"\n"
 	"Options:\n"
@@ -280,8 +288,8 @@ static int cmd_am(struct pq_store *s, long long id, const struct options *o)
 
 static int needs_config(const char *cmd)
 {
-	static const char *const cmds[] = { "why",    "check", "apply",	 "approve",
-					    "reject", "queue", "recover" };
+	static const char *const cmds[] = { "why",   "check",	"apply",   "approve", "reject",
+					    "queue", "recover", "rebuild", "push" };
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -307,6 +315,33 @@ static int cmd_why(struct pq_store *s, const struct pq_config *c, long long id)
 		pq_buf_adds(&b, "=> no rule matches: the series goes to no queue\n");
 	pq_rules_input_free(&in);
 	return report(0, &b, "why");
+}
+
+static int cmd_push(const struct pq_config *c, const char *remote)
+{
+	char **branches = pq_calloc(c->nqueues ? c->nqueues : 1, sizeof(*branches));
+	size_t i, n = 0;
+	int ret;
+
+	if (!remote)
+		die_usage("push needs a REMOTE, or patchq.pushRemote in the configuration");
+	for (i = 0; i < c->nqueues; i++) {
+		const struct pq_queue_conf *q = &c->queues[i];
+
+		if (q->frozen)
+			continue;
+		/* a rebuilt queue is rewritten by design: the remote takes it forced */
+		branches[n] = pq_malloc(strlen(q->branch) + 2);
+		sprintf(branches[n++], "%s%s", q->rebuild ? "+" : "", q->branch);
+	}
+	ret = pq_queue_push(c->repository, remote, branches, n);
+	for (i = 0; i < n; i++)
+		free(branches[i]);
+	free(branches);
+	if (ret < 0)
+		return fail("push");
+	printf("pushed %zu queue branch(es) to %s\n", n, remote);
+	return 0;
 }
 
 /* apply and approve: the report goes out whatever happened */
@@ -338,8 +373,18 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 		die_usage("this command needs the configuration: -c FILE");
 	if (!strcmp(cmd, "recover"))
 		return report(pq_apply_recover(s, c, &b), &b, "recover");
+	if (!strcmp(cmd, "push"))
+		return cmd_push(c, argc > 1 ? argv[1] : c->push_remote);
+	if (!strcmp(cmd, "rebuild") && argc == 2) {
+		int ret = pq_apply_rebuild(s, c, argv[1], &b);
+
+		print_buf(&b);
+		pq_buf_free(&b);
+		return ret < 0 ? fail("rebuild") : 0;
+	}
 	if (argc != 2)
-		die_usage(!strcmp(cmd, "queue") ? "queue takes one queue name" : "give one SERIES");
+		die_usage(!strcmp(cmd, "queue") || !strcmp(cmd, "rebuild") ? "give one queue name"
+									   : "give one SERIES");
 	if (!strcmp(cmd, "queue")) {
 		if (!pq_config_queue(c, argv[1])) {
 			pq_error_set(PQ_EINVAL, "no queue \"%s\" in %s", argv[1], c->path);

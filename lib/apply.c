@@ -190,23 +190,19 @@ static int record_state(struct pq_store *s, long long id, const char *queue, con
 	return pq_store_commit(s);
 }
 
-/* One transaction: every Message-ID to its commit, and the new states. */
-static int record_applied(struct pq_store *s, const char *queue, const struct plan *p)
+/* Every Message-ID of p to its commit, and the series applied. */
+static int record_applied_rows(struct pq_store *s, const char *queue, const struct plan *p)
 {
 	sqlite3_stmt *st;
 	size_t i;
 	int ret;
 
-	if ((ret = pq_store_begin(s)) < 0)
-		return ret;
 	for (i = 0; i < p->n; i++) {
 		st = pq_store_stmt(s,
 				   "INSERT INTO application (queue, series_id, message_id, msgid,"
 				   " commit_id, path, applied) VALUES (?, ?, ?, ?, ?, ?, ?)");
-		if (!st) {
-			ret = PQ_EDB;
-			goto fail;
-		}
+		if (!st)
+			return PQ_EDB;
 		pq_store_bind_text(st, 1, queue);
 		sqlite3_bind_int64(st, 2, p->series->id);
 		sqlite3_bind_int64(st, 3, p->series->patches[i].id);
@@ -216,15 +212,25 @@ static int record_applied(struct pq_store *s, const char *queue, const struct pl
 				   p->results[i].path == PQ_APPLY_GIT ? "git-apply" : "libgit2");
 		sqlite3_bind_int64(st, 7, (long long)time(NULL));
 		if ((ret = pq_store_step_done(s, st)) < 0)
-			goto fail;
+			return ret;
 	}
-	if ((ret = set_state(s, p->series->id, queue, "applied", NULL, NULL)) < 0 ||
-	    (ret = series_state(s, p->series->id, "applied")) < 0)
-		goto fail;
+	if ((ret = set_state(s, p->series->id, queue, "applied", NULL, NULL)) < 0)
+		return ret;
+	return series_state(s, p->series->id, "applied");
+}
+
+/* One transaction: every Message-ID to its commit, and the new states. */
+static int record_applied(struct pq_store *s, const char *queue, const struct plan *p)
+{
+	int ret;
+
+	if ((ret = pq_store_begin(s)) < 0)
+		return ret;
+	if ((ret = record_applied_rows(s, queue, p)) < 0) {
+		pq_store_rollback(s);
+		return ret;
+	}
 	return pq_store_commit(s);
-fail:
-	pq_store_rollback(s);
-	return ret;
 }
 
 static const struct pq_queue_conf *target(const struct pq_config *c, const char *queue)
@@ -409,4 +415,131 @@ int pq_apply_reject(struct pq_store *s, long long id, const char *queue, const c
 		return ret;
 	}
 	return pq_store_commit(s);
+}
+
+/* ---- rebuild ---- */
+
+/* The newest complete version of series id (id itself when none). */
+static long long newest_version(struct pq_store *s, long long id)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s,
+		"SELECT n.id FROM series n WHERE n.supersedes = ? AND (SELECT count(DISTINCT idx)"
+		" FROM message WHERE series_id = n.id AND idx BETWEEN 1 AND n.total) = n.total"
+		" ORDER BY n.id DESC LIMIT 1");
+	long long next;
+	int hops;
+
+	for (hops = 0; st && hops < 64; hops++) {
+		sqlite3_bind_int64(st, 1, id);
+		next = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		sqlite3_reset(st);
+		if (!next)
+			break;
+		id = next;
+	}
+	return id;
+}
+
+static int queue_series(struct pq_store *s, const char *queue, long long **ids, size_t *n)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT series_id FROM application WHERE queue = ? AND active"
+				 " GROUP BY series_id ORDER BY min(id)");
+
+	*ids = NULL;
+	*n = 0;
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, queue);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		*ids = pq_reallocarray(*ids, *n + 1, sizeof(**ids));
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int retire(struct pq_store *s, const char *queue)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "UPDATE application SET active = 0 WHERE queue = ? AND active");
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, queue);
+	return pq_store_step_done(s, st);
+}
+
+int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *queue,
+		     struct pq_buf *report)
+{
+	const struct pq_queue_conf *q = target(c, queue);
+	struct pq_queue_opts o = { 0 };
+	struct plan *plans = NULL;
+	long long *ids = NULL;
+	char tip[41] = "", cur[41] = "";
+	size_t n = 0, i, kept = 0;
+	int ret;
+
+	if (!q)
+		return PQ_EINVAL;
+	if (!q->rebuild || !q->base)
+		return pq_error_set(PQ_EINVAL,
+				    "queue \"%s\" is not rebuilt (it needs rebuild = true"
+				    " and a base)",
+				    queue);
+	if ((ret = pq_queue_tip(c->repository, q->base, cur)) < 0)
+		return ret;
+	pq_queue_tip(c->repository, q->branch, tip);
+	if ((ret = queue_series(s, queue, &ids, &n)) < 0)
+		return ret;
+	plans = pq_calloc(n ? n : 1, sizeof(*plans));
+	pq_buf_addf(report, "rebuilding %s on %s (%.12s)\n", queue, q->base, cur);
+	for (i = 0; i < n; i++) {
+		long long id = newest_version(s, ids[i]);
+		struct plan *p = &plans[kept];
+
+		if (id != ids[i])
+			pq_buf_addf(report, "  series %lld replaced by its newer version %lld\n",
+				    ids[i], id);
+		if ((ret = plan_load(s, c, id, p)) < 0 || (ret = run_queue(c, q, cur, p, 1)) < 0) {
+			pq_buf_addf(report, "  series %lld no longer applies: %s\n", id,
+				    first_error(p) ? first_error(p) : pq_error_last());
+			if (p->series)
+				record_state(s, id, queue, "failed", pq_error_last(), NULL);
+			plan_free(p);
+			if (ret == PQ_EDB)
+				goto out;
+			continue;
+		}
+		memcpy(cur, p->results[p->n - 1].commit, sizeof(cur));
+		pq_buf_addf(report, "  series %lld: %zu patch(es), now %.12s\n", id, p->n, cur);
+		kept++;
+	}
+	/* move the branch once, from the tip we saw to the new one */
+	o.committer_name = c->committer_name;
+	o.committer_email = c->committer_email;
+	if (strcmp(tip, cur) &&
+	    (ret = pq_queue_apply(c->repository, q->branch, cur, NULL, 0, &o, NULL)) < 0)
+		goto out;
+	pq_buf_addf(report, "%s: %s%.12s\n", queue, strcmp(tip, cur) ? "now " : "unchanged at ",
+		    cur);
+	if ((ret = pq_store_begin(s)) < 0)
+		goto out;
+	if ((ret = retire(s, queue)) < 0)
+		goto rollback;
+	for (i = 0; i < kept; i++)
+		if ((ret = record_applied_rows(s, queue, &plans[i])) < 0)
+			goto rollback;
+	ret = pq_store_commit(s);
+	goto out;
+rollback:
+	pq_store_rollback(s);
+out:
+	for (i = 0; i < kept; i++)
+		plan_free(&plans[i]);
+	free(plans);
+	free(ids);
+	return ret;
 }

@@ -38,6 +38,17 @@ int pq_apply_check(struct pq_store *s, const struct pq_config *c, long long id,
 /* Completes or clears the applications a crash interrupted. */
 int pq_apply_recover(struct pq_store *s, const struct pq_config *c, struct pq_buf *report);
 
+/*
+ * Rebuilds a rebuildable queue (rust-dev) on its base (rust-next): the
+ * series on it, in the order they went in, each replaced by its newest
+ * complete version, are applied again on the base's tip with the trailers
+ * collected since; a series that no longer applies is left out and
+ * reported. The commits are reproducible, so a rebuild that changes
+ * nothing changes no commit id. report gets a line per series.
+ */
+int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *queue,
+		     struct pq_buf *report);
+
 /* Records a maintainer's rejection of series id (on queue, or on every
  * queue when queue is NULL) with an optional reason. */
 int pq_apply_reject(struct pq_store *s, long long id, const char *queue, const char *reason);

@@ -311,6 +311,7 @@ static const struct key patchq_keys[] = {
 	{ "link", K_LINK, offsetof(struct pq_config, link), 0 },
 	{ "committerDate", K_DATE, 0, 0 },
 	{ "gitFallback", K_BOOL, offsetof(struct pq_config, git_fallback), 0 },
+	{ "pushRemote", K_STRING, offsetof(struct pq_config, push_remote), 0 },
 };
 
 enum { PATCHQ_DATABASE, PATCHQ_REPOSITORY, PATCHQ_COMMITTER };
@@ -1027,6 +1028,7 @@ void pq_config_free(struct pq_config *c)
 	free(c->path);
 	free(c->database);
 	free(c->repository);
+	free(c->push_remote);
 	free(c->committer_name);
 	free(c->committer_email);
 	free(c->link);

@@ -1141,18 +1141,22 @@ static int push_branches(git_repository *repo, const char *remote_arg, char *con
 	specs.strings = pq_calloc(n ? n : 1, sizeof(*specs.strings));
 	for (i = 0; i < n; i++) {
 		struct pq_buf spec = PQ_BUF_INIT;
+		const char *branch = branches[i] + (branches[i][0] == '+');
 		git_oid tip;
 		int missing;
 
-		pq_buf_addf(&spec, "refs/heads/%s", branches[i]);
+		pq_buf_addf(&spec, "refs/heads/%s", branch);
 		rc = read_tip(repo, spec.ptr, &tip, &missing);
 		if (rc == 0 && missing)
-			rc = pq_error_set(PQ_ENOTFOUND, "no branch %s to push", branches[i]);
+			rc = pq_error_set(PQ_ENOTFOUND, "no branch %s to push", branch);
 		if (rc < 0) {
 			pq_buf_free(&spec);
 			goto out;
 		}
-		pq_buf_addf(&spec, ":refs/heads/%s", branches[i]);
+		pq_buf_reset(&spec);
+		/* "+": a rebuilt queue, which the remote must take rewritten */
+		pq_buf_addf(&spec, "%srefs/heads/%s:refs/heads/%s",
+			    branch == branches[i] ? "" : "+", branch, branch);
 		specs.strings[specs.count++] = pq_buf_detach(&spec);
 		pq_buf_addf(&names, "%s%s", i ? ", " : "", branches[i]);
 	}

@@ -76,8 +76,8 @@ int pq_queue_tip(const char *repo_path, const char *branch, char tip[41]);
 
 /*
  * Pushes the given branches to the same names on remote (a configured
- * remote's name, or a URL or path; insteadOf and pushInsteadOf apply),
- * never forcing. Returns 0, PQ_ENOTFOUND for a missing branch or remote,
+ * remote's name, or a URL or path; insteadOf and pushInsteadOf apply).
+ * Only a branch written "+name" (a rebuilt queue) is forced. Returns 0, PQ_ENOTFOUND for a missing branch or remote,
  * PQ_EGIT when the push failed or was refused (a non-fast-forward says so).
  */
 int pq_queue_push(const char *repo_path, const char *remote, char *const *branches, size_t n);

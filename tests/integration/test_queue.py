@@ -127,6 +127,49 @@ def test_recovery(pq, work, sid, base, tip):
     check(git(repo, "rev-parse", "rust-fixes") == base, "and leaves the branch where it was")
 
 
+def test_rebuild_and_push(patchq, source, work):
+    """rust-dev rebuilt on rust-next: v1 replaced by v2, a rebuild of an
+    unchanged queue changes no commit, a series that no longer applies is
+    reported and left out; push sends the queues to a bare remote."""
+    d = os.path.join(work, "rebuild")
+    os.mkdir(d)
+    setup_demo(source, d)
+    pq = [patchq, "-c", "patchq.conf"]
+    repo = os.path.join(d, "queues.git")
+    run(pq + ["import", "maildir"], cwd=d)
+    series = json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+    v1 = [s for s in series if s["version"] == 1 and s["name"] == "rust: time helpers"][0]
+    v2 = [s for s in series if s["version"] == 2][0]
+    run(pq + ["apply", str(v1["id"]), "--queue", "rust-dev"], cwd=d)
+    out = run(pq + ["rebuild", "rust-dev"], cwd=d).stdout
+    check("replaced by its newer version %d" % v2["id"] in out, "rebuild replaces v1 by v2")
+    q = json.loads(run(pq + ["queue", "rust-dev", "--json"], cwd=d).stdout)
+    check([s["series"] for s in q] == [v2["id"]], "rust-dev now holds the v2 only")
+    check("checked_mul" in git(repo, "show", "rust-dev:rust/kernel/time.rs"),
+          "the v2's code is on rust-dev")
+    tip = git(repo, "rev-parse", "rust-dev")
+    out = run(pq + ["rebuild", "rust-dev"], cwd=d).stdout
+    check("unchanged" in out and git(repo, "rev-parse", "rust-dev") == tip,
+          "a rebuild that changes nothing changes no commit id")
+
+    remote = os.path.join(d, "remote.git")
+    run(["git", "init", "-q", "--bare", remote], cwd=d)
+    run(pq + ["push", remote], cwd=d)
+    check(git(remote, "rev-parse", "rust-dev") == tip and
+          git(remote, "rev-parse", "rust-next") == git(repo, "rev-parse", "rust-next"),
+          "push sends the queue branches")
+
+    # rust-next takes the v2: rebuilding rust-dev on it, the v2 conflicts
+    run(pq + ["apply", str(v2["id"]), "--queue", "rust-next"], cwd=d)
+    out = run(pq + ["rebuild", "rust-dev"], cwd=d).stdout
+    check("no longer applies" in out, "a series that no longer applies is reported")
+    check(git(repo, "rev-parse", "rust-dev") == git(repo, "rev-parse", "rust-next"),
+          "and left out: rust-dev is rust-next again")
+    run(pq + ["push", remote], cwd=d)
+    check(git(remote, "rev-parse", "rust-dev") == git(repo, "rev-parse", "rust-dev"),
+          "a rebuilt queue is pushed although it was rewritten")
+
+
 def test_b4_case(patchq, corpus, work):
     b4 = os.path.join(corpus, "b4")
     if not os.path.exists(os.path.join(b4, "gitdir.bundle")):
@@ -169,6 +212,7 @@ def main():
         sid, base, tip = test_demo_flow(pq, work)
         test_conflict(pq, work, sid)
         test_recovery(pq, work, sid, base, tip)
+        test_rebuild_and_push(a.patchq, a.source, work)
         if a.corpus:
             test_b4_case(a.patchq, a.corpus, work)
     finally:
