@@ -59,14 +59,29 @@ static void committer_date(const struct pq_config *c, const struct pq_am_patch *
 	}
 }
 
-static int plan_load(struct pq_store *s, const struct pq_config *c, long long id, struct plan *p)
+/* The newest message id: commits are composed from what was stored up to
+ * it, so recovery can compose the very same commits later. */
+static long long newest_message(struct pq_store *s)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT coalesce(max(id), 0) FROM message");
+	long long id = 0;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return id;
+}
+
+static int plan_load(struct pq_store *s, const struct pq_config *c, long long id, long long upto,
+		     struct plan *p)
 {
 	struct pq_am_options ao = { 0 };
 	size_t i;
 	int ret;
 
 	memset(p, 0, sizeof(*p));
-	if ((ret = pq_series_load(s, id, &p->series)) < 0)
+	if ((ret = pq_series_load_upto(s, id, upto, &p->series)) < 0)
 		return ret;
 	if (!p->series->complete)
 		return pq_error_set(PQ_EINVAL, "series %lld is incomplete: %d of %d patches", id,
@@ -146,12 +161,13 @@ static const char *first_error(const struct plan *p)
 }
 
 static int set_state(struct pq_store *s, long long id, const char *queue, const char *state,
-		     const char *reason, const char *tip)
+		     const char *reason, const char *tip, long long seen)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		s, "INSERT INTO series_queue (series_id, queue, state, reason, tip, updated)"
-		   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (series_id, queue) DO UPDATE SET"
-		   " state = ?3, reason = ?4, tip = ?5, updated = ?6");
+		s,
+		"INSERT INTO series_queue (series_id, queue, state, reason, tip, seen, updated)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6) ON CONFLICT (series_id, queue) DO UPDATE SET"
+		" state = ?3, reason = ?4, tip = ?5, seen = ?7, updated = ?6");
 
 	if (!st)
 		return PQ_EDB;
@@ -161,6 +177,8 @@ static int set_state(struct pq_store *s, long long id, const char *queue, const 
 	pq_store_bind_text(st, 4, reason);
 	pq_store_bind_text(st, 5, tip);
 	sqlite3_bind_int64(st, 6, (long long)time(NULL));
+	if (seen)
+		sqlite3_bind_int64(st, 7, seen);
 	return pq_store_step_done(s, st);
 }
 
@@ -177,13 +195,13 @@ static int series_state(struct pq_store *s, long long id, const char *state)
 
 /* One transaction: the state change alone. */
 static int record_state(struct pq_store *s, long long id, const char *queue, const char *state,
-			const char *reason, const char *tip)
+			const char *reason, const char *tip, long long seen)
 {
 	int ret;
 
 	if ((ret = pq_store_begin(s)) < 0)
 		return ret;
-	if ((ret = set_state(s, id, queue, state, reason, tip)) < 0) {
+	if ((ret = set_state(s, id, queue, state, reason, tip, seen)) < 0) {
 		pq_store_rollback(s);
 		return ret;
 	}
@@ -200,7 +218,8 @@ static int record_applied_rows(struct pq_store *s, const char *queue, const stru
 	for (i = 0; i < p->n; i++) {
 		st = pq_store_stmt(s,
 				   "INSERT INTO application (queue, series_id, message_id, msgid,"
-				   " commit_id, path, applied) VALUES (?, ?, ?, ?, ?, ?, ?)");
+				   " commit_id, path, applied, seen) VALUES (?, ?, ?, ?, ?, ?, ?,"
+				   " (SELECT coalesce(max(id), 0) FROM message))");
 		if (!st)
 			return PQ_EDB;
 		pq_store_bind_text(st, 1, queue);
@@ -214,7 +233,7 @@ static int record_applied_rows(struct pq_store *s, const char *queue, const stru
 		if ((ret = pq_store_step_done(s, st)) < 0)
 			return ret;
 	}
-	if ((ret = set_state(s, p->series->id, queue, "applied", NULL, NULL)) < 0)
+	if ((ret = set_state(s, p->series->id, queue, "applied", NULL, NULL, 0)) < 0)
 		return ret;
 	return series_state(s, p->series->id, "applied");
 }
@@ -249,13 +268,14 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id,
 		    int dry_run, struct pq_buf *report)
 {
 	const struct pq_queue_conf *q = target(c, queue);
+	long long seen = newest_message(s);
 	struct plan p;
 	char tip[41] = "";
 	int ret;
 
 	if (!q)
 		return PQ_EINVAL;
-	if ((ret = plan_load(s, c, id, &p)) < 0)
+	if ((ret = plan_load(s, c, id, seen, &p)) < 0)
 		goto out;
 	ret = pq_queue_tip(c->repository, q->branch, tip);
 	if (ret == PQ_ENOTFOUND && q->base) {
@@ -265,7 +285,7 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id,
 	if (ret < 0)
 		goto out;
 	/* the intent first: a crash from here on is completed by recovery */
-	if (!dry_run && (ret = record_state(s, id, queue, "applying", NULL, tip)) < 0)
+	if (!dry_run && (ret = record_state(s, id, queue, "applying", NULL, tip, seen)) < 0)
 		goto out;
 	ret = run_queue(c, q, tip, &p, dry_run);
 	report_results(report, &p);
@@ -274,9 +294,9 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id,
 	if (ret == 0)
 		ret = record_applied(s, queue, &p);
 	else if (ret == PQ_EGIT)
-		record_state(s, id, queue, "failed", first_error(&p), NULL);
+		record_state(s, id, queue, "failed", first_error(&p), NULL, 0);
 	else
-		record_state(s, id, queue, "queued", pq_error_last(), NULL);
+		record_state(s, id, queue, "queued", pq_error_last(), NULL, 0);
 out:
 	plan_free(&p);
 	return ret;
@@ -297,7 +317,9 @@ int pq_apply_check(struct pq_store *s, const struct pq_config *c, long long id,
 
 		if (q->frozen)
 			continue;
-		pq_queue_tip(c->repository, q->branch, tip);
+		/* a queue not created yet starts from its base, as apply does */
+		if (pq_queue_tip(c->repository, q->branch, tip) == PQ_ENOTFOUND && q->base)
+			pq_queue_tip(c->repository, q->base, tip);
 		r = pq_apply_series(s, c, id, q->name, 1, &one);
 		pq_buf_addf(report, "%s (%s at %.12s): %s\n", q->name, q->branch,
 			    tip[0] ? tip : "missing", r == 0 ? "applies" : pq_error_last());
@@ -324,7 +346,8 @@ int pq_apply_check(struct pq_store *s, const struct pq_config *c, long long id,
 
 /* What an interrupted application left: the branch moved or not. */
 static int recover_one(struct pq_store *s, const struct pq_config *c, long long id,
-		       const char *queue, const char *old_tip, struct pq_buf *report)
+		       const char *queue, const char *old_tip, long long seen,
+		       struct pq_buf *report)
 {
 	const struct pq_queue_conf *q = target(c, queue);
 	struct plan p;
@@ -332,11 +355,11 @@ static int recover_one(struct pq_store *s, const struct pq_config *c, long long 
 	int ret;
 
 	if (!q)
-		return record_state(s, id, queue, "failed", pq_error_last(), NULL);
-	if ((ret = plan_load(s, c, id, &p)) < 0 ||
+		return record_state(s, id, queue, "failed", pq_error_last(), NULL, 0);
+	if ((ret = plan_load(s, c, id, seen, &p)) < 0 ||
 	    (ret = run_queue(c, q, old_tip[0] ? old_tip : NULL, &p, 1)) < 0) {
 		plan_free(&p);
-		return record_state(s, id, queue, "failed", pq_error_last(), NULL);
+		return record_state(s, id, queue, "failed", pq_error_last(), NULL, 0);
 	}
 	pq_queue_tip(c->repository, q->branch, tip);
 	if (!strcmp(tip, p.results[p.n - 1].commit)) {
@@ -344,11 +367,12 @@ static int recover_one(struct pq_store *s, const struct pq_config *c, long long 
 		ret = record_applied(s, queue, &p);
 	} else if (!strcmp(tip, old_tip)) {
 		pq_buf_addf(report, "series %lld: %s never moved, back to queued\n", id, queue);
-		ret = record_state(s, id, queue, "queued", NULL, NULL);
+		ret = record_state(s, id, queue, "queued", NULL, NULL, 0);
 	} else {
-		pq_buf_addf(report, "series %lld: %s moved meanwhile\n", id, queue);
+		pq_buf_addf(report, "series %lld: %s moved meanwhile (at %.12s, not %.12s)\n", id,
+			    queue, tip, p.results[p.n - 1].commit);
 		ret = record_state(s, id, queue, "failed",
-				   "the branch moved during the application", NULL);
+				   "the branch moved during the application", NULL, 0);
 	}
 	plan_free(&p);
 	return ret;
@@ -357,12 +381,13 @@ static int recover_one(struct pq_store *s, const struct pq_config *c, long long 
 int pq_apply_recover(struct pq_store *s, const struct pq_config *c, struct pq_buf *report)
 {
 	sqlite3_stmt *st =
-		pq_store_stmt(s, "SELECT series_id, queue, coalesce(tip, '') FROM series_queue"
-				 " WHERE state = 'applying' ORDER BY updated");
+		pq_store_stmt(s, "SELECT series_id, queue, coalesce(tip, ''), coalesce(seen, 0)"
+				 " FROM series_queue WHERE state = 'applying' ORDER BY updated");
 	struct todo {
 		long long id;
 		char *queue;
 		char *tip;
+		long long seen;
 	} *todo = NULL;
 	size_t n = 0, i;
 	int ret = 0;
@@ -374,12 +399,14 @@ int pq_apply_recover(struct pq_store *s, const struct pq_config *c, struct pq_bu
 		todo[n].id = sqlite3_column_int64(st, 0);
 		todo[n].queue = pq_strdup(pq_store_col_text(st, 1));
 		todo[n].tip = pq_strdup(pq_store_col_text(st, 2));
+		todo[n].seen = sqlite3_column_int64(st, 3);
 		n++;
 	}
 	sqlite3_reset(st);
 	for (i = 0; i < n; i++) {
 		if (!ret)
-			ret = recover_one(s, c, todo[i].id, todo[i].queue, todo[i].tip, report);
+			ret = recover_one(s, c, todo[i].id, todo[i].queue, todo[i].tip,
+					  todo[i].seen, report);
 		free(todo[i].queue);
 		free(todo[i].tip);
 	}
@@ -406,7 +433,7 @@ int pq_apply_reject(struct pq_store *s, long long id, const char *queue, const c
 
 	if ((ret = pq_store_begin(s)) < 0)
 		return ret;
-	ret = queue ? set_state(s, id, queue, "rejected", reason, NULL)
+	ret = queue ? set_state(s, id, queue, "rejected", reason, NULL, 0)
 		    : reject_everywhere(s, id, reason);
 	if (!ret)
 		ret = series_state(s, id, "rejected");
@@ -503,11 +530,12 @@ int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *
 		if (id != ids[i])
 			pq_buf_addf(report, "  series %lld replaced by its newer version %lld\n",
 				    ids[i], id);
-		if ((ret = plan_load(s, c, id, p)) < 0 || (ret = run_queue(c, q, cur, p, 1)) < 0) {
+		if ((ret = plan_load(s, c, id, 0, p)) < 0 ||
+		    (ret = run_queue(c, q, cur, p, 1)) < 0) {
 			pq_buf_addf(report, "  series %lld no longer applies: %s\n", id,
 				    first_error(p) ? first_error(p) : pq_error_last());
 			if (p->series)
-				record_state(s, id, queue, "failed", pq_error_last(), NULL);
+				record_state(s, id, queue, "failed", pq_error_last(), NULL, 0);
 			plan_free(p);
 			if (ret == PQ_EDB)
 				goto out;

@@ -464,16 +464,21 @@ static int reply_target(struct pq_store *s, const struct pq_series *se, long lon
 
 /* Adds one reply trailer to a patch: a person's tag counts only when the
  * reply comes from that person. */
-static void collect(struct pq_series_patch *p, const struct pq_trailer *t, const char *sender)
+static void collect(struct pq_series_patch *p, const struct pq_trailer *t, const char *sender,
+		    long long reply)
 {
 	if (pq_trailers_contains(&p->own, t->name, t->value) ||
 	    pq_trailers_contains(&p->collected, t->name, t->value) ||
 	    pq_trailers_contains(&p->mismatched, t->name, t->value))
 		return;
-	if (pq_trailer_is_person(t->name) && (!t->email || strcasecmp(t->email, sender)))
+	if (pq_trailer_is_person(t->name) && (!t->email || strcasecmp(t->email, sender))) {
 		pq_trailers_add(&p->mismatched, t->name, t->value, t->email, t->extinfo);
-	else
+	} else {
 		pq_trailers_add(&p->collected, t->name, t->value, t->email, t->extinfo);
+		p->collected_from = pq_reallocarray(p->collected_from, p->collected.n,
+						    sizeof(*p->collected_from));
+		p->collected_from[p->collected.n - 1] = reply;
+	}
 }
 
 static void reply_free(struct pq_series_reply *r)
@@ -484,18 +489,20 @@ static void reply_free(struct pq_series_reply *r)
 	free(r->subject);
 }
 
-static int load_replies(struct pq_store *s, struct pq_series *se)
+static int load_replies(struct pq_store *s, struct pq_series *se, long long upto)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT DISTINCT m.id, m.msgid, m.author, m.email, m.subject FROM message m"
 		   " JOIN ref r ON r.message_id = m.id JOIN message t ON t.msgid = r.msgid"
-		   " WHERE t.series_id = ? AND m.kind = 'reply' ORDER BY m.id");
+		   " WHERE t.series_id = ? AND m.kind = 'reply' AND (?2 = 0 OR m.id <= ?2)"
+		   " ORDER BY m.id");
 	size_t i, j, k, kept;
 	int ret;
 
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, se->id);
+	sqlite3_bind_int64(st, 2, upto);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct pq_series_reply *r;
 
@@ -528,7 +535,8 @@ static int load_replies(struct pq_store *s, struct pq_series *se)
 		for (j = 0; j < se->npatches; j++)
 			if (r.target == 0 || se->patches[j].index == r.target)
 				for (k = 0; k < t.n; k++)
-					collect(&se->patches[j], &t.v[k], r.email ? r.email : "");
+					collect(&se->patches[j], &t.v[k], r.email ? r.email : "",
+						r.id);
 		pq_trailers_free(&t);
 	}
 	se->nreplies = kept;
@@ -537,13 +545,18 @@ static int load_replies(struct pq_store *s, struct pq_series *se)
 
 int pq_series_load(struct pq_store *s, long long id, struct pq_series **out)
 {
+	return pq_series_load_upto(s, id, 0, out);
+}
+
+int pq_series_load_upto(struct pq_store *s, long long id, long long upto, struct pq_series **out)
+{
 	struct pq_series *se = pq_calloc(1, sizeof(*se));
 	int ret;
 
 	*out = NULL;
 	se->id = id;
 	if ((ret = load_head(s, se)) < 0 || (ret = load_patches(s, se)) < 0 ||
-	    (ret = load_replies(s, se)) < 0) {
+	    (ret = load_replies(s, se, upto)) < 0) {
 		pq_series_free(se);
 		return ret;
 	}
@@ -568,6 +581,7 @@ void pq_series_free(struct pq_series *se)
 		free(p->date_raw);
 		pq_trailers_free(&p->own);
 		pq_trailers_free(&p->collected);
+		free(p->collected_from);
 		pq_trailers_free(&p->mismatched);
 	}
 	free(se->patches);

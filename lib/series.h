@@ -64,6 +64,7 @@ struct pq_series_patch {
 	char *date_raw;
 	struct pq_trailers own;	       /* the patch's own trailers */
 	struct pq_trailers collected;  /* from replies (to it or to the cover), arrival order */
+	long long *collected_from;     /* the reply (message id) each collected trailer came in */
 	struct pq_trailers mismatched; /* address differs from the reply's sender: not applied */
 };
 
@@ -103,6 +104,9 @@ struct pq_series {
  * with pq_series_free().
  */
 int pq_series_load(struct pq_store *s, long long id, struct pq_series **out);
+/* The same, seeing only the replies stored up to message id upto (0: all):
+ * what the series looked like at that moment, for reproducing commits. */
+int pq_series_load_upto(struct pq_store *s, long long id, long long upto, struct pq_series **out);
 void pq_series_free(struct pq_series *se);
 
 /* The ids of every series in creation order, into a malloc'd array. */

@@ -11,6 +11,22 @@
 #include "json.h"
 #include "series.h"
 
+static void json_col_int(struct pq_json *j, sqlite3_stmt *st, const char *key, int i)
+{
+	pq_json_key(j, key);
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		pq_json_null(j);
+	else
+		pq_json_int(j, sqlite3_column_int64(st, i));
+}
+
+static void json_col_str(struct pq_json *j, sqlite3_stmt *st, const char *key, int i)
+{
+	pq_json_kstr(j, key,
+		     sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : pq_store_col_text(st, i));
+}
+
+/* full: also the text (commit message or reply) and the diff. */
 /* ---- stats ---- */
 
 int pq_view_stats(struct pq_store *s, struct pq_buf *out, int json)
@@ -89,7 +105,107 @@ static void json_trailers(struct pq_json *j, const char *key, const struct pq_tr
 	pq_json_array_end(j);
 }
 
-static void series_json(struct pq_json *j, const struct pq_series *se, int detail)
+/* Trailers that arrived after patch p was applied to a queue, per queue. */
+static void late_trailers(struct pq_store *s, const struct pq_series_patch *p, struct pq_json *j,
+			  struct pq_buf *text)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s,
+		"SELECT queue, seen FROM application WHERE message_id = ? AND active ORDER BY id");
+	size_t i;
+
+	if (j) {
+		pq_json_key(j, "late");
+		pq_json_array_begin(j);
+	}
+	if (st) {
+		sqlite3_bind_int64(st, 1, p->id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			for (i = 0; i < p->collected.n; i++) {
+				if (p->collected_from[i] <= sqlite3_column_int64(st, 1))
+					continue;
+				if (j) {
+					pq_json_object_begin(j);
+					pq_json_kstr(j, "queue", pq_store_col_text(st, 0));
+					pq_json_kstr(j, "name", p->collected.v[i].name);
+					pq_json_kstr(j, "value", p->collected.v[i].value);
+					pq_json_object_end(j);
+				} else {
+					pq_buf_addf(text, "        after %s: %s: %s\n",
+						    pq_store_col_text(st, 0),
+						    p->collected.v[i].name,
+						    p->collected.v[i].value);
+				}
+			}
+		}
+		sqlite3_reset(st);
+	}
+	if (j)
+		pq_json_array_end(j);
+}
+
+/* Where the series stands on each queue, and its last dry runs. */
+static void queue_states(struct pq_store *s, long long id, struct pq_json *j, struct pq_buf *text)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT q.queue, q.state, q.reason, q.rule FROM series_queue q"
+				 " WHERE q.series_id = ? ORDER BY q.queue");
+
+	if (j) {
+		pq_json_key(j, "queues");
+		pq_json_array_begin(j);
+	}
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if (j) {
+				pq_json_object_begin(j);
+				json_col_str(j, st, "queue", 0);
+				json_col_str(j, st, "state", 1);
+				json_col_str(j, st, "reason", 2);
+				json_col_str(j, st, "rule", 3);
+				pq_json_object_end(j);
+			} else {
+				pq_buf_addf(text, "  on %s: %s%s%s\n", pq_store_col_text(st, 0),
+					    pq_store_col_text(st, 1),
+					    sqlite3_column_type(st, 2) == SQLITE_NULL ? "" : ": ",
+					    pq_store_col_text(st, 2));
+			}
+		}
+		sqlite3_reset(st);
+	}
+	if (j) {
+		pq_json_array_end(j);
+		pq_json_key(j, "checks");
+		pq_json_array_begin(j);
+	}
+	st = pq_store_stmt(s, "SELECT queue, tip, ok, error FROM check_result WHERE series_id = ?"
+			      " ORDER BY queue");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if (j) {
+				pq_json_object_begin(j);
+				json_col_str(j, st, "queue", 0);
+				json_col_str(j, st, "tip", 1);
+				pq_json_kbool(j, "applies", sqlite3_column_int(st, 2));
+				json_col_str(j, st, "error", 3);
+				pq_json_object_end(j);
+			} else {
+				pq_buf_addf(text, "  check on %s at %.12s: %s\n",
+					    pq_store_col_text(st, 0), pq_store_col_text(st, 1),
+					    sqlite3_column_int(st, 2) ? "applies"
+								      : pq_store_col_text(st, 3));
+			}
+		}
+		sqlite3_reset(st);
+	}
+	if (j)
+		pq_json_array_end(j);
+}
+
+static void series_json(struct pq_store *s, struct pq_json *j, const struct pq_series *se,
+			int detail)
 {
 	size_t i;
 
@@ -121,11 +237,13 @@ static void series_json(struct pq_json *j, const struct pq_series *se, int detai
 			json_trailers(j, "trailers", &p->own);
 			json_trailers(j, "collected", &p->collected);
 			json_trailers(j, "mismatched", &p->mismatched);
+			late_trailers(s, p, j, NULL);
 		}
 		pq_json_object_end(j);
 	}
 	pq_json_array_end(j);
 	if (detail) {
+		queue_states(s, se->id, j, NULL);
 		pq_json_key(j, "replies");
 		pq_json_array_begin(j);
 		for (i = 0; i < se->nreplies; i++) {
@@ -176,7 +294,7 @@ int pq_view_series_list(struct pq_store *s, struct pq_buf *out, int json)
 		if ((ret = pq_series_load(s, ids[i], &se)) < 0)
 			break;
 		if (json)
-			series_json(&j, se, 0);
+			series_json(s, &j, se, 0);
 		else
 			series_text_line(out, se);
 		pq_series_free(se);
@@ -206,7 +324,7 @@ int pq_view_series_show(struct pq_store *s, long long id, struct pq_buf *out, in
 		return ret;
 	if (json) {
 		pq_json_init(&j, out, 1);
-		series_json(&j, se, 1);
+		series_json(s, &j, se, 1);
 		pq_series_free(se);
 		return 0;
 	}
@@ -224,7 +342,9 @@ int pq_view_series_show(struct pq_store *s, long long id, struct pq_buf *out, in
 		trailers_text(out, "", &p->own);
 		trailers_text(out, "+ ", &p->collected);
 		trailers_text(out, "? (sender differs) ", &p->mismatched);
+		late_trailers(s, p, NULL, out);
 	}
+	queue_states(s, se->id, NULL, out);
 	if (se->nreplies)
 		pq_buf_adds(out, "  replies:\n");
 	for (i = 0; i < se->nreplies; i++) {
@@ -252,22 +372,6 @@ static void iso_date(char *buf, size_t len, sqlite3_int64 t)
 		snprintf(buf, len, "%lld", (long long)t);
 }
 
-static void json_col_int(struct pq_json *j, sqlite3_stmt *st, const char *key, int i)
-{
-	pq_json_key(j, key);
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		pq_json_null(j);
-	else
-		pq_json_int(j, sqlite3_column_int64(st, i));
-}
-
-static void json_col_str(struct pq_json *j, sqlite3_stmt *st, const char *key, int i)
-{
-	pq_json_kstr(j, key,
-		     sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : pq_store_col_text(st, i));
-}
-
-/* full: also the text (commit message or reply) and the diff. */
 static int message_json(struct pq_store *s, struct pq_json *j, sqlite3_stmt *st, int full)
 {
 	struct pq_trailers t = { 0 };

@@ -9,6 +9,7 @@ CREATE TABLE series_queue (
 		CHECK (state IN ('queued', 'approved', 'applying', 'applied', 'rejected', 'failed')),
 	rule TEXT,                      -- the rule that chose the queue, NULL when by hand
 	tip TEXT,                       -- 'applying': the branch tip the commits go on
+	seen INTEGER,                   -- 'applying': the newest message id the commits saw
 	reason TEXT,                    -- a rejection's reason, a failure's message
 	updated INTEGER NOT NULL,       -- unix time
 	PRIMARY KEY (series_id, queue)
@@ -26,6 +27,8 @@ CREATE TABLE application (
 	commit_id TEXT NOT NULL,
 	path TEXT NOT NULL CHECK (path IN ('libgit2', 'git-apply')),
 	applied INTEGER NOT NULL,       -- unix time
+	seen INTEGER NOT NULL,          -- the newest message id when it was applied:
+	                                -- trailers from later replies arrived after
 	active INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX application_queue ON application(queue, active, id);

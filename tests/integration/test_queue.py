@@ -86,6 +86,28 @@ def test_demo_flow(pq, work):
     git(repo, "update-ref", "refs/heads/rust-fixes", before)
     run(pq + ["apply", str(v2["id"]), "--queue", "rust-fixes"], cwd=work)
     check(git(repo, "rev-parse", "rust-fixes") == tip, "same base, same series: same commit ids")
+    # a review that arrives after the series went in is listed as late
+    late = ("From: Late Reviewer <late@example.org>\n"
+            "Subject: Re: [PATCH v2 2/3] rust: time: add ms_to_ns()\n"
+            "Message-ID: <late-1@example.org>\n"
+            "In-Reply-To: <demo-time-v2-2@example.org>\n"
+            "References: <demo-time-v2-0@example.org> <demo-time-v2-2@example.org>\n"
+            "Date: Fri, 20 Nov 2026 10:00:00 +0000\n\n"
+            "Acked-by: Late Reviewer <late@example.org>\n")
+    run(pq + ["import", "-"], cwd=work, stdin=late)
+    show = json.loads(run(pq + ["show", str(v2["id"]), "--json"], cwd=work).stdout)
+    p2 = [p for p in show["patches"] if p["index"] == 2][0]
+    check(sorted(l["queue"] for l in p2["late"]) == ["rust-fixes", "rust-next"] and
+          all(l["name"] == "Acked-by" and l["value"] == "Late Reviewer <late@example.org>"
+              for l in p2["late"]),
+          "a trailer that arrived after application is listed as late, per queue")
+    check(all(not p["late"] for p in show["patches"] if p["index"] != 2),
+          "late trailers only on the patch they answer")
+    check({q["queue"]: q["state"] for q in show["queues"]}.get("rust-next") == "applied",
+          "show gives the series' state on each queue")
+    check(len(show["checks"]) == 3 and all(c["applies"] for c in show["checks"]),
+          "show gives the recorded dry-run checks")
+
     return v2["id"], before, tip
 
 
@@ -106,12 +128,14 @@ def test_recovery(pq, work, sid, base, tip):
     """A crash after the branch moved and before the database knew."""
     repo = os.path.join(work, "queues.git")
     db = sqlite3.connect(os.path.join(work, "patchq.db"))
+    # the intent as apply writes it: the old tip and the newest message seen
+    seen = db.execute("SELECT max(seen) FROM application WHERE queue = 'rust-fixes'").fetchone()[0]
     db.execute("DELETE FROM application WHERE queue = 'rust-fixes'")
-    db.execute("UPDATE series_queue SET state = 'applying', tip = ? WHERE queue = 'rust-fixes'",
-               (base,))
+    db.execute("UPDATE series_queue SET state = 'applying', tip = ?, seen = ?"
+               " WHERE queue = 'rust-fixes'", (base, seen))
     db.commit()
     out = run(pq + ["recover"], cwd=work).stdout
-    check("found on rust-fixes" in out, "recover finds the commits already on the branch")
+    check("found on rust-fixes" in out, "recover finds the commits already on the branch: " + out)
     check(db.execute("SELECT count(*) FROM application WHERE queue = 'rust-fixes'").fetchone()[0] == 3,
           "recover records Message-ID to commit")
     # a crash before the branch moved: back to queued, nothing invented
