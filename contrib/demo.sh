@@ -24,6 +24,21 @@ echo
 echo "== patchq show 2   (the v2 that supersedes series 1; + marks trailers from replies)"
 pq show 2
 echo
+echo "== patchq -c patchq.conf triage   (contrib/patchq.conf.example on the demo repository)"
+rm -rf "$demo/queues.git"
+git clone -q --bare "$demo/repo" "$demo/queues.git"
+sed -e "s|/var/lib/patchq/patchq.db|$(pwd)/$demo/patchq.db|" \
+	-e "s|/var/lib/patchq/linux.git|$(pwd)/$demo/queues.git|" \
+	contrib/patchq.conf.example >"$demo/patchq.conf"
+pqc() { build/patchq -c "$demo/patchq.conf" "$@"; }
+pqc triage
+echo
+echo "== patchq -c patchq.conf queue rust-dev"
+pqc queue rust-dev
+echo
+echo "== patchq -c patchq.conf why 3"
+pqc why 3
+echo
 echo "== patchq am 2 | git am   (on a copy of the demo repository)"
 rm -rf "$demo/am-check"
 git clone -q "$demo/repo" "$demo/am-check"

@@ -50,6 +50,9 @@ static const char usage_text[] =
 	"                      trailers added to each patch\n"
 	"\n"
 	"Queue commands (they need the configuration, -c FILE):\n"
+	"  triage              every complete new series: dry-run it against every\n"
+	"                      queue, let the rules queue it, apply it where the rule\n"
+	"                      allows it to go in automatically\n"
 	"  why SERIES          which rule sends the series where, and why the others\n"
 	"                      do not match\n"
 	"  check SERIES        dry-run the series against every queue and record the\n"
@@ -289,7 +292,7 @@ static int cmd_am(struct pq_store *s, long long id, const struct options *o)
 static int needs_config(const char *cmd)
 {
 	static const char *const cmds[] = { "why",   "check",	"apply",   "approve", "reject",
-					    "queue", "recover", "rebuild", "push" };
+					    "queue", "recover", "rebuild", "push",    "triage" };
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -373,6 +376,8 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 		die_usage("this command needs the configuration: -c FILE");
 	if (!strcmp(cmd, "recover"))
 		return report(pq_apply_recover(s, c, &b), &b, "recover");
+	if (!strcmp(cmd, "triage"))
+		return report(pq_apply_triage(s, c, &b), &b, "triage");
 	if (!strcmp(cmd, "push"))
 		return cmd_push(c, argc > 1 ? argv[1] : c->push_remote);
 	if (!strcmp(cmd, "rebuild") && argc == 2) {

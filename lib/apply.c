@@ -10,6 +10,7 @@
 #include "am.h"
 #include "error.h"
 #include "queue.h"
+#include "rules.h"
 #include "series.h"
 
 /* The commits a series becomes, ready for queue.c. */
@@ -190,6 +191,19 @@ static int series_state(struct pq_store *s, long long id, const char *state)
 		return PQ_EDB;
 	pq_store_bind_text(st, 1, state);
 	sqlite3_bind_int64(st, 2, id);
+	return pq_store_step_done(s, st);
+}
+
+static int rule_name(struct pq_store *s, long long id, const char *queue, const char *rule)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "UPDATE series_queue SET rule = ? WHERE series_id = ? AND queue = ?");
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, rule);
+	sqlite3_bind_int64(st, 2, id);
+	pq_store_bind_text(st, 3, queue);
 	return pq_store_step_done(s, st);
 }
 
@@ -570,4 +584,90 @@ out:
 	free(plans);
 	free(ids);
 	return ret;
+}
+
+/* ---- triage ---- */
+
+static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT s.id FROM series s WHERE s.state = 'new' AND (SELECT count(DISTINCT idx)"
+		   " FROM message WHERE series_id = s.id AND idx BETWEEN 1 AND s.total) = s.total"
+		   " ORDER BY s.id");
+
+	*ids = NULL;
+	*n = 0;
+	if (!st)
+		return PQ_EDB;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		*ids = pq_reallocarray(*ids, *n + 1, sizeof(**ids));
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int triage_one(struct pq_store *s, const struct pq_config *c, long long id,
+		      struct pq_buf *report)
+{
+	struct pq_rules_input in;
+	struct pq_rules_verdict v;
+	struct pq_buf checks = PQ_BUF_INIT;
+	char reason[256];
+	int ret, matched;
+
+	/* pull requests are not applied from mail */
+	if ((ret = pq_apply_check(s, c, id, &checks)) == PQ_EDB)
+		goto out;
+	if ((ret = pq_rules_input_load(s, id, &in)) < 0)
+		goto out;
+	matched = pq_rules_decide(c, &in, &v, NULL);
+	pq_rules_input_free(&in);
+	if (!matched) {
+		pq_buf_addf(report, "series %lld: no rule matches, left for a maintainer\n", id);
+		ret = 0;
+		goto out;
+	}
+	if (!v.queue || v.queue->frozen) {
+		snprintf(reason, sizeof(reason), "aimed at %s, which is frozen", v.rule->queue);
+		pq_buf_addf(report, "series %lld: %s (rule %s)\n", id, reason, v.rule->name);
+		ret = pq_apply_reject(s, id, v.rule->queue, reason);
+		goto out;
+	}
+	if ((ret = pq_store_begin(s)) < 0)
+		goto out;
+	if ((ret = set_state(s, id, v.queue->name, "queued", NULL, NULL, 0)) < 0 ||
+	    (ret = rule_name(s, id, v.queue->name, v.rule->name)) < 0 ||
+	    (ret = series_state(s, id, "queued")) < 0) {
+		pq_store_rollback(s);
+		goto out;
+	}
+	if ((ret = pq_store_commit(s)) < 0)
+		goto out;
+	pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s\n", id, v.queue->name,
+		    v.rule->name, v.automatic ? ", applying" : ", waits for approval");
+	if (v.automatic) {
+		ret = pq_apply_series(s, c, id, v.queue->name, 0, report);
+		if (ret < 0 && ret != PQ_EDB) {
+			pq_buf_addf(report, "  not applied: %s\n", pq_error_last());
+			ret = 0;
+		}
+	}
+out:
+	pq_buf_free(&checks);
+	return ret;
+}
+
+int pq_apply_triage(struct pq_store *s, const struct pq_config *c, struct pq_buf *report)
+{
+	long long *ids;
+	size_t n, i;
+	int ret;
+
+	if ((ret = new_complete_series(s, &ids, &n)) < 0)
+		return ret;
+	for (i = 0; i < n && ret != PQ_EDB; i++)
+		ret = triage_one(s, c, ids[i], report);
+	free(ids);
+	return ret == PQ_EDB ? ret : 0;
 }

@@ -49,6 +49,14 @@ int pq_apply_recover(struct pq_store *s, const struct pq_config *c, struct pq_bu
 int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *queue,
 		     struct pq_buf *report);
 
+/*
+ * Triage of every complete series still new: dry-runs it against every
+ * queue, lets the rules pick its queue (queued, with the rule's name; a
+ * frozen queue rejects it with a reason), and applies it at once where the
+ * rule says it may go in automatically. report gets a line per series.
+ */
+int pq_apply_triage(struct pq_store *s, const struct pq_config *c, struct pq_buf *report);
+
 /* Records a maintainer's rejection of series id (on queue, or on every
  * queue when queue is NULL) with an optional reason. */
 int pq_apply_reject(struct pq_store *s, long long id, const char *queue, const char *reason);

@@ -305,7 +305,7 @@ make_series() {
 		fi
 		if [ $((c % 12)) = 5 ]; then # a new file beside the first
 			new_file "${files[0]%/*}/bench_new_$c.c" "$c"
-			git add -- "${files[0]%/*}/bench_new_$c.c"
+			git add -f -- "${files[0]%/*}/bench_new_$c.c" # Debian's .gitignore ends in /*
 		fi
 		i=$((c % ${#authors[@]}))
 		email=${authors[$i]#*<}

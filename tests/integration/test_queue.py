@@ -194,6 +194,30 @@ def test_rebuild_and_push(patchq, source, work):
           "a rebuilt queue is pushed although it was rewritten")
 
 
+def test_triage(patchq, source, work):
+    """The rules queue every complete new series; rust-dev takes the
+    reviewed v2 at once, the fix waits for approval, the RFC is left."""
+    d = os.path.join(work, "triage")
+    os.mkdir(d)
+    setup_demo(source, d)
+    pq = [patchq, "-c", "patchq.conf"]
+    run(pq + ["import", "maildir"], cwd=d)
+    out = run(pq + ["triage"], cwd=d).stdout
+    series = {s["name"]: s for s in json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+              if s["state"] != "superseded"}
+    check(series["rust: time helpers"]["state"] == "applied", "triage applies the v2 to rust-dev")
+    check(series["rust: str: count bytes in len()"]["state"] == "queued" and
+          "queued for rust-fixes (rule fixes-tag), waits for approval" in out,
+          "triage queues the fix for approval")
+    check(series["rust: add a sleep stub"]["state"] == "new" and "no rule matches" in out,
+          "triage leaves the RFC to a maintainer")
+    q = json.loads(run(pq + ["queue", "rust-dev", "--json"], cwd=d).stdout)
+    check([s["series"] for s in q] == [series["rust: time helpers"]["id"]],
+          "rust-dev holds the triaged series")
+    out = run(pq + ["triage"], cwd=d).stdout
+    check("rust-dev" not in out, "a second triage does not apply anything again")
+
+
 def test_b4_case(patchq, corpus, work):
     b4 = os.path.join(corpus, "b4")
     if not os.path.exists(os.path.join(b4, "gitdir.bundle")):
@@ -237,6 +261,7 @@ def main():
         test_conflict(pq, work, sid)
         test_recovery(pq, work, sid, base, tip)
         test_rebuild_and_push(a.patchq, a.source, work)
+        test_triage(a.patchq, a.source, work)
         if a.corpus:
             test_b4_case(a.patchq, a.corpus, work)
     finally:
