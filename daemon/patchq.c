@@ -225,7 +225,7 @@ out:
 static int cmd_import(struct pq_store *s, int argc, char **argv, const struct options *o)
 {
 	struct pq_buf b = PQ_BUF_INIT;
-	long long before = pq_view_last_message(s);
+	long long before = pq_ingest_last_message(s);
 	int i, status = 0;
 
 	if (!argc)

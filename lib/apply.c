@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "am.h"
 #include "error.h"
+#include "ingest.h"
 #include "queue.h"
 #include "rules.h"
 #include "series.h"
@@ -58,20 +59,6 @@ static void committer_date(const struct pq_config *c, const struct pq_am_patch *
 		*off = a->offset;
 		break;
 	}
-}
-
-/* The newest message id: commits are composed from what was stored up to
- * it, so recovery can compose the very same commits later. */
-static long long newest_message(struct pq_store *s)
-{
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT coalesce(max(id), 0) FROM message");
-	long long id = 0;
-
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	if (st)
-		sqlite3_reset(st);
-	return id;
 }
 
 static int plan_load(struct pq_store *s, const struct pq_config *c, long long id, long long upto,
@@ -282,7 +269,9 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id,
 		    int dry_run, struct pq_buf *report)
 {
 	const struct pq_queue_conf *q = target(c, queue);
-	long long seen = newest_message(s);
+	/* commits are composed from what is stored now; recovery recomposes them
+	 * from the same messages */
+	long long seen = pq_ingest_last_message(s);
 	struct plan p;
 	char tip[41] = "";
 	int ret;
@@ -493,12 +482,7 @@ static int queue_series(struct pq_store *s, const char *queue, long long **ids, 
 	if (!st)
 		return PQ_EDB;
 	pq_store_bind_text(st, 1, queue);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		*ids = pq_reallocarray(*ids, *n + 1, sizeof(**ids));
-		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	return 0;
+	return pq_store_ids(s, st, ids, n);
 }
 
 static int retire(struct pq_store *s, const char *queue)
@@ -597,14 +581,7 @@ static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 
 	*ids = NULL;
 	*n = 0;
-	if (!st)
-		return PQ_EDB;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		*ids = pq_reallocarray(*ids, *n + 1, sizeof(**ids));
-		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	return 0;
+	return st ? pq_store_ids(s, st, ids, n) : PQ_EDB;
 }
 
 static int triage_one(struct pq_store *s, const struct pq_config *c, long long id,

@@ -73,6 +73,13 @@ int pq_ingest_flush(struct pq_ingest *ig)
 	return 0;
 }
 
+long long pq_ingest_last_message(struct pq_store *s)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT coalesce(max(id), 0) FROM message");
+
+	return st ? pq_store_scalar(st) : 0;
+}
+
 int pq_ingest_cursor(struct pq_store *s, const char *source, char **out)
 {
 	sqlite3_stmt *st = pq_store_stmt(s, "SELECT position FROM cursor WHERE source = ?");

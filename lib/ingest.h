@@ -50,6 +50,9 @@ int pq_ingest_flush(struct pq_ingest *ig);
 
 const struct pq_ingest_stats *pq_ingest_stats(const struct pq_ingest *ig);
 
+/* The id of the newest message stored, 0 when there is none. */
+long long pq_ingest_last_message(struct pq_store *s);
+
 /* The source's stored cursor into *out (caller frees), NULL when none. */
 int pq_ingest_cursor(struct pq_store *s, const char *source, char **out);
 

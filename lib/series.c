@@ -603,12 +603,5 @@ int pq_series_list(struct pq_store *s, long long **ids, size_t *n)
 
 	*ids = NULL;
 	*n = 0;
-	if (!st)
-		return PQ_EDB;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		*ids = pq_reallocarray(*ids, *n + 1, sizeof(**ids));
-		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	return 0;
+	return st ? pq_store_ids(s, st, ids, n) : PQ_EDB;
 }

@@ -196,6 +196,32 @@ long long pq_store_last_id(struct pq_store *s)
 	return sqlite3_last_insert_rowid(s->db);
 }
 
+int pq_store_ids(struct pq_store *s, sqlite3_stmt *st, long long **ids, size_t *n)
+{
+	size_t cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*ids = pq_reallocarray(*ids, cap, sizeof(**ids));
+		}
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : pq_store_error(s, sqlite3_sql(st));
+}
+
+long long pq_store_scalar(sqlite3_stmt *st)
+{
+	long long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+
+	sqlite3_reset(st);
+	return v;
+}
+
 void pq_store_bind_text(sqlite3_stmt *st, int i, const char *text)
 {
 	if (text)

@@ -9,6 +9,8 @@
 #ifndef PQ_STORE_H
 #define PQ_STORE_H
 
+#include <stddef.h>
+
 #include <sqlite3.h>
 
 struct pq_store;
@@ -44,6 +46,13 @@ long long pq_store_last_id(struct pq_store *s);
 
 /* Sets the error from the connection's message with context; returns PQ_EDB. */
 int pq_store_error(struct pq_store *s, const char *what);
+
+/* Steps st to the end, collecting column 0 of every row into a malloc'd
+ * array; resets st. Returns 0 or PQ_EDB. */
+int pq_store_ids(struct pq_store *s, sqlite3_stmt *st, long long **ids, size_t *n);
+
+/* Column 0 of the first row of st (0 when there is none); resets st. */
+long long pq_store_scalar(sqlite3_stmt *st);
 
 /* Binds a C string or NULL (as SQL NULL) as text at index i. */
 void pq_store_bind_text(sqlite3_stmt *st, int i, const char *text);

@@ -468,14 +468,12 @@ static void message_text(struct pq_buf *out, sqlite3_stmt *st)
 		pq_buf_addf(out, "        note: %s\n", pq_store_col_text(st, 17));
 }
 
-int pq_view_messages(struct pq_store *s, struct pq_buf *out, int json)
+/* Every row of st (MESSAGE_COLUMNS, bound) as a list. */
+static int message_list(struct pq_store *s, sqlite3_stmt *st, struct pq_buf *out, int json)
 {
-	sqlite3_stmt *st = pq_store_stmt(s, MESSAGE_COLUMNS " ORDER BY id");
 	struct pq_json j;
 	int ret = 0;
 
-	if (!st)
-		return PQ_EDB;
 	pq_json_init(&j, out, 1);
 	if (json)
 		pq_json_array_begin(&j);
@@ -490,6 +488,13 @@ int pq_view_messages(struct pq_store *s, struct pq_buf *out, int json)
 	if (json && !ret)
 		pq_json_array_end(&j);
 	return ret;
+}
+
+int pq_view_messages(struct pq_store *s, struct pq_buf *out, int json)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, MESSAGE_COLUMNS " ORDER BY id");
+
+	return st ? message_list(s, st, out, json) : PQ_EDB;
 }
 
 int pq_view_message(struct pq_store *s, const char *msgid, struct pq_buf *out, int json)
@@ -525,41 +530,15 @@ int pq_view_message(struct pq_store *s, const char *msgid, struct pq_buf *out, i
 	return ret;
 }
 
-long long pq_view_last_message(struct pq_store *s)
-{
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT coalesce(max(id), 0) FROM message");
-	long long id = 0;
-
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	if (st)
-		sqlite3_reset(st);
-	return id;
-}
-
 int pq_view_unparsable(struct pq_store *s, long long after, struct pq_buf *out, int json)
 {
 	sqlite3_stmt *st = pq_store_stmt(s, MESSAGE_COLUMNS
 					 " WHERE kind = 'unparsable' AND id > ? ORDER BY id");
-	struct pq_json j;
-	int ret = 0;
 
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, after);
-	pq_json_init(&j, out, 1);
-	if (json)
-		pq_json_array_begin(&j);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (!json)
-			message_text(out, st);
-		else if ((ret = message_json(s, &j, st, 0)) < 0)
-			break;
-	}
-	sqlite3_reset(st);
-	if (json && !ret)
-		pq_json_array_end(&j);
-	return ret;
+	return message_list(s, st, out, json);
 }
 
 int pq_view_queue(struct pq_store *s, const char *queue, struct pq_buf *out, int json)

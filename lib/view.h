@@ -26,7 +26,5 @@ int pq_view_unparsable(struct pq_store *s, long long after, struct pq_buf *out, 
 /* The series applied to queue, in the order they went in, each with its
  * commits. */
 int pq_view_queue(struct pq_store *s, const char *queue, struct pq_buf *out, int json);
-/* The id of the newest message, 0 when there is none. */
-long long pq_view_last_message(struct pq_store *s);
 
 #endif
