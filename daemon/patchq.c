@@ -61,7 +61,8 @@ static const char usage_text[] =
 	"                      apply the series to queue Q: commits built in memory,\n"
 	"                      the branch moved only if every patch applied\n"
 	"  approve SERIES --queue Q\n"
-	"                      a maintainer's approval: applies the series to Q\n"
+	"                      a maintainer's approval: applies the series to Q, or,\n"
+	"                      when patches are missing, once they arrive (triage)\n"
 	"  reject SERIES [--queue Q] [--reason TEXT]\n"
 	"                      record a rejection (on Q, or everywhere)\n"
 	"  queue Q             the series applied to Q, in order, with their commits\n"
@@ -349,20 +350,22 @@ static int cmd_push(const struct pq_config *c, const char *remote)
 
 /* apply and approve: the report goes out whatever happened */
 static int cmd_apply(struct pq_store *s, const struct pq_config *c, long long id,
-		     const struct options *o)
+		     const struct options *o, int approve)
 {
 	struct pq_buf b = PQ_BUF_INIT;
 	int ret;
 
 	if (!o->queue)
 		die_usage("apply and approve need --queue Q");
-	ret = pq_apply_series(s, c, id, o->queue, o->dry_run, &b);
+	ret = approve ? pq_apply_approve(s, c, id, o->queue, &b)
+		      : pq_apply_series(s, c, id, o->queue, o->dry_run, &b);
 	print_buf(&b);
 	pq_buf_free(&b);
 	if (ret < 0)
 		return fail(o->dry_run ? "would not apply" : "not applied");
-	printf("%s series %lld %s %s\n", o->dry_run ? "would apply" : "applied", id,
-	       o->dry_run ? "to" : "on", o->queue);
+	if (!approve)
+		printf("%s series %lld %s %s\n", o->dry_run ? "would apply" : "applied", id,
+		       o->dry_run ? "to" : "on", o->queue);
 	return 0;
 }
 
@@ -408,7 +411,7 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 		       o->queue ? o->queue : "");
 		return 0;
 	}
-	return cmd_apply(s, c, series_arg(argv[1]), o); /* apply, approve */
+	return cmd_apply(s, c, series_arg(argv[1]), o, !strcmp(cmd, "approve"));
 }
 
 static int run(struct pq_store *s, const struct pq_config *c, int argc, char **argv,

@@ -239,6 +239,21 @@ static int record_applied_rows(struct pq_store *s, const char *queue, const stru
 	return series_state(s, p->series->id, "applied");
 }
 
+/* One transaction: the series did not apply to queue, and why. */
+static int record_failure(struct pq_store *s, long long id, const char *queue, const char *why)
+{
+	int ret;
+
+	if ((ret = pq_store_begin(s)) < 0)
+		return ret;
+	if ((ret = set_state(s, id, queue, "failed", why, NULL, 0)) < 0 ||
+	    (ret = series_state(s, id, "failed")) < 0) {
+		pq_store_rollback(s);
+		return ret;
+	}
+	return pq_store_commit(s);
+}
+
 /* One transaction: every Message-ID to its commit, and the new states. */
 static int record_applied(struct pq_store *s, const char *queue, const struct plan *p)
 {
@@ -297,7 +312,7 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id,
 	if (ret == 0)
 		ret = record_applied(s, queue, &p);
 	else if (ret == PQ_EGIT)
-		record_state(s, id, queue, "failed", first_error(&p), NULL, 0);
+		record_failure(s, id, queue, first_error(&p));
 	else
 		record_state(s, id, queue, "queued", pq_error_last(), NULL, 0);
 out:
@@ -572,6 +587,39 @@ out:
 
 /* ---- triage ---- */
 
+/* Approvals that waited for missing patches, now complete. */
+static int apply_waiting_approvals(struct pq_store *s, const struct pq_config *c,
+				   struct pq_buf *report)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s,
+		"SELECT q.series_id, q.queue FROM series_queue q JOIN series s ON s.id = q.series_id"
+		" WHERE q.state = 'approved' AND (SELECT count(DISTINCT idx) FROM message"
+		" WHERE series_id = s.id AND idx BETWEEN 1 AND s.total) = s.total");
+	struct pq_buf queues = PQ_BUF_INIT;
+	long long *ids = NULL;
+	size_t n = 0, i;
+	const char *q;
+	int ret = 0;
+
+	if (!st)
+		return PQ_EDB;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		ids = pq_reallocarray(ids, n + 1, sizeof(*ids));
+		ids[n++] = sqlite3_column_int64(st, 0);
+		pq_buf_add(&queues, pq_store_col_text(st, 1), strlen(pq_store_col_text(st, 1)) + 1);
+	}
+	sqlite3_reset(st);
+	for (i = 0, q = pq_buf_str(&queues); i < n && ret != PQ_EDB; i++, q += strlen(q) + 1) {
+		pq_buf_addf(report, "series %lld: approved for %s and now complete, applying\n",
+			    ids[i], q);
+		ret = pq_apply_series(s, c, ids[i], q, 0, report);
+	}
+	free(ids);
+	pq_buf_free(&queues);
+	return ret == PQ_EDB ? ret : 0;
+}
+
 static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 {
 	sqlite3_stmt *st = pq_store_stmt(
@@ -641,10 +689,37 @@ int pq_apply_triage(struct pq_store *s, const struct pq_config *c, struct pq_buf
 	size_t n, i;
 	int ret;
 
-	if ((ret = new_complete_series(s, &ids, &n)) < 0)
+	if ((ret = apply_waiting_approvals(s, c, report)) < 0 ||
+	    (ret = new_complete_series(s, &ids, &n)) < 0)
 		return ret;
 	for (i = 0; i < n && ret != PQ_EDB; i++)
 		ret = triage_one(s, c, ids[i], report);
 	free(ids);
 	return ret == PQ_EDB ? ret : 0;
+}
+
+int pq_apply_approve(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
+		     struct pq_buf *report)
+{
+	struct pq_series *se;
+	int ret;
+
+	if (!target(c, queue))
+		return PQ_EINVAL;
+	if ((ret = pq_series_load(s, id, &se)) < 0)
+		return ret;
+	if (!se->complete) {
+		pq_buf_addf(report,
+			    "series %lld: approval recorded for %s; it goes in once its"
+			    " %d missing patch(es) arrive (patchq triage)\n",
+			    id, queue, se->total - se->received);
+		pq_series_free(se);
+		return record_state(s, id, queue, "approved", NULL, NULL, 0);
+	}
+	pq_series_free(se);
+	if ((ret = record_state(s, id, queue, "approved", NULL, NULL, 0)) < 0 ||
+	    (ret = pq_apply_series(s, c, id, queue, 0, report)) < 0)
+		return ret;
+	pq_buf_addf(report, "series %lld approved and applied on %s\n", id, queue);
+	return 0;
 }

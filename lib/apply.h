@@ -57,6 +57,14 @@ int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *
  */
 int pq_apply_triage(struct pq_store *s, const struct pq_config *c, struct pq_buf *report);
 
+/*
+ * A maintainer's approval of series id for queue: applies it now when it
+ * is complete, else records the approval, and triage applies it once the
+ * missing patches arrive. Returns as pq_apply_series().
+ */
+int pq_apply_approve(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
+		     struct pq_buf *report);
+
 /* Records a maintainer's rejection of series id (on queue, or on every
  * queue when queue is NULL) with an optional reason. */
 int pq_apply_reject(struct pq_store *s, long long id, const char *queue, const char *reason);

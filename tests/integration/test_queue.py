@@ -218,6 +218,31 @@ def test_triage(patchq, source, work):
     check("rust-dev" not in out, "a second triage does not apply anything again")
 
 
+def test_approve_waits_for_missing_patches(patchq, source, work):
+    d = os.path.join(work, "approve")
+    os.mkdir(d)
+    setup_demo(source, d)
+    pq = [patchq, "-c", "patchq.conf"]
+    new = os.path.join(d, "maildir", "new")
+    late = sorted(f for f in os.listdir(new)
+                  if "Message-ID: <demo-time-v2-3@" in open(os.path.join(new, f)).read())[0]
+    os.rename(os.path.join(new, late), os.path.join(d, late))
+    run(pq + ["import", "maildir"], cwd=d)
+    v2 = [s for s in json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+          if s["version"] == 2][0]
+    check(not v2["complete"], "the v2 lacks its third patch")
+    repo = os.path.join(d, "queues.git")
+    before = git(repo, "rev-parse", "rust-next")
+    out = run(pq + ["approve", str(v2["id"]), "--queue", "rust-next"], cwd=d).stdout
+    check("approval recorded" in out and git(repo, "rev-parse", "rust-next") == before,
+          "approving an incomplete series records the approval and applies nothing")
+    run(pq + ["import", "-"], cwd=d, stdin=open(os.path.join(d, late)).read())
+    out = run(pq + ["triage"], cwd=d).stdout
+    check("approved for rust-next and now complete" in out and
+          git(repo, "rev-list", "--count", before + "..rust-next") == "3",
+          "once the missing patch arrives, triage applies the approved series")
+
+
 def test_b4_case(patchq, corpus, work):
     b4 = os.path.join(corpus, "b4")
     if not os.path.exists(os.path.join(b4, "gitdir.bundle")):
@@ -262,6 +287,7 @@ def main():
         test_recovery(pq, work, sid, base, tip)
         test_rebuild_and_push(a.patchq, a.source, work)
         test_triage(a.patchq, a.source, work)
+        test_approve_waits_for_missing_patches(a.patchq, a.source, work)
         if a.corpus:
             test_b4_case(a.patchq, a.corpus, work)
     finally:
