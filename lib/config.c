@@ -341,9 +341,10 @@ static const struct key rule_keys[] = {
 	{ "rfc", K_COND, offsetof(struct pq_rule_conf, rfc), 0 },
 	{ "minVersion", K_COUNT, offsetof(struct pq_rule_conf, min_version), 0 },
 	{ "auto", K_COND, offsetof(struct pq_rule_conf, automatic), 0 },
+	{ "fixesIn", K_STRING, offsetof(struct pq_rule_conf, fixes_in), 0 },
 };
 
-enum { RULE_QUEUE };
+enum { RULE_QUEUE, RULE_FIXES_IN = 9 };
 
 struct section {
 	const char *name;
@@ -361,7 +362,7 @@ static const struct section sections[] = {
 enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE };
 
 /* Where each single-valued key of one section was set, to refuse twice. */
-#define KEYS_MAX 9
+#define KEYS_MAX 10
 _Static_assert(ARRAY_SIZE(patchq_keys) <= KEYS_MAX && ARRAY_SIZE(queue_keys) <= KEYS_MAX &&
 		       ARRAY_SIZE(rule_keys) <= KEYS_MAX,
 	       "struct meta holds KEYS_MAX keys");
@@ -918,6 +919,10 @@ static int check_config(struct loader *ld)
 		if (!pq_config_queue(c, r->queue))
 			return fail(ld, m->key_line[RULE_QUEUE],
 				    "rule.%s.queue: no queue \"%s\" is defined", r->name, r->queue);
+		if (r->fixes_in && !pq_config_queue(c, r->fixes_in))
+			return fail(ld, m->key_line[RULE_FIXES_IN],
+				    "rule.%s.fixesIn: no queue \"%s\" is defined", r->name,
+				    r->fixes_in);
 	}
 	return 0;
 }
@@ -1018,6 +1023,7 @@ void pq_config_free(struct pq_config *c)
 
 		free(r->name);
 		free(r->queue);
+		free(r->fixes_in);
 		free_list(r->tags, r->ntags);
 		free_list(r->files, r->nfiles);
 		free_list(r->from, r->nfrom);

@@ -40,6 +40,7 @@
  *           rfc = false                    # match RFC series or not
  *           minVersion = 1
  *           auto = false                   # overrides the queue's auto
+ *           fixesIn = rust-next            # a commit a Fixes: names is on that queue
  */
 #ifndef PQ_CONFIG_H
 #define PQ_CONFIG_H
@@ -81,6 +82,7 @@ struct pq_rule_conf {
 	int min_reviews;	/* 0: no condition */
 	int min_version;	/* 0: no condition */
 	enum pq_cond automatic; /* ANY: the queue decides */
+	char *fixes_in;		/* a queue: a commit named by Fixes: must be on it */
 	char *file;		/* where the rule was defined, for messages */
 	int line;		/* of its [rule] header, 0 when it could not be found */
 };

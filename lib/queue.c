@@ -1027,6 +1027,28 @@ out:
 	return rc;
 }
 
+int pq_queue_contains(const char *repo_path, const char *branch, const char *rev)
+{
+	git_repository *repo = NULL;
+	git_object *obj = NULL, *commit = NULL;
+	git_oid tip;
+	char hex[41];
+	int found = 0;
+
+	if (pq_queue_tip(repo_path, branch, hex) < 0 || git_oid_fromstr(&tip, hex) < 0)
+		return 0;
+	git_libgit2_init();
+	if (open_repo(&repo, repo_path) == 0 && git_revparse_single(&obj, repo, rev) == 0 &&
+	    git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0)
+		found = git_oid_equal(&tip, git_object_id(commit)) ||
+			git_graph_descendant_of(repo, &tip, git_object_id(commit)) == 1;
+	git_object_free(commit);
+	git_object_free(obj);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return found;
+}
+
 /* What the remote said of each ref it was asked to update. */
 struct push_state {
 	struct pq_buf rejected;

@@ -74,6 +74,10 @@ int pq_queue_apply(const char *repo_path, const char *branch, const char *base,
  */
 int pq_queue_tip(const char *repo_path, const char *branch, char tip[41]);
 
+/* 1 when rev (a commit id, possibly abbreviated) is on branch, reachable
+ * from its tip; 0 when it is not, or is unknown to the repository. */
+int pq_queue_contains(const char *repo_path, const char *branch, const char *rev);
+
 /*
  * Pushes the given branches to the same names on remote (a configured
  * remote's name, or a URL or path; insteadOf and pushInsteadOf apply).

@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "queue.h"
 #include "series.h"
 
 static void add_unique(char ***v, size_t *n, const char *s, size_t len)
@@ -45,14 +46,21 @@ static int count_reviews(const struct pq_trailers *t)
 	return n;
 }
 
-static int has_trailer(const struct pq_trailers *t, const char *name)
+/* Notes the Fixes: trailers of t, and the commit id each names first. */
+static void add_fixes(struct pq_rules_input *in, const struct pq_trailers *t)
 {
-	size_t i;
+	size_t i, n;
 
-	for (i = 0; i < t->n; i++)
-		if (!strcasecmp(t->v[i].name, name))
-			return 1;
-	return 0;
+	for (i = 0; i < t->n; i++) {
+		const char *v = t->v[i].value;
+
+		if (strcasecmp(t->v[i].name, "Fixes"))
+			continue;
+		in->has_fixes = 1;
+		n = strspn(v, "0123456789abcdefABCDEF");
+		if (n >= 7 && n <= 40)
+			add_unique(&in->fixes, &in->nfixes, v, n);
+	}
 }
 
 int pq_rules_input_load(struct pq_store *s, long long id, struct pq_rules_input *in)
@@ -81,8 +89,8 @@ int pq_rules_input_load(struct pq_store *s, long long id, struct pq_rules_input 
 		const struct pq_series_patch *p = &se->patches[i];
 		int r = count_reviews(&p->own) + count_reviews(&p->collected);
 
-		in->has_fixes |= has_trailer(&p->own, "Fixes") ||
-				 has_trailer(&p->collected, "Fixes");
+		add_fixes(in, &p->own);
+		add_fixes(in, &p->collected);
 		if (least < 0 || r < least)
 			least = r;
 	}
@@ -99,6 +107,9 @@ void pq_rules_input_free(struct pq_rules_input *in)
 		free(in->tags[i]);
 	for (i = 0; i < in->nfiles; i++)
 		free(in->files[i]);
+	for (i = 0; i < in->nfixes; i++)
+		free(in->fixes[i]);
+	free(in->fixes);
 	free(in->tags);
 	free(in->files);
 	free(in->sender);
@@ -128,9 +139,21 @@ static int tag_any(const struct pq_rule_conf *r, const struct pq_rules_input *in
 	return 0;
 }
 
+/* Whether a commit a Fixes: names is on queue q. */
+static int fixes_in(const struct pq_config *c, const char *queue, const struct pq_rules_input *in)
+{
+	const struct pq_queue_conf *q = pq_config_queue(c, queue);
+	size_t i;
+
+	for (i = 0; q && i < in->nfixes; i++)
+		if (pq_queue_contains(c->repository, q->branch, in->fixes[i]))
+			return 1;
+	return 0;
+}
+
 /* NULL when r matches in, else the first condition that does not hold. */
-static const char *mismatch(const struct pq_rule_conf *r, const struct pq_rules_input *in,
-			    struct pq_buf *why)
+static const char *mismatch(const struct pq_config *c, const struct pq_rule_conf *r,
+			    const struct pq_rules_input *in, struct pq_buf *why)
 {
 	char *sender = (char *)in->sender;
 
@@ -150,6 +173,8 @@ static const char *mismatch(const struct pq_rule_conf *r, const struct pq_rules_
 			    r->nfrom > 1 ? " (or others)" : "");
 	else if (r->min_reviews && in->reviews < r->min_reviews)
 		pq_buf_addf(why, "%d review(s), needs %d", in->reviews, r->min_reviews);
+	else if (r->fixes_in && !fixes_in(c, r->fixes_in, in))
+		pq_buf_addf(why, "fixes no commit on %s", r->fixes_in);
 	else if (r->min_version && in->version < r->min_version)
 		pq_buf_addf(why, "version %d, needs %d", in->version, r->min_version);
 	return why->len ? pq_buf_str(why) : NULL;
@@ -165,7 +190,7 @@ int pq_rules_decide(const struct pq_config *c, const struct pq_rules_input *in,
 	memset(v, 0, sizeof(*v));
 	for (i = 0; i < c->nrules && !found; i++) {
 		const struct pq_rule_conf *r = &c->rules[i];
-		const char *miss = mismatch(r, in, &why);
+		const char *miss = mismatch(c, r, in, &why);
 
 		if (explain)
 			pq_buf_addf(explain, "rule \"%s\" (%s:%d): %s\n", r->name, r->file, r->line,

@@ -23,7 +23,9 @@ struct pq_rules_input {
 	size_t nfiles;
 	char *sender;  /* the submitter's address */
 	int has_fixes; /* some patch carries a Fixes: trailer (own or collected) */
-	int rfc;       /* the cover letter or a patch is marked RFC */
+	char **fixes;  /* the commit ids those Fixes: name */
+	size_t nfixes;
+	int rfc; /* the cover letter or a patch is marked RFC */
 	int version;
 	int reviews; /* Reviewed-by + Acked-by on the least reviewed patch */
 };

@@ -19,11 +19,12 @@ n=0
 
 export GIT_AUTHOR_DATE GIT_COMMITTER_DATE
 gitq() { git -C "$repo" -c user.name="Alice Rustacean" -c user.email=alice@example.org "$@"; }
-commit() {
+commit() { # DAY SUBJECT BODY [TRAILER]: the trailer goes in the sign-off's block
 	GIT_AUTHOR_DATE="2026-11-0$1T10:00:00+00:00"
 	GIT_COMMITTER_DATE=$GIT_AUTHOR_DATE
 	gitq add -A
-	gitq commit -q -m "$2" -m "$3" -m "Signed-off-by: Alice Rustacean <alice@example.org>"
+	gitq commit -q -m "$2" -m "$3" -m "${4:+$4
+}Signed-off-by: Alice Rustacean <alice@example.org>"
 }
 # deliver FILE: drop one message into the maildir, in arrival order
 deliver() {
@@ -122,9 +123,8 @@ deliver "$work/r4"
 # a fix for rust-fixes, and an RFC
 gitq checkout -q -B work rust-next
 sed -i 's/s.len()/s.as_bytes().len()/' "$repo/rust/kernel/str.rs"
-commit 7 "rust: str: count bytes in len()" "len() must count bytes, not characters.
-
-Fixes: $(gitq rev-parse --short=12 HEAD~0) (\"rust: kernel: start the crate\")"
+commit 7 "rust: str: count bytes in len()" "len() must count bytes, not characters." \
+	"Fixes: $(gitq rev-parse --short=12 HEAD) (\"rust: kernel: start the crate\")"
 patches "$work/fix" demo-fix -1 --subject-prefix="PATCH rust-fixes" HEAD
 for f in "$work"/fix/*.patch; do deliver "$f"; done
 printf '\npub fn sleep_ms(_ms: u64) {}\n' >> "$repo/rust/kernel/lib.rs"

@@ -243,6 +243,33 @@ def test_approve_waits_for_missing_patches(patchq, source, work):
           "once the missing patch arrives, triage applies the approved series")
 
 
+def test_fixes_in(patchq, source, work):
+    """fixesIn: a fix for a commit already on a queue is told apart."""
+    d = os.path.join(work, "fixesin")
+    os.mkdir(d)
+    setup_demo(source, d)
+    repo = os.path.join(d, "queues.git")
+    # a commit that is on no queue branch
+    other = git(repo, "commit-tree", "-m", "elsewhere", git(repo, "rev-parse", "rust-next^{tree}"))
+    with open(os.path.join(d, "f.conf"), "w") as f:
+        f.write("[patchq]\n\tdatabase = f.db\n\trepository = queues.git\n"
+                "\tcommitter = T <t@example.org>\n"
+                '[queue "rust-next"]\n\tbranch = rust-next\n'
+                '[queue "side"]\n\tbranch = side\n'
+                '[rule "fix-side"]\n\tqueue = side\n\tfixesIn = side\n'
+                '[rule "fix-next"]\n\tqueue = rust-next\n\tfixesIn = rust-next\n')
+    git(repo, "update-ref", "refs/heads/side", other)
+    pq = [patchq, "-c", "f.conf"]
+    run(pq + ["import", "maildir"], cwd=d)
+    fix = [s for s in json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+           if "count bytes" in (s["name"] or "")][0]
+    out = run(pq + ["why", str(fix["id"])], cwd=d).stdout
+    check('rule "fix-side" (f.conf:9): fixes no commit on side' in out,
+          "fixesIn: the fixed commit is not on that queue")
+    check('rule "fix-next" (f.conf:12): matches' in out and "=> queue rust-next" in out,
+          "fixesIn: the fixed commit is on rust-next, so the fix goes there")
+
+
 def test_b4_case(patchq, corpus, work):
     b4 = os.path.join(corpus, "b4")
     if not os.path.exists(os.path.join(b4, "gitdir.bundle")):
@@ -288,6 +315,7 @@ def main():
         test_rebuild_and_push(a.patchq, a.source, work)
         test_triage(a.patchq, a.source, work)
         test_approve_waits_for_missing_patches(a.patchq, a.source, work)
+        test_fixes_in(a.patchq, a.source, work)
         if a.corpus:
             test_b4_case(a.patchq, a.corpus, work)
     finally:
