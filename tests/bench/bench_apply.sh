@@ -14,28 +14,37 @@
 # (skipped) when the tarball, git, tar or xz is missing. Nothing is
 # installed.
 #
-# The tree, committed as one base commit, is cached (building it takes a
-# few minutes) under ${PQ_BENCH_CACHE:-$HOME/.cache/patchq-bench}/NAME,
-# NAME being the tarball's name; the cache is rebuilt when the tarball's
-# size or time changes. The series is made once too and cached beside it:
-# 200 commits on the base, each editing 1-3 existing .c/.h files in
+# The tree, committed as one base commit, is cached under
+# ${PQ_BENCH_CACHE:-$HOME/.cache/patchq-bench}/NAME, NAME being the
+# tarball's name (about 250 MB; building it unpacks 1.3 GB under TMPDIR and
+# takes about 5 minutes); it is rebuilt when the tarball's size or time
+# changes. The series is made once too (about 3 minutes) and cached beside
+# it: 200 commits on the base, each editing 1-3 existing .c/.h files in
 # different directories (lines added, changed, removed, in the middle and
 # at the end of files), with renames and new files mixed in, chosen by a
-# fixed pseudo-random sequence so every run applies the same mail. Delete
-# the directory to start over.
+# fixed pseudo-random sequence so every run applies the same mail, sent by
+# one sender (other authors in an in-body From:). Delete the directory to
+# start over. A run from the cache takes about 3 minutes.
 #
 # What is timed, page cache warm, on fresh clones of the cached base:
 #   patchq import  the 200 messages into a new database
-#   patchq apply   the series onto a bare clone (what is compared)
+#   patchq apply   the series onto a bare clone (what is compared), with
+#                  the configuration's defaults (Link:, Signed-off-by:)
 #   git am         the same mbox, `git am -q --committer-date-is-author-date`,
 #                  on a non-bare clone (a checkout of the 80,000 files)
-# Both results must have the tree of the series' last commit. patchq apply
-# also runs on the first 50 patches alone (a 50-patch series), to show
-# whether its peak RSS grows with the series' length.
+# Both results must have the tree of the series' last commit; the authors,
+# dates and messages of patchq's commits are compared with git am's (less
+# the trailers patchq adds). patchq apply also runs on the first 50 patches
+# alone (a 50-patch series), to show whether its memory grows with the
+# series' length.
 #
 # PQ_BENCH_RUNS (default 3) runs of patchq apply and git am each, every one
-# on a fresh clone; the median is compared. Peak RSS needs /usr/bin/time
-# (Debian package "time"); without it RSS is reported as unknown.
+# on a fresh clone; the medians are compared. Peak RSS comes from
+# /usr/bin/time (Debian package "time"; without it memory is reported as
+# unknown). It counts the pages of the mapped pack a process touched, which
+# are page cache, so the anonymous and file-backed parts are also shown,
+# as the peaks of RssAnon and RssFile in /proc/PID/status sampled every
+# 50 ms (a peak shorter than that can be missed).
 set -euo pipefail
 
 me=bench_apply
@@ -65,7 +74,7 @@ command -v git >/dev/null || skip "git is not installed"
 command -v tar >/dev/null || skip "tar is not installed"
 case $tarball in
 *.xz) command -v xz >/dev/null || skip "xz is not installed (Debian package xz-utils)" ;;
-*.gz) command -v gzip >/dev/null || skip "gzip is not installed" ;;
+*.gz | *.tgz) command -v gzip >/dev/null || skip "gzip is not installed" ;;
 esac
 
 runs=${PQ_BENCH_RUNS:-3}
@@ -91,6 +100,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 GIT_CEILING_DIRECTORIES=$(dirname -- "$tmp")
 export GIT_CEILING_DIRECTORIES
+mkfifo "$tmp/tick" # read -t on it is a sleep without a process
+exec {sleep_fd}<>"$tmp/tick"
 
 # ---- helpers ----
 
@@ -100,27 +111,60 @@ calc() { # calc EXPR [-v VAR=VALUE...]: floating point through awk
 	awk "$@" "BEGIN { printf \"%s\", ($expr) }" </dev/null
 }
 
+# sample_rss PID: until PID (the /usr/bin/time process) exits, polls the
+# memory of its child (the command) with bash builtins only, every 50 ms;
+# sets S_ANON and S_FILE, the peak anonymous and file-backed (mapped files:
+# the pack) resident KiB seen, or "unknown".
+sample_rss() {
+	local pid=$1 kids k key val rest state seen=0
+	S_ANON=0 S_FILE=0
+	while :; do
+		state=Z
+		{ read -r _ _ state _ </proc/"$pid"/stat; } 2>/dev/null || true
+		[ "$state" != Z ] || break
+		kids=
+		{ read -r kids </proc/"$pid"/task/"$pid"/children; } 2>/dev/null || true
+		for k in $kids; do
+			while read -r key val rest; do
+				case $key in
+				RssAnon:) if [ "$val" -gt "$S_ANON" ]; then S_ANON=$val; fi; seen=1 ;;
+				RssFile:) if [ "$val" -gt "$S_FILE" ]; then S_FILE=$val; fi ;;
+				esac
+			done 2>/dev/null </proc/"$k"/status || true
+		done
+		read -r -t 0.05 -u "$sleep_fd" _ || true
+	done
+	if [ "$seen" = 0 ]; then S_ANON=unknown S_FILE=unknown; fi
+	return 0
+}
+
 # timed LABEL CMD...: runs CMD with its output in $tmp/LABEL.out and .err;
-# sets T_WALL (s), T_RSS (KiB or "unknown"), T_USER, T_SYS. Returns CMD's status.
+# sets T_WALL (s), T_RSS (peak KiB or "unknown"), T_ANON and T_FILE (sampled
+# peaks of anonymous and file-backed memory, see sample_rss), T_USER, T_SYS.
+# Returns CMD's status.
 timed() {
-	local label=$1 rc=0
+	local label=$1 rc=0 tpid
 	shift
 	if [ -n "$time_bin" ]; then
 		"$time_bin" -f '%e %M %U %S' -o "$tmp/$label.time" -- "$@" \
-			>"$tmp/$label.out" 2>"$tmp/$label.err" || rc=$?
+			>"$tmp/$label.out" 2>"$tmp/$label.err" &
+		tpid=$!
+		sample_rss "$tpid"
+		wait "$tpid" || rc=$?
 		read -r T_WALL T_RSS T_USER T_SYS < <(tail -n 1 "$tmp/$label.time")
+		T_ANON=$S_ANON T_FILE=$S_FILE
 	else
 		local TIMEFORMAT='%3R %3U %3S'
 		{ time "$@" >"$tmp/$label.out" 2>"$tmp/$label.err" || rc=$?; } 2>"$tmp/$label.time"
 		read -r T_WALL T_USER T_SYS < <(tail -n 1 "$tmp/$label.time")
-		T_RSS=unknown
+		T_RSS=unknown T_ANON=unknown T_FILE=unknown
 	fi
 	return "$rc"
 }
 
 mb_of_kib() {
 	case $1 in
-	unknown) echo unknown ;;
+	unknown | -) echo "$1" ;;
 	*) awk -v k="$1" 'BEGIN { printf "%.1f MB\n", k * 1024 / 1e6 }' </dev/null ;;
 	esac
 }
@@ -137,6 +181,7 @@ rnd() { # rnd N: sets R to a number in 0..N-1
 
 # ---- the base: the tarball's tree as one commit, cached ----
 
+[ -n "${PQ_BENCH_CACHE:-}" ] || [ -n "${HOME:-}" ] || die "neither PQ_BENCH_CACHE nor HOME is set"
 cache_root=${PQ_BENCH_CACHE:-$HOME/.cache/patchq-bench}
 name=$(basename -- "$tarball")
 name=${name%.tar.xz}
@@ -294,7 +339,7 @@ make_series() {
 		for ((k = 0; k < nf; k++)); do
 			edit_file "${files[$k]}" "$c" "$k"
 		done
-		git add -- "${files[@]}"
+		git add -f -- "${files[@]}"
 		subj="${files[0]%/*}"
 		subj="${subj#drivers/}"
 		subj="${subj//\//: }: $(basename -- "${files[0]%.*}"): keep state across removal"
@@ -326,9 +371,11 @@ make_series() {
 			git commit -q --no-verify -F "$tmp/msg" || die "commit $c of the series failed"
 	done
 	work=$(mktemp -d "$cache/.series.XXXXXX")
-	git format-patch -q -M --thread --stdout "-$npatches" >"$work/series$npatches.mbox"
-	git format-patch -q -M --thread --stdout "-$nsmall" "HEAD~$((npatches - nsmall))" \
-		>"$work/series$nsmall.mbox"
+	# one sender, as on a list: the other authors get an in-body From:
+	git format-patch -q -M --thread --from="${authors[0]}" --stdout "-$npatches" \
+		>"$work/series$npatches.mbox"
+	git format-patch -q -M --thread --from="${authors[0]}" --stdout "-$nsmall" \
+		"HEAD~$((npatches - nsmall))" >"$work/series$nsmall.mbox"
 	git rev-parse "HEAD^{tree}" >"$work/tree$npatches"
 	git rev-parse "HEAD~$((npatches - nsmall))^{tree}" >"$work/tree$nsmall"
 	git diff --shortstat "$base_commit" HEAD >"$work/shortstat"
@@ -355,15 +402,16 @@ mbox=$tmp/series$npatches.mbox
 # ---- patchq ----
 
 # pq_setup DIR MBOX: a bare clone of the base in DIR/repo.git, a
-# configuration DIR/c.conf and its database with MBOX imported (timed as
-# LABEL "DIR-import"); sets SERIES to the series' id.
+# configuration DIR/c.conf (the defaults otherwise: patchq adds Link: and
+# the committer's Signed-off-by) and its database with MBOX imported (timed
+# as "DIR-import"); sets SERIES to the series' id.
 pq_setup() {
 	local dir=$1 mbox=$2 label
 	label=$(basename -- "$dir")-import
 	rm -rf -- "$dir"
 	mkdir -p "$dir"
 	git clone -q --bare "$base" "$dir/repo.git" || die "cannot clone $base"
-	cat >"$dir/c.conf" <<-EOF
+	cat >"$dir/c.conf" <<-EOF2
 		[patchq]
 			database = $dir/db.sqlite
 			repository = $dir/repo.git
@@ -371,7 +419,7 @@ pq_setup() {
 			committerDate = author
 		[queue "q"]
 			branch = main
-	EOF
+	EOF2
 	if ! timed "$label" "$patchq" -c "$dir/c.conf" -q import "$mbox"; then
 		cat "$tmp/$label.out" "$tmp/$label.err" >&2
 		die "patchq import of $mbox failed"
@@ -379,15 +427,15 @@ pq_setup() {
 	"$patchq" -c "$dir/c.conf" --json series >"$dir/series.json" || die "patchq series failed"
 	SERIES=$(grep -o '"id": *[0-9]*' "$dir/series.json" | head -n 1 | grep -o '[0-9]*$' || true)
 	[ -n "$SERIES" ] || die "patchq found no series in $mbox: $(cat "$dir/series.json")"
-	[ "$(grep -o '"id": *[0-9]*' "$dir/series.json" | wc -l)" = 1 ] ||
-		die "patchq found more than one series in $mbox: $(cat "$dir/series.json")"
+	[ "$(grep -c '"id": *[0-9]*' "$dir/series.json")" = 1 ] ||
+		die "patchq found more than one series in $mbox: $(head -c 2000 "$dir/series.json")"
 	grep -q '"complete": *true' "$dir/series.json" ||
-		die "patchq took the series in $mbox for incomplete: $(cat "$dir/series.json")"
+		die "patchq took the series in $mbox for incomplete: $(head -c 2000 "$dir/series.json")"
 }
 
 # pq_apply LABEL DIR N: times `patchq apply` and checks the result (N
-# commits on the base, the series' tree); sets A_WALL, A_RSS, A_USER, A_SYS,
-# A_GIT (patches that needed the git apply fallback), A_TIP.
+# commits on the base, the series' tree); sets A_WALL, A_RSS, A_ANON,
+# A_FILE, A_USER, A_SYS, A_GIT (patches that needed the git apply fallback).
 pq_apply() {
 	local label=$1 dir=$2 n=$3 want got count
 	want=$(cat "$sdir/tree$n")
@@ -395,26 +443,35 @@ pq_apply() {
 		cat "$tmp/$label.out" "$tmp/$label.err" >&2
 		die "$label: patchq apply failed (report above)"
 	fi
-	A_WALL=$T_WALL A_RSS=$T_RSS A_USER=$T_USER A_SYS=$T_SYS
+	A_WALL=$T_WALL A_RSS=$T_RSS A_ANON=$T_ANON A_FILE=$T_FILE A_USER=$T_USER A_SYS=$T_SYS
 	got=$(git --git-dir="$dir/repo.git" rev-parse "main^{tree}")
 	count=$(git --git-dir="$dir/repo.git" rev-list --count "$base_commit..main")
 	[ "$count" = "$n" ] || die "$label: $count commits on main after patchq apply, expected $n"
 	[ "$got" = "$want" ] || die "$label: patchq's tree $got differs from the series' $want"
 	A_GIT=$(grep -c '(git apply)' "$tmp/$label.out" || true)
-	A_TIP=$(git --git-dir="$dir/repo.git" rev-parse main)
 }
 
+# what a commit says, for comparing patchq's with git am's
+log_format='%an <%ae> %ad | %cn <%ce> %cd%n%B'
+
+libgit2=$(ldd "$patchq" 2>/dev/null | awk '/libgit2/ { print $1; exit }')
 echo "apply benchmark: a $npatches-patch series on $name ($nfiles files)"
 printf '  series: %s (%s); mbox %.2f MB\n' "$(sed 's/^ *//' "$sdir/shortstat")" \
 	"$(cat "$sdir/kinds")" "$(calc 'b / 1e6' -v b="$(stat -c %s -- "$mbox")")"
-printf '  %s; %s; %s CPUs\n' "$("$patchq" --version 2>/dev/null | head -n 1 || echo patchq)" \
-	"$(git --version)" "$(nproc 2>/dev/null || echo '?')"
+printf '  %s (%s); %s; %s CPUs\n' "$("$patchq" --version 2>/dev/null | head -n 1 || echo patchq)" \
+	"${libgit2:-libgit2 not found by ldd}" "$(git --version)" "$(nproc 2>/dev/null || echo '?')"
 printf '  load average before: %s (the timings assume an otherwise idle machine)\n' \
 	"$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 echo "  page cache warm; each run on a fresh local clone of the cached base"
+if [ -n "$time_bin" ]; then
+	echo "  peak RSS: /usr/bin/time; anon/file: peaks of RssAnon/RssFile sampled every 50 ms"
+	echo "  (file-backed is mostly the mapped pack: page cache, shared and reclaimable)"
+else
+	echo "  timing: bash time (/usr/bin/time missing: memory unknown; Debian package \"time\")"
+fi
 echo
 
-pq_walls=() pq_rss=() imp_walls=()
+pq_walls=() pq_rss=() pq_anon=() pq_file=() imp_walls=()
 for ((r = 1; r <= runs; r++)); do
 	pq_setup "$tmp/pq$r" "$mbox"
 	imp_walls+=("$T_WALL")
@@ -422,16 +479,22 @@ for ((r = 1; r <= runs; r++)); do
 	pq_apply "pq$r-apply" "$tmp/pq$r" "$npatches"
 	pq_walls+=("$A_WALL")
 	pq_rss+=("$A_RSS")
+	pq_anon+=("$A_ANON")
+	pq_file+=("$A_FILE")
 	pq_git=$A_GIT
-	pq_tip=$A_TIP
-	printf '  patchq apply run %d: %7.2f s wall (user %.2f s, sys %.2f s), peak RSS %s; import %.2f s\n' \
-		"$r" "$A_WALL" "$A_USER" "$A_SYS" "$(mb_of_kib "$A_RSS")" "${imp_walls[-1]}"
-	[ "$r" = "$runs" ] || rm -rf -- "$tmp/pq$r"
+	printf '  patchq apply run %d: %7.2f s wall (user %.2f s, sys %.2f s), peak RSS %s (anon %s); import %.2f s\n' \
+		"$r" "$A_WALL" "$A_USER" "$A_SYS" "$(mb_of_kib "$A_RSS")" "$(mb_of_kib "$A_ANON")" \
+		"${imp_walls[-1]}"
+	if [ "$r" = "$runs" ]; then
+		git --git-dir="$tmp/pq$r/repo.git" log --reverse --format="$log_format" --date=raw \
+			"$base_commit..main" >"$tmp/pq.log"
+	fi
+	rm -rf -- "$tmp/pq$r"
 done
 
 # ---- git am ----
 
-am_walls=() am_rss=()
+am_walls=() am_rss=() am_anon=() am_file=()
 for ((r = 1; r <= runs; r++)); do
 	dir=$tmp/am$r
 	rm -rf -- "$dir"
@@ -445,13 +508,18 @@ for ((r = 1; r <= runs; r++)); do
 	cd "$tmp"
 	am_walls+=("$T_WALL")
 	am_rss+=("$T_RSS")
+	am_anon+=("$T_ANON")
+	am_file+=("$T_FILE")
 	got=$(git -C "$dir" rev-parse "HEAD^{tree}")
 	count=$(git -C "$dir" rev-list --count "$base_commit..HEAD")
 	[ "$count" = "$npatches" ] || die "git am made $count commits, expected $npatches"
 	[ "$got" = "$(cat "$sdir/tree$npatches")" ] || die "git am's tree $got differs from the series'"
-	am_tip=$(git -C "$dir" rev-parse HEAD)
-	printf '  git am run %d:       %7.2f s wall (user %.2f s, sys %.2f s), peak RSS %s\n' \
-		"$r" "$T_WALL" "$T_USER" "$T_SYS" "$(mb_of_kib "$T_RSS")"
+	printf '  git am run %d:       %7.2f s wall (user %.2f s, sys %.2f s), peak RSS %s (anon %s)\n' \
+		"$r" "$T_WALL" "$T_USER" "$T_SYS" "$(mb_of_kib "$T_RSS")" "$(mb_of_kib "$T_ANON")"
+	if [ "$r" = "$runs" ]; then
+		git -C "$dir" log --reverse --format="$log_format" --date=raw "$base_commit..HEAD" \
+			>"$tmp/am.log"
+	fi
 	rm -rf -- "$dir"
 done
 
@@ -459,48 +527,57 @@ done
 
 pq_setup "$tmp/small" "$tmp/series$nsmall.mbox"
 pq_apply small-apply "$tmp/small" "$nsmall"
-small_wall=$A_WALL small_rss=$A_RSS
+small_wall=$A_WALL small_rss=$A_RSS small_anon=$A_ANON small_file=$A_FILE
 rm -rf -- "$tmp/small"
 
 # ---- the report ----
 
+best() { printf '%s\n' "$@" | sort -g | head -n 1; }
 pq_med=$(median "${pq_walls[@]}")
 am_med=$(median "${am_walls[@]}")
 imp_med=$(median "${imp_walls[@]}")
-pq_best=$(printf '%s\n' "${pq_walls[@]}" | sort -g | head -n 1)
-am_best=$(printf '%s\n' "${am_walls[@]}" | sort -g | head -n 1)
-pq_peak=$(maxof "${pq_rss[@]}")
-am_peak=$(maxof "${am_rss[@]}")
+pq_peak=$(maxof "${pq_rss[@]}") pq_anon_peak=$(maxof "${pq_anon[@]}")
+pq_file_peak=$(maxof "${pq_file[@]}")
+am_peak=$(maxof "${am_rss[@]}") am_anon_peak=$(maxof "${am_anon[@]}")
+am_file_peak=$(maxof "${am_file[@]}")
 per_patch() { calc '1000 * t / n' -v t="$1" -v n="$2"; }
+row() { # row LABEL RUNS BEST MEDIAN N RSS ANON FILE
+	printf '%-42s %4s %8.2f %8s %9.1f %10s %10s %10s\n' "$1" "$2" "$3" "$4" \
+		"$(per_patch "${4/-/$3}" "$5")" "$(mb_of_kib "$6")" "$(mb_of_kib "$7")" "$(mb_of_kib "$8")"
+}
 
 echo
-printf '%-46s %5s %9s %9s %10s %11s\n' "$npatches patches on $nfiles files" runs best median \
-	"ms/patch" "peak RSS"
-printf '%-46s %5s %9s %9s %10s %11s\n' "" "" "(s)" "(s)" "(median)" ""
-printf '%-46s %5d %9.2f %9.2f %10.1f %11s\n' "patchq import (mail into SQLite)" "$runs" \
-	"$(printf '%s\n' "${imp_walls[@]}" | sort -g | head -n 1)" "$imp_med" \
-	"$(per_patch "$imp_med" "$npatches")" "$(mb_of_kib "$imp_rss")"
-printf '%-46s %5d %9.2f %9.2f %10.1f %11s\n' "patchq apply (libgit2, bare repository)" "$runs" \
-	"$pq_best" "$pq_med" "$(per_patch "$pq_med" "$npatches")" "$(mb_of_kib "$pq_peak")"
-printf '%-46s %5d %9.2f %9.2f %10.1f %11s\n' "git am (checkout of the tree)" "$runs" \
-	"$am_best" "$am_med" "$(per_patch "$am_med" "$npatches")" "$(mb_of_kib "$am_peak")"
-printf '%-46s %5d %9.2f %9s %10.1f %11s\n' "patchq apply, first $nsmall patches only" 1 \
-	"$small_wall" - "$(per_patch "$small_wall" "$nsmall")" "$(mb_of_kib "$small_rss")"
+printf '%-42s %4s %8s %8s %9s %10s %10s %10s\n' "$npatches patches, $nfiles files" runs best \
+	median ms/patch "peak RSS" "anon" "file"
+printf '%-42s %4s %8s %8s %9s %10s %10s %10s\n' "" "" "(s)" "(s)" "(median)" "" "(sampled)" \
+	"(sampled)"
+row "patchq import (mail into SQLite)" "$runs" "$(best "${imp_walls[@]}")" "$imp_med" \
+	"$npatches" "$imp_rss" - -
+row "patchq apply (libgit2, bare repository)" "$runs" "$(best "${pq_walls[@]}")" "$pq_med" \
+	"$npatches" "$pq_peak" "$pq_anon_peak" "$pq_file_peak"
+row "git am (checkout of the tree)" "$runs" "$(best "${am_walls[@]}")" "$am_med" "$npatches" \
+	"$am_peak" "$am_anon_peak" "$am_file_peak"
+row "patchq apply, first $nsmall patches only" 1 "$small_wall" - "$nsmall" "$small_rss" \
+	"$small_anon" "$small_file"
 echo
 ratio=$(calc 'a / p' -v a="$am_med" -v p="$pq_med")
 if [ "$(calc 'r >= 1' -v r="$ratio")" = 1 ]; then
 	printf 'patchq apply vs git am: %.2f times faster\n' "$ratio"
 else
-	printf 'patchq apply vs git am: %.2f times faster (%.2f times slower)\n' "$ratio" \
+	printf 'patchq apply vs git am: %.2f times faster (that is, %.2f times slower)\n' "$ratio" \
 		"$(calc 'p / a' -v a="$am_med" -v p="$pq_med")"
 fi
-printf '  (median %.2f s vs %.2f s; patchq import adds %.2f s: import + apply vs git am %.2f times faster)\n' \
-	"$pq_med" "$am_med" "$imp_med" "$(calc 'a / (p + i)' -v a="$am_med" -v p="$pq_med" -v i="$imp_med")"
+printf '  (medians %.2f s and %.2f s; with its import, patchq import + apply vs git am: %.2f times faster)\n' \
+	"$pq_med" "$am_med" "$(calc 'a / (p + i)' -v a="$am_med" -v p="$pq_med" -v i="$imp_med")"
 printf '  patches applied through the git apply fallback: %d of %d\n' "$pq_git" "$npatches"
-if [ "$pq_tip" = "$am_tip" ]; then
-	echo "  both made the same $npatches commits (same ids), trees verified"
+echo "  both trees equal the series' own; patchq adds Link: and Signed-off-by: (its defaults),"
+if cmp -s "$tmp/am.log" <(grep -v -e '^Link: https://lore.kernel.org/r/' \
+	-e '^Signed-off-by: Bench <bench@example.org>$' "$tmp/pq.log"); then
+	echo "  apart from which authors, dates and messages equal git am's"
 else
-	echo "  trees verified; commit ids differ (patchq $pq_tip, git am $am_tip)"
+	echo "  WARNING: and its authors, dates or messages differ from git am's otherwise:"
+	diff "$tmp/am.log" <(grep -v -e '^Link: https://lore.kernel.org/r/' \
+		-e '^Signed-off-by: Bench <bench@example.org>$' "$tmp/pq.log") | head -n 20 | sed 's/^/    /'
 fi
 printf 'memory: patchq apply peak RSS %s for %d patches, %s for %d (git am: %s)\n' \
 	"$(mb_of_kib "$small_rss")" "$nsmall" "$(mb_of_kib "$pq_peak")" "$npatches" \
@@ -509,4 +586,10 @@ if [ "$small_rss" != unknown ] && [ "$pq_peak" != unknown ]; then
 	printf '  peak RSS grows %.2fx for %.1fx the patches (%+.1f MB)\n' \
 		"$(calc 'a / s' -v a="$pq_peak" -v s="$small_rss")" "$(calc "$npatches / $nsmall")" \
 		"$(calc '(a - s) * 1024 / 1e6' -v a="$pq_peak" -v s="$small_rss")"
+fi
+if [ "$small_anon" != unknown ] && [ "$pq_anon_peak" != unknown ]; then
+	printf '  anonymous memory %s for %d patches, %s for %d (%+.1f MB); file-backed %s and %s\n' \
+		"$(mb_of_kib "$small_anon")" "$nsmall" "$(mb_of_kib "$pq_anon_peak")" "$npatches" \
+		"$(calc '(a - s) * 1024 / 1e6' -v a="$pq_anon_peak" -v s="$small_anon")" \
+		"$(mb_of_kib "$small_file")" "$(mb_of_kib "$pq_file_peak")"
 fi
