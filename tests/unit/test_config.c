@@ -715,6 +715,21 @@ static void test_rule_queue_must_be_defined(void)
 		     9, "rule.r.queue: no queue \"rust-next\" is defined");
 }
 
+static void test_rule_fixes_in_must_name_a_queue(void)
+{
+	struct pq_config *c = NULL;
+
+	expect_error(HEAD QUEUE_Q "[rule \"r\"]\n"
+				  "\tqueue = q\n"
+				  "\tfixesIn = rust-next\n",
+		     9, "rule.r.fixesIn: no queue \"rust-next\" is defined");
+	c = load_ok(HEAD QUEUE_Q "[rule \"r\"]\n"
+				 "\tqueue = q\n"
+				 "\tfixesIn = q\n");
+	CHECK(c && c->nrules == 1 && c->rules[0].fixes_in && !strcmp(c->rules[0].fixes_in, "q"));
+	pq_config_free(c);
+}
+
 static void test_queue_without_branch_names_header(void)
 {
 	expect_error(HEAD "\n"
@@ -983,6 +998,7 @@ int main(void)
 	test_bad_committer_date_names_line();
 	test_link_needs_exactly_one_percent_s();
 	test_rule_queue_must_be_defined();
+	test_rule_fixes_in_must_name_a_queue();
 	test_queue_without_branch_names_header();
 	test_two_queues_same_branch_names_second();
 	test_rule_without_queue_names_header();
