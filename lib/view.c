@@ -377,7 +377,6 @@ static int message_json(struct pq_store *s, struct pq_json *j, sqlite3_stmt *st,
 	struct pq_trailers t = { 0 };
 	char date[64];
 	const char *files = pq_store_col_text(st, 15);
-	size_t i;
 	int ret;
 
 	pq_json_object_begin(j);
@@ -444,15 +443,7 @@ static int message_json(struct pq_store *s, struct pq_json *j, sqlite3_stmt *st,
 					NULL, NULL);
 		sqlite3_reset(ts);
 	}
-	pq_json_key(j, "trailers");
-	pq_json_array_begin(j);
-	for (i = 0; i < t.n; i++) {
-		pq_json_object_begin(j);
-		pq_json_kstr(j, "name", t.v[i].name);
-		pq_json_kstr(j, "value", t.v[i].value);
-		pq_json_object_end(j);
-	}
-	pq_json_array_end(j);
+	json_trailers(j, "trailers", &t);
 	pq_trailers_free(&t);
 	pq_json_object_end(j);
 	return 0;
