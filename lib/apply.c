@@ -107,14 +107,22 @@ static int plan_load(struct pq_store *s, const struct pq_config *c, long long id
 	return 0;
 }
 
+/* How run_queue treats the branch. */
+enum run_mode {
+	RUN_MOVE,  /* apply and move the branch */
+	RUN_CHECK, /* dry run: nothing written */
+	RUN_CHAIN, /* write the commits, leave the branch (a rebuild moves it at the end) */
+};
+
 static int run_queue(const struct pq_config *c, const struct pq_queue_conf *q, const char *base,
-		     struct plan *p, int dry_run)
+		     struct plan *p, enum run_mode mode)
 {
 	struct pq_queue_opts o = {
 		.committer_name = c->committer_name,
 		.committer_email = c->committer_email,
 		.git_fallback = c->git_fallback,
-		.dry_run = dry_run,
+		.dry_run = mode != RUN_MOVE,
+		.keep_objects = mode == RUN_CHAIN,
 	};
 
 	return pq_queue_apply(c->repository, q->branch, base, p->patches, p->n, &o, p->results);
@@ -305,7 +313,7 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id,
 	/* the intent first: a crash from here on is completed by recovery */
 	if (!dry_run && (ret = record_state(s, id, queue, "applying", NULL, tip, seen)) < 0)
 		goto out;
-	ret = run_queue(c, q, tip, &p, dry_run);
+	ret = run_queue(c, q, tip, &p, dry_run ? RUN_CHECK : RUN_MOVE);
 	report_results(report, &p);
 	if (dry_run)
 		goto out;
@@ -375,7 +383,7 @@ static int recover_one(struct pq_store *s, const struct pq_config *c, long long 
 	if (!q)
 		return record_state(s, id, queue, "failed", pq_error_last(), NULL, 0);
 	if ((ret = plan_load(s, c, id, seen, &p)) < 0 ||
-	    (ret = run_queue(c, q, old_tip[0] ? old_tip : NULL, &p, 1)) < 0) {
+	    (ret = run_queue(c, q, old_tip[0] ? old_tip : NULL, &p, RUN_CHECK)) < 0) {
 		plan_free(&p);
 		return record_state(s, id, queue, "failed", pq_error_last(), NULL, 0);
 	}
@@ -544,7 +552,7 @@ int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *
 			pq_buf_addf(report, "  series %lld replaced by its newer version %lld\n",
 				    ids[i], id);
 		if ((ret = plan_load(s, c, id, 0, p)) < 0 ||
-		    (ret = run_queue(c, q, cur, p, 1)) < 0) {
+		    (ret = run_queue(c, q, cur, p, RUN_CHAIN)) < 0) {
 			pq_buf_addf(report, "  series %lld no longer applies: %s\n", id,
 				    first_error(p) ? first_error(p) : pq_error_last());
 			if (p->series)

@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 
 #include "alloc.h"
 #include "buf.h"
@@ -270,46 +272,27 @@ static int check_deltas(git_repository *repo, git_tree *tree, git_diff *d, struc
 	return 0;
 }
 
-/* Applies the diff to tree with libgit2 and writes the resulting tree. */
-static int apply_libgit2(git_repository *repo, git_tree *tree, const char *diff, size_t len,
-			 git_oid *tree_id, struct apply_failure *f)
+/*
+ * Applies d to target with libgit2 into *post, after checking it against
+ * full (the tree target is cut from, or target itself).
+ */
+static int apply_libgit2(git_repository *repo, git_tree *full, git_tree *target, git_diff *d,
+			 git_index **post, struct apply_failure *f)
 {
 	git_apply_options ao;
-	git_diff *d = NULL;
-	git_index *idx = NULL;
-	int rc = -1;
 
-	if (git_diff_from_buffer(&d, diff, len) < 0) {
-		why_next(f);
-		pq_buf_addf(&f->why, "libgit2 cannot read the diff: %s", git_msg());
+	if (check_deltas(repo, full, d, f) < 0)
 		return -1;
-	}
-	if (!git_diff_num_deltas(d)) {
-		why_next(f);
-		pq_buf_adds(&f->why, "libgit2 finds no file change in the diff");
-		goto out;
-	}
-	if (check_deltas(repo, tree, d, f) < 0)
-		goto out;
 	git_apply_options_init(&ao, GIT_APPLY_OPTIONS_VERSION);
 	ao.delta_cb = on_apply_delta;
 	ao.hunk_cb = on_apply_hunk;
 	ao.payload = f;
-	if (git_apply_to_tree(&idx, repo, tree, d, &ao) < 0) {
+	if (git_apply_to_tree(post, repo, target, d, &ao) < 0) {
 		why_next(f);
 		pq_buf_addf(&f->why, "libgit2: %s", git_msg());
-		goto out;
+		return -1;
 	}
-	if (git_index_write_tree_to(tree_id, idx, repo) < 0) {
-		why_next(f);
-		pq_buf_addf(&f->why, "libgit2 cannot write the tree: %s", git_msg());
-		goto out;
-	}
-	rc = 0;
-out:
-	git_index_free(idx);
-	git_diff_free(d);
-	return rc;
+	return 0;
 }
 
 /* What a git child gets and gives. */
@@ -641,17 +624,16 @@ static void failure_from_git(struct apply_failure *f, const struct pq_buf *err, 
 
 /*
  * Applies the diff to tree with `git apply --cached` on a temporary index
- * holding tree, then `git write-tree`. The objects land in the same object
- * database libgit2 reads.
+ * holding tree, read back into *post. The blobs git writes land in the
+ * object database libgit2 reads.
  */
 static int apply_git(git_repository *repo, git_tree *tree, const char *diff, size_t len,
-		     git_oid *tree_id, struct apply_failure *f)
+		     git_index **post, struct apply_failure *f)
 {
 	/* options pinned, so the configuration cannot change what a patch gives */
 	static const char *const apply_args[] = {
 		"apply", "--cached", "--whitespace=nowarn", "--no-ignore-whitespace", "-", NULL,
 	};
-	static const char *const write_args[] = { "write-tree", NULL };
 	struct child_io io = { diff, len, PQ_BUF_INIT, PQ_BUF_INIT };
 	struct pq_buf dir = PQ_BUF_INIT, idx_path = PQ_BUF_INIT, lock = PQ_BUF_INIT;
 	const char *tmp = getenv("TMPDIR");
@@ -682,20 +664,12 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 		failure_from_git(f, &io.err, diff, len);
 		goto out;
 	}
-
-	io.in = NULL;
-	io.in_len = 0;
-	pq_buf_reset(&io.out);
-	pq_buf_reset(&io.err);
-	if (run_git(git_repository_path(repo), idx_path.ptr, write_args, &io, &status, &f->why) < 0)
-		goto out;
-	pq_buf_rtrim(&io.out);
-	if (status || git_oid_fromstrn(tree_id, io.out.ptr, io.out.len) < 0 ||
-	    io.out.len != GIT_OID_HEXSZ) {
-		pq_buf_adds(&f->why, "git write-tree: ");
-		add_git_stderr(&f->why, &io.err);
+	if (git_index_read(idx, 1) < 0) {
+		pq_buf_addf(&f->why, "cannot read the index git apply wrote: %s", git_msg());
 		goto out;
 	}
+	*post = idx;
+	idx = NULL;
 	rc = 0;
 out:
 	git_index_free(idx);
@@ -707,6 +681,271 @@ out:
 	pq_buf_free(&lock);
 	pq_buf_free(&io.out);
 	pq_buf_free(&io.err);
+	return rc;
+}
+
+/*
+ * The paths a diff names and what the full tree holds at each. A patch
+ * touches a few of a kernel tree's 80,000 files, and reading all of them
+ * into an index for every patch is most of the cost of applying it; so the
+ * diff is applied to a tree of only these paths and the result spliced
+ * back into the full tree (see apply_patch).
+ */
+struct touched {
+	const char **path;	/* borrowed from the diff */
+	git_tree_entry **entry; /* in the full tree; NULL where it has none */
+	size_t n;
+};
+
+static void touched_free(struct touched *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		git_tree_entry_free(t->entry[i]);
+	free(t->path);
+	free(t->entry);
+	memset(t, 0, sizeof(*t));
+}
+
+static int touched_add(struct touched *t, git_tree *tree, const char *path)
+{
+	size_t i;
+	int rc;
+
+	if (!path)
+		return -1;
+	for (i = 0; i < t->n; i++)
+		if (!strcmp(t->path[i], path))
+			return 0;
+	t->path[t->n] = path;
+	t->entry[t->n] = NULL;
+	rc = git_tree_entry_bypath(&t->entry[t->n], tree, path);
+	if (rc < 0 && rc != GIT_ENOTFOUND)
+		return -1;
+	t->n++;
+	return 0;
+}
+
+/* Collects the paths of d's deltas; -1 when one cannot be looked up. */
+static int touched_collect(struct touched *t, git_tree *tree, git_diff *d)
+{
+	size_t i, n = git_diff_num_deltas(d);
+
+	t->path = pq_calloc(2 * n + 1, sizeof(*t->path));
+	t->entry = pq_calloc(2 * n + 1, sizeof(*t->entry));
+	t->n = 0;
+	for (i = 0; i < n; i++) {
+		const git_diff_delta *dd = git_diff_get_delta(d, i);
+
+		if (dd->status != GIT_DELTA_ADDED && touched_add(t, tree, dd->old_file.path) < 0)
+			return -1;
+		if (dd->status != GIT_DELTA_DELETED && touched_add(t, tree, dd->new_file.path) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The tree of only the touched paths that tree has. */
+static int small_tree(git_repository *repo, const struct touched *t, git_tree **out)
+{
+	git_tree_update *up = pq_calloc(t->n + 1, sizeof(*up));
+	size_t i, k = 0;
+	git_oid id;
+	int rc;
+
+	for (i = 0; i < t->n; i++) {
+		if (!t->entry[i])
+			continue;
+		up[k].action = GIT_TREE_UPDATE_UPSERT;
+		git_oid_cpy(&up[k].id, git_tree_entry_id(t->entry[i]));
+		up[k].filemode = git_tree_entry_filemode(t->entry[i]);
+		up[k].path = t->path[i];
+		k++;
+	}
+	rc = git_tree_create_updated(&id, repo, NULL, k, up);
+	if (rc == 0)
+		rc = git_tree_lookup(out, repo, &id);
+	free(up);
+	return rc;
+}
+
+/*
+ * Writes full with each touched path replaced by what post (the result of
+ * applying the diff to the small tree) holds there, or removed. -1 when
+ * post holds a path that is not touched (git read the diff otherwise than
+ * libgit2, or a directory was touched as a whole): then the caller applies
+ * the diff to the full tree instead.
+ */
+static int splice_back(git_repository *repo, git_tree *full, const struct touched *t,
+		       git_index *post, git_oid *out)
+{
+	git_tree_update *up;
+	size_t i, k = 0, found = 0;
+	int rc;
+
+	up = pq_calloc(t->n + 1, sizeof(*up));
+	for (i = 0; i < t->n; i++) {
+		const git_index_entry *e = git_index_get_bypath(post, t->path[i], 0);
+
+		if (e) {
+			up[k].action = GIT_TREE_UPDATE_UPSERT;
+			git_oid_cpy(&up[k].id, &e->id);
+			up[k].filemode = (git_filemode_t)e->mode;
+			found++;
+		} else if (t->entry[i]) {
+			up[k].action = GIT_TREE_UPDATE_REMOVE;
+		} else {
+			continue;
+		}
+		up[k].path = t->path[i];
+		k++;
+	}
+	rc = found == git_index_entrycount(post) ? git_tree_create_updated(out, repo, full, k, up)
+						 : -1;
+	free(up);
+	return rc;
+}
+
+/*
+ * A dry run keeps the objects it makes in memory (a mempack backend in
+ * front of the repository's object database) and drops them at the end,
+ * so checking every series against every queue leaves nothing on disk. A
+ * real apply writes loose objects, as git am does.
+ */
+struct objects {
+	git_odb *odb;
+	git_odb_backend *mem;	/* owned by odb; NULL when objects go to disk */
+	git_odb_backend *loose; /* ours, for the blobs git must read from disk */
+};
+
+static int objects_begin(git_repository *repo, struct objects *o, int in_memory)
+{
+	struct pq_buf dir = PQ_BUF_INIT;
+
+	if (!in_memory)
+		return 0;
+	pq_buf_addf(&dir, "%sobjects", git_repository_path(repo));
+	if (git_repository_odb(&o->odb, repo) < 0 || git_mempack_new(&o->mem) < 0 ||
+	    git_odb_backend_loose(&o->loose, dir.ptr, -1, 0, 0, 0) < 0)
+		goto fail;
+	/* above the loose and pack backends (priorities 1 and 2), so writes land here */
+	if (git_odb_add_backend(o->odb, o->mem, 1000) < 0) {
+		o->mem->free(o->mem);
+		o->mem = NULL;
+		goto fail;
+	}
+	pq_buf_free(&dir);
+	return 0;
+fail:
+	pq_buf_free(&dir);
+	return pq_error_set(PQ_EGIT, "cannot set up the object store: %s", git_msg());
+}
+
+/*
+ * Before git apply reads the blobs at t's paths in tree from disk: writes
+ * those only in memory there (without t, all that is in memory, as a pack).
+ */
+static int objects_for_git(git_repository *repo, struct objects *o, const struct touched *t)
+{
+	git_buf pack = { 0 };
+	git_odb_writepack *wp = NULL;
+	git_indexer_progress stats = { 0 };
+	size_t i;
+	int rc = 0;
+
+	if (!o->mem)
+		return 0;
+	for (i = 0; t && i < t->n && rc == 0; i++) {
+		const git_oid *id;
+		git_odb_object *obj = NULL;
+
+		if (!t->entry[i] || git_tree_entry_type(t->entry[i]) != GIT_OBJECT_BLOB)
+			continue;
+		id = git_tree_entry_id(t->entry[i]);
+		if (git_odb_read(&obj, o->odb, id) < 0 ||
+		    o->loose->write(o->loose, id, git_odb_object_data(obj),
+				    git_odb_object_size(obj), GIT_OBJECT_BLOB) < 0)
+			rc = -1;
+		git_odb_object_free(obj);
+	}
+	if (!t && (git_mempack_dump(&pack, repo, o->mem) < 0 ||
+		   git_odb_write_pack(&wp, o->odb, NULL, NULL) < 0 ||
+		   wp->append(wp, pack.ptr, pack.size, &stats) < 0 || wp->commit(wp, &stats) < 0))
+		rc = -1;
+	if (wp)
+		wp->free(wp);
+	git_buf_dispose(&pack);
+	if (rc < 0)
+		return pq_error_set(PQ_EGIT, "cannot write objects for git apply: %s", git_msg());
+	return 0;
+}
+
+static void objects_end(struct objects *o)
+{
+	if (o->mem)
+		git_mempack_reset(o->mem);
+	if (o->loose)
+		o->loose->free(o->loose);
+	git_odb_free(o->odb);
+}
+
+/*
+ * Applies one diff to tree into *tree_id: with libgit2, then with git
+ * where libgit2 refuses and git_fallback allows; *path says which. Both
+ * work on the small tree of the touched paths when there is one.
+ */
+static int apply_patch(git_repository *repo, struct objects *o, git_tree *tree, const char *diff,
+		       size_t len, int git_fallback, git_oid *tree_id, enum pq_apply_path *path,
+		       struct apply_failure *f)
+{
+	struct touched t = { NULL, NULL, 0 };
+	git_diff *d = NULL;
+	git_tree *small = NULL, *target = tree;
+	git_index *post = NULL;
+	int rc = -1;
+
+	if (git_diff_from_buffer(&d, diff, len) < 0) {
+		why_next(f);
+		pq_buf_addf(&f->why, "libgit2 cannot read the diff: %s", git_msg());
+		d = NULL;
+	} else if (!git_diff_num_deltas(d)) {
+		why_next(f);
+		pq_buf_adds(&f->why, "libgit2 finds no file change in the diff");
+	} else if (touched_collect(&t, tree, d) == 0 && small_tree(repo, &t, &small) == 0) {
+		target = small;
+	}
+	*path = PQ_APPLY_LIBGIT2;
+	if (d && git_diff_num_deltas(d))
+		rc = apply_libgit2(repo, tree, target, d, &post, f);
+	if (rc < 0 && git_fallback) {
+		*path = PQ_APPLY_GIT;
+		/* git reads the blobs it patches from disk */
+		rc = objects_for_git(repo, o, target == small ? &t : NULL);
+		if (rc < 0) {
+			why_next(f);
+			pq_buf_adds(&f->why, pq_error_last());
+		} else {
+			rc = apply_git(repo, target, diff, len, &post, f);
+		}
+	}
+	if (rc == 0 && target == small && splice_back(repo, tree, &t, post, tree_id) < 0) {
+		/* the diff reached beyond its paths (git read it otherwise): redo in full */
+		git_index_free(post);
+		post = NULL;
+		target = tree;
+		rc = *path == PQ_APPLY_LIBGIT2 ? apply_libgit2(repo, tree, tree, d, &post, f)
+					       : apply_git(repo, tree, diff, len, &post, f);
+	}
+	if (rc == 0 && target == tree && git_index_write_tree_to(tree_id, post, repo) < 0) {
+		why_next(f);
+		pq_buf_addf(&f->why, "cannot write the tree: %s", git_msg());
+		rc = -1;
+	}
+	git_index_free(post);
+	git_tree_free(small);
+	touched_free(&t);
+	git_diff_free(d);
 	return rc;
 }
 
@@ -890,6 +1129,7 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 		     const struct pq_queue_opts *opts, struct pq_queue_result *results)
 {
 	struct pq_buf refname = PQ_BUF_INIT;
+	struct objects objs = { NULL, NULL, NULL };
 	git_commit *head = NULL;
 	git_oid old_tip, tip;
 	int missing = 0, rc, valid = 0, applied;
@@ -907,6 +1147,9 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 	rc = resolve_base(repo, branch, base, &old_tip, missing, &head);
 	if (rc < 0)
 		goto out;
+	rc = objects_begin(repo, &objs, opts->dry_run && !opts->keep_objects);
+	if (rc < 0)
+		goto out;
 	/* the reflog entry names the configured identity, not the host's */
 	git_repository_set_ident(repo, opts->committer_name, opts->committer_email);
 
@@ -918,17 +1161,11 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 		git_oid tree_id, commit_id;
 
 		rc = git_commit_tree(&tree, head);
-		if (rc == 0) {
-			results[i].path = PQ_APPLY_LIBGIT2;
-			rc = apply_libgit2(repo, tree, patch_diff(p), p->diff_len, &tree_id, &f);
-			if (rc < 0 && opts->git_fallback) {
-				results[i].path = PQ_APPLY_GIT;
-				rc = apply_git(repo, tree, patch_diff(p), p->diff_len, &tree_id,
-					       &f);
-			}
-		} else {
+		if (rc == 0)
+			rc = apply_patch(repo, &objs, tree, patch_diff(p), p->diff_len,
+					 opts->git_fallback, &tree_id, &results[i].path, &f);
+		else
 			pq_buf_addf(&f.why, "cannot read the tree: %s", git_msg());
-		}
 		applied = rc == 0;
 		if (applied) {
 			/* what libgit2 said before git applied it is no longer the story */
@@ -963,6 +1200,7 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 	if (!opts->dry_run)
 		rc = move_branch(repo, refname.ptr, &old_tip, missing, &tip, n);
 out:
+	objects_end(&objs);
 	git_commit_free(head);
 	pq_buf_free(&refname);
 	return rc;

@@ -45,6 +45,8 @@ struct pq_queue_opts {
 	const char *committer_email;
 	int git_fallback; /* allow git apply --cached */
 	int dry_run;	  /* build the commits, move nothing */
+	int keep_objects; /* with dry_run: write the commits all the same (for a caller
+			     that chains series and moves the branch itself) */
 };
 
 /*
@@ -60,7 +62,9 @@ struct pq_queue_opts {
  * PQ_EEXISTS when the branch moved, appeared or was locked under us (left
  * as it is), PQ_ENOTFOUND when base does not resolve or branch is missing
  * and base NULL, PQ_EINVAL for a bad branch name or argument, PQ_EIO when
- * the repository cannot be opened. Objects are written even on dry_run.
+ * the repository cannot be opened. A dry run keeps the objects it makes in
+ * memory and writes nothing (but the blobs the git fallback reads), so
+ * its commit ids name objects that do not exist; keep_objects writes them.
  */
 int pq_queue_apply(const char *repo_path, const char *branch, const char *base,
 		   const struct pq_queue_patch *patches, size_t n, const struct pq_queue_opts *opts,

@@ -297,6 +297,64 @@ static void test_binary_file(void)
 	CHECK_INT(apply_head("q-binary", "git diff --binary base HEAD"), PQ_APPLY_LIBGIT2);
 }
 
+/* The applied diff is spliced back into the full tree: a directory it empties goes. */
+static void test_last_file_of_directory_deleted(void)
+{
+	src_branch("rmdir");
+	CHECK_INT(sh(src_dir, "git rm -q -r sub && test ! -e sub"), 0);
+	src_commit("remove sub");
+	CHECK_INT(apply_head("q-rmdir", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(sh(dst_dir, "git ls-tree q-rmdir | grep -q sub"), 1);
+}
+
+static void test_file_replaced_by_directory(void)
+{
+	src_branch("file-to-dir");
+	CHECK_INT(sh(src_dir, "git rm -q gone.txt && mkdir gone.txt && echo in > gone.txt/inner"),
+		  0);
+	src_commit("file to directory");
+	apply_head("q-file-to-dir", NULL);
+}
+
+static void test_directory_replaced_by_file(void)
+{
+	src_branch("dir-to-file");
+	CHECK_INT(sh(src_dir, "git rm -q -r sub && echo now a file > sub"), 0);
+	src_commit("directory to file");
+	apply_head("q-dir-to-file", NULL);
+}
+
+/* A patch deep in a tree with siblings at every level keeps all of them. */
+static void test_nested_edit_keeps_siblings(void)
+{
+	struct pq_queue_result res[1];
+	struct pq_queue_patch p;
+	char *diff, *want, *got;
+
+	src_branch("nested");
+	CHECK_INT(sh(src_dir, "mkdir -p x/y/z && seq 1 30 > x/y/z/deep.txt && seq 1 5 > x/y/s1 && "
+			      "seq 1 6 > x/s2"),
+		  0);
+	src_commit("nested files");
+	CHECK_INT(apply_head("q-nested", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(sh(src_dir, "sed -i 's/^15$/fifteen/' x/y/z/deep.txt && echo more >> x/s2 && "
+			      "git rm -q x/y/s1"),
+		  0);
+	src_commit("nested edit");
+	diff = patch_of("HEAD");
+	p = patch_with(diff, "nested edit\n", 1);
+	/* on the branch's tip, the commit made from the first diff */
+	CHECK_INT(pq_queue_apply(dst_dir, "q-nested", NULL, &p, 1, &opts_default, res), 0);
+	CHECK_INT(res[0].path, PQ_APPLY_LIBGIT2);
+	want = src_tree("HEAD");
+	got = out(dst_dir, "git rev-parse q-nested^{tree}");
+	CHECK_STR(got, want);
+	results_free(res, 1);
+	free(diff);
+	free(want);
+	free(got);
+}
+
 static void test_series_of_three_matches_git_trees(void)
 {
 	struct pq_queue_result res[3];
@@ -587,7 +645,7 @@ static void test_dry_run_leaves_branch(void)
 	struct pq_queue_opts o = opts_default;
 	struct pq_queue_result res[1];
 	struct pq_queue_patch p;
-	char *diff, *before, *after, *type;
+	char *diff, *before, *after, *type, *objects, *objects_after;
 
 	o.dry_run = 1;
 	src_branch("dry");
@@ -597,11 +655,16 @@ static void test_dry_run_leaves_branch(void)
 	p = patch_with(diff, "dry\n", 0);
 	CHECK_INT(sh(dst_dir, "git branch q-dry %s", base_id), 0);
 	before = dst_rev("q-dry");
+	objects = out(dst_dir, "git count-objects -v | grep -v size");
 	CHECK_INT(pq_queue_apply(dst_dir, "q-dry", NULL, &p, 1, &o, res), 0);
+	CHECK(strlen(res[0].commit) == 40);
 	after = dst_rev("q-dry");
 	CHECK_STR(after, before);
+	/* nothing is written: the commit, its tree and blob stayed in memory */
 	type = out(dst_dir, "git cat-file -t %s", res[0].commit);
-	CHECK_STR(type, "commit");
+	CHECK_STR(type, "");
+	objects_after = out(dst_dir, "git count-objects -v | grep -v size");
+	CHECK_STR(objects_after, objects);
 	results_free(res, 1);
 	/* a missing branch is not created either */
 	CHECK_INT(pq_queue_apply(dst_dir, "q-dry-new", base_id, &p, 1, &o, res), 0);
@@ -613,6 +676,8 @@ static void test_dry_run_leaves_branch(void)
 	free(before);
 	free(after);
 	free(type);
+	free(objects);
+	free(objects_after);
 }
 
 /*
@@ -637,10 +702,12 @@ static void offset_series(char **diffs, char **want)
 
 static void test_offset_hunk_falls_back_to_git_apply(void)
 {
+	struct pq_queue_opts dry = opts_default;
 	struct pq_queue_result res[2];
 	struct pq_queue_patch p[2];
-	char *diffs[2], *want, *got, *tip;
+	char *diffs[2], *want, *got, *tip, dry_commit[41];
 
+	dry.dry_run = 1;
 	offset_series(diffs, &want);
 	p[0] = patch_with(diffs[0], "top\n", 0);
 	p[1] = patch_with(diffs[1], "forty\n", 1);
@@ -653,9 +720,20 @@ static void test_offset_hunk_falls_back_to_git_apply(void)
 	free(tip);
 	results_free(res, 2);
 
+	/* a dry run writes the first patch's blob for git to read; the
+	 * second patch's commit is the one the real apply makes */
+	CHECK_INT(pq_queue_apply(dst_dir, "q-offset", base_id, p, 2, &dry, res), 0);
+	CHECK_INT(res[1].path, PQ_APPLY_GIT);
+	memcpy(dry_commit, res[1].commit, sizeof(dry_commit));
+	tip = dst_rev("q-offset");
+	CHECK_STR(tip, "");
+	free(tip);
+	results_free(res, 2);
+
 	CHECK_INT(pq_queue_apply(dst_dir, "q-offset", base_id, p, 2, &opts_default, res), 0);
 	CHECK_INT(res[0].path, PQ_APPLY_LIBGIT2);
 	CHECK_INT(res[1].path, PQ_APPLY_GIT);
+	CHECK_STR(res[1].commit, dry_commit);
 	got = out(dst_dir, "git rev-parse q-offset^{tree}");
 	CHECK_STR(got, want);
 	tip = dst_rev("q-offset");
@@ -908,6 +986,10 @@ int main(void)
 	test_mode_change();
 	test_rename_with_mode_change();
 	test_binary_file();
+	test_last_file_of_directory_deleted();
+	test_file_replaced_by_directory();
+	test_directory_replaced_by_file();
+	test_nested_edit_keeps_siblings();
 	test_series_of_three_matches_git_trees();
 	test_author_committer_message_exact();
 	test_patch_not_applying_fails_and_leaves_branch();
