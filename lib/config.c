@@ -294,6 +294,7 @@ enum kind {
 	K_COMMITTER, /* "Name <email>" */
 	K_DATE,	     /* author | mail | fixed:<unix time> */
 	K_LINK,	     /* a template with one %s */
+	K_WORD,	     /* one of a few words, checked with its section (source type, tls) */
 };
 
 struct key {
@@ -346,6 +347,34 @@ static const struct key rule_keys[] = {
 
 enum { RULE_QUEUE, RULE_FIXES_IN = 9 };
 
+static const struct key source_keys[] = {
+	{ "type", K_WORD, 0, 0 },
+	{ "path", K_PATH, offsetof(struct pq_source_conf, path), 0 },
+	{ "host", K_STRING, offsetof(struct pq_source_conf, host), 0 },
+	{ "port", K_STRING, offsetof(struct pq_source_conf, port), 0 },
+	{ "tls", K_WORD, 0, 0 },
+	{ "verify", K_BOOL, offsetof(struct pq_source_conf, verify), 0 },
+	{ "caFile", K_PATH, offsetof(struct pq_source_conf, ca_file), 0 },
+	{ "user", K_STRING, offsetof(struct pq_source_conf, user), 0 },
+	{ "passwordFile", K_PATH, offsetof(struct pq_source_conf, password_file), 0 },
+	{ "credential", K_STRING, offsetof(struct pq_source_conf, credential), 0 },
+	{ "mailbox", K_GLOBS, offsetof(struct pq_source_conf, mailboxes),
+	  offsetof(struct pq_source_conf, nmailboxes) },
+	{ "pollInterval", K_COUNT, offsetof(struct pq_source_conf, poll_interval), 0 },
+};
+
+enum {
+	SOURCE_TYPE,
+	SOURCE_PATH,
+	SOURCE_HOST,
+	SOURCE_PORT,
+	SOURCE_TLS,
+	SOURCE_USER = 7,
+	SOURCE_PASSWORD_FILE,
+	SOURCE_CREDENTIAL,
+	SOURCE_POLL = 11,
+};
+
 struct section {
 	const char *name;
 	const struct key *keys;
@@ -357,14 +386,15 @@ static const struct section sections[] = {
 	{ "patchq", patchq_keys, ARRAY_SIZE(patchq_keys), 0 },
 	{ "queue", queue_keys, ARRAY_SIZE(queue_keys), 1 },
 	{ "rule", rule_keys, ARRAY_SIZE(rule_keys), 1 },
+	{ "source", source_keys, ARRAY_SIZE(source_keys), 1 },
 };
 
-enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE };
+enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE, SEC_SOURCE };
 
 /* Where each single-valued key of one section was set, to refuse twice. */
-#define KEYS_MAX 10
+#define KEYS_MAX 16
 _Static_assert(ARRAY_SIZE(patchq_keys) <= KEYS_MAX && ARRAY_SIZE(queue_keys) <= KEYS_MAX &&
-		       ARRAY_SIZE(rule_keys) <= KEYS_MAX,
+		       ARRAY_SIZE(rule_keys) <= KEYS_MAX && ARRAY_SIZE(source_keys) <= KEYS_MAX,
 	       "struct meta holds KEYS_MAX keys");
 
 struct meta {
@@ -381,6 +411,9 @@ struct loader {
 	struct meta top;
 	struct meta *qmeta; /* parallel to c->queues */
 	struct meta *rmeta; /* parallel to c->rules */
+	struct meta *smeta; /* parallel to c->sources */
+	char **stype;	    /* parallel to c->sources: type and tls as written */
+	char **stls;
 };
 
 static int fail(struct loader *ld, int line, const char *fmt, ...)
@@ -750,6 +783,36 @@ static struct pq_rule_conf *rule_get(struct loader *ld, const char *name, int li
 	return r;
 }
 
+static struct pq_source_conf *source_get(struct loader *ld, const char *name, int line,
+					 struct meta **m)
+{
+	struct pq_config *c = ld->c;
+	struct pq_source_conf *src;
+	size_t i, n = c->nsources;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(c->sources[i].name, name)) {
+			*m = &ld->smeta[i];
+			return &c->sources[i];
+		}
+	}
+	c->sources = pq_reallocarray(c->sources, n + 1, sizeof(*c->sources));
+	ld->smeta = pq_reallocarray(ld->smeta, n + 1, sizeof(*ld->smeta));
+	ld->stype = pq_reallocarray(ld->stype, n + 1, sizeof(*ld->stype));
+	ld->stls = pq_reallocarray(ld->stls, n + 1, sizeof(*ld->stls));
+	src = &c->sources[n];
+	memset(src, 0, sizeof(*src));
+	src->name = pq_strdup(name);
+	src->verify = 1;
+	ld->stype[n] = NULL;
+	ld->stls[n] = NULL;
+	*m = &ld->smeta[n];
+	memset(*m, 0, sizeof(**m));
+	(*m)->line = line;
+	c->nsources++;
+	return src;
+}
+
 static int section_find(const char *name, size_t len)
 {
 	size_t i;
@@ -779,7 +842,7 @@ static int fail_section(struct loader *ld, int line, const char *what, const cha
 	if (si < 0)
 		return fail(
 			ld, line,
-			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"] and [rule \"NAME\"]",
+			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"] and [source \"NAME\"]",
 			what, (int)len, section);
 	if (sections[si].named && (!sub || !*sub))
 		return fail(ld, line, "%s: a %s needs a name: [%s \"NAME\"]", what,
@@ -832,11 +895,20 @@ static int load_entry(struct loader *ld, const git_config_entry *e)
 		obj = queue_get(ld, sub, header_line, &m);
 	else if (si == SEC_RULE)
 		obj = rule_get(ld, sub, header_line, &m);
+	else if (si == SEC_SOURCE)
+		obj = source_get(ld, sub, header_line, &m);
 	pq_buf_adds(&kname, s->name);
 	if (sub)
 		pq_buf_addf(&kname, ".%s", sub);
 	pq_buf_addf(&kname, ".%s", s->keys[ki].name);
 	err = set_value(ld, obj, m, ki, &s->keys[ki], pq_buf_str(&kname), e->value, line);
+	if (!err && si == SEC_SOURCE && (ki == SOURCE_TYPE || ki == SOURCE_TLS)) {
+		size_t n = (size_t)((struct pq_source_conf *)obj - ld->c->sources);
+		char **as = ki == SOURCE_TYPE ? &ld->stype[n] : &ld->stls[n];
+
+		free(*as);
+		*as = pq_strdup(e->value ? e->value : "");
+	}
 out:
 	pq_buf_free(&kname);
 	free(sub);
@@ -864,6 +936,8 @@ static int load_headers(struct loader *ld)
 				queue_get(ld, h->sub, h->line, &m);
 			else if (si == SEC_RULE)
 				rule_get(ld, h->sub, h->line, &m);
+			else if (si == SEC_SOURCE)
+				source_get(ld, h->sub, h->line, &m);
 			continue;
 		}
 		pq_buf_addf(&what, "[%s", h->section);
@@ -874,6 +948,79 @@ static int load_headers(struct loader *ld)
 				   h->sub);
 		pq_buf_free(&what);
 		return err;
+	}
+	return 0;
+}
+
+/* A source's type, and the keys that type needs or refuses. */
+static int check_source(struct loader *ld, size_t i)
+{
+	static const char *const types[] = { "imap", "maildir", "public-inbox" };
+	static const char *const tls[] = { "imaps", "starttls", "none" };
+	struct pq_source_conf *src = &ld->c->sources[i];
+	struct meta *m = &ld->smeta[i];
+	const char *type = ld->stype[i];
+	size_t k;
+
+	if (!type)
+		return fail(ld, m->line,
+			    "source.%s.type is missing (imap, maildir or public-inbox)", src->name);
+	for (k = 0; k < ARRAY_SIZE(types); k++)
+		if (!strcmp(type, types[k]))
+			src->type = (enum pq_source_type)(PQ_SRC_IMAP + (int)k);
+	if (!src->type)
+		return fail(ld, m->key_line[SOURCE_TYPE],
+			    "source.%s.type: \"%s\" is not imap, maildir or public-inbox",
+			    src->name, type);
+	if (ld->stls[i]) {
+		for (k = 0; k < ARRAY_SIZE(tls); k++)
+			if (!strcmp(ld->stls[i], tls[k]))
+				break;
+		if (k == ARRAY_SIZE(tls))
+			return fail(ld, m->key_line[SOURCE_TLS],
+				    "source.%s.tls: \"%s\" is not imaps, starttls or none",
+				    src->name, ld->stls[i]);
+		src->tls = (enum pq_source_tls)k;
+	}
+	if (!(m->seen & (1u << SOURCE_POLL)))
+		src->poll_interval = 60;
+	else if (src->poll_interval < 1)
+		return fail(ld, m->key_line[SOURCE_POLL],
+			    "source.%s.pollInterval: at least 1 (second)", src->name);
+
+	if (src->type != PQ_SRC_IMAP) {
+		static const size_t imap_only[] = { SOURCE_HOST,	  SOURCE_PORT,
+						    SOURCE_TLS,		  SOURCE_USER,
+						    SOURCE_PASSWORD_FILE, SOURCE_CREDENTIAL };
+
+		if (!src->path)
+			return fail(ld, m->line, "source.%s.path is missing (the %s directory)",
+				    src->name, type);
+		for (k = 0; k < ARRAY_SIZE(imap_only); k++)
+			if (m->seen & (1u << imap_only[k]))
+				return fail(ld, m->key_line[imap_only[k]],
+					    "source.%s.%s: only an imap source takes it", src->name,
+					    source_keys[imap_only[k]].name);
+		if (src->nmailboxes)
+			return fail(ld, m->line, "source.%s.mailbox: only an imap source takes it",
+				    src->name);
+		return 0;
+	}
+	if (src->path)
+		return fail(ld, m->key_line[SOURCE_PATH],
+			    "source.%s.path: an imap source takes host and mailbox instead",
+			    src->name);
+	if (!src->host)
+		return fail(ld, m->line, "source.%s.host is missing", src->name);
+	if (!src->user)
+		return fail(ld, m->line, "source.%s.user is missing", src->name);
+	if (!src->password_file == !src->credential)
+		return fail(ld, m->line,
+			    "source.%s needs exactly one of passwordFile and credential",
+			    src->name);
+	if (!src->nmailboxes) {
+		src->mailboxes = pq_calloc(1, sizeof(*src->mailboxes));
+		src->mailboxes[src->nmailboxes++] = pq_strdup("INBOX");
 	}
 	return 0;
 }
@@ -924,6 +1071,12 @@ static int check_config(struct loader *ld)
 				    "rule.%s.fixesIn: no queue \"%s\" is defined", r->name,
 				    r->fixes_in);
 	}
+	for (i = 0; i < c->nsources; i++) {
+		int err = check_source(ld, i);
+
+		if (err < 0)
+			return err;
+	}
 	return 0;
 }
 
@@ -952,6 +1105,7 @@ int pq_config_load(struct pq_config **out, const char *path)
 	git_config *cfg = NULL;
 	struct pq_config *c;
 	int err, include;
+	size_t i;
 
 	*out = NULL;
 	c = pq_calloc(1, sizeof(*c));
@@ -987,6 +1141,10 @@ int pq_config_load(struct pq_config **out, const char *path)
 	*out = c;
 	c = NULL;
 out:
+	for (i = 0; i < ld.c->nsources; i++) {
+		free(ld.stype[i]);
+		free(ld.stls[i]);
+	}
 	git_config_free(cfg);
 	git_libgit2_shutdown();
 	pq_config_free(c);
@@ -994,6 +1152,9 @@ out:
 	free(ld.dir);
 	free(ld.qmeta);
 	free(ld.rmeta);
+	free(ld.smeta);
+	free(ld.stype);
+	free(ld.stls);
 	pq_buf_free(&text);
 	return err;
 }
@@ -1029,6 +1190,20 @@ void pq_config_free(struct pq_config *c)
 		free_list(r->from, r->nfrom);
 		free(r->file);
 	}
+	for (i = 0; i < c->nsources; i++) {
+		struct pq_source_conf *src = &c->sources[i];
+
+		free(src->name);
+		free(src->path);
+		free(src->host);
+		free(src->port);
+		free(src->ca_file);
+		free(src->user);
+		free(src->password_file);
+		free(src->credential);
+		free_list(src->mailboxes, src->nmailboxes);
+	}
+	free(c->sources);
 	free(c->queues);
 	free(c->rules);
 	free(c->path);

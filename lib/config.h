@@ -41,6 +41,20 @@
  *           minVersion = 1
  *           auto = false                   # overrides the queue's auto
  *           fixesIn = rust-next            # a commit a Fixes: names is on that queue
+ *   [source "lkml"]                        # where patchqd reads mail (repeatable)
+ *           type = imap                    # imap | maildir | public-inbox
+ *           host = imap.example.org        # imap: the server
+ *           port = 993                     # default 993 (imaps), 143 otherwise
+ *           tls = imaps                    # imaps | starttls | none (loopback only)
+ *           verify = true                  # check the server certificate
+ *           caFile = /etc/ssl/my-ca.pem    # trusted besides the system's CAs
+ *           user = patchq
+ *           passwordFile = /etc/patchq/imap.pass
+ *           credential = imap.pass         # or: a file in $CREDENTIALS_DIRECTORY
+ *           mailbox = INBOX                # repeatable: one connection each
+ *           path = /var/mail/rust          # maildir or public-inbox: the directory
+ *           pollInterval = 60              # seconds: IMAP without IDLE, public-inbox,
+ *                                          # the maildir rescan behind inotify
  */
 #ifndef PQ_CONFIG_H
 #define PQ_CONFIG_H
@@ -87,6 +101,27 @@ struct pq_rule_conf {
 	int line;		/* of its [rule] header, 0 when it could not be found */
 };
 
+enum pq_source_type { PQ_SRC_IMAP = 1, PQ_SRC_MAILDIR, PQ_SRC_PUBLIC_INBOX };
+
+enum pq_source_tls { PQ_TLS_IMPLICIT, PQ_TLS_STARTTLS, PQ_TLS_NONE };
+
+struct pq_source_conf {
+	char *name;
+	enum pq_source_type type;
+	char *path; /* maildir, public-inbox */
+	char *host; /* imap */
+	char *port; /* NULL: the default for tls */
+	enum pq_source_tls tls;
+	int verify;
+	char *ca_file;
+	char *user;
+	char *password_file;
+	char *credential; /* a name in $CREDENTIALS_DIRECTORY */
+	char **mailboxes; /* at least one for imap ("INBOX" when none given) */
+	size_t nmailboxes;
+	int poll_interval; /* seconds */
+};
+
 struct pq_config {
 	char *path;	/* as given to pq_config_load() */
 	char *database; /* absolute when the file gave a relative path */
@@ -103,6 +138,8 @@ struct pq_config {
 	size_t nqueues;
 	struct pq_rule_conf *rules; /* in file order */
 	size_t nrules;
+	struct pq_source_conf *sources;
+	size_t nsources;
 };
 
 /*

@@ -967,6 +967,67 @@ static void test_first_problem_is_reported(void)
 		     5, "rule.r.bogus");
 }
 
+static void test_sources(void)
+{
+	struct pq_config *c = load_ok(HEAD "[source \"lkml\"]\n"
+					   "\ttype = imap\n"
+					   "\thost = imap.example.org\n"
+					   "\ttls = starttls\n"
+					   "\tuser = patchq\n"
+					   "\tcredential = imap.pass\n"
+					   "\tmailbox = rust\n"
+					   "\tmailbox = kbuild\n"
+					   "[source \"drop\"]\n"
+					   "\ttype = maildir\n"
+					   "\tpath = /srv/mail\n"
+					   "\tpollInterval = 5\n"
+					   "[source \"lore\"]\n"
+					   "\ttype = imap\n"
+					   "\thost = 127.0.0.1\n"
+					   "\tverify = false\n"
+					   "\tuser = u\n"
+					   "\tpasswordFile = pw\n");
+
+	if (!c)
+		return;
+	CHECK_INT((int)c->nsources, 3);
+	CHECK_INT(c->sources[0].type, PQ_SRC_IMAP);
+	CHECK_INT(c->sources[0].tls, PQ_TLS_STARTTLS);
+	CHECK_INT(c->sources[0].verify, 1);
+	CHECK_INT((int)c->sources[0].nmailboxes, 2);
+	CHECK_STR(c->sources[0].mailboxes[1], "kbuild");
+	CHECK_STR(c->sources[0].credential, "imap.pass");
+	CHECK_INT(c->sources[0].poll_interval, 60);
+	CHECK_INT(c->sources[1].type, PQ_SRC_MAILDIR);
+	CHECK_STR(c->sources[1].path, "/srv/mail");
+	CHECK_INT(c->sources[1].poll_interval, 5);
+	CHECK_INT(c->sources[2].tls, PQ_TLS_IMPLICIT);
+	CHECK_INT(c->sources[2].verify, 0);
+	CHECK_INT((int)c->sources[2].nmailboxes, 1);
+	CHECK_STR(c->sources[2].mailboxes[0], "INBOX");
+	CHECK(strstr(c->sources[2].password_file, "/pw") != NULL);
+	pq_config_free(c);
+}
+
+static void test_source_errors_name_line(void)
+{
+	expect_error(HEAD "[source \"s\"]\n\tpath = /x\n", 5, "source.s.type is missing");
+	expect_error(HEAD "[source \"s\"]\n\ttype = pop3\n", 6,
+		     "source.s.type: \"pop3\" is not imap, maildir or public-inbox");
+	expect_error(HEAD "[source \"s\"]\n\ttype = maildir\n", 5, "source.s.path is missing");
+	expect_error(HEAD "[source \"s\"]\n\ttype = maildir\n\tpath = /x\n\thost = h\n", 8,
+		     "source.s.host: only an imap source takes it");
+	expect_error(HEAD "[source \"s\"]\n\ttype = imap\n\thost = h\n\tuser = u\n", 5,
+		     "needs exactly one of passwordFile and credential");
+	expect_error(HEAD "[source \"s\"]\n\ttype = imap\n\thost = h\n\tuser = u\n"
+			  "\tcredential = c\n\ttls = ssl\n",
+		     10, "source.s.tls: \"ssl\" is not imaps, starttls or none");
+	expect_error(HEAD "[source \"s\"]\n\ttype = maildir\n\tpath = /x\n\tpollInterval = 0\n", 8,
+		     "pollInterval: at least 1");
+	expect_error(HEAD "[source \"s\"]\n\ttype = maildir\n\tpath = /x\n\tport = 1\n", 8,
+		     "source.s.port: only an imap source takes it");
+}
+
 static void test_free_and_lookup_accept_null(void)
 {
 	pq_config_free(NULL);
@@ -1018,6 +1079,8 @@ int main(void)
 	test_key_on_header_line();
 	test_old_subsection_syntax_is_lower_case();
 	test_first_problem_is_reported();
+	test_sources();
+	test_source_errors_name_line();
 	test_free_and_lookup_accept_null();
 
 	nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
