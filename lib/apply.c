@@ -628,11 +628,20 @@ static int apply_waiting_approvals(struct pq_store *s, const struct pq_config *c
 	return ret == PQ_EDB ? ret : 0;
 }
 
+/*
+ * The complete series still new that triage has not decided on since
+ * something arrived for them: a message of the series, or one that
+ * refers to one of its messages (a reply, perhaps with trailers).
+ */
 static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT s.id FROM series s WHERE s.state = 'new' AND (SELECT count(DISTINCT idx)"
 		   " FROM message WHERE series_id = s.id AND idx BETWEEN 1 AND s.total) = s.total"
+		   " AND (s.triaged IS NULL"
+		   " OR (SELECT max(id) FROM message WHERE series_id = s.id) > s.triaged"
+		   " OR EXISTS (SELECT 1 FROM message sm JOIN ref r ON r.msgid = sm.msgid"
+		   " WHERE sm.series_id = s.id AND r.message_id > s.triaged))"
 		   " ORDER BY s.id");
 
 	*ids = NULL;
@@ -691,17 +700,34 @@ out:
 	return ret;
 }
 
+/* Marks series id as decided on with everything up to message mark in view. */
+static int mark_triaged(struct pq_store *s, long long id, long long mark)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "UPDATE series SET triaged = ? WHERE id = ?");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, mark);
+	sqlite3_bind_int64(st, 2, id);
+	return pq_store_step_done(s, st);
+}
+
 int pq_apply_triage(struct pq_store *s, const struct pq_config *c, struct pq_buf *report)
 {
-	long long *ids;
+	long long *ids, mark;
 	size_t n, i;
 	int ret;
 
+	/* taken first: what arrives during the pass is newer, and is looked at next time */
+	mark = pq_ingest_last_message(s);
 	if ((ret = apply_waiting_approvals(s, c, report)) < 0 ||
 	    (ret = new_complete_series(s, &ids, &n)) < 0)
 		return ret;
-	for (i = 0; i < n && ret != PQ_EDB; i++)
+	for (i = 0; i < n && ret != PQ_EDB; i++) {
 		ret = triage_one(s, c, ids[i], report);
+		if (ret != PQ_EDB)
+			ret = mark_triaged(s, ids[i], mark);
+	}
 	free(ids);
 	return ret == PQ_EDB ? ret : 0;
 }

@@ -9,6 +9,7 @@ usage: test_queue.py --patchq PATH --source DIR [--corpus DIR]
 import argparse
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -216,6 +217,21 @@ def test_triage(patchq, source, work):
           "rust-dev holds the triaged series")
     out = run(pq + ["triage"], cwd=d).stdout
     check("rust-dev" not in out, "a second triage does not apply anything again")
+    check("no rule matches" not in out,
+          "a second triage does not look again at a series nothing arrived for")
+    new = os.path.join(d, "maildir", "new")
+    rfc = [open(os.path.join(new, f)).read() for f in sorted(os.listdir(new))]
+    rfc = [m for m in rfc if "Subject: [RFC PATCH] rust: add a sleep stub" in m][0]
+    msgid = re.search(r"^Message-ID: (<[^>]+>)", rfc, re.M | re.I).group(1)
+    reply = ("From: Reviewer <rev@example.org>\nTo: rust-for-linux@vger.kernel.org\n"
+             "Subject: Re: [RFC PATCH] rust: add a sleep stub\n"
+             "Date: Thu, 2 Jan 2025 10:00:00 +0000\nMessage-ID: <rfc-review@example.org>\n"
+             "In-Reply-To: %s\nReferences: %s\n\nLooks fine.\n\n"
+             "Reviewed-by: Reviewer <rev@example.org>\n" % (msgid, msgid))
+    run(pq + ["import", "-"], cwd=d, stdin=reply)
+    out = run(pq + ["triage"], cwd=d).stdout
+    check("series %d: no rule matches" % series["rust: add a sleep stub"]["id"] in out,
+          "a reply in its thread makes triage look at the series again")
 
 
 def test_approve_waits_for_missing_patches(patchq, source, work):
