@@ -1,6 +1,7 @@
 /* apply: series onto queues, with crash recovery (see apply.h). */
 #include "apply.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,20 @@ static const struct pq_queue_conf *target(const struct pq_config *c, const char 
 	return q && !q->frozen ? q : NULL;
 }
 
+/*
+ * PATCHQ_CRASH=NAME kills the process at the point named, for the tests
+ * that show recovery completing what a crash there leaves: "intent" (the
+ * intent is committed, the branch has not moved), "moved" (the branch
+ * moved, the database does not know yet).
+ */
+static void crash_point(const char *name)
+{
+	const char *want = getenv("PATCHQ_CRASH");
+
+	if (want && !strcmp(want, name))
+		raise(SIGKILL);
+}
+
 int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
 		    int dry_run, struct pq_buf *report)
 {
@@ -313,10 +328,14 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id,
 	/* the intent first: a crash from here on is completed by recovery */
 	if (!dry_run && (ret = record_state(s, id, queue, "applying", NULL, tip, seen)) < 0)
 		goto out;
+	if (!dry_run)
+		crash_point("intent");
 	ret = run_queue(c, q, tip, &p, dry_run ? RUN_CHECK : RUN_MOVE);
 	report_results(report, &p);
 	if (dry_run)
 		goto out;
+	if (ret == 0)
+		crash_point("moved");
 	if (ret == 0)
 		ret = record_applied(s, queue, &p);
 	else if (ret == PQ_EGIT)

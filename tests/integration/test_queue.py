@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -125,31 +126,51 @@ def test_conflict(pq, work, sid):
     check(p.returncode == 1 and "frozen" in p.stderr, "the frozen queue refuses with a clear answer")
 
 
-def test_recovery(pq, work, sid, base, tip):
-    """A crash after the branch moved and before the database knew."""
-    repo = os.path.join(work, "queues.git")
-    db = sqlite3.connect(os.path.join(work, "patchq.db"))
-    # the intent as apply writes it: the old tip and the newest message seen
-    seen = db.execute("SELECT max(seen) FROM application WHERE queue = 'rust-fixes'").fetchone()[0]
-    db.execute("DELETE FROM application WHERE queue = 'rust-fixes'")
-    db.execute("UPDATE series_queue SET state = 'applying', tip = ?, seen = ?"
-               " WHERE queue = 'rust-fixes'", (base, seen))
-    db.commit()
-    out = run(pq + ["recover"], cwd=work).stdout
-    check("found on rust-fixes" in out, "recover finds the commits already on the branch: " + out)
-    check(db.execute("SELECT count(*) FROM application WHERE queue = 'rust-fixes'").fetchone()[0] == 3,
-          "recover records Message-ID to commit")
-    # a crash before the branch moved: back to queued, nothing invented
-    db.execute("DELETE FROM application WHERE queue = 'rust-fixes'")
-    db.execute("UPDATE series_queue SET state = 'applying', tip = ? WHERE queue = 'rust-fixes'",
-               (base,))
-    db.commit()
-    git(repo, "update-ref", "refs/heads/rust-fixes", base)
-    out = run(pq + ["recover"], cwd=work).stdout
-    check("never moved" in out and db.execute(
-        "SELECT state FROM series_queue WHERE queue = 'rust-fixes'").fetchone()[0] == "queued",
-        "recover puts an application whose branch never moved back in the queue")
-    check(git(repo, "rev-parse", "rust-fixes") == base, "and leaves the branch where it was")
+def test_crash_recovery(patchq, source, work):
+    """patchq apply killed (SIGKILL) before and after the branch moves:
+    recover completes what each crash left."""
+    d = os.path.join(work, "crash")
+    os.mkdir(d)
+    setup_demo(source, d)
+    pq = [patchq, "-c", "patchq.conf"]
+    repo = os.path.join(d, "queues.git")
+    run(pq + ["import", "maildir"], cwd=d)
+    fix = [s for s in json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+           if s["name"] == "rust: str: count bytes in len()"][0]
+    base = git(repo, "rev-parse", "rust-fixes")
+    db = sqlite3.connect(os.path.join(d, "patchq.db"))
+
+    def state():
+        row = db.execute("SELECT state FROM series_queue WHERE series_id = ? AND queue = ?",
+                         (fix["id"], "rust-fixes")).fetchone()
+        return row[0] if row else None
+
+    apply = pq + ["apply", str(fix["id"]), "--queue", "rust-fixes"]
+    env = dict(os.environ, PATCHQ_CRASH="intent")
+    p = subprocess.run(apply, cwd=d, env=env, capture_output=True, text=True)
+    check(p.returncode == -signal.SIGKILL and state() == "applying" and
+          git(repo, "rev-parse", "rust-fixes") == base,
+          "killed after the intent: the intent is recorded, the branch has not moved")
+    out = run(pq + ["recover"], cwd=d).stdout
+    check("never moved" in out and state() == "queued" and
+          git(repo, "rev-parse", "rust-fixes") == base,
+          "recover puts it back in the queue and leaves the branch where it was")
+
+    env["PATCHQ_CRASH"] = "moved"
+    p = subprocess.run(apply, cwd=d, env=env, capture_output=True, text=True)
+    tip = git(repo, "rev-parse", "rust-fixes")
+    check(p.returncode == -signal.SIGKILL and state() == "applying" and tip != base,
+          "killed after the branch moved: the database does not know yet")
+    out = run(pq + ["recover"], cwd=d).stdout
+    rows = db.execute("SELECT commit_id FROM application WHERE queue = 'rust-fixes' AND active"
+                      " ORDER BY id").fetchall()
+    check("found on rust-fixes" in out and state() == "applied" and
+          [r[0] for r in rows] == git(repo, "rev-list", "--reverse", base + "..rust-fixes").split(),
+          "recover records Message-ID to commit for the commits on the branch")
+    out = run(pq + ["recover"], cwd=d).stdout
+    p = run(pq + ["apply", str(fix["id"]), "--queue", "rust-fixes"], cwd=d, ok=False)
+    check(git(repo, "rev-parse", "rust-fixes") == tip,
+          "a second recover and apply change nothing: " + p.stdout.strip()[:80])
 
 
 def test_rebuild_and_push(patchq, source, work):
@@ -325,9 +346,9 @@ def main():
     try:
         setup_demo(a.source, work)
         pq = [a.patchq, "-c", "patchq.conf"]
-        sid, base, tip = test_demo_flow(pq, work)
+        sid = test_demo_flow(pq, work)[0]
         test_conflict(pq, work, sid)
-        test_recovery(pq, work, sid, base, tip)
+        test_crash_recovery(a.patchq, a.source, work)
         test_rebuild_and_push(a.patchq, a.source, work)
         test_triage(a.patchq, a.source, work)
         test_approve_waits_for_missing_patches(a.patchq, a.source, work)
