@@ -24,6 +24,7 @@ struct plan {
 	struct pq_buf *messages;
 	size_t n;
 	char signoff[512];
+	char tip[41]; /* where the branch goes: the last commit, or the merge */
 };
 
 static void plan_free(struct plan *p)
@@ -116,7 +117,8 @@ enum run_mode {
 };
 
 static int run_queue(const struct pq_config *c, const struct pq_queue_conf *q, const char *base,
-		     struct plan *p, enum run_mode mode)
+		     struct plan *p, enum run_mode mode, const char *merge_onto,
+		     const char *merge_message)
 {
 	struct pq_queue_opts o = {
 		.committer_name = c->committer_name,
@@ -124,9 +126,88 @@ static int run_queue(const struct pq_config *c, const struct pq_queue_conf *q, c
 		.git_fallback = c->git_fallback,
 		.dry_run = mode != RUN_MOVE,
 		.keep_objects = mode == RUN_CHAIN,
+		.merge_onto = merge_onto,
+		.merge_message = merge_message,
 	};
+	const struct pq_queue_result *last;
+	int ret = pq_queue_apply(c->repository, q->branch, base, p->patches, p->n, &o, p->results);
 
-	return pq_queue_apply(c->repository, q->branch, base, p->patches, p->n, &o, p->results);
+	last = &p->results[p->n - 1];
+	snprintf(p->tip, sizeof(p->tip), "%s", last->merge[0] ? last->merge : last->commit);
+	return ret;
+}
+
+/* The base-commit: the series names (its cover's, else a patch's), or NULL. */
+static char *series_base_commit(struct pq_store *s, long long id)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT base_commit FROM message WHERE series_id = ?"
+					    " AND base_commit IS NOT NULL ORDER BY idx LIMIT 1");
+	char *base = NULL;
+
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		base = pq_strdup(pq_store_col_text(st, 0));
+	sqlite3_reset(st);
+	return base;
+}
+
+/*
+ * Applies plan p (series id) to queue q on tip, as run_queue. Where it
+ * does not apply there and the queue takes base-commits, it is applied on
+ * the base-commit the series names and merged onto tip instead (as b4
+ * shazam --merge does); report (may be NULL) says so.
+ */
+static int run_series(struct pq_store *s, const struct pq_config *c, const struct pq_queue_conf *q,
+		      long long id, const char *tip, struct plan *p, enum run_mode mode,
+		      struct pq_buf *report)
+{
+	struct pq_buf msg = PQ_BUF_INIT;
+	struct pq_queue_result *on_tip, *swap;
+	const char *first;
+	char *base;
+	size_t i;
+	int ret = run_queue(c, q, tip, p, mode, NULL, NULL);
+
+	if (ret != PQ_EGIT || !q->use_base_commit || !tip || !(base = series_base_commit(s, id)))
+		return ret;
+	first = p->series->cover_msgid ? p->series->cover_msgid : p->patches[0].msgid;
+	pq_buf_addf(&msg, "Merge series \"%s\" (v%d) from %s <%s>\n\n",
+		    p->series->name ? p->series->name : "", p->series->version,
+		    p->series->submitter_name ? p->series->submitter_name : "",
+		    p->series->submitter ? p->series->submitter : "");
+	pq_buf_addf(&msg,
+		    "It does not apply on %.12s; it was applied on its base-commit\n%s and "
+		    "merged.\n\nLink: ",
+		    tip, base);
+	pq_buf_addf(&msg, c->link, first ? first : "");
+	pq_buf_addc(&msg, '\n');
+	/* the results on tip stay the story unless the base-commit works */
+	on_tip = p->results;
+	p->results = pq_calloc(p->n, sizeof(*p->results));
+	ret = run_queue(c, q, base, p, mode, tip, msg.ptr);
+	if (ret == 0) {
+		swap = on_tip;
+		if (report)
+			pq_buf_addf(report,
+				    "  applied on its base-commit %.12s, merged onto %.12s\n", base,
+				    tip);
+	} else {
+		swap = p->results;
+		p->results = on_tip;
+		if (report)
+			pq_buf_addf(report, "  not on its base-commit %.12s either: %s\n", base,
+				    pq_error_last());
+		if (ret == PQ_ENOTFOUND) /* a base-commit the repository lacks */
+			ret = PQ_EGIT;
+	}
+	for (i = 0; i < p->n; i++)
+		free(swap[i].error);
+	free(swap);
+	free(base);
+	pq_buf_free(&msg);
+	return ret;
 }
 
 static void report_results(struct pq_buf *report, const struct plan *p)
@@ -330,7 +411,7 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id,
 		goto out;
 	if (!dry_run)
 		crash_point("intent");
-	ret = run_queue(c, q, tip, &p, dry_run ? RUN_CHECK : RUN_MOVE);
+	ret = run_series(s, c, q, id, tip, &p, dry_run ? RUN_CHECK : RUN_MOVE, report);
 	report_results(report, &p);
 	if (dry_run)
 		goto out;
@@ -402,12 +483,12 @@ static int recover_one(struct pq_store *s, const struct pq_config *c, long long 
 	if (!q)
 		return record_state(s, id, queue, "failed", pq_error_last(), NULL, 0);
 	if ((ret = plan_load(s, c, id, seen, &p)) < 0 ||
-	    (ret = run_queue(c, q, old_tip[0] ? old_tip : NULL, &p, RUN_CHECK)) < 0) {
+	    (ret = run_series(s, c, q, id, old_tip[0] ? old_tip : NULL, &p, RUN_CHECK, NULL)) < 0) {
 		plan_free(&p);
 		return record_state(s, id, queue, "failed", pq_error_last(), NULL, 0);
 	}
 	pq_queue_tip(c->repository, q->branch, tip);
-	if (!strcmp(tip, p.results[p.n - 1].commit)) {
+	if (!strcmp(tip, p.tip)) {
 		pq_buf_addf(report, "series %lld: found on %s, recorded\n", id, queue);
 		ret = record_applied(s, queue, &p);
 	} else if (!strcmp(tip, old_tip)) {
@@ -415,7 +496,7 @@ static int recover_one(struct pq_store *s, const struct pq_config *c, long long 
 		ret = record_state(s, id, queue, "queued", NULL, NULL, 0);
 	} else {
 		pq_buf_addf(report, "series %lld: %s moved meanwhile (at %.12s, not %.12s)\n", id,
-			    queue, tip, p.results[p.n - 1].commit);
+			    queue, tip, p.tip);
 		ret = record_state(s, id, queue, "failed",
 				   "the branch moved during the application", NULL, 0);
 	}
@@ -571,7 +652,7 @@ int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *
 			pq_buf_addf(report, "  series %lld replaced by its newer version %lld\n",
 				    ids[i], id);
 		if ((ret = plan_load(s, c, id, 0, p)) < 0 ||
-		    (ret = run_queue(c, q, cur, p, RUN_CHAIN)) < 0) {
+		    (ret = run_series(s, c, q, id, cur, p, RUN_CHAIN, report)) < 0) {
 			pq_buf_addf(report, "  series %lld no longer applies: %s\n", id,
 				    first_error(p) ? first_error(p) : pq_error_last());
 			if (p->series)
@@ -581,7 +662,7 @@ int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *
 				goto out;
 			continue;
 		}
-		memcpy(cur, p->results[p->n - 1].commit, sizeof(cur));
+		memcpy(cur, p->tip, sizeof(cur));
 		pq_buf_addf(report, "  series %lld: %zu patch(es), now %.12s\n", id, p->n, cur);
 		kept++;
 	}

@@ -984,6 +984,68 @@ out:
 	return rc;
 }
 
+/*
+ * The merge of the commit merge_onto names and theirs (a series applied
+ * on its base-commit) into *out; PQ_EGIT naming a file when it conflicts.
+ */
+static int merge_commit(git_repository *repo, const struct pq_queue_opts *o,
+			const struct pq_queue_patch *last, git_commit *theirs, git_oid *out)
+{
+	git_object *obj = NULL;
+	git_commit *ours = NULL;
+	git_index *idx = NULL;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	const git_commit *parents[2];
+	git_oid tree_id;
+	int rc;
+
+	if (git_revparse_single(&obj, repo, o->merge_onto) < 0 ||
+	    git_object_peel((git_object **)&ours, obj, GIT_OBJECT_COMMIT) < 0) {
+		rc = pq_error_set(PQ_ENOTFOUND, "merge onto %s: %s", o->merge_onto, git_msg());
+		goto out;
+	}
+	if (git_merge_commits(&idx, repo, ours, theirs, NULL) < 0) {
+		rc = pq_error_set(PQ_EGIT, "cannot merge onto %.12s: %s", o->merge_onto, git_msg());
+		goto out;
+	}
+	if (git_index_has_conflicts(idx)) {
+		git_index_conflict_iterator *it = NULL;
+		const git_index_entry *anc, *our, *their;
+		const char *path = "?";
+
+		if (git_index_conflict_iterator_new(&it, idx) == 0 &&
+		    git_index_conflict_next(&anc, &our, &their, it) == 0)
+			path = our ? our->path : their ? their->path : anc->path;
+		rc = pq_error_set(PQ_EGIT,
+				  "it applies on its base-commit, but merging that onto %.12s "
+				  "conflicts in %s",
+				  o->merge_onto, path);
+		git_index_conflict_iterator_free(it);
+		goto out;
+	}
+	if (git_index_write_tree_to(&tree_id, idx, repo) < 0 ||
+	    git_tree_lookup(&tree, repo, &tree_id) < 0 ||
+	    git_signature_new(&sig, o->committer_name, o->committer_email,
+			      (git_time_t)last->committer_time, last->committer_offset) < 0) {
+		rc = pq_error_set(PQ_EGIT, "cannot write the merge: %s", git_msg());
+		goto out;
+	}
+	parents[0] = ours;
+	parents[1] = theirs;
+	rc = 0;
+	if (git_commit_create(out, repo, NULL, sig, sig, NULL, o->merge_message, tree, 2, parents) <
+	    0)
+		rc = pq_error_set(PQ_EGIT, "cannot write the merge: %s", git_msg());
+out:
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_index_free(idx);
+	git_commit_free(ours);
+	git_object_free(obj);
+	return rc;
+}
+
 /* Turns a failure into results' error: "FILE, hunk HEADER: WHY". */
 static char *failure_text(struct apply_failure *f)
 {
@@ -1197,6 +1259,11 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 
 	rc = 0;
 	git_oid_cpy(&tip, git_commit_id(head));
+	if (opts->merge_onto && n) {
+		if ((rc = merge_commit(repo, opts, &patches[n - 1], head, &tip)) < 0)
+			goto out;
+		git_oid_tostr(results[n - 1].merge, sizeof(results[n - 1].merge), &tip);
+	}
 	if (!opts->dry_run)
 		rc = move_branch(repo, refname.ptr, &old_tip, missing, &tip, n);
 out:

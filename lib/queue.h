@@ -38,6 +38,7 @@ struct pq_queue_result {
 	char commit[41];	 /* hex id of the commit made, "" when not applied */
 	enum pq_apply_path path; /* which applied it; 0 when commit is "" */
 	char *error;		 /* why it did not apply (file and hunk), or NULL */
+	char merge[41];		 /* the last patch's, with merge_onto: the merge commit */
 };
 
 struct pq_queue_opts {
@@ -47,6 +48,14 @@ struct pq_queue_opts {
 	int dry_run;	  /* build the commits, move nothing */
 	int keep_objects; /* with dry_run: write the commits all the same (for a caller
 			     that chains series and moves the branch itself) */
+	/*
+	 * Applying on a series' base-commit: the patches go on base, and the
+	 * branch gets a merge commit (message merge_message, committer and
+	 * date those of the last patch) of merge_onto (a commit, the tip the
+	 * caller read) and the last patch. NULL: no merge.
+	 */
+	const char *merge_onto;
+	const char *merge_message;
 };
 
 /*
@@ -65,6 +74,8 @@ struct pq_queue_opts {
  * the repository cannot be opened. A dry run keeps the objects it makes in
  * memory and writes nothing (but the blobs the git fallback reads), so
  * its commit ids name objects that do not exist; keep_objects writes them.
+ * With merge_onto, PQ_EGIT also when the merge conflicts (results then
+ * hold no error: pq_error_last() names the file).
  */
 int pq_queue_apply(const char *repo_path, const char *branch, const char *base,
 		   const struct pq_queue_patch *patches, size_t n, const struct pq_queue_opts *opts,

@@ -173,6 +173,59 @@ def test_crash_recovery(patchq, source, work):
           "a second recover and apply change nothing: " + p.stdout.strip()[:80])
 
 
+def test_base_commit(patchq, source, work):
+    """A series that no longer applies on rust-next but names its
+    base-commit: refused, unless useBaseCommit, which applies it there and
+    merges it onto the tip."""
+    d = os.path.join(work, "basecommit")
+    os.mkdir(d)
+    setup_demo(source, d)
+    pq = [patchq, "-c", "patchq.conf"]
+    repo = os.path.join(d, "queues.git")
+    w = os.path.join(d, "w")
+    run(["git", "clone", "-q", "-b", "rust-next", repo, w], cwd=d)
+    gw = ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.org"]
+    notes = os.path.join(w, "notes.txt")
+    with open(notes, "w") as f:
+        f.write("".join("line %d\n" % i for i in range(1, 31)))
+    run(gw + ["add", "notes.txt"], cwd=w)
+    run(gw + ["commit", "-q", "-m", "notes: add"], cwd=w)
+    base = run(["git", "rev-parse", "HEAD"], cwd=w).stdout.strip()
+    # the series, on base: line 13 changes
+    run(["sed", "-i", "s/^line 13$/line thirteen/", "notes.txt"], cwd=w)
+    run(gw + ["commit", "-q", "-am", "notes: spell out 13"], cwd=w)
+    mail = run(["git", "format-patch", "-1", "--stdout", "--thread", "--base=" + base,
+                "--subject-prefix=PATCH rust-next"], cwd=w).stdout
+    # meanwhile rust-next changes line 11, inside the patch's context
+    run(["git", "reset", "-q", "--hard", base], cwd=w)
+    run(["sed", "-i", "s/^line 11$/line eleven/", "notes.txt"], cwd=w)
+    run(gw + ["commit", "-q", "-am", "notes: spell out 11"], cwd=w)
+    run(["git", "push", "-q", "origin", "HEAD:rust-next"], cwd=w)
+    tip = git(repo, "rev-parse", "rust-next")
+    run(pq + ["import", "-"], cwd=d, stdin=mail)
+    sid = [s for s in json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+           if s["name"] == "notes: spell out 13"][0]["id"]
+    p = run(pq + ["apply", str(sid), "--queue", "rust-next"], cwd=d, ok=False)
+    check(p.returncode != 0 and "notes.txt" in p.stdout + p.stderr and
+          git(repo, "rev-parse", "rust-next") == tip,
+          "without useBaseCommit the series is refused, naming the file")
+    conf = open(os.path.join(d, "patchq.conf")).read()
+    conf = conf.replace('[queue "rust-next"]\n', '[queue "rust-next"]\n\tuseBaseCommit = true\n')
+    open(os.path.join(d, "patchq.conf"), "w").write(conf)
+    out = run(pq + ["apply", str(sid), "--queue", "rust-next"], cwd=d).stdout
+    check("applied on its base-commit %s" % base[:12] in out, "with it, applied on its base-commit")
+    check(git(repo, "rev-parse", "rust-next^1") == tip and
+          git(repo, "rev-parse", "rust-next^2^") == base,
+          "and merged: the tip and the series are the merge's parents")
+    check(git(repo, "show", "rust-next:notes.txt").count("line eleven\nline 12\nline thirteen")
+          == 1, "the merge holds both changes")
+    check(git(repo, "log", "-1", "--format=%s", "rust-next") ==
+          'Merge series "notes: spell out 13" (v1) from Dev <dev@example.org>',
+          "the merge commit says which series it brings")
+    q = json.loads(run(pq + ["queue", "rust-next", "--json"], cwd=d).stdout)
+    check([s["series"] for s in q] == [sid], "rust-next lists the series")
+
+
 def test_rebuild_and_push(patchq, source, work):
     """rust-dev rebuilt on rust-next: v1 replaced by v2, a rebuild of an
     unchanged queue changes no commit, a series that no longer applies is
@@ -349,6 +402,7 @@ def main():
         sid = test_demo_flow(pq, work)[0]
         test_conflict(pq, work, sid)
         test_crash_recovery(a.patchq, a.source, work)
+        test_base_commit(a.patchq, a.source, work)
         test_rebuild_and_push(a.patchq, a.source, work)
         test_triage(a.patchq, a.source, work)
         test_approve_waits_for_missing_patches(a.patchq, a.source, work)
