@@ -28,12 +28,11 @@
 #include <unistd.h>
 
 #include <git2.h>
-#include <git2/sys/mempack.h>
-#include <git2/sys/odb_backend.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "error.h"
+#include "packbuf.h"
 
 extern char **environ;
 
@@ -807,97 +806,17 @@ static int splice_back(git_repository *repo, git_tree *full, const struct touche
 	return rc;
 }
 
-/*
- * A dry run keeps the objects it makes in memory (a mempack backend in
- * front of the repository's object database) and drops them at the end,
- * so checking every series against every queue leaves nothing on disk. A
- * real apply writes loose objects, as git am does.
- */
-struct objects {
-	git_odb *odb;
-	git_odb_backend *mem;	/* owned by odb; NULL when objects go to disk */
-	git_odb_backend *loose; /* ours, for the blobs git must read from disk */
-};
-
-static int objects_begin(git_repository *repo, struct objects *o, int in_memory)
-{
-	struct pq_buf dir = PQ_BUF_INIT;
-
-	if (!in_memory)
-		return 0;
-	pq_buf_addf(&dir, "%sobjects", git_repository_path(repo));
-	if (git_repository_odb(&o->odb, repo) < 0 || git_mempack_new(&o->mem) < 0 ||
-	    git_odb_backend_loose(&o->loose, dir.ptr, -1, 0, 0, 0) < 0)
-		goto fail;
-	/* above the loose and pack backends (priorities 1 and 2), so writes land here */
-	if (git_odb_add_backend(o->odb, o->mem, 1000) < 0) {
-		o->mem->free(o->mem);
-		o->mem = NULL;
-		goto fail;
-	}
-	pq_buf_free(&dir);
-	return 0;
-fail:
-	pq_buf_free(&dir);
-	return pq_error_set(PQ_EGIT, "cannot set up the object store: %s", git_msg());
-}
-
-/*
- * Before git apply reads the blobs at t's paths in tree from disk: writes
- * those only in memory there (without t, all that is in memory, as a pack).
- */
-static int objects_for_git(git_repository *repo, struct objects *o, const struct touched *t)
-{
-	git_buf pack = { 0 };
-	git_odb_writepack *wp = NULL;
-	git_indexer_progress stats = { 0 };
-	size_t i;
-	int rc = 0;
-
-	if (!o->mem)
-		return 0;
-	for (i = 0; t && i < t->n && rc == 0; i++) {
-		const git_oid *id;
-		git_odb_object *obj = NULL;
-
-		if (!t->entry[i] || git_tree_entry_type(t->entry[i]) != GIT_OBJECT_BLOB)
-			continue;
-		id = git_tree_entry_id(t->entry[i]);
-		if (git_odb_read(&obj, o->odb, id) < 0 ||
-		    o->loose->write(o->loose, id, git_odb_object_data(obj),
-				    git_odb_object_size(obj), GIT_OBJECT_BLOB) < 0)
-			rc = -1;
-		git_odb_object_free(obj);
-	}
-	if (!t && (git_mempack_dump(&pack, repo, o->mem) < 0 ||
-		   git_odb_write_pack(&wp, o->odb, NULL, NULL) < 0 ||
-		   wp->append(wp, pack.ptr, pack.size, &stats) < 0 || wp->commit(wp, &stats) < 0))
-		rc = -1;
-	if (wp)
-		wp->free(wp);
-	git_buf_dispose(&pack);
-	if (rc < 0)
-		return pq_error_set(PQ_EGIT, "cannot write objects for git apply: %s", git_msg());
-	return 0;
-}
-
-static void objects_end(struct objects *o)
-{
-	if (o->mem)
-		git_mempack_reset(o->mem);
-	if (o->loose)
-		o->loose->free(o->loose);
-	git_odb_free(o->odb);
-}
+/* A real apply writes what it holds as a pack each time it holds this much. */
+#define PACKBUF_FLUSH (16u << 20)
 
 /*
  * Applies one diff to tree into *tree_id: with libgit2, then with git
  * where libgit2 refuses and git_fallback allows; *path says which. Both
  * work on the small tree of the touched paths when there is one.
  */
-static int apply_patch(git_repository *repo, struct objects *o, git_tree *tree, const char *diff,
-		       size_t len, int git_fallback, git_oid *tree_id, enum pq_apply_path *path,
-		       struct apply_failure *f)
+static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tree,
+		       const char *diff, size_t len, int git_fallback, git_oid *tree_id,
+		       enum pq_apply_path *path, struct apply_failure *f)
 {
 	struct touched t = { NULL, NULL, 0 };
 	git_diff *d = NULL;
@@ -921,7 +840,7 @@ static int apply_patch(git_repository *repo, struct objects *o, git_tree *tree, 
 	if (rc < 0 && git_fallback) {
 		*path = PQ_APPLY_GIT;
 		/* git reads the blobs it patches from disk */
-		rc = objects_for_git(repo, o, target == small ? &t : NULL);
+		rc = pq_packbuf_flush(pb);
 		if (rc < 0) {
 			why_next(f);
 			pq_buf_adds(&f->why, pq_error_last());
@@ -1191,7 +1110,7 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 		     const struct pq_queue_opts *opts, struct pq_queue_result *results)
 {
 	struct pq_buf refname = PQ_BUF_INIT;
-	struct objects objs = { NULL, NULL, NULL };
+	struct pq_packbuf *pb = NULL;
 	git_commit *head = NULL;
 	git_oid old_tip, tip;
 	int missing = 0, rc, valid = 0, applied;
@@ -1209,7 +1128,7 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 	rc = resolve_base(repo, branch, base, &old_tip, missing, &head);
 	if (rc < 0)
 		goto out;
-	rc = objects_begin(repo, &objs, opts->dry_run && !opts->keep_objects);
+	rc = pq_packbuf_attach(&pb, repo);
 	if (rc < 0)
 		goto out;
 	/* the reflog entry names the configured identity, not the host's */
@@ -1224,7 +1143,7 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 
 		rc = git_commit_tree(&tree, head);
 		if (rc == 0)
-			rc = apply_patch(repo, &objs, tree, patch_diff(p), p->diff_len,
+			rc = apply_patch(repo, pb, tree, patch_diff(p), p->diff_len,
 					 opts->git_fallback, &tree_id, &results[i].path, &f);
 		else
 			pq_buf_addf(&f.why, "cannot read the tree: %s", git_msg());
@@ -1253,6 +1172,10 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 		}
 		failure_free(&f);
 		git_oid_tostr(results[i].commit, sizeof(results[i].commit), &commit_id);
+		/* memory stays bounded however long the series */
+		if ((!opts->dry_run || opts->keep_objects) && pq_packbuf_size(pb) > PACKBUF_FLUSH &&
+		    (rc = pq_packbuf_flush(pb)) < 0)
+			goto out;
 		git_commit_free(head);
 		head = next;
 	}
@@ -1264,10 +1187,12 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 			goto out;
 		git_oid_tostr(results[n - 1].merge, sizeof(results[n - 1].merge), &tip);
 	}
-	if (!opts->dry_run)
+	/* the objects are in the repository before the branch names them */
+	if (!opts->dry_run || opts->keep_objects)
+		rc = pq_packbuf_flush(pb);
+	if (rc == 0 && !opts->dry_run)
 		rc = move_branch(repo, refname.ptr, &old_tip, missing, &tip, n);
 out:
-	objects_end(&objs);
 	git_commit_free(head);
 	pq_buf_free(&refname);
 	return rc;
@@ -1286,6 +1211,8 @@ int pq_queue_apply(const char *repo_path, const char *branch, const char *base,
 	if (rc < 0)
 		return rc;
 	git_libgit2_init();
+	/* the trees and commits written refer to objects just made or read */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
 	rc = open_repo(&repo, repo_path);
 	if (rc == 0)
 		rc = apply_all(repo, branch, base, patches, n, opts, results);

@@ -71,9 +71,11 @@ struct pq_queue_opts {
  * PQ_EEXISTS when the branch moved, appeared or was locked under us (left
  * as it is), PQ_ENOTFOUND when base does not resolve or branch is missing
  * and base NULL, PQ_EINVAL for a bad branch name or argument, PQ_EIO when
- * the repository cannot be opened. A dry run keeps the objects it makes in
- * memory and writes nothing (but the blobs the git fallback reads), so
- * its commit ids name objects that do not exist; keep_objects writes them.
+ * the repository cannot be opened. The objects made are held in memory
+ * and written as one pack before the branch moves (or before the git
+ * fallback, which reads them from disk, runs); a dry run and a failed
+ * apply write nothing else, so their commit ids may name objects that do
+ * not exist; keep_objects has a dry run write them.
  * With merge_onto, PQ_EGIT also when the merge conflicts (results then
  * hold no error: pq_error_last() names the file).
  */

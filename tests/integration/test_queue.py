@@ -210,7 +210,8 @@ def test_base_commit(patchq, source, work):
           git(repo, "rev-parse", "rust-next") == tip,
           "without useBaseCommit the series is refused, naming the file")
     conf = open(os.path.join(d, "patchq.conf")).read()
-    conf = conf.replace('[queue "rust-next"]\n', '[queue "rust-next"]\n\tuseBaseCommit = true\n')
+    assert conf.count("useBaseCommit = false") == 1  # rust-next's, in the example
+    conf = conf.replace("useBaseCommit = false", "useBaseCommit = true")
     open(os.path.join(d, "patchq.conf"), "w").write(conf)
     out = run(pq + ["apply", str(sid), "--queue", "rust-next"], cwd=d).stdout
     check("applied on its base-commit %s" % base[:12] in out, "with it, applied on its base-commit")
