@@ -4,7 +4,8 @@
 set -eu
 
 pkgs="meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev git python3 zstd time
-libgit2-dev libetpan-dev libsqlite3-dev libssl-dev libevent-dev sqlite3"
+libgit2-dev libetpan-dev libsqlite3-dev libssl-dev libevent-dev sqlite3
+dovecot-imapd openssl"
 
 missing=
 for p in $pkgs; do

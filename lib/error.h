@@ -18,6 +18,7 @@ enum {
 	PQ_EGIT = -6,	   /* libgit2 reported an error */
 	PQ_ELIMIT = -7,	   /* input past a configured bound */
 	PQ_EEXISTS = -8,   /* already present */
+	PQ_EAUTH = -9,	   /* a server rejected our credentials */
 };
 
 /* Records a message for the current failure and returns code. */

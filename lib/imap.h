@@ -1,0 +1,114 @@
+/*
+ * imap: one IMAP session (libetpan) that a mail source reads from.
+ *
+ * Connects with implicit TLS, STARTTLS or (on loopback only) plain text,
+ * verifies the server's certificate chain and name itself with libcrypto,
+ * logs in, examines one mailbox and fetches new messages by UID in chunks,
+ * raw bytes untouched, for ingest. For push, IDLE hands the socket to the
+ * caller's event loop. The source cursor is (UIDVALIDITY, last UID).
+ *
+ * Every wait on the network (connect, TLS handshake, each read or write) is
+ * bounded by the configured timeout; name resolution has the system
+ * resolver's own. A silent or vanished server ends the call with PQ_EIO and
+ * leaves the session dead (only pq_imap_free() is then useful).
+ *
+ * libetpan and GnuTLS write with plain send(): so that a vanished peer
+ * cannot kill the process with SIGPIPE, these functions block SIGPIPE in the
+ * calling thread while they work (and swallow one they caused).
+ */
+#ifndef PQ_IMAP_H
+#define PQ_IMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pq_imap_tls {
+	PQ_IMAP_TLS_IMPLICIT = 0, /* imaps, the default */
+	PQ_IMAP_TLS_STARTTLS,
+	PQ_IMAP_TLS_NONE, /* only to a loopback address */
+};
+
+struct pq_imap_conf {
+	const char *host;
+	const char *port; /* NULL: "993" for implicit TLS, "143" otherwise */
+	enum pq_imap_tls tls;
+	int no_verify;	     /* 1 turns certificate verification OFF; default (0) verifies */
+	const char *ca_file; /* PEM CA bundle trusted besides the system store; NULL: system only */
+	const char *user;
+	const char *password;
+	int timeout; /* seconds any one wait on the network may last; 0: 60 */
+};
+
+struct pq_imap;
+
+/*
+ * Connects to c->host (every address it resolves to, in order), does TLS as
+ * configured and, unless c->no_verify, checks the server's certificate chain
+ * against the system store plus c->ca_file and its name (DNS name or IP
+ * address) against c->host before any credential is sent; then LOGIN. c is
+ * not kept. Plain text (PQ_IMAP_TLS_NONE) is refused unless the connected
+ * peer is a loopback address (127.0.0.0/8, ::1). On success *out is the
+ * session (pq_imap_free() it). Errors: PQ_EIO (resolution, connection
+ * refused, timeout, TLS handshake, "certificate not trusted: REASON", "host
+ * name mismatch", an unusable CA file, STARTTLS refused), PQ_EAUTH (login rejected; the message
+ * carries the server's text), PQ_EINVAL (missing host/user/password, bad
+ * port, plain text to a non-loopback peer).
+ */
+int pq_imap_connect(struct pq_imap **out, const struct pq_imap_conf *c);
+
+/* 1 when the server advertised IDLE in its capabilities after login. */
+int pq_imap_has_idle(const struct pq_imap *im);
+
+/*
+ * EXAMINEs mailbox (read only; the name is sent as given, modified UTF-7
+ * for non-ASCII) and reports its UIDVALIDITY and UIDNEXT, each 0 when the
+ * server did not say. Either pointer may be NULL. PQ_ENOTFOUND when the
+ * server refuses the mailbox (with its text), PQ_EIO on network failure.
+ */
+int pq_imap_select(struct pq_imap *im, const char *mailbox, uint32_t *uidvalidity,
+		   uint32_t *uidnext);
+
+/*
+ * Calls fn for each message of the selected mailbox whose UID is above
+ * after, in ascending UID order, at most max of them (0: all), with its raw
+ * bytes as the server returns BODY.PEEK[] (\Seen is not set; IMAP servers
+ * end every line with CRLF). raw is valid only during the call, which runs
+ * with the caller's signal mask. UIDs come from UID SEARCH (over windows of
+ * about 4 * max UIDs when max is given, so a big backlog is not listed
+ * whole on every call; 4 bytes kept per UID) and bodies from UID FETCH, 100
+ * at a time. A message expunged meanwhile is skipped. Stops at the first
+ * non-zero value fn returns and returns it; else 0, PQ_EINVAL when no
+ * mailbox is selected or the session is idling, PQ_EIO on network or
+ * protocol failure.
+ */
+int pq_imap_fetch_since(struct pq_imap *im, uint32_t after, size_t max,
+			int (*fn)(const char *raw, size_t len, uint32_t uid, void *arg), void *arg);
+
+/*
+ * Enters IDLE on the selected mailbox and returns the socket to watch for
+ * readability (borrowed: do not close it; it stays valid until
+ * pq_imap_free()), or PQ_EINVAL (no IDLE capability, nothing selected,
+ * already idling) or PQ_EIO. *pending is set to 1 when the server's data
+ * is already buffered in the session, so the caller should not wait on the
+ * fd but call pq_imap_idle_done() at once; else 0. Only
+ * pq_imap_idle_done() and pq_imap_free() may follow.
+ */
+int pq_imap_idle_start(struct pq_imap *im, int *pending);
+
+/*
+ * Leaves IDLE (DONE) and reads the server's completion, with whatever
+ * untagged news came meanwhile; fetch again after it. 0, PQ_EINVAL when
+ * not idling, PQ_EIO.
+ */
+int pq_imap_idle_done(struct pq_imap *im);
+
+/* NOOP: keeps the session alive and checks it is. 0 or PQ_EIO. */
+int pq_imap_noop(struct pq_imap *im);
+
+/*
+ * Ends the session: DONE when idling, LOGOUT when the connection is alive
+ * (each bounded by the timeout), then closes and frees. NULL is fine.
+ */
+void pq_imap_free(struct pq_imap *im);
+
+#endif
