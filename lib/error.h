@@ -19,6 +19,8 @@ enum {
 	PQ_ELIMIT = -7,	   /* input past a configured bound */
 	PQ_EEXISTS = -8,   /* already present */
 	PQ_EAUTH = -9,	   /* a server rejected our credentials */
+	PQ_ETEMP = -10,	   /* failed for now; may work later (SMTP 4xx, timeout) */
+	PQ_EPERM = -11,	   /* refused for good; retrying will not help (SMTP 5xx) */
 };
 
 /* Records a message for the current failure and returns code. */

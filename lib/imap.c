@@ -1,35 +1,22 @@
 /*
  * imap: one IMAP session over libetpan (see imap.h).
  *
- * The TCP connection is made here, not by libetpan, so that connecting is
- * bounded by the timeout, every resolved address is tried and the errno
- * reaches the message. libetpan then runs TLS (GnuTLS on Debian) and the
- * protocol. Its TLS layer verifies nothing, so the chain it hands over in
- * DER is checked with libcrypto before LOGIN; any doubt fails the connect.
+ * The connection, TLS and the check of the server's certificate come from
+ * tls.c; libetpan runs the protocol. The certificate is checked before
+ * LOGIN; any doubt fails the connect.
  */
 #include "imap.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <libetpan/libetpan.h>
-#include <openssl/err.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "alloc.h"
 #include "error.h"
+#include "tls.h"
 
 /* Messages per UID FETCH: bounds the bodies held in memory at once. */
 #define FETCH_CHUNK 100
@@ -45,48 +32,6 @@ struct pq_imap {
 	int idling;
 	int has_idle;
 };
-
-/* ---- SIGPIPE ---- */
-
-/*
- * libetpan and GnuTLS write with send() without MSG_NOSIGNAL, so a peer
- * that went away would kill the process. Block SIGPIPE in this thread for
- * the duration of a call and swallow one we caused, as libpq does.
- */
-struct sigpipe_guard {
-	sigset_t old;
-	int was_pending;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g)
-{
-	sigset_t set, pending;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, &g->old);
-	sigemptyset(&pending);
-	sigpending(&pending);
-	g->was_pending = sigismember(&pending, SIGPIPE) == 1;
-}
-
-static void sigpipe_restore(struct sigpipe_guard *g)
-{
-	sigset_t set, pending;
-	const struct timespec zero = { 0, 0 };
-
-	if (!g->was_pending) {
-		sigemptyset(&pending);
-		sigpending(&pending);
-		if (sigismember(&pending, SIGPIPE) == 1) {
-			sigemptyset(&set);
-			sigaddset(&set, SIGPIPE);
-			while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
-				;
-		}
-	}
-	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
 
 /* ---- errors ---- */
 
@@ -162,245 +107,10 @@ static int check_usable(const struct pq_imap *im, const char *what)
 	return 0;
 }
 
-/* ---- TCP ---- */
-
-static int addr_is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		const uint8_t *b = in6->sin6_addr.s6_addr;
-
-		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-			return 1;
-		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && b[12] == 127;
-	}
-	return 0;
-}
-
-/* Waits for a non-blocking connect() on fd; 0 or an errno value. */
-static int connect_wait(int fd, int timeout)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	struct timespec start, now;
-	socklen_t len = sizeof(int);
-	int r, err = 0;
-	long left;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = (long)timeout * 1000 - ((now.tv_sec - start.tv_sec) * 1000 +
-					       (now.tv_nsec - start.tv_nsec) / 1000000);
-		if (left <= 0)
-			return ETIMEDOUT;
-		r = poll(&pfd, 1, (int)left);
-		if (r > 0)
-			break;
-		if (r == 0)
-			return ETIMEDOUT;
-		if (errno != EINTR)
-			return errno;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return errno;
-	return err;
-}
-
-/*
- * Connects to host:port, trying each address in turn; returns the blocking
- * socket (libetpan's TLS handshake wants one) and whether its peer is a
- * loopback address, or a negative PQ_E* code naming the last failure.
- */
-static int tcp_connect(const char *host, const char *port, int timeout, int *loopback)
-{
-	struct addrinfo hints, *res, *ai;
-	char addr[INET6_ADDRSTRLEN] = "";
-	int fd = -1, r, err = 0, flags;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	r = getaddrinfo(host, port, &hints, &res);
-	if (r != 0)
-		return pq_error_set(PQ_EIO, "IMAP %s: cannot resolve host: %s", host,
-				    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
-			    NI_NUMERICHOST);
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    ai->ai_protocol);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		err = 0;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			err = errno;
-			if (err == EINPROGRESS)
-				err = connect_wait(fd, timeout);
-		}
-		if (err == 0) {
-			*loopback = addr_is_loopback(ai->ai_addr);
-			break;
-		}
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return pq_error_set(PQ_EIO, "IMAP %s: cannot connect to %s port %s: %s", host, addr,
-				    port,
-				    err == ETIMEDOUT	  ? "timed out"
-				    : err == ECONNREFUSED ? "connection refused"
-							  : strerror(err));
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-		err = errno;
-		close(fd);
-		return pq_error_set(PQ_EIO, "IMAP %s: fcntl: %s", host, strerror(err));
-	}
-	return fd;
-}
-
-/* ---- TLS ---- */
-
-static int host_is_ip(const char *host)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-}
-
-/* Called by libetpan before the handshake: asks for the host's certificate (SNI). */
-static void tls_on_setup(struct mailstream_ssl_context *ctx, void *arg)
-{
-	struct pq_imap *im = arg;
-
-	if (ctx != NULL && !host_is_ip(im->host))
-		mailstream_ssl_set_server_name(ctx, im->host);
-}
-
-static char *subject_of(X509 *x)
-{
-	char *s = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
-	char *copy = pq_strdup(s ? s : "?");
-
-	OPENSSL_free(s);
-	return copy;
-}
-
-/*
- * Checks the certificate chain the server presented (leaf first, as DER)
- * against the system store plus ca_file, for TLS server use, and the
- * leaf's names against the host we dialled. Fails closed: no chain, an
- * unparsable certificate or a store that cannot be loaded is a failure.
- */
-static int tls_verify(struct pq_imap *im, const char *ca_file)
-{
-	carray *chain = mailstream_get_certificate_chain(im->imap->imap_stream);
-	STACK_OF(X509) *untrusted = NULL;
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	X509 *leaf = NULL;
-	char *subject;
-	unsigned i;
-	int ret = 0, ok, e;
-
-	if (chain == NULL || carray_count(chain) == 0) {
-		ret = pq_error_set(PQ_EIO, "IMAP %s: certificate not trusted: server sent none",
-				   im->host);
-		goto out;
-	}
-	untrusted = sk_X509_new_null();
-	store = X509_STORE_new();
-	ctx = X509_STORE_CTX_new();
-	if (untrusted == NULL || store == NULL || ctx == NULL) {
-		ret = pq_error_set(PQ_ERROR, "IMAP %s: out of memory verifying certificate",
-				   im->host);
-		goto out;
-	}
-	for (i = 0; i < carray_count(chain); i++) {
-		MMAPString *der = carray_get(chain, i);
-		const unsigned char *p = (const unsigned char *)der->str;
-		X509 *x = d2i_X509(NULL, &p, (long)der->len);
-
-		if (x == NULL || p != (const unsigned char *)der->str + der->len) {
-			X509_free(x);
-			ret = pq_error_set(
-				PQ_EIO,
-				"IMAP %s: certificate not trusted: certificate %u of the "
-				"chain does not parse",
-				im->host, i);
-			goto out;
-		}
-		if (i == 0)
-			leaf = x;
-		else if (!sk_X509_push(untrusted, x)) {
-			X509_free(x);
-			ret = pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
-			goto out;
-		}
-	}
-	if (X509_STORE_set_default_paths(store) != 1) {
-		ret = pq_error_set(PQ_EIO, "IMAP %s: cannot load the system CA store", im->host);
-		goto out;
-	}
-	if (ca_file != NULL && X509_STORE_load_file(store, ca_file) != 1) {
-		const char *why = ERR_reason_error_string(ERR_peek_last_error());
-
-		ret = pq_error_set(PQ_EIO, "IMAP %s: cannot load CA file %s: %s", im->host, ca_file,
-				   why ? why : "unreadable or not PEM");
-		goto out;
-	}
-	if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1 ||
-	    X509_STORE_CTX_set_default(ctx, "ssl_server") != 1) {
-		ret = pq_error_set(PQ_ERROR, "IMAP %s: cannot set up certificate verification",
-				   im->host);
-		goto out;
-	}
-	ok = X509_verify_cert(ctx);
-	if (ok != 1) {
-		e = X509_STORE_CTX_get_error(ctx);
-		subject = subject_of(leaf);
-		ret = pq_error_set(PQ_EIO, "IMAP %s: certificate not trusted: %s (subject %s)",
-				   im->host, X509_verify_cert_error_string(e), subject);
-		free(subject);
-		goto out;
-	}
-	if (host_is_ip(im->host))
-		ok = X509_check_ip_asc(leaf, im->host, 0);
-	else
-		ok = X509_check_host(leaf, im->host, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
-	if (ok != 1) {
-		subject = subject_of(leaf);
-		ret = pq_error_set(PQ_EIO,
-				   "IMAP %s: host name mismatch: the server's certificate (subject "
-				   "%s) does not name %s",
-				   im->host, subject, im->host);
-		free(subject);
-		goto out;
-	}
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	sk_X509_pop_free(untrusted, X509_free);
-	X509_free(leaf);
-	if (chain != NULL)
-		mailstream_certificate_chain_free(chain);
-	ERR_clear_error();
-	return ret;
-}
-
 /* Runs STARTTLS and swaps the session's plain stream for a TLS one. */
 static int starttls(struct pq_imap *im)
 {
-	mailstream_low *plain, *tls;
-	int r, fd;
+	int r;
 
 	op_begin(im);
 	r = mailimap_starttls(im->imap);
@@ -416,18 +126,10 @@ static int starttls(struct pq_imap *im)
 	}
 	if (r != MAILIMAP_NO_ERROR)
 		return session_error(im, r, "STARTTLS");
-	plain = mailstream_get_low(im->imap->imap_stream);
-	fd = mailstream_low_get_fd(plain);
-	tls = mailstream_low_tls_open_with_callback_timeout(fd, im->timeout, tls_on_setup, im);
-	if (tls == NULL) {
+	r = pq_tls_starttls(im->imap->imap_stream, "IMAP", im->host, (int)im->timeout);
+	if (r < 0)
 		im->dead = 1;
-		return pq_error_set(PQ_EIO, "IMAP %s: TLS handshake after STARTTLS failed%s",
-				    im->host, op_timed_out(im) ? " (timed out)" : "");
-	}
-	/* Frees the plain layer without closing fd, which tls now owns. */
-	mailstream_low_free(plain);
-	mailstream_set_low(im->imap->imap_stream, tls);
-	return 0;
+	return r;
 }
 
 /* ---- session ---- */
@@ -466,20 +168,15 @@ static int session_open(struct pq_imap *im, const struct pq_imap_conf *c)
 {
 	const char *port = c->port;
 	mailstream *stream;
-	char *end;
-	unsigned long n;
 	int fd, loopback = 0, preauth, r;
 
 	if (port == NULL)
 		port = c->tls == PQ_IMAP_TLS_IMPLICIT ? "993" : "143";
-	n = strtoul(port, &end, 10);
-	if (port[0] == '\0' || *end != '\0' || n == 0 || n > 65535)
-		return pq_error_set(PQ_EINVAL, "IMAP %s: bad port \"%s\"", im->host, port);
 	if (c->tls != PQ_IMAP_TLS_IMPLICIT && c->tls != PQ_IMAP_TLS_STARTTLS &&
 	    c->tls != PQ_IMAP_TLS_NONE)
 		return pq_error_set(PQ_EINVAL, "IMAP %s: unknown TLS mode %d", im->host, c->tls);
 
-	fd = tcp_connect(im->host, port, (int)im->timeout, &loopback);
+	fd = pq_tls_dial("IMAP", im->host, port, (int)im->timeout, &loopback);
 	if (fd < 0)
 		return fd;
 	if (c->tls == PQ_IMAP_TLS_NONE && !loopback) {
@@ -490,19 +187,10 @@ static int session_open(struct pq_imap *im, const struct pq_imap_conf *c)
 				    im->host);
 	}
 
-	op_begin(im);
-	if (c->tls == PQ_IMAP_TLS_IMPLICIT)
-		stream = mailstream_ssl_open_with_callback_timeout(fd, im->timeout, tls_on_setup,
-								   im);
-	else
-		stream = mailstream_socket_open_timeout(fd, im->timeout);
-	if (stream == NULL) {
-		close(fd);
-		if (c->tls == PQ_IMAP_TLS_IMPLICIT)
-			return pq_error_set(PQ_EIO, "IMAP %s: TLS handshake failed%s", im->host,
-					    op_timed_out(im) ? " (timed out)" : "");
-		return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
-	}
+	r = pq_tls_open(&stream, fd, c->tls == PQ_IMAP_TLS_IMPLICIT, "IMAP", im->host,
+			(int)im->timeout);
+	if (r < 0)
+		return r;
 	/* From here the session owns the stream and closes it. */
 	r = mailimap_connect(im->imap, stream);
 	if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED)
@@ -522,10 +210,11 @@ static int session_open(struct pq_imap *im, const struct pq_imap_conf *c)
 			return r;
 	}
 	if (c->tls != PQ_IMAP_TLS_NONE && !c->no_verify) {
-		r = tls_verify(im, c->ca_file);
+		r = pq_tls_verify(im->imap->imap_stream, "IMAP", im->host, c->ca_file);
 		if (r < 0) {
 			im->dead = 1; /* never say a word more to an unverified server */
-			return r;
+			/* imap.h promises PQ_EIO for a refused certificate. */
+			return r == PQ_EPERM ? PQ_EIO : r;
 		}
 	}
 	if (preauth) {
@@ -537,7 +226,7 @@ static int session_open(struct pq_imap *im, const struct pq_imap_conf *c)
 
 int pq_imap_connect(struct pq_imap **out, const struct pq_imap_conf *c)
 {
-	struct sigpipe_guard guard;
+	struct pq_tls_sigpipe guard;
 	struct pq_imap *im;
 	int r;
 
@@ -557,9 +246,9 @@ int pq_imap_connect(struct pq_imap **out, const struct pq_imap_conf *c)
 	}
 	mailimap_set_timeout(im->imap, im->timeout);
 
-	sigpipe_block(&guard);
+	pq_tls_sigpipe_block(&guard);
 	r = session_open(im, c);
-	sigpipe_restore(&guard);
+	pq_tls_sigpipe_restore(&guard);
 	if (r < 0) {
 		im->dead = 1;
 		pq_imap_free(im);
@@ -578,17 +267,17 @@ int pq_imap_select(struct pq_imap *im, const char *mailbox, uint32_t *uidvalidit
 		   uint32_t *uidnext)
 {
 	struct mailimap_selection_info *sel;
-	struct sigpipe_guard guard;
+	struct pq_tls_sigpipe guard;
 	int r;
 
 	r = check_usable(im, "EXAMINE");
 	if (r < 0)
 		return r;
 	im->selected = 0;
-	sigpipe_block(&guard);
+	pq_tls_sigpipe_block(&guard);
 	op_begin(im);
 	r = mailimap_examine(im->imap, mailbox);
-	sigpipe_restore(&guard);
+	pq_tls_sigpipe_restore(&guard);
 	if (r == MAILIMAP_ERROR_EXAMINE) {
 		const char *text = im->imap->imap_response;
 
@@ -743,7 +432,7 @@ typedef int (*fetch_fn)(const char *raw, size_t len, uint32_t uid, void *arg);
 
 /* UID FETCHes BODY.PEEK[] of uids[0..n) (ascending) and hands them out in order. */
 static int fetch_chunk(struct pq_imap *im, const uint32_t *uids, size_t n, fetch_fn fn, void *arg,
-		       struct sigpipe_guard *guard)
+		       struct pq_tls_sigpipe *guard)
 {
 	struct mailimap_fetch_type *ft;
 	struct mailimap_fetch_att *att;
@@ -805,9 +494,9 @@ static int fetch_chunk(struct pq_imap *im, const uint32_t *uids, size_t n, fetch
 		if (i > 0 && got[i].uid == got[i - 1].uid)
 			continue;
 		/* The callback runs with the caller's own signal mask. */
-		sigpipe_restore(guard);
+		pq_tls_sigpipe_restore(guard);
 		ret = fn(got[i].raw, got[i].len, got[i].uid, arg);
-		sigpipe_block(guard);
+		pq_tls_sigpipe_block(guard);
 	}
 	free(got);
 	if (result != NULL)
@@ -824,7 +513,7 @@ nomem:
 
 int pq_imap_fetch_since(struct pq_imap *im, uint32_t after, size_t max, fetch_fn fn, void *arg)
 {
-	struct sigpipe_guard guard;
+	struct pq_tls_sigpipe guard;
 	uint32_t *uids = NULL;
 	size_t n = 0, i;
 	int r;
@@ -836,21 +525,21 @@ int pq_imap_fetch_since(struct pq_imap *im, uint32_t after, size_t max, fetch_fn
 		return pq_error_set(PQ_EINVAL, "IMAP %s: no mailbox selected", im->host);
 	if (after == UINT32_MAX)
 		return 0;
-	sigpipe_block(&guard);
+	pq_tls_sigpipe_block(&guard);
 	r = search_since(im, after, max, &uids, &n);
 	if (r == 0 && max != 0 && n > max)
 		n = max;
 	for (i = 0; r == 0 && i < n; i += FETCH_CHUNK)
 		r = fetch_chunk(im, uids + i, n - i < FETCH_CHUNK ? n - i : FETCH_CHUNK, fn, arg,
 				&guard);
-	sigpipe_restore(&guard);
+	pq_tls_sigpipe_restore(&guard);
 	free(uids);
 	return r;
 }
 
 int pq_imap_idle_start(struct pq_imap *im, int *pending)
 {
-	struct sigpipe_guard guard;
+	struct pq_tls_sigpipe guard;
 	int r;
 
 	*pending = 0;
@@ -861,10 +550,10 @@ int pq_imap_idle_start(struct pq_imap *im, int *pending)
 		return pq_error_set(PQ_EINVAL, "IMAP %s: IDLE: no mailbox selected", im->host);
 	if (!im->has_idle)
 		return pq_error_set(PQ_EINVAL, "IMAP %s: server does not support IDLE", im->host);
-	sigpipe_block(&guard);
+	pq_tls_sigpipe_block(&guard);
 	op_begin(im);
 	r = mailimap_idle(im->imap);
-	sigpipe_restore(&guard);
+	pq_tls_sigpipe_restore(&guard);
 	if (r != MAILIMAP_NO_ERROR) {
 		/* libetpan says PARSE when a tagged answer came instead of "+". */
 		if (r == MAILIMAP_ERROR_PARSE && !im->dead && im->imap->imap_response != NULL)
@@ -880,7 +569,7 @@ int pq_imap_idle_start(struct pq_imap *im, int *pending)
 
 int pq_imap_idle_done(struct pq_imap *im)
 {
-	struct sigpipe_guard guard;
+	struct pq_tls_sigpipe guard;
 	int r;
 
 	if (im->dead)
@@ -889,10 +578,10 @@ int pq_imap_idle_done(struct pq_imap *im)
 	if (!im->idling)
 		return pq_error_set(PQ_EINVAL, "IMAP %s: DONE: not idling", im->host);
 	im->idling = 0;
-	sigpipe_block(&guard);
+	pq_tls_sigpipe_block(&guard);
 	op_begin(im);
 	r = mailimap_idle_done(im->imap);
-	sigpipe_restore(&guard);
+	pq_tls_sigpipe_restore(&guard);
 	if (r != MAILIMAP_NO_ERROR)
 		return session_error(im, r, "IDLE DONE");
 	return 0;
@@ -900,16 +589,16 @@ int pq_imap_idle_done(struct pq_imap *im)
 
 int pq_imap_noop(struct pq_imap *im)
 {
-	struct sigpipe_guard guard;
+	struct pq_tls_sigpipe guard;
 	int r;
 
 	r = check_usable(im, "NOOP");
 	if (r < 0)
 		return r;
-	sigpipe_block(&guard);
+	pq_tls_sigpipe_block(&guard);
 	op_begin(im);
 	r = mailimap_noop(im->imap);
-	sigpipe_restore(&guard);
+	pq_tls_sigpipe_restore(&guard);
 	if (r != MAILIMAP_NO_ERROR)
 		return session_error(im, r, "NOOP");
 	return 0;
@@ -917,11 +606,11 @@ int pq_imap_noop(struct pq_imap *im)
 
 void pq_imap_free(struct pq_imap *im)
 {
-	struct sigpipe_guard guard;
+	struct pq_tls_sigpipe guard;
 
 	if (im == NULL)
 		return;
-	sigpipe_block(&guard);
+	pq_tls_sigpipe_block(&guard);
 	if (!im->dead && im->idling) {
 		op_begin(im);
 		if (mailimap_idle_done(im->imap) != MAILIMAP_NO_ERROR)
@@ -938,7 +627,7 @@ void pq_imap_free(struct pq_imap *im)
 		}
 	}
 	mailimap_free(im->imap);
-	sigpipe_restore(&guard);
+	pq_tls_sigpipe_restore(&guard);
 	free(im->host);
 	free(im);
 }

@@ -1,0 +1,346 @@
+/*
+ * tls: connecting, TLS and certificate checks for the mail clients (see tls.h).
+ *
+ * The TCP connection is made here, not by libetpan, so that connecting is
+ * bounded by the timeout, every resolved address is tried and the errno
+ * reaches the message. libetpan's TLS layer verifies nothing, so the chain
+ * it hands over in DER is checked here with libcrypto; any doubt fails.
+ */
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <libetpan/libetpan.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "alloc.h"
+#include "error.h"
+
+/* ---- TCP ---- */
+
+static int addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const uint8_t *b = in6->sin6_addr.s6_addr;
+
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return 1;
+		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && b[12] == 127;
+	}
+	return 0;
+}
+
+static long ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* Waits for a non-blocking connect() on fd; 0 or an errno value. */
+static int connect_wait(int fd, int timeout)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	struct timespec start;
+	socklen_t len = sizeof(int);
+	int r, err = 0;
+	long left;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		left = (long)timeout * 1000 - ms_since(&start);
+		if (left <= 0)
+			return ETIMEDOUT;
+		r = poll(&pfd, 1, (int)left);
+		if (r > 0)
+			break;
+		if (r == 0)
+			return ETIMEDOUT;
+		if (errno != EINTR)
+			return errno;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
+}
+
+int pq_tls_dial(const char *proto, const char *host, const char *port, int timeout, int *loopback)
+{
+	struct addrinfo hints, *res, *ai;
+	char addr[INET6_ADDRSTRLEN] = "";
+	unsigned long n;
+	char *end;
+	int fd = -1, r, err = 0, flags;
+
+	*loopback = 0;
+	n = strtoul(port, &end, 10);
+	if (port[0] < '0' || port[0] > '9' || *end != '\0' || n == 0 || n > 65535)
+		return pq_error_set(PQ_EINVAL, "%s %s: bad port \"%s\"", proto, host, port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r != 0)
+		return pq_error_set(PQ_EIO, "%s %s: cannot resolve host: %s", proto, host,
+				    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
+			    NI_NUMERICHOST);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		err = 0;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+			err = errno;
+			if (err == EINPROGRESS)
+				err = connect_wait(fd, timeout);
+		}
+		if (err == 0) {
+			*loopback = addr_is_loopback(ai->ai_addr);
+			break;
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return pq_error_set(PQ_EIO, "%s %s: cannot connect to %s port %s: %s", proto, host,
+				    addr, port,
+				    err == ETIMEDOUT	  ? "timed out"
+				    : err == ECONNREFUSED ? "connection refused"
+							  : strerror(err));
+	/* libetpan's TLS handshake wants a blocking socket. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		err = errno;
+		close(fd);
+		return pq_error_set(PQ_EIO, "%s %s: fcntl: %s", proto, host, strerror(err));
+	}
+	return fd;
+}
+
+/* ---- TLS ---- */
+
+static int host_is_ip(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* Called by libetpan before the handshake: asks for the host's certificate (SNI). */
+static void tls_on_setup(struct mailstream_ssl_context *ctx, void *arg)
+{
+	const char *host = arg;
+
+	if (ctx != NULL && !host_is_ip(host))
+		mailstream_ssl_set_server_name(ctx, (char *)host);
+}
+
+int pq_tls_open(mailstream **out, int fd, int tls, const char *proto, const char *host, int timeout)
+{
+	struct timespec start;
+
+	*out = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (tls)
+		*out = mailstream_ssl_open_with_callback_timeout(fd, timeout, tls_on_setup,
+								 (void *)host);
+	else
+		*out = mailstream_socket_open_timeout(fd, timeout);
+	if (*out != NULL)
+		return 0;
+	close(fd);
+	if (tls)
+		return pq_error_set(PQ_EIO, "%s %s: TLS handshake failed%s", proto, host,
+				    ms_since(&start) >= (long)timeout * 1000 ? " (timed out)" : "");
+	return pq_error_set(PQ_ERROR, "%s %s: out of memory", proto, host);
+}
+
+int pq_tls_starttls(mailstream *s, const char *proto, const char *host, int timeout)
+{
+	mailstream_low *plain, *tls;
+	struct timespec start;
+	int fd;
+
+	if (s->read_buffer_len != 0)
+		return pq_error_set(PQ_EIO, "%s %s: server sent data after its STARTTLS answer",
+				    proto, host);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	plain = mailstream_get_low(s);
+	fd = mailstream_low_get_fd(plain);
+	tls = mailstream_low_tls_open_with_callback_timeout(fd, timeout, tls_on_setup,
+							    (void *)host);
+	if (tls == NULL)
+		return pq_error_set(PQ_EIO, "%s %s: TLS handshake after STARTTLS failed%s", proto,
+				    host,
+				    ms_since(&start) >= (long)timeout * 1000 ? " (timed out)" : "");
+	/* Frees the plain layer without closing fd, which tls now owns. */
+	mailstream_low_free(plain);
+	mailstream_set_low(s, tls);
+	return 0;
+}
+
+static char *subject_of(X509 *x)
+{
+	char *s = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+	char *copy = pq_strdup(s ? s : "?");
+
+	OPENSSL_free(s);
+	return copy;
+}
+
+int pq_tls_verify(mailstream *s, const char *proto, const char *host, const char *ca_file)
+{
+	carray *chain = mailstream_get_certificate_chain(s);
+	STACK_OF(X509) *untrusted = NULL;
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509 *leaf = NULL;
+	char *subject;
+	unsigned i;
+	int ret = 0, ok, e;
+
+	if (chain == NULL || carray_count(chain) == 0) {
+		ret = pq_error_set(PQ_EPERM, "%s %s: certificate not trusted: server sent none",
+				   proto, host);
+		goto out;
+	}
+	untrusted = sk_X509_new_null();
+	store = X509_STORE_new();
+	ctx = X509_STORE_CTX_new();
+	if (untrusted == NULL || store == NULL || ctx == NULL) {
+		ret = pq_error_set(PQ_ERROR, "%s %s: out of memory verifying certificate", proto,
+				   host);
+		goto out;
+	}
+	for (i = 0; i < carray_count(chain); i++) {
+		MMAPString *der = carray_get(chain, i);
+		const unsigned char *p = (const unsigned char *)der->str;
+		X509 *x = d2i_X509(NULL, &p, (long)der->len);
+
+		if (x == NULL || p != (const unsigned char *)der->str + der->len) {
+			X509_free(x);
+			ret = pq_error_set(PQ_EPERM,
+					   "%s %s: certificate not trusted: certificate %u of the "
+					   "chain does not parse",
+					   proto, host, i);
+			goto out;
+		}
+		if (i == 0)
+			leaf = x;
+		else if (!sk_X509_push(untrusted, x)) {
+			X509_free(x);
+			ret = pq_error_set(PQ_ERROR, "%s %s: out of memory", proto, host);
+			goto out;
+		}
+	}
+	if (X509_STORE_set_default_paths(store) != 1) {
+		ret = pq_error_set(PQ_EIO, "%s %s: cannot load the system CA store", proto, host);
+		goto out;
+	}
+	if (ca_file != NULL && access(ca_file, R_OK) != 0) {
+		ret = pq_error_set(PQ_EPERM, "%s %s: cannot load CA file %s: %s", proto, host,
+				   ca_file, strerror(errno));
+		goto out;
+	}
+	if (ca_file != NULL && X509_STORE_load_file(store, ca_file) != 1) {
+		const char *why = ERR_reason_error_string(ERR_peek_last_error());
+
+		ret = pq_error_set(PQ_EPERM, "%s %s: cannot load CA file %s: %s", proto, host,
+				   ca_file, why ? why : "unreadable or not PEM");
+		goto out;
+	}
+	if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1 ||
+	    X509_STORE_CTX_set_default(ctx, "ssl_server") != 1) {
+		ret = pq_error_set(PQ_ERROR, "%s %s: cannot set up certificate verification", proto,
+				   host);
+		goto out;
+	}
+	ok = X509_verify_cert(ctx);
+	if (ok != 1) {
+		e = X509_STORE_CTX_get_error(ctx);
+		subject = subject_of(leaf);
+		ret = pq_error_set(PQ_EPERM, "%s %s: certificate not trusted: %s (subject %s)",
+				   proto, host, X509_verify_cert_error_string(e), subject);
+		free(subject);
+		goto out;
+	}
+	if (host_is_ip(host))
+		ok = X509_check_ip_asc(leaf, host, 0);
+	else
+		ok = X509_check_host(leaf, host, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	if (ok != 1) {
+		subject = subject_of(leaf);
+		ret = pq_error_set(PQ_EPERM,
+				   "%s %s: host name mismatch: the server's certificate (subject "
+				   "%s) does not name %s",
+				   proto, host, subject, host);
+		free(subject);
+		goto out;
+	}
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(untrusted, X509_free);
+	X509_free(leaf);
+	if (chain != NULL)
+		mailstream_certificate_chain_free(chain);
+	ERR_clear_error();
+	return ret;
+}
+
+/* ---- SIGPIPE ---- */
+
+void pq_tls_sigpipe_block(struct pq_tls_sigpipe *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+	sigemptyset(&pending);
+	sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+}
+
+void pq_tls_sigpipe_restore(struct pq_tls_sigpipe *g)
+{
+	sigset_t set, pending;
+	const struct timespec zero = { 0, 0 };
+
+	if (!g->was_pending) {
+		sigemptyset(&pending);
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE) == 1) {
+			sigemptyset(&set);
+			sigaddset(&set, SIGPIPE);
+			while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+				;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
