@@ -22,6 +22,7 @@
 #include "error.h"
 #include "ingest.h"
 #include "mbox.h"
+#include "outbox.h"
 #include "queue.h"
 #include "rules.h"
 #include "store.h"
@@ -48,7 +49,10 @@ static const char usage_text[] =
 	"  unparsable          mail that could not be parsed, with the reasons\n"
 	"  am SERIES           a git-am-ready mbox of the series with the collected\n"
 	"                      trailers added to each patch\n"
-	"\n"
+	"\n";
+
+/* In two parts: C compilers need only take strings of 4095 bytes. */
+static const char usage_queues[] =
 	"Queue commands (they need the configuration, -c FILE):\n"
 	"  triage              every complete new series: dry-run it against every\n"
 	"                      queue, let the rules queue it, apply it where the rule\n"
@@ -73,6 +77,16 @@ static const char usage_text[] =
 	"                      (default: patchq.pushRemote); only rebuilt queues\n"
 	"                      (rust-dev) are forced\n"
 	"  recover             finish or undo applications a crash interrupted\n"
+	"\n"
+	"Replies to the list (composed when a series is applied, or when one a rule\n"
+	"sent to a queue does not apply there; see [reply] and [smtp]):\n"
+	"  outbox              every reply: pending, sent or failed, with attempts and\n"
+	"                      the server's last answer\n"
+	"  outbox send         deliver the pending replies now (due or not) through\n"
+	"                      [smtp]: a server, a sendmail program, or a maildir for a\n"
+	"                      dry run; temporary failures are retried later\n"
+	"  outbox preview SERIES\n"
+	"                      the series' replies as they are or would be sent\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE   the configuration (git-config format; default\n"
@@ -292,8 +306,9 @@ static int cmd_am(struct pq_store *s, long long id, const struct options *o)
 
 static int needs_config(const char *cmd)
 {
-	static const char *const cmds[] = { "why",   "check",	"apply",   "approve", "reject",
-					    "queue", "recover", "rebuild", "push",    "triage" };
+	static const char *const cmds[] = { "why",    "check",	"apply",   "approve",
+					    "reject", "queue",	"recover", "rebuild",
+					    "push",   "triage", "outbox" };
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -369,6 +384,28 @@ static int cmd_apply(struct pq_store *s, const struct pq_config *c, long long id
 	return 0;
 }
 
+static int cmd_outbox(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
+		      const struct options *o)
+{
+	struct pq_outbox_stats st;
+	struct pq_buf b = PQ_BUF_INIT;
+	int ret;
+
+	if (argc == 1)
+		return report(pq_outbox_list(s, &b, o->json), &b, "outbox");
+	if (!strcmp(argv[1], "preview") && argc == 3)
+		return report(pq_outbox_preview(s, c, series_arg(argv[2]), &b), &b, "outbox");
+	if (strcmp(argv[1], "send") || argc != 2)
+		die_usage("outbox takes nothing, send, or preview SERIES");
+	ret = pq_outbox_send(s, c, (int64_t)time(NULL), 1, 0, &b, &st);
+	print_buf(&b);
+	pq_buf_free(&b);
+	if (ret < 0)
+		return fail("outbox send");
+	printf("%zu sent, %zu to retry, %zu refused\n", st.sent, st.retry, st.failed);
+	return st.retry || st.failed ? 1 : 0;
+}
+
 static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
 			 const struct options *o)
 {
@@ -383,6 +420,8 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 		return report(pq_apply_triage(s, c, &b), &b, "triage");
 	if (!strcmp(cmd, "push"))
 		return cmd_push(c, argc > 1 ? argv[1] : c->push_remote);
+	if (!strcmp(cmd, "outbox"))
+		return cmd_outbox(s, c, argc, argv, o);
 	if (!strcmp(cmd, "rebuild") && argc == 2) {
 		int ret = pq_apply_rebuild(s, c, argv[1], &b);
 
@@ -501,6 +540,7 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(usage_queues, stdout);
 			return 0;
 		case 'V':
 			printf("patchq %s\n", PATCHQ_VERSION);

@@ -1,7 +1,7 @@
 /* apply: series onto queues, with crash recovery (see apply.h). */
 #include "apply.h"
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +9,11 @@
 
 #include "alloc.h"
 #include "am.h"
+#include "crash.h"
 #include "error.h"
 #include "ingest.h"
 #include "queue.h"
+#include "reply.h"
 #include "rules.h"
 #include "series.h"
 
@@ -107,6 +109,19 @@ static int plan_load(struct pq_store *s, const struct pq_config *c, long long id
 		qp->diff_len = a->patch.diff.len;
 	}
 	return 0;
+}
+
+/* Set by pq_apply_stop(): long passes end after the series at hand. */
+static atomic_int stop_asked;
+
+void pq_apply_stop(void)
+{
+	atomic_store(&stop_asked, 1);
+}
+
+static int stopping(void)
+{
+	return atomic_load(&stop_asked);
 }
 
 /* How run_queue treats the branch. */
@@ -329,33 +344,83 @@ static int record_applied_rows(struct pq_store *s, const char *queue, const stru
 	return series_state(s, p->series->id, "applied");
 }
 
-/* One transaction: the series did not apply to queue, and why. */
-static int record_failure(struct pq_store *s, long long id, const char *queue, const char *why)
+/* Whether a rule (not a maintainer by hand) sent series id to queue. */
+static int sent_by_rule(struct pq_store *s, long long id, const char *queue)
 {
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT count(*) FROM series_queue WHERE series_id = ?"
+					    " AND queue = ? AND rule IS NOT NULL");
+
+	if (!st)
+		return 0;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	return pq_store_scalar(st) > 0;
+}
+
+/*
+ * The reply telling the list that series se does not apply to queue (at
+ * tip): only for a queue a rule chose, once per series; in the caller's
+ * transaction.
+ */
+static int reply_failure(struct pq_store *s, const struct pq_config *c, const char *queue,
+			 const struct pq_series *se, const char *why, const char *tip)
+{
+	struct pq_reply_about a = { .queue = queue, .series = se, .failure = why, .tip = tip };
+
+	if (!sent_by_rule(s, se->id, queue))
+		return 0;
+	a.now = (int64_t)time(NULL);
+	return pq_reply_record(s, c, &a);
+}
+
+/* One transaction: the series did not apply to queue at tip, why, and the reply. */
+static int record_failure(struct pq_store *s, const struct pq_config *c, const char *queue,
+			  const struct plan *p, const char *why, const char *tip)
+{
+	long long id = p->series->id;
 	int ret;
 
 	if ((ret = pq_store_begin(s)) < 0)
 		return ret;
 	if ((ret = set_state(s, id, queue, "failed", why, NULL, 0)) < 0 ||
-	    (ret = series_state(s, id, "failed")) < 0) {
+	    (ret = series_state(s, id, "failed")) < 0 ||
+	    (ret = reply_failure(s, c, queue, p->series, why, tip)) < 0) {
 		pq_store_rollback(s);
 		return ret;
 	}
 	return pq_store_commit(s);
 }
 
-/* One transaction: every Message-ID to its commit, and the new states. */
-static int record_applied(struct pq_store *s, const char *queue, const struct plan *p)
+/*
+ * One transaction: every Message-ID to its commit, the new states, and
+ * the reply to the list.
+ */
+static int record_applied(struct pq_store *s, const struct pq_config *c, const char *queue,
+			  const struct plan *p)
 {
+	struct pq_reply_patch *rp = pq_calloc(p->n ? p->n : 1, sizeof(*rp));
+	struct pq_reply_about a = { .queue = queue, .series = p->series, .patches = rp, .n = p->n };
+	size_t i;
 	int ret;
 
-	if ((ret = pq_store_begin(s)) < 0)
-		return ret;
-	if ((ret = record_applied_rows(s, queue, p)) < 0) {
-		pq_store_rollback(s);
-		return ret;
+	for (i = 0; i < p->n; i++) {
+		rp[i].index = p->series->patches[i].index;
+		rp[i].title = p->am[i].title;
+		rp[i].commit = p->results[i].commit;
 	}
-	return pq_store_commit(s);
+	a.now = (int64_t)time(NULL);
+	if ((ret = pq_store_begin(s)) < 0)
+		goto out;
+	/* the plan's trailers are those the commits saw: none arrived later */
+	a.seen = pq_ingest_last_message(s);
+	if ((ret = record_applied_rows(s, queue, p)) < 0 || (ret = pq_reply_record(s, c, &a)) < 0) {
+		pq_store_rollback(s);
+		goto out;
+	}
+	ret = pq_store_commit(s);
+out:
+	free(rp);
+	return ret;
 }
 
 static const struct pq_queue_conf *target(const struct pq_config *c, const char *queue)
@@ -368,20 +433,6 @@ static const struct pq_queue_conf *target(const struct pq_config *c, const char 
 		pq_error_set(PQ_EINVAL, "queue \"%s\" (%s) is frozen: nothing is applied to it",
 			     queue, q->branch);
 	return q && !q->frozen ? q : NULL;
-}
-
-/*
- * PATCHQ_CRASH=NAME kills the process at the point named, for the tests
- * that show recovery completing what a crash there leaves: "intent" (the
- * intent is committed, the branch has not moved), "moved" (the branch
- * moved, the database does not know yet).
- */
-static void crash_point(const char *name)
-{
-	const char *want = getenv("PATCHQ_CRASH");
-
-	if (want && !strcmp(want, name))
-		raise(SIGKILL);
 }
 
 int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
@@ -410,19 +461,20 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id,
 	if (!dry_run && (ret = record_state(s, id, queue, "applying", NULL, tip, seen)) < 0)
 		goto out;
 	if (!dry_run)
-		crash_point("intent");
+		pq_crash_point("intent");
 	ret = run_series(s, c, q, id, tip, &p, dry_run ? RUN_CHECK : RUN_MOVE, report);
 	report_results(report, &p);
 	if (dry_run)
 		goto out;
 	if (ret == 0)
-		crash_point("moved");
+		pq_crash_point("moved");
 	if (ret == 0)
-		ret = record_applied(s, queue, &p);
+		ret = record_applied(s, c, queue, &p);
 	else if (ret == PQ_EGIT)
-		record_failure(s, id, queue, first_error(&p));
-	else
-		record_state(s, id, queue, "queued", pq_error_last(), NULL, 0);
+		record_failure(s, c, queue, &p, first_error(&p) ? first_error(&p) : pq_error_last(),
+			       tip);
+	else /* the branch moved under us, the repository failed: it stands, to try again */
+		record_state(s, id, queue, "approved", pq_error_last(), NULL, 0);
 out:
 	plan_free(&p);
 	return ret;
@@ -490,10 +542,14 @@ static int recover_one(struct pq_store *s, const struct pq_config *c, long long 
 	pq_queue_tip(c->repository, q->branch, tip);
 	if (!strcmp(tip, p.tip)) {
 		pq_buf_addf(report, "series %lld: found on %s, recorded\n", id, queue);
-		ret = record_applied(s, queue, &p);
+		ret = record_applied(s, c, queue, &p);
 	} else if (!strcmp(tip, old_tip)) {
-		pq_buf_addf(report, "series %lld: %s never moved, back to queued\n", id, queue);
-		ret = record_state(s, id, queue, "queued", NULL, NULL, 0);
+		/* the application was asked for (a maintainer, or a rule): it stands */
+		pq_buf_addf(report,
+			    "series %lld: %s never moved, the application will be tried "
+			    "again\n",
+			    id, queue);
+		ret = record_state(s, id, queue, "approved", NULL, NULL, 0);
 	} else {
 		pq_buf_addf(report, "series %lld: %s moved meanwhile (at %.12s, not %.12s)\n", id,
 			    queue, tip, p.tip);
@@ -619,6 +675,19 @@ static int retire(struct pq_store *s, const char *queue)
 	return pq_store_step_done(s, st);
 }
 
+int pq_apply_outdated(struct pq_store *s, const char *queue)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT count(*) FROM application a JOIN series n ON n.supersedes = a.series_id"
+		   " WHERE a.queue = ? AND a.active AND (SELECT count(DISTINCT idx) FROM message"
+		   " WHERE series_id = n.id AND idx BETWEEN 1 AND n.total) = n.total");
+
+	if (!st)
+		return 0;
+	pq_store_bind_text(st, 1, queue);
+	return pq_store_scalar(st) > 0;
+}
+
 int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *queue,
 		     struct pq_buf *report)
 {
@@ -648,6 +717,11 @@ int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *
 		long long id = newest_version(s, ids[i]);
 		struct plan *p = &plans[kept];
 
+		if (stopping()) {
+			ret = pq_error_set(PQ_ERROR, "rebuild of %s stopped: the branch stays",
+					   queue);
+			goto out;
+		}
 		if (id != ids[i])
 			pq_buf_addf(report, "  series %lld replaced by its newer version %lld\n",
 				    ids[i], id);
@@ -718,7 +792,8 @@ static int apply_waiting_approvals(struct pq_store *s, const struct pq_config *c
 		pq_buf_add(&queues, pq_store_col_text(st, 1), strlen(pq_store_col_text(st, 1)) + 1);
 	}
 	sqlite3_reset(st);
-	for (i = 0, q = pq_buf_str(&queues); i < n && ret != PQ_EDB; i++, q += strlen(q) + 1) {
+	for (i = 0, q = pq_buf_str(&queues); i < n && ret != PQ_EDB && !stopping();
+	     i++, q += strlen(q) + 1) {
 		pq_buf_addf(report, "series %lld: approved for %s and now complete, applying\n",
 			    ids[i], q);
 		ret = pq_apply_series(s, c, ids[i], q, 0, report);
@@ -747,6 +822,43 @@ static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 	*ids = NULL;
 	*n = 0;
 	return st ? pq_store_ids(s, st, ids, n) : PQ_EDB;
+}
+
+/*
+ * A series queued for approval whose dry run failed on that queue: the
+ * list hears at once (once per series) rather than at approval time.
+ */
+static int reply_if_check_failed(struct pq_store *s, const struct pq_config *c, long long id,
+				 const char *queue)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT error, tip FROM check_result"
+					    " WHERE series_id = ? AND queue = ? AND NOT ok");
+	struct pq_series *se = NULL;
+	char *why = NULL, *tip = NULL;
+	int ret = 0;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		why = pq_strdup(pq_store_col_text(st, 0) ? pq_store_col_text(st, 0) : "");
+		tip = pq_strdup(pq_store_col_text(st, 1) ? pq_store_col_text(st, 1) : "");
+	}
+	sqlite3_reset(st);
+	if (!why)
+		return 0;
+	if ((ret = pq_series_load(s, id, &se)) < 0 || (ret = pq_store_begin(s)) < 0)
+		goto out;
+	if ((ret = reply_failure(s, c, queue, se, why, tip)) < 0)
+		pq_store_rollback(s);
+	else
+		ret = pq_store_commit(s);
+out:
+	pq_series_free(se);
+	free(why);
+	free(tip);
+	return ret == PQ_EDB ? ret : 0;
 }
 
 static int triage_one(struct pq_store *s, const struct pq_config *c, long long id,
@@ -778,7 +890,10 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, long long i
 	}
 	if ((ret = pq_store_begin(s)) < 0)
 		goto out;
-	if ((ret = set_state(s, id, v.queue->name, "queued", NULL, NULL, 0)) < 0 ||
+	/* automatic: approved by the rule, so that a crash before the application
+	 * leaves it to the next pass (apply_waiting_approvals) */
+	if ((ret = set_state(s, id, v.queue->name, v.automatic ? "approved" : "queued", NULL, NULL,
+			     0)) < 0 ||
 	    (ret = rule_name(s, id, v.queue->name, v.rule->name)) < 0 ||
 	    (ret = series_state(s, id, "queued")) < 0) {
 		pq_store_rollback(s);
@@ -788,6 +903,8 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, long long i
 		goto out;
 	pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s\n", id, v.queue->name,
 		    v.rule->name, v.automatic ? ", applying" : ", waits for approval");
+	if (!v.automatic && (ret = reply_if_check_failed(s, c, id, v.queue->name)) < 0)
+		goto out;
 	if (v.automatic) {
 		ret = pq_apply_series(s, c, id, v.queue->name, 0, report);
 		if (ret < 0 && ret != PQ_EDB) {
@@ -823,7 +940,7 @@ int pq_apply_triage(struct pq_store *s, const struct pq_config *c, struct pq_buf
 	if ((ret = apply_waiting_approvals(s, c, report)) < 0 ||
 	    (ret = new_complete_series(s, &ids, &n)) < 0)
 		return ret;
-	for (i = 0; i < n && ret != PQ_EDB; i++) {
+	for (i = 0; i < n && ret != PQ_EDB && !stopping(); i++) {
 		ret = triage_one(s, c, ids[i], report);
 		if (ret != PQ_EDB)
 			ret = mark_triaged(s, ids[i], mark);

@@ -49,6 +49,9 @@ int pq_apply_recover(struct pq_store *s, const struct pq_config *c, struct pq_bu
 int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *queue,
 		     struct pq_buf *report);
 
+/* 1 when a series applied to queue has a newer complete version (a rebuild takes it). */
+int pq_apply_outdated(struct pq_store *s, const char *queue);
+
 /*
  * Triage of every complete series still new: dry-runs it against every
  * queue, lets the rules pick its queue (queued, with the rule's name; a
@@ -68,5 +71,12 @@ int pq_apply_approve(struct pq_store *s, const struct pq_config *c, long long id
 /* Records a maintainer's rejection of series id (on queue, or on every
  * queue when queue is NULL) with an optional reason. */
 int pq_apply_reject(struct pq_store *s, long long id, const char *queue, const char *reason);
+
+/*
+ * Asks the passes running in any thread (triage, rebuild) to stop after
+ * the series at hand, leaving everything consistent (a rebuild then moves
+ * nothing): for a daemon that was told to stop. There is no undoing it.
+ */
+void pq_apply_stop(void);
 
 #endif

@@ -29,6 +29,7 @@
 /* No real configuration comes near this; a larger file is a wrong path. */
 #define CONFIG_MAX_SIZE (1024 * 1024)
 #define DEFAULT_LINK "https://lore.kernel.org/r/%s"
+#define DEFAULT_APPLIED "Applied to %s, thanks!"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
@@ -295,6 +296,8 @@ enum kind {
 	K_DATE,	     /* author | mail | fixed:<unix time> */
 	K_LINK,	     /* a template with one %s */
 	K_WORD,	     /* one of a few words, checked with its section (source type, tls) */
+	K_ADDRESS,   /* "Name <email>": name at off, email at count_off */
+	K_TEMPLATE,  /* a template with one %s */
 };
 
 struct key {
@@ -325,6 +328,7 @@ static const struct key queue_keys[] = {
 	{ "frozen", K_BOOL, offsetof(struct pq_queue_conf, frozen), 0 },
 	{ "fastForward", K_BOOL, offsetof(struct pq_queue_conf, fast_forward), 0 },
 	{ "useBaseCommit", K_BOOL, offsetof(struct pq_queue_conf, use_base_commit), 0 },
+	{ "reply", K_BOOL, offsetof(struct pq_queue_conf, reply), 0 },
 };
 
 enum { QUEUE_BRANCH, QUEUE_BASE, QUEUE_REBUILD, QUEUE_AUTO, QUEUE_FROZEN, QUEUE_FAST_FORWARD };
@@ -382,14 +386,49 @@ struct section {
 	int named; /* [name "sub"] */
 };
 
+static const struct key reply_keys[] = {
+	{ "from", K_ADDRESS, offsetof(struct pq_config, reply.from_name),
+	  offsetof(struct pq_config, reply.from_email) },
+	{ "applied", K_TEMPLATE, offsetof(struct pq_config, reply.applied), 0 },
+	{ "commitUrl", K_TEMPLATE, offsetof(struct pq_config, reply.commit_url), 0 },
+	{ "signature", K_STRING, offsetof(struct pq_config, reply.signature), 0 },
+	{ "failures", K_BOOL, offsetof(struct pq_config, reply.failures), 0 },
+};
+
+static const struct key smtp_keys[] = {
+	{ "host", K_STRING, offsetof(struct pq_config, smtp.host), 0 },
+	{ "port", K_STRING, offsetof(struct pq_config, smtp.port), 0 },
+	{ "tls", K_WORD, 0, 0 },
+	{ "verify", K_BOOL, offsetof(struct pq_config, smtp.verify), 0 },
+	{ "caFile", K_PATH, offsetof(struct pq_config, smtp.ca_file), 0 },
+	{ "user", K_STRING, offsetof(struct pq_config, smtp.user), 0 },
+	{ "passwordFile", K_PATH, offsetof(struct pq_config, smtp.password_file), 0 },
+	{ "credential", K_STRING, offsetof(struct pq_config, smtp.credential), 0 },
+	{ "sendmail", K_PATH, offsetof(struct pq_config, smtp.sendmail), 0 },
+	{ "maildir", K_PATH, offsetof(struct pq_config, smtp.maildir), 0 },
+};
+
+enum {
+	SMTP_HOST,
+	SMTP_PORT,
+	SMTP_TLS,
+	SMTP_USER = 5,
+	SMTP_PASSWORD_FILE,
+	SMTP_CREDENTIAL,
+	SMTP_SENDMAIL,
+	SMTP_MAILDIR,
+};
+
 static const struct section sections[] = {
 	{ "patchq", patchq_keys, ARRAY_SIZE(patchq_keys), 0 },
 	{ "queue", queue_keys, ARRAY_SIZE(queue_keys), 1 },
 	{ "rule", rule_keys, ARRAY_SIZE(rule_keys), 1 },
 	{ "source", source_keys, ARRAY_SIZE(source_keys), 1 },
+	{ "reply", reply_keys, ARRAY_SIZE(reply_keys), 0 },
+	{ "smtp", smtp_keys, ARRAY_SIZE(smtp_keys), 0 },
 };
 
-enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE, SEC_SOURCE };
+enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE, SEC_SOURCE, SEC_REPLY, SEC_SMTP };
 
 /* Where each single-valued key of one section was set, to refuse twice. */
 #define KEYS_MAX 16
@@ -409,6 +448,9 @@ struct loader {
 	struct scan scan;
 	struct pq_config *c;
 	struct meta top;
+	struct meta reply;
+	struct meta smtp;
+	char *smtp_tls;	    /* as written */
 	struct meta *qmeta; /* parallel to c->queues */
 	struct meta *rmeta; /* parallel to c->rules */
 	struct meta *smeta; /* parallel to c->sources */
@@ -718,6 +760,25 @@ static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, co
 			return fail(ld, line, "%s: \"%s\" is not author, mail or fixed:<unix time>",
 				    kname, value);
 		return 0;
+	case K_ADDRESS: {
+		char *name, *email;
+
+		if (parse_committer(value, &name, &email) < 0)
+			return fail(ld, line, "%s: \"%s\" is not of the form \"Name <email>\"",
+				    kname, value);
+		set_string(obj, k, name);
+		free(*(char **)((char *)obj + k->count_off));
+		*(char **)((char *)obj + k->count_off) = email;
+		return 0;
+	}
+	case K_TEMPLATE:
+		if (!link_ok(value))
+			return fail(
+				ld, line,
+				"%s: \"%s\" must hold %%s exactly once and no other %% directive",
+				kname, value);
+		set_string(obj, k, pq_strdup(value));
+		return 0;
 	case K_LINK:
 		if (!link_ok(value))
 			return fail(
@@ -749,6 +810,7 @@ static struct pq_queue_conf *queue_get(struct loader *ld, const char *name, int 
 	q = &c->queues[c->nqueues];
 	memset(q, 0, sizeof(*q));
 	q->name = pq_strdup(name);
+	q->reply = 1;
 	*m = &ld->qmeta[c->nqueues++];
 	memset(*m, 0, sizeof(**m));
 	(*m)->line = line;
@@ -842,7 +904,7 @@ static int fail_section(struct loader *ld, int line, const char *what, const cha
 	if (si < 0)
 		return fail(
 			ld, line,
-			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"] and [source \"NAME\"]",
+			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"], [source \"NAME\"], [reply] and [smtp]",
 			what, (int)len, section);
 	if (sections[si].named && (!sub || !*sub))
 		return fail(ld, line, "%s: a %s needs a name: [%s \"NAME\"]", what,
@@ -897,11 +959,19 @@ static int load_entry(struct loader *ld, const git_config_entry *e)
 		obj = rule_get(ld, sub, header_line, &m);
 	else if (si == SEC_SOURCE)
 		obj = source_get(ld, sub, header_line, &m);
+	else if (si == SEC_REPLY)
+		m = &ld->reply;
+	else if (si == SEC_SMTP)
+		m = &ld->smtp;
 	pq_buf_adds(&kname, s->name);
 	if (sub)
 		pq_buf_addf(&kname, ".%s", sub);
 	pq_buf_addf(&kname, ".%s", s->keys[ki].name);
 	err = set_value(ld, obj, m, ki, &s->keys[ki], pq_buf_str(&kname), e->value, line);
+	if (!err && si == SEC_SMTP && ki == SMTP_TLS) {
+		free(ld->smtp_tls);
+		ld->smtp_tls = pq_strdup(e->value ? e->value : "");
+	}
 	if (!err && si == SEC_SOURCE && (ki == SOURCE_TYPE || ki == SOURCE_TLS)) {
 		size_t n = (size_t)((struct pq_source_conf *)obj - ld->c->sources);
 		char **as = ki == SOURCE_TYPE ? &ld->stype[n] : &ld->stls[n];
@@ -938,6 +1008,10 @@ static int load_headers(struct loader *ld)
 				rule_get(ld, h->sub, h->line, &m);
 			else if (si == SEC_SOURCE)
 				source_get(ld, h->sub, h->line, &m);
+			else if (si == SEC_SMTP && !ld->smtp.line)
+				ld->smtp.line = h->line;
+			if (si == SEC_SMTP)
+				ld->c->has_smtp = 1;
 			continue;
 		}
 		pq_buf_addf(&what, "[%s", h->section);
@@ -1025,6 +1099,49 @@ static int check_source(struct loader *ld, size_t i)
 	return 0;
 }
 
+/* [smtp]: one way out, and only the keys that way takes. */
+static int check_smtp(struct loader *ld)
+{
+	static const char *const tls[] = { "smtps", "starttls", "none" };
+	static const size_t host_only[] = { SMTP_PORT, SMTP_TLS, SMTP_USER, SMTP_PASSWORD_FILE,
+					    SMTP_CREDENTIAL };
+	struct pq_smtp_conf *m = &ld->c->smtp;
+	struct meta *meta = &ld->smtp;
+	size_t k;
+
+	if (!ld->c->has_smtp)
+		return 0;
+	if (!!m->host + !!m->sendmail + !!m->maildir != 1)
+		return fail(ld, meta->line,
+			    "smtp needs exactly one of host, sendmail and maildir (a dry run)");
+	if (!m->host) {
+		for (k = 0; k < ARRAY_SIZE(host_only); k++)
+			if (meta->seen & (1u << host_only[k]))
+				return fail(ld, meta->key_line[host_only[k]],
+					    "smtp.%s: only with smtp.host",
+					    smtp_keys[host_only[k]].name);
+		return 0;
+	}
+	if (ld->smtp_tls) {
+		for (k = 0; k < ARRAY_SIZE(tls); k++)
+			if (!strcmp(ld->smtp_tls, tls[k]))
+				break;
+		if (k == ARRAY_SIZE(tls))
+			return fail(ld, meta->key_line[SMTP_TLS],
+				    "smtp.tls: \"%s\" is not smtps, starttls or none",
+				    ld->smtp_tls);
+		m->tls = (enum pq_source_tls)k;
+	} else {
+		m->tls = PQ_TLS_STARTTLS;
+	}
+	if (m->user && !m->password_file == !m->credential)
+		return fail(ld, meta->key_line[SMTP_USER],
+			    "smtp.user needs exactly one of passwordFile and credential");
+	if (!m->user && (m->password_file || m->credential))
+		return fail(ld, meta->line, "smtp: a password without smtp.user");
+	return 0;
+}
+
 /* What no single entry shows: required keys, and how sections refer to each other. */
 static int check_config(struct loader *ld)
 {
@@ -1077,7 +1194,11 @@ static int check_config(struct loader *ld)
 		if (err < 0)
 			return err;
 	}
-	return 0;
+	if (!c->reply.from_name) {
+		c->reply.from_name = pq_strdup(c->committer_name);
+		c->reply.from_email = pq_strdup(c->committer_email);
+	}
+	return check_smtp(ld);
 }
 
 static int load_entries(struct loader *ld, git_config *cfg)
@@ -1114,6 +1235,9 @@ int pq_config_load(struct pq_config **out, const char *path)
 	c->link = pq_strdup(DEFAULT_LINK);
 	c->committer_date = PQ_DATE_AUTHOR;
 	c->git_fallback = 1;
+	c->reply.applied = pq_strdup(DEFAULT_APPLIED);
+	c->reply.failures = 1;
+	c->smtp.verify = 1;
 	ld.c = c;
 
 	git_libgit2_init();
@@ -1155,6 +1279,7 @@ out:
 	free(ld.smeta);
 	free(ld.stype);
 	free(ld.stls);
+	free(ld.smtp_tls);
 	pq_buf_free(&text);
 	return err;
 }
@@ -1204,6 +1329,19 @@ void pq_config_free(struct pq_config *c)
 		free_list(src->mailboxes, src->nmailboxes);
 	}
 	free(c->sources);
+	free(c->reply.from_name);
+	free(c->reply.from_email);
+	free(c->reply.applied);
+	free(c->reply.commit_url);
+	free(c->reply.signature);
+	free(c->smtp.host);
+	free(c->smtp.port);
+	free(c->smtp.ca_file);
+	free(c->smtp.user);
+	free(c->smtp.password_file);
+	free(c->smtp.credential);
+	free(c->smtp.sendmail);
+	free(c->smtp.maildir);
 	free(c->queues);
 	free(c->rules);
 	free(c->path);
@@ -1214,6 +1352,45 @@ void pq_config_free(struct pq_config *c)
 	free(c->committer_email);
 	free(c->link);
 	free(c);
+}
+
+int pq_config_secret(const char *file, const char *credential, struct pq_buf *out)
+{
+	struct pq_buf path = PQ_BUF_INIT;
+	char chunk[1024];
+	size_t n;
+	FILE *f;
+	int rc = 0;
+
+	if (file) {
+		pq_buf_adds(&path, file);
+	} else {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+		if (!dir || !*dir)
+			return pq_error_set(PQ_EINVAL,
+					    "credential %s: $CREDENTIALS_DIRECTORY is not set "
+					    "(LoadCredential= in the unit gives it)",
+					    credential ? credential : "");
+		pq_buf_addf(&path, "%s/%s", dir, credential ? credential : "");
+	}
+	f = fopen(path.ptr, "r");
+	if (!f) {
+		rc = pq_error_set(PQ_EIO, "password: %s: %s", path.ptr, strerror(errno));
+		goto out;
+	}
+	while (out->len < 4096 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		pq_buf_add(out, chunk, n);
+	fclose(f);
+	memset(chunk, 0, sizeof(chunk));
+	while (out->len && (out->ptr[out->len - 1] == '\n' || out->ptr[out->len - 1] == '\r'))
+		out->len--;
+	pq_buf_adds(out, "");
+	if (!out->len)
+		rc = pq_error_set(PQ_EINVAL, "password: %s is empty", path.ptr);
+out:
+	pq_buf_free(&path);
+	return rc;
 }
 
 const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const char *name)

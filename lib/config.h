@@ -30,6 +30,7 @@
  *           frozen = false                 # never a target (rust)
  *           fastForward = true             # default !rebuild; true with rebuild: an error
  *           useBaseCommit = false          # may apply on the series' base-commit
+ *           reply = true                   # tell the list when a series lands here
  *   [rule "fixes"]                         # evaluated in file order, first match wins
  *           queue = rust-fixes
  *           tag = rust-fixes               # subject tag, a whole token
@@ -41,6 +42,21 @@
  *           minVersion = 1
  *           auto = false                   # overrides the queue's auto
  *           fixesIn = rust-next            # a commit a Fixes: names is on that queue
+ *   [reply]                                # the mail to the list (patchq outbox)
+ *           from = Miguel Ojeda <ojeda@kernel.org>   # default: the committer
+ *           applied = Applied to `%s` -- thanks everyone!   # %s: the queue
+ *           commitUrl = https://git.kernel.org/.../c/%s     # %s: a commit id
+ *           signature = Miguel             # default: the from line
+ *           failures = true                # reply when a series does not apply
+ *   [smtp]                                 # how the replies leave
+ *           host = smtp.example.org        # or sendmail = /usr/sbin/sendmail,
+ *           port = 587                     # or maildir = DIR (a dry run: kept there)
+ *           tls = starttls                 # imaps-like: smtps | starttls | none
+ *           verify = true
+ *           caFile = /etc/ssl/my-ca.pem
+ *           user = patchq                  # AUTH when given, with one of:
+ *           passwordFile = /etc/patchq/smtp.pass
+ *           credential = smtp.pass
  *   [source "lkml"]                        # where patchqd reads mail (repeatable)
  *           type = imap                    # imap | maildir | public-inbox
  *           host = imap.example.org        # imap: the server
@@ -62,6 +78,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 enum pq_committer_date {
 	PQ_DATE_AUTHOR, /* the committer date is the author date */
 	PQ_DATE_MAIL,	/* the Date: of the mail that carried the patch */
@@ -77,6 +95,7 @@ struct pq_queue_conf {
 	int frozen;	  /* never a target */
 	int fast_forward; /* the branch only moves forward */
 	int use_base_commit;
+	int reply; /* a reply goes to the list when a series is applied here */
 };
 
 /* A tri-state for rule conditions: not given, must be false, must be true. */
@@ -122,6 +141,29 @@ struct pq_source_conf {
 	int poll_interval; /* seconds */
 };
 
+/* [smtp]: exactly one of host, sendmail and maildir. */
+struct pq_smtp_conf {
+	char *host;
+	char *port;		/* NULL: 465 for smtps, 587 otherwise */
+	enum pq_source_tls tls; /* PQ_TLS_IMPLICIT is smtps */
+	int verify;
+	char *ca_file;
+	char *user; /* AUTH when given */
+	char *password_file;
+	char *credential;
+	char *sendmail; /* a sendmail-compatible program */
+	char *maildir;	/* a dry run: replies are written there, nothing is sent */
+};
+
+struct pq_reply_conf {
+	char *from_name; /* default: the committer */
+	char *from_email;
+	char *applied;	  /* template, one %s: the queue */
+	char *commit_url; /* template, one %s: the commit id; NULL: ids only */
+	char *signature;  /* NULL: the from line */
+	int failures;	  /* reply when a series does not apply on its queue */
+};
+
 struct pq_config {
 	char *path;	/* as given to pq_config_load() */
 	char *database; /* absolute when the file gave a relative path */
@@ -140,6 +182,9 @@ struct pq_config {
 	size_t nrules;
 	struct pq_source_conf *sources;
 	size_t nsources;
+	struct pq_reply_conf reply;
+	struct pq_smtp_conf smtp;
+	int has_smtp; /* an [smtp] section was given */
 };
 
 /*
@@ -151,6 +196,15 @@ struct pq_config {
  */
 int pq_config_load(struct pq_config **out, const char *path);
 void pq_config_free(struct pq_config *c);
+
+/*
+ * Reads a password when it is needed (so that a changed one is used): the
+ * file, or else the file credential names in $CREDENTIALS_DIRECTORY
+ * (systemd's LoadCredential=), without its trailing newline, into out.
+ * Returns 0, PQ_EINVAL (no $CREDENTIALS_DIRECTORY, an empty password),
+ * PQ_EIO (unreadable).
+ */
+int pq_config_secret(const char *file, const char *credential, struct pq_buf *out);
 
 /* The queue named name (case-sensitive), or NULL; borrowed from c. */
 const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const char *name);

@@ -152,9 +152,17 @@ def test_crash_recovery(patchq, source, work):
           git(repo, "rev-parse", "rust-fixes") == base,
           "killed after the intent: the intent is recorded, the branch has not moved")
     out = run(pq + ["recover"], cwd=d).stdout
-    check("never moved" in out and state() == "queued" and
+    check("never moved" in out and state() == "approved" and
           git(repo, "rev-parse", "rust-fixes") == base,
-          "recover puts it back in the queue and leaves the branch where it was")
+          "recover leaves the branch where it was and the application asked for (approved)")
+    out = run(pq + ["triage"], cwd=d).stdout
+    check("approved for rust-fixes" in out and git(repo, "rev-parse", "rust-fixes") != base and
+          state() == "applied", "the next triage completes it")
+    git(repo, "update-ref", "refs/heads/rust-fixes", base)
+    db.execute("UPDATE series_queue SET state = 'queued' WHERE series_id = ?", (fix["id"],))
+    db.execute("UPDATE application SET active = 0 WHERE series_id = ?", (fix["id"],))
+    db.execute("DELETE FROM outbox")
+    db.commit()
 
     env["PATCHQ_CRASH"] = "moved"
     p = subprocess.run(apply, cwd=d, env=env, capture_output=True, text=True)
@@ -383,6 +391,17 @@ def test_b4_case(patchq, corpus, work):
     log = git(repo, "log", "--format=%ae%n%ce%n%s%n%b---", "master~4..master")
     want = open(os.path.join(b4, "shazam-git1-just-series-addlink.verify")).read().strip()
     check(log.strip() == want, "git log matches b4's --add-link verify text")
+    # the reply: the outbox holds it, composed in the application's transaction
+    box = json.loads(run(pq + ["outbox", "--json"], cwd=d).stdout)
+    check(len(box) == 1 and box[0]["kind"] == "applied" and box[0]["state"] == "pending",
+          "the application put one reply in the outbox")
+    text = run(pq + ["outbox", "preview", "1"], cwd=d).stdout
+    commits = git(repo, "rev-list", "--reverse", "master~4..master").split()
+    check(all("commit: " + c[:12] in text for c in commits) and text.count("commit: ") == 4,
+          "the reply names the four commits the queue holds")
+    check("Applied to q, thanks!" in text and re.search(r"^In-Reply-To: <", text, re.M) and
+          re.search(r"^Subject: Re: \[PATCH", text, re.M),
+          "and answers the series in the default words")
 
 
 def main():

@@ -585,7 +585,7 @@ static void test_unknown_section_names_line(void)
 			  "\thost = imap.example.org\n",
 		     6, "imap.host: unknown section [imap]");
 	/* Empty, it still does not belong here. */
-	expect_error(HEAD "\n[smtp]\n", 6, "[smtp]: unknown section");
+	expect_error(HEAD "\n[pop3]\n", 6, "[pop3]: unknown section");
 }
 
 static void test_unknown_key_names_line(void)
@@ -1028,6 +1028,54 @@ static void test_source_errors_name_line(void)
 		     "source.s.port: only an imap source takes it");
 }
 
+static void test_reply_and_smtp(void)
+{
+	struct pq_config *c = load_ok(HEAD QUEUE_Q
+				      "\treply = false\n"
+				      "[reply]\n"
+				      "\tapplied = Applied to `%s` -- thanks everyone!\n"
+				      "\tcommitUrl = https://git.example.org/c/%s\n"
+				      "[smtp]\n"
+				      "\thost = smtp.example.org\n"
+				      "\tuser = patchq\n"
+				      "\tcredential = smtp.pass\n");
+
+	if (c) {
+		CHECK_INT(c->queues[0].reply, 0);
+		CHECK_STR(c->reply.from_name, "A U Thor");
+		CHECK_STR(c->reply.from_email, "a@example.org");
+		CHECK_STR(c->reply.applied, "Applied to `%s` -- thanks everyone!");
+		CHECK_STR(c->reply.commit_url, "https://git.example.org/c/%s");
+		CHECK_INT(c->reply.failures, 1);
+		CHECK_INT(c->has_smtp, 1);
+		CHECK_INT(c->smtp.tls, PQ_TLS_STARTTLS);
+		CHECK_INT(c->smtp.verify, 1);
+		CHECK_STR(c->smtp.credential, "smtp.pass");
+	}
+	pq_config_free(c);
+	c = load_ok(HEAD QUEUE_Q "[reply]\n\tfrom = Bot <bot@example.org>\n"
+				 "[smtp]\n\tmaildir = out\n");
+	if (c) {
+		CHECK_INT(c->queues[0].reply, 1);
+		CHECK_STR(c->reply.from_name, "Bot");
+		CHECK_STR(c->reply.applied, "Applied to %s, thanks!");
+		CHECK(strstr(c->smtp.maildir, "/out") != NULL);
+	}
+	pq_config_free(c);
+	expect_error(HEAD "[smtp]\n\thost = h\n\tmaildir = m\n", 5,
+		     "smtp needs exactly one of host, sendmail and maildir");
+	expect_error(HEAD "[smtp]\n\tsendmail = /usr/sbin/sendmail\n\tport = 25\n", 7,
+		     "smtp.port: only with smtp.host");
+	expect_error(HEAD "[smtp]\n\thost = h\n\ttls = ssl\n", 7,
+		     "smtp.tls: \"ssl\" is not smtps, starttls or none");
+	expect_error(HEAD "[smtp]\n\thost = h\n\tuser = u\n", 7,
+		     "smtp.user needs exactly one of passwordFile and credential");
+	expect_error(HEAD "[reply]\n\tapplied = Applied %s to %s\n", 6,
+		     "reply.applied: \"Applied %s to %s\" must hold %s exactly once");
+	expect_error(HEAD "[reply]\n\tfrom = nobody\n", 6,
+		     "reply.from: \"nobody\" is not of the form");
+}
+
 static void test_free_and_lookup_accept_null(void)
 {
 	pq_config_free(NULL);
@@ -1080,6 +1128,7 @@ int main(void)
 	test_old_subsection_syntax_is_lower_case();
 	test_first_problem_is_reported();
 	test_sources();
+	test_reply_and_smtp();
 	test_source_errors_name_line();
 	test_free_and_lookup_accept_null();
 

@@ -1,0 +1,454 @@
+/*
+ * outbox: delivering the replies (see outbox.h).
+ */
+#include "outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "crash.h"
+#include "error.h"
+#include "json.h"
+#include "reply.h"
+#include "series.h"
+#include "smtp.h"
+
+/* The wait after a temporary failure: a minute, doubling, at most six hours. */
+#define RETRY_FIRST 60
+#define RETRY_MAX (6 * 3600)
+
+struct pending {
+	long long id;
+	char *msgid;
+	char *sender;
+	char *recipients;
+	char *message;
+	int attempts;
+	char *note; /* after delivery: recipients refused, or NULL */
+};
+
+static void pending_free(struct pending *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(p[i].msgid);
+		free(p[i].sender);
+		free(p[i].recipients);
+		free(p[i].message);
+		free(p[i].note);
+	}
+	free(p);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const char *t = pq_store_col_text(st, i);
+
+	return pq_strdup(t ? t : "");
+}
+
+static int load_due(struct pq_store *s, int64_t now, int force, size_t max, struct pending **out,
+		    size_t *n)
+{
+	sqlite3_stmt *st = pq_store_stmt(s,
+					 "SELECT id, msgid, sender, recipients, message, attempts"
+					 " FROM outbox WHERE state = 'pending'"
+					 " AND (? OR next_attempt <= ?) ORDER BY id LIMIT ?");
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int(st, 1, force);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, max ? (long long)max : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct pending *p;
+
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*out = pq_reallocarray(*out, cap, sizeof(**out));
+		}
+		p = &(*out)[(*n)++];
+		p->id = sqlite3_column_int64(st, 0);
+		p->msgid = col_dup(st, 1);
+		p->sender = col_dup(st, 2);
+		p->recipients = col_dup(st, 3);
+		p->message = col_dup(st, 4);
+		p->attempts = sqlite3_column_int(st, 5);
+		p->note = NULL;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "outbox");
+}
+
+/* Splits the recipients (one per line) into rcpt, pointing into list (modified). */
+static size_t split_recipients(char *list, const char ***rcpt)
+{
+	size_t n = 0;
+	char *p, *save = NULL;
+
+	*rcpt = NULL;
+	for (p = strtok_r(list, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+		*rcpt = pq_reallocarray(*rcpt, n + 1, sizeof(**rcpt));
+		(*rcpt)[n++] = p;
+	}
+	return n;
+}
+
+static int mkdir_p(const char *dir)
+{
+	return mkdir(dir, 0750) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* A dry run: the reply written to the maildir's new/, as a delivery would. */
+static int to_maildir(const char *dir, const struct pending *p, int64_t now)
+{
+	struct pq_buf tmp = PQ_BUF_INIT, new = PQ_BUF_INIT, sub = PQ_BUF_INIT;
+	const char *subs[] = { "tmp", "new", "cur" };
+	size_t len = strlen(p->message), i;
+	int fd = -1, rc = 0;
+
+	if (mkdir_p(dir) < 0)
+		rc = -1;
+	for (i = 0; i < 3 && rc == 0; i++) {
+		pq_buf_reset(&sub);
+		pq_buf_addf(&sub, "%s/%s", dir, subs[i]);
+		rc = mkdir_p(sub.ptr);
+	}
+	pq_buf_addf(&tmp, "%s/tmp/%lld.patchq-outbox-%lld", dir, (long long)now, p->id);
+	pq_buf_addf(&new, "%s/new/%lld.patchq-outbox-%lld", dir, (long long)now, p->id);
+	if (rc == 0)
+		fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0 || write(fd, p->message, len) != (ssize_t)len || fsync(fd) < 0 ||
+	    close(fd) < 0 || rename(tmp.ptr, new.ptr) < 0) {
+		rc = pq_error_set(PQ_ETEMP, "maildir %s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	pq_buf_free(&tmp);
+	pq_buf_free(&new);
+	pq_buf_free(&sub);
+	return rc;
+}
+
+/* Recipients the server refused while taking the mail for the others: kept as its note. */
+static void note_refused(struct pending *p, const char **rcpt)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	const struct pq_smtp_refusal *r;
+	size_t n, i;
+
+	r = pq_smtp_refused(&n);
+	for (i = 0; i < n; i++)
+		pq_buf_addf(&b, "%s%s refused: %s", i ? "; " : "", rcpt[r[i].index], r[i].reply);
+	free(p->note);
+	p->note = b.len ? pq_buf_detach(&b) : NULL;
+	pq_buf_free(&b);
+}
+
+static int deliver(const struct pq_config *c, struct pending *p, int64_t now)
+{
+	const struct pq_smtp_conf *m = &c->smtp;
+	struct pq_buf password = PQ_BUF_INIT;
+	const char **rcpt;
+	size_t n;
+	int rc;
+
+	if (m->maildir)
+		return to_maildir(m->maildir, p, now);
+	n = split_recipients(p->recipients, &rcpt);
+	if (!n) {
+		rc = pq_error_set(PQ_EPERM, "no recipients");
+	} else if (m->sendmail) {
+		rc = pq_sendmail(m->sendmail, p->sender, rcpt, n, p->message, strlen(p->message));
+	} else {
+		struct pq_smtp_server srv = {
+			.host = m->host,
+			.port = m->port,
+			.tls = m->tls == PQ_TLS_IMPLICIT ? PQ_SMTP_TLS_IMPLICIT
+			       : m->tls == PQ_TLS_NONE	 ? PQ_SMTP_TLS_NONE
+							 : PQ_SMTP_TLS_STARTTLS,
+			.no_verify = !m->verify,
+			.ca_file = m->ca_file,
+			.user = m->user,
+		};
+
+		rc = 0;
+		if (m->user)
+			rc = pq_config_secret(m->password_file, m->credential, &password);
+		srv.password = password.ptr;
+		if (rc == 0) {
+			rc = pq_smtp_send(&srv, p->sender, rcpt, n, p->message, strlen(p->message));
+			if (rc == 0)
+				note_refused(p, rcpt);
+		} else {
+			rc = PQ_ETEMP; /* the secret may appear: not the mail's fault */
+		}
+		if (password.ptr)
+			memset(password.ptr, 0, password.len);
+		pq_buf_free(&password);
+	}
+	free(rcpt);
+	return rc;
+}
+
+/* Refused for good (5xx), or unsendable as it is (a malformed address): no retry. */
+static int permanent(int rc)
+{
+	return rc == PQ_EPERM || rc == PQ_EINVAL;
+}
+
+static int mark(struct pq_store *s, const struct pending *p, int rc, int64_t now)
+{
+	sqlite3_stmt *st;
+	int64_t wait = RETRY_FIRST;
+	int k;
+
+	for (k = 0; k < p->attempts && wait < RETRY_MAX; k++)
+		wait *= 2;
+	if (wait > RETRY_MAX)
+		wait = RETRY_MAX;
+	st = pq_store_stmt(s, "UPDATE outbox SET state = ?, attempts = attempts + 1,"
+			      " next_attempt = ?, error = ?, sent = ? WHERE id = ?");
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, rc == 0 ? "sent" : permanent(rc) ? "failed" : "pending");
+	sqlite3_bind_int64(st, 2, rc == 0 || permanent(rc) ? 0 : now + wait);
+	pq_store_bind_text(st, 3, rc == 0 ? p->note : pq_error_last());
+	if (rc == 0)
+		sqlite3_bind_int64(st, 4, now);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, p->id);
+	return pq_store_step_done(s, st);
+}
+
+int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, int force,
+		   size_t max, struct pq_buf *report, struct pq_outbox_stats *stats)
+{
+	struct pending *due;
+	size_t n, i;
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	if (!c->has_smtp)
+		return pq_error_set(
+			PQ_EINVAL, "%s has no [smtp] section: replies stay in the outbox", c->path);
+	if ((rc = load_due(s, now, force, max, &due, &n)) < 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		int r;
+
+		pq_crash_point("send");
+		r = deliver(c, &due[i], now);
+		if (r == 0)
+			pq_crash_point("sent");
+		if ((rc = mark(s, &due[i], r, now)) < 0)
+			break;
+		if (r == 0) {
+			stats->sent++;
+			pq_buf_addf(report, "reply %lld <%s>: %s\n", due[i].id, due[i].msgid,
+				    c->smtp.maildir ? "written to the maildir (dry run)" : "sent");
+		} else if (permanent(r)) {
+			stats->failed++;
+			pq_buf_addf(report, "reply %lld <%s>: refused for good: %s\n", due[i].id,
+				    due[i].msgid, pq_error_last());
+		} else {
+			stats->retry++;
+			pq_buf_addf(report, "reply %lld <%s>: will retry: %s\n", due[i].id,
+				    due[i].msgid, pq_error_last());
+		}
+	}
+	pending_free(due, n);
+	if (rc == 0 && !force) {
+		sqlite3_stmt *st = pq_store_stmt(s,
+						 "SELECT count(*) FROM outbox"
+						 " WHERE state = 'pending' AND next_attempt > ?");
+
+		if (!st)
+			return PQ_EDB;
+		sqlite3_bind_int64(st, 1, now);
+		stats->waiting = (size_t)pq_store_scalar(st);
+	}
+	return rc;
+}
+
+int64_t pq_outbox_next_due(struct pq_store *s)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT coalesce(min(next_attempt), 0) FROM outbox WHERE state = 'pending'");
+
+	return st ? (int64_t)pq_store_scalar(st) : 0;
+}
+
+int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json)
+{
+	static const char *const keys[] = { "id",    "series",	"queue",    "kind",
+					    "msgid", "state",	"attempts", "next_attempt",
+					    "error", "created", "sent",	    "recipients" };
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT id, series_id, queue, kind, msgid, state, attempts, next_attempt, error,"
+		   " created, sent, recipients FROM outbox ORDER BY id");
+	struct pq_json j;
+	size_t k;
+
+	if (!st)
+		return PQ_EDB;
+	pq_json_init(&j, out, 1);
+	if (json)
+		pq_json_array_begin(&j);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (!json) {
+			pq_buf_addf(out, "%4lld  series %lld  %-8s %-7s %-10s <%s>",
+				    sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+				    pq_store_col_text(st, 5), pq_store_col_text(st, 3),
+				    pq_store_col_text(st, 2), pq_store_col_text(st, 4));
+			if (sqlite3_column_int(st, 6))
+				pq_buf_addf(out, "  %d attempt%s", sqlite3_column_int(st, 6),
+					    sqlite3_column_int(st, 6) == 1 ? "" : "s");
+			if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+				pq_buf_addf(out, "\n      %s", pq_store_col_text(st, 8));
+			pq_buf_addc(out, '\n');
+			continue;
+		}
+		pq_json_object_begin(&j);
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			pq_json_key(&j, keys[k]);
+			if (sqlite3_column_type(st, (int)k) == SQLITE_NULL)
+				pq_json_null(&j);
+			else if (sqlite3_column_type(st, (int)k) == SQLITE_INTEGER)
+				pq_json_int(&j, sqlite3_column_int64(st, (int)k));
+			else
+				pq_json_str(&j, pq_store_col_text(st, (int)k));
+		}
+		pq_json_object_end(&j);
+	}
+	sqlite3_reset(st);
+	if (json)
+		pq_json_array_end(&j);
+	return 0;
+}
+
+/* The reply for series se applied to queue, composed now from what the database holds. */
+static int preview_applied(struct pq_store *s, const struct pq_config *c,
+			   const struct pq_series *se, const char *queue, struct pq_buf *out)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT message_id, commit_id, seen FROM application"
+				 " WHERE series_id = ? AND queue = ? AND active ORDER BY id");
+	struct pq_reply_about a = { .queue = queue, .series = se };
+	struct pq_reply_patch *rp = NULL;
+	struct pq_reply r;
+	char **commits = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, se->id);
+	pq_store_bind_text(st, 2, queue);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long long mid = sqlite3_column_int64(st, 0);
+
+		rp = pq_reallocarray(rp, n + 1, sizeof(*rp));
+		commits = pq_reallocarray(commits, n + 1, sizeof(*commits));
+		commits[n] = col_dup(st, 1);
+		rp[n].commit = commits[n];
+		rp[n].index = 0;
+		rp[n].title = "";
+		for (i = 0; i < se->npatches; i++) {
+			if (se->patches[i].id == mid) {
+				rp[n].index = se->patches[i].index;
+				rp[n].title = se->patches[i].name ? se->patches[i].name : "";
+			}
+		}
+		if (sqlite3_column_int64(st, 2) > a.seen)
+			a.seen = sqlite3_column_int64(st, 2);
+		n++;
+	}
+	sqlite3_reset(st);
+	a.patches = rp;
+	a.n = n;
+	a.now = (int64_t)time(NULL);
+	rc = pq_reply_compose(s, c, &a, &r);
+	if (rc == 0) {
+		pq_buf_addf(out,
+			    "# reply about %s, not in the outbox%s: as it would be composed now\n",
+			    queue,
+			    pq_config_queue(c, queue) && pq_config_queue(c, queue)->reply
+				    ? ""
+				    : " (this queue sends none)");
+		pq_buf_add(out, pq_buf_str(&r.text), r.text.len);
+		pq_reply_free(&r);
+	}
+	for (i = 0; i < n; i++)
+		free(commits[i]);
+	free(commits);
+	free(rp);
+	return rc;
+}
+
+int pq_outbox_preview(struct pq_store *s, const struct pq_config *c, long long id,
+		      struct pq_buf *out)
+{
+	sqlite3_stmt *st;
+	struct pq_series *se = NULL;
+	char **queues = NULL;
+	size_t nq = 0, i;
+	int rc, shown = 0;
+
+	if ((rc = pq_series_load(s, id, &se)) < 0)
+		return rc;
+	st = pq_store_stmt(s, "SELECT id, state, queue, message FROM outbox WHERE series_id = ?"
+			      " ORDER BY id");
+	if (!st) {
+		rc = PQ_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		pq_buf_addf(out, "# reply %lld about %s, %s\n", sqlite3_column_int64(st, 0),
+			    pq_store_col_text(st, 2), pq_store_col_text(st, 1));
+		pq_buf_adds(out, pq_store_col_text(st, 3));
+		pq_buf_addc(out, '\n');
+		shown++;
+	}
+	sqlite3_reset(st);
+	st = pq_store_stmt(s, "SELECT q.queue FROM series_queue q WHERE q.series_id = ?"
+			      " AND q.state = 'applied' AND NOT EXISTS (SELECT 1 FROM outbox o"
+			      " WHERE o.series_id = q.series_id AND o.queue = q.queue"
+			      " AND o.kind = 'applied') ORDER BY q.queue");
+	if (!st) {
+		rc = PQ_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		queues = pq_reallocarray(queues, nq + 1, sizeof(*queues));
+		queues[nq++] = col_dup(st, 0);
+	}
+	sqlite3_reset(st);
+	for (i = 0; i < nq && rc == 0; i++) {
+		rc = preview_applied(s, c, se, queues[i], out);
+		shown++;
+	}
+	if (rc == 0 && !shown)
+		pq_buf_addf(out, "series %lld: nothing to send (not applied to a queue yet)\n", id);
+out:
+	for (i = 0; i < nq; i++)
+		free(queues[i]);
+	free(queues);
+	pq_series_free(se);
+	return rc;
+}

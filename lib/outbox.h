@@ -1,0 +1,54 @@
+/*
+ * outbox: the replies waiting to leave, and their delivery.
+ *
+ * pq_reply_record() puts a reply in the outbox in the transaction of the
+ * application it tells of. Delivery takes the due ones, oldest first, and
+ * marks one sent only after the server accepted it (a crash in between
+ * sends it once more, with the same Message-ID). A temporary failure (4xx,
+ * the network) is retried later, the wait doubling from a minute to six
+ * hours; a permanent one (5xx) is recorded with the server's words, shown,
+ * and never retried in a loop.
+ */
+#ifndef PQ_OUTBOX_H
+#define PQ_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "store.h"
+
+struct pq_outbox_stats {
+	size_t sent;	/* accepted by the server (or written, for a dry run) */
+	size_t retry;	/* failed for now, tried again later */
+	size_t failed;	/* refused for good */
+	size_t waiting; /* pending and not due yet (left alone) */
+};
+
+/*
+ * Delivers the pending replies due at now (every pending one with force)
+ * through c->smtp: the SMTP server, the sendmail program, or, for a dry
+ * run, the maildir (each written to new/ and marked sent). At most max
+ * (0: all). report gets a line per reply. Returns 0, PQ_EINVAL when the
+ * configuration has no [smtp], PQ_EDB.
+ */
+int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, int force,
+		   size_t max, struct pq_buf *report, struct pq_outbox_stats *stats);
+
+/* When the next pending reply is due (unix time), 0 when none is pending. */
+int64_t pq_outbox_next_due(struct pq_store *s);
+
+/* Every reply (id, series, queue, kind, Message-ID, state, attempts, error...) as text or JSON. */
+int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json);
+
+/*
+ * What would go to the list for series id now: its pending or sent
+ * replies as stored, and, for each queue holding it applied without a
+ * reply, the reply as it would be composed now (with the trailers that
+ * arrived since). Returns 0, PQ_ENOTFOUND, PQ_EDB.
+ */
+int pq_outbox_preview(struct pq_store *s, const struct pq_config *c, long long id,
+		      struct pq_buf *out);
+
+#endif

@@ -1,0 +1,470 @@
+/*
+ * reply: composing the mail to the list (see reply.h).
+ *
+ * The header is written by hand: the values come from decoded mail (UTF-8),
+ * so a display name or subject that is not ASCII goes out as RFC 2047
+ * encoded words, and a name with specials is quoted. The body is UTF-8,
+ * sent 8bit.
+ */
+#include "reply.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "mail.h"
+
+/* Lines of the original quoted at the top. */
+#define QUOTE_LINES 6
+
+/* ---- addresses ---- */
+
+struct addr {
+	char *name;
+	char *email;
+};
+
+struct addrs {
+	struct addr *v;
+	size_t n;
+};
+
+static int same_email(const char *a, const char *b)
+{
+	return a && b && !strcasecmp(a, b);
+}
+
+/* Adds an address unless it is empty or already there (by address, any case). */
+static void addrs_add(struct addrs *l, const char *name, const char *email)
+{
+	size_t i;
+
+	if (!email || !strchr(email, '@'))
+		return;
+	for (i = 0; i < l->n; i++)
+		if (same_email(l->v[i].email, email))
+			return;
+	l->v = pq_reallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n].name = pq_strdup(name ? name : "");
+	l->v[l->n].email = pq_strdup(email);
+	l->n++;
+}
+
+static void addrs_free(struct addrs *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].email);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Adds each address of a decoded To:/Cc: list (commas inside quotes or <> do not split). */
+static void addrs_add_list(struct addrs *l, const char *list)
+{
+	const char *p = list, *start = list;
+	int quoted = 0, angle = 0;
+
+	for (;; p++) {
+		if (*p == '"' && (p == list || p[-1] != '\\'))
+			quoted = !quoted;
+		else if (!quoted && *p == '<')
+			angle = 1;
+		else if (!quoted && *p == '>')
+			angle = 0;
+		if (*p == '\0' || (*p == ',' && !quoted && !angle)) {
+			char *one = pq_strndup(start, (size_t)(p - start)), *name, *email;
+
+			pq_mail_split_address(one, &name, &email);
+			addrs_add(l, name, email);
+			free(name);
+			free(email);
+			free(one);
+			if (*p == '\0')
+				break;
+			start = p + 1;
+		}
+	}
+}
+
+/* ---- header encoding ---- */
+
+static int is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* s as RFC 2047 encoded words (base64, UTF-8), each under 76 characters. */
+static void add_encoded(struct pq_buf *b, const char *s)
+{
+	size_t len = strlen(s), off = 0;
+
+	while (off < len) {
+		unsigned char out[64];
+		size_t n = len - off < 45 ? len - off : 45;
+
+		/* never split a UTF-8 sequence */
+		while (off + n < len && n > 1 && ((unsigned char)s[off + n] & 0xc0) == 0x80)
+			n--;
+		EVP_EncodeBlock(out, (const unsigned char *)s + off, (int)n);
+		pq_buf_addf(b, "%s=?UTF-8?B?%s?=", off ? "\n " : "", out);
+		off += n;
+	}
+}
+
+/* A display name as a phrase: encoded when not ASCII, quoted when it holds specials. */
+static void add_phrase(struct pq_buf *b, const char *name)
+{
+	const char *p;
+
+	if (!is_ascii(name)) {
+		add_encoded(b, name);
+		return;
+	}
+	if (!name[strcspn(name, "()<>[]:;@\\,.\"")]) {
+		pq_buf_adds(b, name);
+		return;
+	}
+	pq_buf_addc(b, '"');
+	for (p = name; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			pq_buf_addc(b, '\\');
+		pq_buf_addc(b, *p);
+	}
+	pq_buf_addc(b, '"');
+}
+
+static void add_address(struct pq_buf *b, const struct addr *a)
+{
+	if (a->name && *a->name) {
+		add_phrase(b, a->name);
+		pq_buf_addf(b, " <%s>", a->email);
+	} else {
+		pq_buf_adds(b, a->email);
+	}
+}
+
+static void add_address_header(struct pq_buf *b, const char *field, const struct addrs *l)
+{
+	size_t i;
+
+	if (!l->n)
+		return;
+	pq_buf_addf(b, "%s: ", field);
+	for (i = 0; i < l->n; i++) {
+		if (i)
+			pq_buf_adds(b, ",\n ");
+		add_address(b, &l->v[i]);
+	}
+	pq_buf_addc(b, '\n');
+}
+
+static void add_text_header(struct pq_buf *b, const char *field, const char *value)
+{
+	pq_buf_addf(b, "%s: ", field);
+	if (is_ascii(value))
+		pq_buf_adds(b, value);
+	else
+		add_encoded(b, value);
+	pq_buf_addc(b, '\n');
+}
+
+/* ---- the mail answered ---- */
+
+static int load_mail(struct pq_store *s, const char *msgid, struct pq_mail *m)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT r.bytes FROM message m JOIN raw r"
+					    " ON r.id = m.raw_id WHERE m.msgid = ?"
+					    " ORDER BY m.id LIMIT 1");
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, msgid);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return pq_error_set(PQ_ENOTFOUND, "the mail <%s> is not in the database", msgid);
+	}
+	ret = pq_mail_parse(m, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			    NULL);
+	sqlite3_reset(st);
+	return ret < 0 ? ret : 0;
+}
+
+/* "On DATE, NAME wrote:" and the first lines of the text, quoted. */
+static void add_quote(struct pq_buf *b, const struct pq_mail *m)
+{
+	const char *p = pq_buf_str(&m->body), *nl;
+	int lines = 0, started = 0;
+
+	pq_buf_addf(b, "On %s, %s wrote:\n", *m->date_raw ? m->date_raw : "an earlier day",
+		    *m->from_name ? m->from_name : m->from_email);
+	for (; *p && lines < QUOTE_LINES; p = nl + 1) {
+		size_t len;
+
+		nl = strchr(p, '\n');
+		len = nl ? (size_t)(nl - p) : strlen(p);
+		if (!started && !len)
+			goto next;
+		/* the quote ends with the first paragraph, or where the patch's notes start */
+		if (started && (!len || (len == 3 && !strncmp(p, "---", 3))))
+			break;
+		started = 1;
+		pq_buf_adds(b, "> ");
+		pq_buf_add(b, p, len);
+		pq_buf_addc(b, '\n');
+		lines++;
+	next:
+		if (!nl)
+			break;
+	}
+	pq_buf_addc(b, '\n');
+}
+
+/* ---- the body ---- */
+
+static void add_commit(struct pq_buf *b, const struct pq_config *c, const char *commit)
+{
+	pq_buf_adds(b, "      commit: ");
+	if (c->reply.commit_url)
+		pq_buf_addf(b, c->reply.commit_url, commit);
+	else
+		pq_buf_addf(b, "%.12s", commit);
+	pq_buf_addc(b, '\n');
+}
+
+/* The trailers collected from replies after message seen, per patch. */
+static void add_late_trailers(struct pq_buf *b, const struct pq_reply_about *a)
+{
+	const struct pq_series *se = a->series;
+	size_t i, k;
+	int any = 0;
+
+	for (i = 0; i < se->npatches; i++) {
+		const struct pq_series_patch *sp = &se->patches[i];
+
+		for (k = 0; k < sp->collected.n; k++) {
+			if (sp->collected_from[k] <= a->seen)
+				continue;
+			if (!any)
+				pq_buf_adds(b, "\nArrived after the patches were applied:\n");
+			any = 1;
+			pq_buf_addf(b, "[%d/%d] %s: %s\n", sp->index, se->total,
+				    sp->collected.v[k].name, sp->collected.v[k].value);
+		}
+	}
+}
+
+static void add_body(struct pq_buf *b, const struct pq_config *c, const struct pq_reply_about *a,
+		     const struct pq_queue_conf *q)
+{
+	size_t i;
+
+	if (a->failure) {
+		pq_buf_addf(b, "This does not apply to %s (%s at %.12s):\n\n  %s\n\n", a->queue,
+			    q ? q->branch : a->queue, a->tip ? a->tip : "?", a->failure);
+		pq_buf_addf(b, "Please rebase it on %s and send a new version.\n",
+			    q ? q->branch : a->queue);
+	} else {
+		pq_buf_addf(b, c->reply.applied, a->queue);
+		pq_buf_adds(b, "\n\n");
+		for (i = 0; i < a->n; i++) {
+			pq_buf_addf(b, "[%d/%d] %s\n", a->patches[i].index, a->series->total,
+				    a->patches[i].title);
+			add_commit(b, c, a->patches[i].commit);
+		}
+		add_late_trailers(b, a);
+	}
+	pq_buf_adds(b, "\nBest regards,\n-- \n");
+	if (c->reply.signature)
+		pq_buf_addf(b, "%s\n", c->reply.signature);
+	else
+		pq_buf_addf(b, "%s <%s>\n", c->reply.from_name, c->reply.from_email);
+}
+
+/* ---- composing ---- */
+
+static char *new_msgid(const struct pq_config *c, const struct pq_reply_about *a)
+{
+	const char *at = strrchr(c->reply.from_email, '@');
+	unsigned char rnd[8];
+	struct pq_buf b = PQ_BUF_INIT;
+	const char *q;
+	size_t i;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	pq_buf_addf(&b, "patchq-%lld-", a->series->id);
+	for (q = a->queue; *q; q++)
+		pq_buf_addc(&b, isalnum((unsigned char)*q) || *q == '-' ? *q : '_');
+	pq_buf_addf(&b, "-%s-%lld.", a->failure ? "failed" : "applied", (long long)a->now);
+	for (i = 0; i < sizeof(rnd); i++)
+		pq_buf_addf(&b, "%02x", rnd[i]);
+	pq_buf_addf(&b, "@%s", at && at[1] ? at + 1 : "patchq.invalid");
+	return pq_buf_detach(&b);
+}
+
+static void add_reference_headers(struct pq_buf *b, const struct pq_mail *m)
+{
+	size_t i;
+
+	pq_buf_addf(b, "In-Reply-To: <%s>\n", m->msgid);
+	pq_buf_adds(b, "References:");
+	for (i = 0; i < m->nrefs; i++)
+		pq_buf_addf(b, " <%s>\n", m->refs[i]);
+	pq_buf_addf(b, " <%s>\n", m->msgid);
+}
+
+int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct pq_reply_about *a,
+		     struct pq_reply *out)
+{
+	const struct pq_series *se = a->series;
+	const char *answered = se->cover_msgid;
+	const struct pq_queue_conf *q = pq_config_queue(c, a->queue);
+	struct addrs to = { NULL, 0 }, cc = { NULL, 0 }, all = { NULL, 0 };
+	struct pq_mail m;
+	struct pq_buf subject = PQ_BUF_INIT, rcpt = PQ_BUF_INIT;
+	char date[64];
+	struct tm tm;
+	time_t now = (time_t)a->now;
+	size_t i, k;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	memset(&m, 0, sizeof(m));
+	if (!answered && se->npatches)
+		answered = se->patches[0].msgid;
+	if (!answered)
+		return pq_error_set(PQ_ENOTFOUND, "series %lld has no mail to answer", se->id);
+	if ((ret = load_mail(s, answered, &m)) < 0)
+		return ret;
+
+	addrs_add(&to, m.from_name, m.from_email);
+	addrs_add_list(&cc, m.to);
+	addrs_add_list(&cc, m.cc);
+	for (i = 0; i < se->npatches; i++) {
+		const struct pq_series_patch *sp = &se->patches[i];
+		const struct pq_trailers *lists[2] = { &sp->own, &sp->collected };
+
+		for (k = 0; k < 2; k++) {
+			size_t t;
+
+			for (t = 0; t < lists[k]->n; t++) {
+				const struct pq_trailer *tr = &lists[k]->v[t];
+				char *name, *email;
+
+				/* the reviewers, not the chain of sign-offs */
+				if (!tr->email || !strcasecmp(tr->name, "Signed-off-by"))
+					continue;
+				pq_mail_split_address(tr->value, &name, &email);
+				addrs_add(&cc, name, tr->email);
+				free(name);
+				free(email);
+			}
+		}
+	}
+	/* nobody twice, and not ourselves */
+	addrs_add(&all, c->reply.from_name, c->reply.from_email);
+	for (i = 0; i < to.n; i++)
+		addrs_add(&all, to.v[i].name, to.v[i].email);
+	for (i = 0; i < cc.n;) {
+		size_t before = all.n;
+
+		addrs_add(&all, cc.v[i].name, cc.v[i].email);
+		if (all.n == before) {
+			free(cc.v[i].name);
+			free(cc.v[i].email);
+			memmove(&cc.v[i], &cc.v[i + 1], (cc.n - i - 1) * sizeof(*cc.v));
+			cc.n--;
+		} else {
+			i++;
+		}
+	}
+
+	out->msgid = new_msgid(c, a);
+	out->sender = pq_strdup(c->reply.from_email);
+	for (i = 1; i < all.n; i++)
+		pq_buf_addf(&rcpt, "%s\n", all.v[i].email);
+	out->recipients = pq_buf_detach(&rcpt);
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	pq_buf_addf(&subject, "%s%s", strncasecmp(m.subject, "Re:", 3) ? "Re: " : "", m.subject);
+
+	pq_buf_adds(&out->text, "From: ");
+	add_address(&out->text, &all.v[0]);
+	pq_buf_addc(&out->text, '\n');
+	add_address_header(&out->text, "To", &to);
+	add_address_header(&out->text, "Cc", &cc);
+	add_text_header(&out->text, "Subject", subject.ptr);
+	pq_buf_addf(&out->text, "Date: %s\nMessage-ID: <%s>\n", date, out->msgid);
+	add_reference_headers(&out->text, &m);
+	pq_buf_adds(&out->text, "MIME-Version: 1.0\n"
+				"Content-Type: text/plain; charset=utf-8\n"
+				"Content-Transfer-Encoding: 8bit\n");
+	pq_buf_addf(&out->text, "X-Patchq: %s %s\n\n", a->failure ? "not applied to" : "applied to",
+		    a->queue);
+	add_quote(&out->text, &m);
+	add_body(&out->text, c, a, q);
+
+	pq_buf_free(&subject);
+	addrs_free(&to);
+	addrs_free(&cc);
+	addrs_free(&all);
+	pq_mail_free(&m);
+	return 0;
+}
+
+void pq_reply_free(struct pq_reply *r)
+{
+	free(r->msgid);
+	free(r->sender);
+	free(r->recipients);
+	pq_buf_free(&r->text);
+	memset(r, 0, sizeof(*r));
+}
+
+int pq_reply_record(struct pq_store *s, const struct pq_config *c, const struct pq_reply_about *a)
+{
+	const struct pq_queue_conf *q = pq_config_queue(c, a->queue);
+	struct pq_reply r;
+	sqlite3_stmt *st;
+	int ret;
+
+	if (!q || !q->reply || (a->failure && !c->reply.failures))
+		return 0;
+	if ((ret = pq_reply_compose(s, c, a, &r)) < 0)
+		return ret == PQ_EDB ? ret : 0; /* nothing to answer: no reply */
+	/* a failure reply only once per series and queue (the unique index) */
+	st = pq_store_stmt(s, "INSERT OR IGNORE INTO outbox (series_id, queue, kind, msgid, sender,"
+			      " recipients, message, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+	if (!st) {
+		pq_reply_free(&r);
+		return PQ_EDB;
+	}
+	sqlite3_bind_int64(st, 1, a->series->id);
+	pq_store_bind_text(st, 2, a->queue);
+	pq_store_bind_text(st, 3, a->failure ? "failed" : "applied");
+	pq_store_bind_text(st, 4, r.msgid);
+	pq_store_bind_text(st, 5, r.sender);
+	pq_store_bind_text(st, 6, r.recipients);
+	pq_store_bind_text(st, 7, pq_buf_str(&r.text));
+	sqlite3_bind_int64(st, 8, (long long)a->now);
+	ret = pq_store_step_done(s, st);
+	pq_reply_free(&r);
+	return ret;
+}
