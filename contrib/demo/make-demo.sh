@@ -46,7 +46,9 @@ import re, sys
 path, mid, cover = sys.argv[1:4]
 text = open(path).read()
 text = re.sub(r'^Message-ID: <[^>]*>', 'Message-ID: <%s>' % mid, text, count=1, flags=re.M | re.I)
-text = re.sub(r'^(In-Reply-To|References): <[^>]*>', r'\1: <%s>' % cover, text, flags=re.M | re.I)
+if mid != cover:  # the cover keeps what it answers (v2: the v1 cover)
+    text = re.sub(r'^(In-Reply-To|References): <[^>]*>', r'\1: <%s>' % cover, text,
+                  flags=re.M | re.I)
 text = re.sub(r'^From [0-9a-f]{40} ', 'From 0000000000000000000000000000000000000000 ', text)
 open(path, 'w').write(text)
 PY

@@ -1,0 +1,1112 @@
+/*
+ * patchqd: the daemon that keeps the queues while nobody watches.
+ *
+ * One libevent loop owns the sources (IMAP connections in IDLE, maildirs
+ * under inotify, public-inbox archives), the timers and the signals. It
+ * never blocks: the work goes to two worker threads (worker.h), one that
+ * fetches and ingests mail in short transactions, one that runs the
+ * pipeline (triage, dry-run checks, automatic application, the rebuild of
+ * rebuildable queues when their base moves or a series on them has a newer
+ * version, the replies to the list). Every stage records its result in
+ * the database, and a source's position is committed with the
+ * messages it covers, so kill -9 at any moment loses and repeats nothing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "alloc.h"
+#include "apply.h"
+#include "buf.h"
+#include "config.h"
+#include "error.h"
+#include "imap.h"
+#include "ingest.h"
+#include "mbox.h"
+#include "outbox.h"
+#include "queue.h"
+#include "sd.h"
+#include "store.h"
+#include "worker.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+/* Messages per ingest job: one transaction, and a bound on how long a job holds its source. */
+#define CHUNK 200
+/* IDLE is re-issued this often (RFC 2177: servers may drop it after 30 minutes). */
+#define IDLE_REFRESH_SEC 1200
+/* Reconnection backoff doubles up to this. */
+#define BACKOFF_MAX_SEC 300
+/* The pipeline also runs this often, to see queues moved by `patchq approve`. */
+#define PIPELINE_TICK_SEC 60
+/* READY=1 at the latest this long after start, even when a source is slow to answer. */
+#define READY_WAIT_SEC 15
+/* The IMAP timeout per network operation. */
+#define IMAP_TIMEOUT_SEC 60
+
+static const char usage_text[] =
+	"usage: patchqd [-c FILE] [--check-config]\n"
+	"\n"
+	"patchqd reads patch mail from the sources of the configuration (IMAP with\n"
+	"IDLE, maildirs, public-inbox archives), records it in the database, and\n"
+	"keeps the queues: every complete series is checked against every queue,\n"
+	"the rules queue it, and it is applied at once where a rule lets it go in\n"
+	"automatically; a queue that is rebuilt (rust-dev) is rebuilt when its base\n"
+	"moves. Maintainers approve, reject and inspect with patchq(1) on the same\n"
+	"database, beside the daemon.\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config FILE   the configuration (default /etc/patchq/patchq.conf);\n"
+	"                      see contrib/patchq.conf.example for [source] sections\n"
+	"      --check-config  load the configuration, report the first problem with\n"
+	"                      its file and line, and exit (0 when it is good)\n"
+	"  -h, --help          this text\n"
+	"  -V, --version       the version\n"
+	"\n"
+	"Signals:\n"
+	"  SIGHUP    reload the configuration; a bad one is reported and the\n"
+	"            running one kept\n"
+	"  SIGTERM   finish the running transaction and exit 0 (SIGINT too)\n"
+	"\n"
+	"systemd: run it as Type=notify (contrib/patchqd.service): READY=1 once the\n"
+	"database is open and every source has been tried, STATUS= with the\n"
+	"backlog, WATCHDOG=1 when WatchdogSec= is set. Logs go to standard error,\n"
+	"with syslog priorities when journald reads it. An IMAP password comes from\n"
+	"passwordFile, or from credential: a file in $CREDENTIALS_DIRECTORY\n"
+	"(LoadCredential=).\n"
+	"\n"
+	"Exit status: 0 after SIGTERM, 1 when the configuration or the database\n"
+	"cannot be used at start, 2 for a usage error.\n";
+
+/* The configuration, shared by the jobs that started under it (loop thread only). */
+struct conf_ref {
+	struct pq_config *c;
+	int refs;
+};
+
+static struct conf_ref *conf_hold(struct conf_ref *r)
+{
+	r->refs++;
+	return r;
+}
+
+static void conf_drop(struct conf_ref *r)
+{
+	if (r && --r->refs == 0) {
+		pq_config_free(r->c);
+		free(r);
+	}
+}
+
+/* A worker's own database connection, opened on its thread. */
+struct thread_db {
+	struct pq_store *store;
+	char *path;
+};
+
+static struct pq_store *db_for(struct thread_db *db, const char *path)
+{
+	if (db->store && !strcmp(db->path, path))
+		return db->store;
+	pq_store_close(db->store);
+	free(db->path);
+	db->store = NULL;
+	db->path = NULL;
+	if (pq_store_open(&db->store, path) < 0)
+		return NULL;
+	db->path = pq_strdup(path);
+	return db->store;
+}
+
+static void db_close(struct thread_db *db)
+{
+	pq_store_close(db->store);
+	free(db->path);
+	db->store = NULL;
+	db->path = NULL;
+}
+
+struct daemon;
+
+/*
+ * One source: an IMAP mailbox, a maildir or a public-inbox archive. It
+ * has one job, which is either queued or running (busy) or idle; the
+ * fields below "results" are written by the job on the worker and read by
+ * done() on the loop, the IMAP session belongs to whichever side holds it.
+ */
+struct source {
+	struct source *next;
+	struct daemon *d;
+	struct conf_ref *cfg;
+	const struct pq_source_conf *sc;
+	const char *mailbox; /* imap: one of sc->mailboxes */
+	char *name;	     /* its cursor's name in the database, and in logs */
+	struct job job;
+	int busy;	     /* the job is queued or running */
+	int again;	     /* something happened meanwhile: run once more */
+	_Atomic int closing; /* removed by a reload or by stopping (read by the running job) */
+	int tried;	     /* the first job has finished */
+	int failing;	     /* the last job failed (logged once until it works again) */
+	int backoff;	     /* seconds before the next attempt after a failure */
+	struct event *timer;
+	struct event *watch; /* the IDLE socket or the inotify descriptor */
+	int inotify_fd;
+
+	/* results of the last run */
+	int rc;
+	char err[512];
+	size_t stored, read, backlog;
+	int more;     /* a full chunk was read: run again */
+	int idle_fd;  /* >= 0: the session is in IDLE on this socket */
+	int pending;  /* the server spoke during IDLE start: fetch again */
+	int resynced; /* UIDVALIDITY changed: read from the start again */
+
+	/* imap session */
+	struct pq_imap *im;
+	uint32_t uidvalidity, uidnext;
+};
+
+/* The pipeline: triage, checks, automatic application, rebuilds. */
+struct pipeline {
+	struct job job;
+	struct daemon *d;
+	struct conf_ref *cfg;
+	int busy, again;
+	int recovered;	      /* pq_apply_recover has run since start */
+	char **rebuilt_queue; /* each rebuildable queue's base tip at its last rebuild */
+	char **rebuilt_tip;
+	size_t nrebuilt;
+	struct pq_buf report;
+	int rc;
+	char err[512];
+};
+
+struct daemon {
+	struct event_base *base;
+	const char *conf_path;
+	struct conf_ref *cfg;
+	struct job_returns returns;
+	struct event *returns_ev;
+	struct worker ingest, git;
+	struct thread_db ingest_db, git_db;
+	struct source *sources;
+	struct pipeline pipe;
+	struct event *sig_hup, *sig_term, *sig_int, *watchdog, *tick, *ready_timer;
+	int stopping, ready;
+	unsigned long long stored, read;
+};
+
+static void source_post(struct source *src);
+static void pipeline_kick(struct daemon *d);
+
+/* ---- status ---- */
+
+static void status_update(struct daemon *d)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	size_t n = 0, up = 0, backlog = 0;
+	struct source *src;
+
+	for (src = d->sources; src; src = src->next) {
+		if (src->closing)
+			continue;
+		n++;
+		up += src->tried && !src->failing;
+		backlog += src->backlog;
+	}
+	pq_buf_addf(&b,
+		    "STATUS=%zu of %zu sources up, backlog %zu messages, %llu stored since start%s",
+		    up, n, backlog, d->stored, d->pipe.busy ? ", pipeline running" : "");
+	pq_notify(b.ptr);
+	pq_buf_free(&b);
+}
+
+static void maybe_ready(struct daemon *d)
+{
+	struct source *src;
+
+	if (d->ready || d->stopping)
+		return;
+	for (src = d->sources; src; src = src->next)
+		if (!src->closing && !src->tried)
+			return;
+	d->ready = 1;
+	pq_notify("READY=1");
+	pq_log(LOG_INFO, "ready");
+	status_update(d);
+}
+
+static void on_ready_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!d->ready) {
+		pq_log(LOG_WARNING, "a source is slow to answer; ready without it");
+		d->ready = 1;
+		pq_notify("READY=1");
+		status_update(d);
+	}
+}
+
+/* ---- sources: the jobs, on the ingest worker ---- */
+
+static void imap_close(struct source *src)
+{
+	pq_imap_free(src->im);
+	src->im = NULL;
+	src->idle_fd = -1;
+}
+
+struct imap_fetch {
+	struct source *src;
+	struct pq_ingest *ig;
+	uint32_t last;
+	size_t n;
+	int rc;
+};
+
+static int on_imap_message(const char *raw, size_t len, uint32_t uid, void *arg)
+{
+	struct imap_fetch *f = arg;
+	char cursor[32];
+
+	snprintf(cursor, sizeof(cursor), "%" PRIu32 ":%" PRIu32, f->src->uidvalidity, uid);
+	f->rc = pq_ingest_message(f->ig, raw, len, cursor);
+	f->last = uid;
+	f->n++;
+	return f->rc < 0;
+}
+
+/* "UIDVALIDITY:UID" of the last message committed, into *validity and *uid. */
+static void parse_imap_cursor(const char *cursor, uint32_t *validity, uint32_t *uid)
+{
+	unsigned long v = 0, u = 0;
+
+	*validity = *uid = 0;
+	if (cursor && sscanf(cursor, "%lu:%lu", &v, &u) == 2 && v <= UINT32_MAX &&
+	    u <= UINT32_MAX) {
+		*validity = (uint32_t)v;
+		*uid = (uint32_t)u;
+	}
+}
+
+static int imap_run(struct source *src, struct pq_store *s)
+{
+	const struct pq_source_conf *sc = src->sc;
+	struct imap_fetch f = { src, NULL, 0, 0, 0 };
+	uint32_t validity, after;
+	char *cursor = NULL;
+	int rc;
+
+	if (src->idle_fd >= 0) {
+		src->idle_fd = -1;
+		if ((rc = pq_imap_idle_done(src->im)) < 0)
+			goto fail;
+	}
+	if (!src->im) {
+		struct pq_buf password = PQ_BUF_INIT;
+		struct pq_imap_conf ic = {
+			.host = sc->host,
+			.port = sc->port,
+			.tls = sc->tls == PQ_TLS_STARTTLS ? PQ_IMAP_TLS_STARTTLS
+			       : sc->tls == PQ_TLS_NONE	  ? PQ_IMAP_TLS_NONE
+							  : PQ_IMAP_TLS_IMPLICIT,
+			.no_verify = !sc->verify,
+			.ca_file = sc->ca_file,
+			.user = sc->user,
+			.timeout = IMAP_TIMEOUT_SEC,
+		};
+
+		rc = pq_config_secret(sc->password_file, sc->credential, &password);
+		ic.password = password.ptr;
+		if (rc == 0)
+			rc = pq_imap_connect(&src->im, &ic);
+		/* not left in freed memory */
+		if (password.ptr)
+			memset(password.ptr, 0, password.len);
+		pq_buf_free(&password);
+		if (rc < 0)
+			goto fail;
+		if ((rc = pq_imap_select(src->im, src->mailbox, &src->uidvalidity, &src->uidnext)) <
+		    0)
+			goto fail;
+	}
+	if ((rc = pq_ingest_cursor(s, src->name, &cursor)) < 0)
+		goto fail;
+	parse_imap_cursor(cursor, &validity, &after);
+	free(cursor);
+	if (validity && validity != src->uidvalidity) {
+		/* every UID changed meaning: read it all again, ingest drops what it has */
+		pq_log(LOG_WARNING,
+		       "%s: UIDVALIDITY changed from %" PRIu32 " to %" PRIu32
+		       "; reading the mailbox again",
+		       src->name, validity, src->uidvalidity);
+		after = 0;
+		src->resynced = 1;
+	}
+	if ((rc = pq_ingest_new(&f.ig, s, src->name, CHUNK, NULL)) < 0)
+		goto fail;
+	rc = pq_imap_fetch_since(src->im, after, CHUNK, on_imap_message, &f);
+	if (rc == 0 && f.rc == 0)
+		rc = pq_ingest_flush(f.ig);
+	src->read = pq_ingest_stats(f.ig)->read;
+	src->stored = pq_ingest_stats(f.ig)->stored;
+	pq_ingest_free(f.ig);
+	if (f.rc < 0)
+		rc = f.rc;
+	if (rc < 0)
+		goto fail;
+	src->more = f.n == CHUNK;
+	src->backlog = src->more && src->uidnext > f.last + 1 ? src->uidnext - 1 - f.last : 0;
+	if (src->more || !pq_imap_has_idle(src->im))
+		return 0;
+	rc = pq_imap_idle_start(src->im, &src->pending);
+	if (rc < 0)
+		goto fail;
+	src->idle_fd = rc;
+	return 0;
+fail:
+	imap_close(src);
+	return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads a whole file; NULL (errno set) when it cannot. */
+static char *slurp(const char *path, size_t *len)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	char chunk[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			pq_buf_add(&b, chunk, (size_t)n);
+	close(fd);
+	if (n < 0) {
+		pq_buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	pq_buf_adds(&b, "");
+	return pq_buf_detach(&b);
+}
+
+/*
+ * The files of new/, oldest name first (a maildir name starts with its
+ * delivery time): each is ingested, and moved to cur/ only once the
+ * transaction that holds it has committed. A crash in between leaves it
+ * in new/, and ingesting it again changes nothing.
+ */
+static int maildir_run(struct source *src, struct pq_store *s)
+{
+	struct pq_buf dir = PQ_BUF_INIT, from = PQ_BUF_INIT, to = PQ_BUF_INIT;
+	struct pq_ingest *ig = NULL;
+	char **names = NULL, **done = NULL;
+	size_t n = 0, cap = 0, ndone = 0, i;
+	struct dirent *e;
+	DIR *dp;
+	int rc = 0;
+
+	pq_buf_addf(&dir, "%s/new", src->sc->path);
+	dp = opendir(dir.ptr);
+	if (!dp) {
+		rc = pq_error_set(PQ_EIO, "%s: %s", dir.ptr, strerror(errno));
+		goto out;
+	}
+	while ((e = readdir(dp))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			names = pq_reallocarray(names, cap, sizeof(*names));
+		}
+		names[n++] = pq_strdup(e->d_name);
+	}
+	closedir(dp);
+	if (n) /* names is NULL when new/ is empty */
+		qsort(names, n, sizeof(*names), by_name);
+	done = pq_calloc(n ? n : 1, sizeof(*done));
+
+	if ((rc = pq_ingest_new(&ig, s, src->name, CHUNK, NULL)) < 0)
+		goto out;
+	for (i = 0; i < n && ndone < CHUNK; i++) {
+		size_t len;
+		char *raw;
+
+		pq_buf_reset(&from);
+		pq_buf_addf(&from, "%s/%s", dir.ptr, names[i]);
+		raw = slurp(from.ptr, &len);
+		if (!raw) {
+			if (errno != ENOENT) /* gone: another reader took it */
+				pq_log(LOG_WARNING, "%s: %s: %s (left in new/)", src->name,
+				       from.ptr, strerror(errno));
+			continue;
+		}
+		rc = pq_ingest_message(ig, raw, len, NULL);
+		free(raw);
+		if (rc < 0)
+			goto out;
+		done[ndone++] = names[i];
+	}
+	if ((rc = pq_ingest_flush(ig)) < 0)
+		goto out;
+	src->read = pq_ingest_stats(ig)->read;
+	src->stored = pq_ingest_stats(ig)->stored;
+	for (i = 0; i < ndone; i++) {
+		pq_buf_reset(&from);
+		pq_buf_reset(&to);
+		pq_buf_addf(&from, "%s/%s", dir.ptr, done[i]);
+		pq_buf_addf(&to, "%s/cur/%s%s", src->sc->path, done[i],
+			    strchr(done[i], ':') ? "" : ":2,");
+		if (rename(from.ptr, to.ptr) < 0 && errno != ENOENT)
+			pq_log(LOG_WARNING, "%s: cannot move %s to cur/: %s", src->name, done[i],
+			       strerror(errno));
+	}
+	src->more = ndone == CHUNK;
+	src->backlog = n > ndone ? n - ndone : 0;
+out:
+	pq_ingest_free(ig);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(done);
+	pq_buf_free(&dir);
+	pq_buf_free(&from);
+	pq_buf_free(&to);
+	return rc;
+}
+
+struct pi_fetch {
+	struct pq_ingest *ig;
+	size_t n;
+	int rc;
+};
+
+static int on_pi_message(void *ctx, const char *raw, size_t len, const char *cursor)
+{
+	struct pi_fetch *f = ctx;
+
+	f->rc = pq_ingest_message(f->ig, raw, len, cursor);
+	if (f->rc < 0)
+		return -1;
+	return ++f->n == CHUNK; /* the next job goes on from the cursor */
+}
+
+/* The commits of a public-inbox archive after the one last ingested. */
+static int pi_run(struct source *src, struct pq_store *s)
+{
+	struct pi_fetch f = { NULL, 0, 0 };
+	char *cursor = NULL;
+	int rc;
+
+	if ((rc = pq_ingest_cursor(s, src->name, &cursor)) < 0 ||
+	    (rc = pq_ingest_new(&f.ig, s, src->name, CHUNK, NULL)) < 0) {
+		free(cursor);
+		return rc;
+	}
+	rc = pq_pi_read(src->sc->path, cursor, on_pi_message, &f);
+	free(cursor);
+	if (f.rc < 0)
+		rc = f.rc;
+	if (rc >= 0)
+		rc = pq_ingest_flush(f.ig);
+	src->read = pq_ingest_stats(f.ig)->read;
+	src->stored = pq_ingest_stats(f.ig)->stored;
+	pq_ingest_free(f.ig);
+	src->more = f.n == CHUNK;
+	return rc < 0 ? rc : 0;
+}
+
+static void source_run(struct job *j, struct worker *w)
+{
+	struct source *src = container_of(j, struct source, job);
+	struct pq_store *s;
+
+	src->rc = 0;
+	src->err[0] = '\0';
+	src->stored = src->read = 0;
+	src->more = src->pending = src->resynced = 0;
+	if (src->closing) {
+		imap_close(src);
+		return;
+	}
+	s = db_for(w->ctx, src->cfg->c->database);
+	if (!s)
+		src->rc = PQ_EDB;
+	else if (src->sc->type == PQ_SRC_IMAP)
+		src->rc = imap_run(src, s);
+	else if (src->sc->type == PQ_SRC_MAILDIR)
+		src->rc = maildir_run(src, s);
+	else
+		src->rc = pi_run(src, s);
+	if (src->rc < 0)
+		snprintf(src->err, sizeof(src->err), "%s", pq_error_last());
+}
+
+/* ---- sources: on the loop ---- */
+
+static void source_free(struct source *src)
+{
+	struct source **pp;
+
+	for (pp = &src->d->sources; *pp; pp = &(*pp)->next) {
+		if (*pp == src) {
+			*pp = src->next;
+			break;
+		}
+	}
+	if (src->timer)
+		event_free(src->timer);
+	if (src->watch)
+		event_free(src->watch);
+	if (src->inotify_fd >= 0)
+		close(src->inotify_fd);
+	imap_close(src);
+	conf_drop(src->cfg);
+	free(src->name);
+	free(src);
+}
+
+static void on_source_timer(evutil_socket_t fd, short what, void *arg)
+{
+	source_post(arg);
+}
+
+/* The IDLE socket spoke (or the refresh time passed): leave IDLE and fetch. */
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	source_post(arg);
+}
+
+static void on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	source_post(arg);
+}
+
+static void source_done(struct job *j)
+{
+	struct source *src = container_of(j, struct source, job);
+	struct daemon *d = src->d;
+	struct timeval tv = { 0, 0 };
+
+	src->busy = 0;
+	if (src->closing || !j->ran) {
+		if (src->im && !d->stopping) {
+			src->busy = 1; /* once more, to log out on the worker */
+			if (worker_post(&d->ingest, &src->job) == 0)
+				return;
+		}
+		source_free(src);
+		maybe_ready(d);
+		return;
+	}
+	src->tried = 1;
+	d->read += src->read;
+	d->stored += src->stored;
+	if (src->stored) {
+		pq_log(LOG_INFO, "%s: %zu new message%s%s", src->name, src->stored,
+		       src->stored == 1 ? "" : "s", src->more ? " (more to read)" : "");
+		pipeline_kick(d);
+	}
+	if (src->rc < 0) {
+		if (!src->failing || src->backoff >= BACKOFF_MAX_SEC)
+			pq_log(LOG_ERR, "%s: %s", src->name, src->err);
+		src->failing = 1;
+		src->backoff = src->backoff ? src->backoff * 2 : 1;
+		if (src->backoff > BACKOFF_MAX_SEC)
+			src->backoff = BACKOFF_MAX_SEC;
+		tv.tv_sec = src->backoff;
+		evtimer_add(src->timer, &tv);
+	} else {
+		if (src->failing)
+			pq_log(LOG_NOTICE, "%s: working again", src->name);
+		src->failing = 0;
+		src->backoff = 0;
+		if (src->again || src->more || src->pending) {
+			source_post(src);
+		} else if (src->idle_fd >= 0) {
+			tv.tv_sec = IDLE_REFRESH_SEC;
+			if (src->watch)
+				event_free(src->watch);
+			src->watch = event_new(d->base, src->idle_fd, EV_READ, on_idle, src);
+			event_add(src->watch, &tv);
+		} else {
+			tv.tv_sec = src->sc->poll_interval;
+			evtimer_add(src->timer, &tv);
+		}
+	}
+	maybe_ready(d);
+	status_update(d);
+}
+
+static void source_post(struct source *src)
+{
+	struct daemon *d = src->d;
+
+	if (src->closing || d->stopping)
+		return;
+	if (src->busy) {
+		src->again = 1;
+		return;
+	}
+	evtimer_del(src->timer);
+	if (src->watch && src->idle_fd >= 0)
+		event_del(src->watch); /* the socket is the worker's until the job is done */
+	src->again = 0;
+	src->busy = 1;
+	if (worker_post(&d->ingest, &src->job) < 0)
+		src->busy = 0;
+}
+
+static struct source *source_new(struct daemon *d, const struct pq_source_conf *sc,
+				 const char *mailbox)
+{
+	struct source *src = pq_calloc(1, sizeof(*src));
+	struct pq_buf name = PQ_BUF_INIT;
+
+	src->d = d;
+	src->cfg = conf_hold(d->cfg);
+	src->sc = sc;
+	src->mailbox = mailbox;
+	src->inotify_fd = -1;
+	src->idle_fd = -1;
+	pq_buf_addf(&name, "source %s", sc->name);
+	if (mailbox)
+		pq_buf_addf(&name, "/%s", mailbox);
+	src->name = pq_buf_detach(&name);
+	src->job.run = source_run;
+	src->job.done = source_done;
+	src->timer = evtimer_new(d->base, on_source_timer, src);
+	src->next = d->sources;
+	d->sources = src;
+	return src;
+}
+
+/* Watches a maildir's new/ for deliveries; the periodic rescan stays as a safety net. */
+static void maildir_watch(struct source *src)
+{
+	struct pq_buf dir = PQ_BUF_INIT;
+
+	pq_buf_addf(&dir, "%s/new", src->sc->path);
+	src->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (src->inotify_fd < 0 ||
+	    inotify_add_watch(src->inotify_fd, dir.ptr, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+		pq_log(LOG_WARNING, "%s: cannot watch %s (%s); rescanning every %d s", src->name,
+		       dir.ptr, strerror(errno), src->sc->poll_interval);
+		if (src->inotify_fd >= 0)
+			close(src->inotify_fd);
+		src->inotify_fd = -1;
+	} else {
+		src->watch = event_new(src->d->base, src->inotify_fd, EV_READ | EV_PERSIST,
+				       on_inotify, src);
+		event_add(src->watch, NULL);
+	}
+	pq_buf_free(&dir);
+}
+
+static void sources_start(struct daemon *d)
+{
+	const struct pq_config *c = d->cfg->c;
+	size_t i, k;
+
+	for (i = 0; i < c->nsources; i++) {
+		const struct pq_source_conf *sc = &c->sources[i];
+		struct source *src;
+
+		if (sc->type == PQ_SRC_IMAP) {
+			for (k = 0; k < sc->nmailboxes; k++)
+				source_post(source_new(d, sc, sc->mailboxes[k]));
+			continue;
+		}
+		src = source_new(d, sc, NULL);
+		if (sc->type == PQ_SRC_MAILDIR)
+			maildir_watch(src);
+		source_post(src);
+	}
+	if (!c->nsources)
+		pq_log(LOG_WARNING, "%s has no [source] section: nothing to read", c->path);
+}
+
+/* Stops a source: freed now when idle, else when its job comes back. */
+static void source_close(struct source *src)
+{
+	src->closing = 1;
+	evtimer_del(src->timer);
+	if (src->watch)
+		event_del(src->watch);
+	if (src->busy)
+		return;
+	if (src->im && !src->d->stopping) {
+		src->busy = 1;
+		if (worker_post(&src->d->ingest, &src->job) == 0)
+			return;
+	}
+	source_free(src);
+}
+
+/* ---- the pipeline, on the git worker ---- */
+
+/* Whether queue's base moved since its last rebuild (and remembers the new tip). */
+static int base_moved(struct pipeline *p, const struct pq_config *c, const struct pq_queue_conf *q)
+{
+	char tip[41];
+	size_t i;
+
+	if (pq_queue_tip(c->repository, q->base, tip) < 0)
+		return 0;
+	for (i = 0; i < p->nrebuilt; i++) {
+		if (strcmp(p->rebuilt_queue[i], q->name))
+			continue;
+		if (!strcmp(p->rebuilt_tip[i], tip))
+			return 0;
+		free(p->rebuilt_tip[i]);
+		p->rebuilt_tip[i] = pq_strdup(tip);
+		return 1;
+	}
+	p->rebuilt_queue = pq_reallocarray(p->rebuilt_queue, p->nrebuilt + 1, sizeof(char *));
+	p->rebuilt_tip = pq_reallocarray(p->rebuilt_tip, p->nrebuilt + 1, sizeof(char *));
+	p->rebuilt_queue[p->nrebuilt] = pq_strdup(q->name);
+	p->rebuilt_tip[p->nrebuilt++] = pq_strdup(tip);
+	return 1;
+}
+
+static void pipeline_run(struct job *j, struct worker *w)
+{
+	struct pipeline *p = container_of(j, struct pipeline, job);
+	const struct pq_config *c = p->cfg->c;
+	struct pq_store *s = db_for(w->ctx, c->database);
+	size_t i;
+
+	pq_buf_reset(&p->report);
+	p->err[0] = '\0';
+	p->rc = s ? 0 : PQ_EDB;
+	if (s && !p->recovered) {
+		p->rc = pq_apply_recover(s, c, &p->report);
+		p->recovered = p->rc == 0;
+	}
+	if (p->rc == 0)
+		p->rc = pq_apply_triage(s, c, &p->report);
+	for (i = 0; p->rc == 0 && i < c->nqueues; i++) {
+		const struct pq_queue_conf *q = &c->queues[i];
+		int rc;
+
+		if (!q->rebuild || !q->base || q->frozen)
+			continue;
+		/* both: base_moved() also remembers the tip */
+		if (!base_moved(p, c, q) && !pq_apply_outdated(s, q->name))
+			continue;
+		rc = pq_apply_rebuild(s, c, q->name, &p->report);
+		if (rc == PQ_EDB)
+			p->rc = rc;
+		else if (rc < 0)
+			pq_buf_addf(&p->report, "rebuild of %s: %s\n", q->name, pq_error_last());
+	}
+	/* the replies the applications wrote, and those due for another try */
+	if (p->rc == 0 && c->has_smtp) {
+		struct pq_outbox_stats st;
+
+		p->rc = pq_outbox_send(s, c, (int64_t)time(NULL), 0, 0, &p->report, &st);
+	}
+	if (p->rc < 0)
+		snprintf(p->err, sizeof(p->err), "%s", pq_error_last());
+}
+
+static void pipeline_done(struct job *j)
+{
+	struct pipeline *p = container_of(j, struct pipeline, job);
+	struct daemon *d = p->d;
+	const char *line = pq_buf_str(&p->report), *nl;
+
+	p->busy = 0;
+	conf_drop(p->cfg);
+	p->cfg = NULL;
+	if (!j->ran)
+		return;
+	for (; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			nl = line + strlen(line) - 1;
+		if (nl > line)
+			pq_log(LOG_INFO, "%.*s", (int)(nl - line + (*nl != '\n')), line);
+	}
+	if (p->rc < 0)
+		pq_log(LOG_ERR, "pipeline: %s", p->err);
+	if (p->again)
+		pipeline_kick(d);
+	status_update(d);
+}
+
+static void pipeline_kick(struct daemon *d)
+{
+	struct pipeline *p = &d->pipe;
+
+	if (d->stopping)
+		return;
+	if (p->busy) {
+		p->again = 1;
+		return;
+	}
+	p->again = 0;
+	p->busy = 1;
+	p->cfg = conf_hold(d->cfg);
+	if (worker_post(&d->git, &p->job) < 0) {
+		p->busy = 0;
+		conf_drop(p->cfg);
+		p->cfg = NULL;
+	}
+}
+
+static void pipeline_free(struct pipeline *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrebuilt; i++) {
+		free(p->rebuilt_queue[i]);
+		free(p->rebuilt_tip[i]);
+	}
+	free(p->rebuilt_queue);
+	free(p->rebuilt_tip);
+	pq_buf_free(&p->report);
+}
+
+/* ---- the loop ---- */
+
+static void on_returns(evutil_socket_t fd, short what, void *arg)
+{
+	job_returns_run(arg);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	pipeline_kick(arg);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	pq_notify("WATCHDOG=1");
+}
+
+/* Checks that the database opens (and is migrated) before saying ready. */
+static int check_database(const struct pq_config *c)
+{
+	struct pq_store *s = NULL;
+	int rc = pq_store_open(&s, c->database);
+
+	pq_store_close(s);
+	return rc;
+}
+
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct pq_config *c = NULL;
+	struct conf_ref *r;
+	struct source *src, *next;
+
+	pq_notify("RELOADING=1");
+	pq_log(LOG_NOTICE, "reloading %s", d->conf_path);
+	if (pq_config_load(&c, d->conf_path) < 0 || check_database(c) < 0) {
+		pq_log(LOG_ERR, "reload: %s; keeping the running configuration", pq_error_last());
+		pq_config_free(c);
+		pq_notify("READY=1");
+		return;
+	}
+	r = pq_calloc(1, sizeof(*r));
+	r->c = c;
+	conf_drop(d->cfg);
+	d->cfg = conf_hold(r);
+	/* the sources start again from the cursors the database holds */
+	for (src = d->sources; src; src = next) {
+		next = src->next;
+		if (!src->closing)
+			source_close(src);
+	}
+	sources_start(d);
+	pipeline_kick(d);
+	pq_notify("READY=1");
+	status_update(d);
+}
+
+static void on_term(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct source *src, *next;
+
+	if (d->stopping)
+		return;
+	pq_notify("STOPPING=1");
+	pq_log(LOG_NOTICE, "stopping");
+	d->stopping = 1;
+	/* the running jobs finish their transaction (a triage or rebuild pass
+	 * after the series at hand); queued ones are dropped */
+	pq_apply_stop();
+	worker_stop(&d->ingest);
+	worker_stop(&d->git);
+	job_returns_run(&d->returns);
+	for (src = d->sources; src; src = next) {
+		next = src->next;
+		source_free(src);
+	}
+	event_base_loopexit(d->base, NULL);
+}
+
+static int start(struct daemon *d)
+{
+	struct timeval tick = { PIPELINE_TICK_SEC, 0 }, ready = { READY_WAIT_SEC, 0 };
+	uint64_t wd = pq_watchdog_usec();
+
+	d->base = event_base_new();
+	if (!d->base || job_returns_init(&d->returns) < 0) {
+		pq_log(LOG_ERR, "cannot set up the event loop: %s", strerror(errno));
+		return -1;
+	}
+	d->returns_ev = event_new(d->base, d->returns.pipe[0], EV_READ | EV_PERSIST, on_returns,
+				  &d->returns);
+	event_add(d->returns_ev, NULL);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	d->sig_term = evsignal_new(d->base, SIGTERM, on_term, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, on_term, d);
+	evsignal_add(d->sig_hup, NULL);
+	evsignal_add(d->sig_term, NULL);
+	evsignal_add(d->sig_int, NULL);
+	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+	evtimer_add(d->tick, &tick);
+	d->ready_timer = evtimer_new(d->base, on_ready_timer, d);
+	evtimer_add(d->ready_timer, &ready);
+	if (wd) {
+		struct timeval half = { (time_t)(wd / 2000000), (suseconds_t)(wd / 2 % 1000000) };
+
+		d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+		evtimer_add(d->watchdog, &half);
+	}
+	if (worker_start(&d->ingest, "ingest", &d->returns, &d->ingest_db) < 0 ||
+	    worker_start(&d->git, "git", &d->returns, &d->git_db) < 0) {
+		pq_log(LOG_ERR, "cannot start a thread: %s", strerror(errno));
+		return -1;
+	}
+	d->pipe.d = d;
+	d->pipe.job.run = pipeline_run;
+	d->pipe.job.done = pipeline_done;
+	sources_start(d);
+	pipeline_kick(d);
+	maybe_ready(d);
+	status_update(d);
+	return 0;
+}
+
+static void finish(struct daemon *d)
+{
+	struct event *evs[] = { d->returns_ev, d->sig_hup, d->sig_term,	  d->sig_int,
+				d->watchdog,   d->tick,	   d->ready_timer };
+	size_t i;
+
+	worker_stop(&d->ingest);
+	worker_stop(&d->git);
+	if (d->base)
+		job_returns_run(&d->returns);
+	while (d->sources)
+		source_free(d->sources);
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (d->base) {
+		job_returns_fini(&d->returns);
+		event_base_free(d->base);
+	}
+	db_close(&d->ingest_db);
+	db_close(&d->git_db);
+	pipeline_free(&d->pipe);
+	conf_drop(d->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d;
+	struct pq_config *c = NULL;
+	int opt, check_only = 0, rc = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.conf_path = "/etc/patchq/patchq.conf";
+	while ((opt = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			d.conf_path = optarg;
+			break;
+		case 'k':
+			check_only = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("patchqd %s\n", PATCHQ_VERSION);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "patchqd: unexpected argument \"%s\"\n%s", argv[optind],
+			usage_text);
+		return 2;
+	}
+	pq_log_init("patchqd");
+	signal(SIGPIPE, SIG_IGN);
+	if (pq_config_load(&c, d.conf_path) < 0) {
+		pq_log(LOG_ERR, "%s", pq_error_last());
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: good (%zu queues, %zu rules, %zu sources)\n", d.conf_path, c->nqueues,
+		       c->nrules, c->nsources);
+		pq_config_free(c);
+		return 0;
+	}
+	if (check_database(c) < 0) {
+		pq_log(LOG_ERR, "%s", pq_error_last());
+		pq_config_free(c);
+		return 1;
+	}
+	d.cfg = pq_calloc(1, sizeof(*d.cfg));
+	d.cfg->c = c;
+	d.cfg->refs = 1;
+	pq_log(LOG_NOTICE, "patchqd %s starting with %s", PATCHQ_VERSION, d.conf_path);
+	if (start(&d) == 0 && event_base_dispatch(d.base) == 0 && d.stopping)
+		rc = 0;
+	finish(&d);
+	if (rc == 0)
+		pq_log(LOG_NOTICE, "stopped");
+	return rc;
+}

@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Replies to the list, end to end, with a real SMTP receiver.
+
+- composition: a reply per applied series, in the application's
+  transaction; it answers the cover letter (In-Reply-To, References,
+  "Re: " subject), goes To the author, Cc the list and everyone who gave a
+  review trailer, names each patch's commit (with the configured commit
+  URL) in the configured words, and parses as mail; a series the rules
+  send to a queue where it does not apply gets one failure reply naming
+  the file, the hunk and the queue's tip, and only one per version;
+- a dry run writes the replies to a maildir and sends nothing;
+- delivery through aiosmtpd on loopback (STARTTLS, the test's CA): the
+  received mail threads under the cover letter and reaches the envelope
+  recipients; 451 then accept: one delivery, after a retry; 550: failed,
+  shown, never retried; through a sendmail-compatible program too;
+- patchqd killed just before a reply goes out, and just after the server
+  took it but before it was marked sent: after a restart the reply is
+  sent once, or, at the worst moment, once more with the same Message-ID.
+
+usage: test_replies.py --patchq PATH --patchqd PATH --source DIR
+"""
+import argparse
+import email
+import email.policy
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from smtpd import Smtpd, have_smtpd  # noqa: E402
+from test_daemon import Daemon, Notify, wait_until  # noqa: E402
+from test_queue import git, run, setup_demo  # noqa: E402
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def parse(raw):
+    if isinstance(raw, str):
+        raw = raw.encode()
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def demo(a, work, name, smtp):
+    """The demo list and queues, rust-dev replying, with [smtp] as given."""
+    d = os.path.join(work, name)
+    os.mkdir(d)
+    setup_demo(a.source, d)
+    conf = os.path.join(d, "patchq.conf")
+    text = open(conf).read()
+    assert text.count("\treply = false\n") == 1  # rust-dev's, in the example
+    text = text.replace("\treply = false\n", "\treply = true\n")
+    text = text.replace("# commitUrl = ", "commitUrl = ")
+    text += "\n[smtp]\n" + "".join("\t%s = %s\n" % kv for kv in smtp)
+    open(conf, "w").write(text)
+    return d, [a.patchq, "-c", conf]
+
+
+def test_compose_and_dry_run(a, work):
+    d, pq = demo(a, work, "dry", [("maildir", "outbox-dry-run")])
+    run(pq + ["import", "maildir"], cwd=d)
+    run(pq + ["triage"], cwd=d)
+    box = json.loads(run(pq + ["outbox", "--json"], cwd=d).stdout)
+    applied = [r for r in box if r["kind"] == "applied"]
+    check(len(applied) == 1 and applied[0]["queue"] == "rust-dev",
+          "triage applied the v2 to rust-dev and wrote one reply: %s" % box)
+    series = json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+    v2 = [s for s in series if s["name"] == "rust: time helpers" and s["version"] == 2][0]
+    out = run(pq + ["outbox", "send"], cwd=d).stdout
+    check("written to the maildir (dry run)" in out, "outbox send in dry-run mode: " + out)
+    new = os.path.join(d, "outbox-dry-run", "new")
+    files = os.listdir(new) if os.path.isdir(new) else []
+    check(len(files) == 1, "the reply is in the dry-run maildir, nothing else")
+    if not files:
+        return
+    m = parse(open(os.path.join(new, files[0]), "rb").read())
+    cover = v2["cover"]
+    check(m["In-Reply-To"] == "<%s>" % cover and "<%s>" % cover in m["References"],
+          "it answers the v2 cover letter (In-Reply-To, References)")
+    check(m["Subject"] == "Re: [PATCH v2 0/3] rust: time helpers", "Subject: " + m["Subject"])
+    check(m["To"] == "Alice Rustacean <alice@example.org>", "To the author: " + m["To"])
+    cc = m["Cc"] or ""
+    check("rust-for-linux@vger.example.org" in cc, "Cc the list: " + cc)
+    check("Bob Reviewer <bob@example.org>" in cc, "Cc the reviewer who gave trailers: " + cc)
+    body = m.get_content()
+    q = json.loads(run(pq + ["queue", "rust-dev", "--json"], cwd=d).stdout)
+    commits = [p["commit"] for s in q for p in s["patches"]]
+    check(len(commits) == 3 and all("?id=" + c in body for c in commits),
+          "one entry per patch with the commit URL of the commit on rust-dev")
+    check("Applied to `rust-dev` -- thanks everyone!" in body and "[1/3] " in body and
+          body.rstrip().endswith(">"), "in the configured words, signed")
+    check(re.match(r"<patchq-\d+-rust-dev-applied-\d+\.[0-9a-f]+@", m["Message-ID"]) is not None,
+          "a Message-ID of its own: " + m["Message-ID"])
+    box = json.loads(run(pq + ["outbox", "--json"], cwd=d).stdout)
+    check(box[0]["state"] == "sent" and "<%s>" % box[0]["msgid"] == m["Message-ID"],
+          "marked sent, the Message-ID fixed when it was composed")
+    out = run(pq + ["outbox", "send"], cwd=d).stdout
+    check("0 sent" in out and len(os.listdir(new)) == 1, "a second send sends nothing")
+
+    # the fix does not apply to rust-fixes once rust-fixes moved under it
+    repo = os.path.join(d, "queues.git")
+    w = os.path.join(d, "w")
+    run(["git", "clone", "-q", "-b", "rust-fixes", repo, w], cwd=d)
+    path = os.path.join(w, "rust/kernel/str.rs")
+    text = open(path).read().replace("    s.len()", "    s.chars().count()")
+    open(path, "w").write(text)
+    run(["git", "-c", "user.name=M", "-c", "user.email=m@example.org", "commit", "-qam",
+         "str: rename"], cwd=w)
+    run(["git", "push", "-q", "origin", "HEAD:rust-fixes"], cwd=w)
+    fix = [s for s in series if s["name"] == "rust: str: count bytes in len()"][0]
+    run(pq + ["check", str(fix["id"])], cwd=d)
+    run(pq + ["apply", str(fix["id"]), "--queue", "rust-fixes"], cwd=d, ok=False)
+    run(pq + ["apply", str(fix["id"]), "--queue", "rust-fixes"], cwd=d, ok=False)
+    box = json.loads(run(pq + ["outbox", "--json"], cwd=d).stdout)
+    failed = [r for r in box if r["kind"] == "failed"]
+    check(len(failed) == 1 and failed[0]["queue"] == "rust-fixes",
+          "a series the rules sent to rust-fixes that does not apply: one failure reply, "
+          "however often it fails")
+    text = run(pq + ["outbox", "preview", str(fix["id"])], cwd=d).stdout
+    tip = git(repo, "rev-parse", "rust-fixes")
+    check("does not apply to rust-fixes" in text and "rust/kernel/str.rs" in text and
+          tip[:12] in text, "it names the file and the queue's tip")
+
+
+def smtp_conf(sd):
+    return [("host", "127.0.0.1"), ("port", str(sd.port)), ("tls", "starttls"),
+            ("caFile", sd.ca_file), ("user", sd.user), ("passwordFile", sd.password_file)]
+
+
+def outbox(pq, d):
+    return json.loads(run(pq + ["outbox", "--json"], cwd=d).stdout)
+
+
+def test_smtp(a, work):
+    sd = Smtpd(os.path.join(work, "smtp"), user="patchq", password="s3cret")
+    sd.start()
+    try:
+        d, pq = demo(a, work, "smtp-demo", smtp_conf(sd))
+        run(pq + ["import", "maildir"], cwd=d)
+        run(pq + ["triage"], cwd=d)
+        # a 451 at the end of DATA: nothing delivered, retried later
+        sd.set_refuse([{"step": "DATA", "code": 451, "text": "try later", "times": 1}])
+        p = run(pq + ["outbox", "send"], cwd=d, ok=False)
+        box = outbox(pq, d)
+        check(p.returncode == 1 and "will retry" in p.stdout and box[0]["state"] == "pending" and
+              box[0]["attempts"] == 1 and "451" in (box[0]["error"] or "") and
+              not sd.messages(), "451: still pending, the server's words kept, nothing stored")
+        check(box[0]["next_attempt"] - box[0]["created"] >= 55,
+              "and the next attempt waits a minute")
+        out = run(pq + ["outbox", "send"], cwd=d).stdout
+        msgs = sd.messages()
+        check("1 sent" in out and len(msgs) == 1 and outbox(pq, d)[0]["state"] == "sent",
+              "then accepted: delivered exactly once")
+        if msgs:
+            env, raw = msgs[0]
+            m = parse(raw)
+            series = json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+            v2 = [s for s in series if s["name"] == "rust: time helpers" and s["version"] == 2][0]
+            check(m["In-Reply-To"] == "<%s>" % v2["cover"] and m["Subject"].startswith("Re: "),
+                  "the received reply parses and threads under the cover letter")
+            check(sorted(env["rcpt_tos"]) == sorted(["alice@example.org", "bob@example.org",
+                                                      "rust-for-linux@vger.example.org"]),
+                  "it reached the author, the list and the reviewer: %s" % env["rcpt_tos"])
+            check(env["mail_from"] == "maint@example.org" and env.get("tls"),
+                  "from the configured sender, over TLS, authenticated")
+            q = json.loads(run(pq + ["queue", "rust-dev", "--json"], cwd=d).stdout)
+            body = m.get_content()
+            check(all(p["commit"] in body for s in q for p in s["patches"]),
+                  "naming the commits on rust-dev")
+        # a 550: failed for good, shown, never retried
+        fix = [s for s in json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+               if s["name"] == "rust: str: count bytes in len()"][0]
+        sd.set_refuse([{"step": "RCPT", "code": 550, "text": "no such list", "times": 0}])
+        run(pq + ["approve", str(fix["id"]), "--queue", "rust-fixes"], cwd=d)
+        run(pq + ["outbox", "send"], cwd=d, ok=False)
+        box = outbox(pq, d)
+        check(box[-1]["state"] == "failed" and "550" in (box[-1]["error"] or ""),
+              "550 for every recipient: failed, with the server's words")
+        listing = run(pq + ["outbox"], cwd=d).stdout
+        check("failed" in listing and "550" in listing, "and shown by patchq outbox")
+        before = len(sd.events())
+        out = run(pq + ["outbox", "send"], cwd=d).stdout
+        check("0 sent, 0 to retry, 0 refused" in out and len(sd.events()) == before,
+              "and never tried again")
+    finally:
+        sd.cleanup()
+
+
+def test_sendmail(a, work):
+    prog = os.path.join(work, "fake-sendmail")
+    spool = os.path.join(work, "sendmail-spool")
+    os.mkdir(spool)
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\nprintf '%%s\\n' \"$@\" > %s/argv\ncat > %s/mail\n" % (spool, spool))
+    os.chmod(prog, 0o755)
+    d, pq = demo(a, work, "sendmail", [("sendmail", prog)])
+    run(pq + ["import", "maildir"], cwd=d)
+    run(pq + ["triage"], cwd=d)
+    out = run(pq + ["outbox", "send"], cwd=d).stdout
+    argv = open(os.path.join(spool, "argv")).read().split("\n") if "1 sent" in out else []
+    check(argv[:4] == ["-i", "-f", "maint@example.org", "--"] and "alice@example.org" in argv,
+          "through a sendmail program: -i -f SENDER -- RECIPIENTS: %s" % argv[:6])
+    mail = parse(open(os.path.join(spool, "mail"), "rb").read()) if argv else None
+    check(mail is not None and mail["Subject"] == "Re: [PATCH v2 0/3] rust: time helpers",
+          "with the reply on its standard input")
+
+
+def test_daemon_crash(a, work):
+    """patchqd killed just before a reply leaves, then just after the
+    server took it: sent once, or once more with the same Message-ID."""
+    sd = Smtpd(os.path.join(work, "smtp-crash"), user="patchq", password="s3cret")
+    sd.start()
+    notify = Notify()
+    try:
+        d, pq = demo(a, work, "crash-demo", smtp_conf(sd))
+        conf = pq[2]
+        with open(conf, "a") as f:
+            f.write('[source "md"]\n\ttype = maildir\n\tpath = maildir\n')
+        for point, copies in (("send", 1), ("sent", 2)):
+            sd.clear()
+            db = os.path.join(d, "patchq.db")
+            if os.path.exists(db):
+                os.unlink(db)
+            for sub in ("cur",):
+                for f in os.listdir(os.path.join(d, "maildir", sub)):
+                    os.rename(os.path.join(d, "maildir", sub, f),
+                              os.path.join(d, "maildir", "new", f.split(":")[0]))
+            git(os.path.join(d, "queues.git"), "update-ref", "refs/heads/rust-dev",
+                git(os.path.join(d, "queues.git"), "rev-parse", "rust-next"))
+            dm = Daemon(a.patchqd, conf, notify, os.path.join(work, "patchqd-%s.log" % point),
+                        env={"PATCHQ_CRASH": point})
+            try:
+                dm.p.wait(60)
+            except subprocess.TimeoutExpired:
+                dm.kill()
+            check(dm.p.returncode == -signal.SIGKILL,
+                  "crash point %s: patchqd killed itself there" % point)
+            box = outbox(pq, d)
+            check(len(box) == 1 and box[0]["state"] == "pending",
+                  "crash point %s: the reply is in the outbox, pending" % point)
+            dm = Daemon(a.patchqd, conf, notify, os.path.join(work, "patchqd-%s-2.log" % point))
+            sent = wait_until(lambda: outbox(pq, d)[0]["state"] == "sent", 30)
+            dm.stop()
+            msgs = sd.messages()
+            ids = {parse(raw)["Message-ID"] for _, raw in msgs}
+            check(sent and len(msgs) == copies and ids == {"<%s>" % box[0]["msgid"]},
+                  "crash point %s: after a restart it went out %s, Message-ID %s" %
+                  (point, "once" if copies == 1 else "once more (the server had it)",
+                   box[0]["msgid"]))
+    finally:
+        notify.close()
+        sd.cleanup()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patchq", required=True)
+    ap.add_argument("--patchqd", required=True)
+    ap.add_argument("--source", required=True)
+    a = ap.parse_args()
+    a.patchq = os.path.abspath(a.patchq)
+    a.patchqd = os.path.abspath(a.patchqd)
+    a.source = os.path.abspath(a.source)
+    work = tempfile.mkdtemp(prefix="pq-replies-")
+    try:
+        test_compose_and_dry_run(a, work)
+        test_sendmail(a, work)
+        if have_smtpd():
+            test_smtp(a, work)
+            test_daemon_crash(a, work)
+        else:
+            print("skip SMTP delivery: aiosmtpd or openssl is missing")
+    finally:
+        if failures:
+            print("work directory kept: " + work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print("%d failed" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
