@@ -223,8 +223,10 @@ def main():
         for label, xs in rows:
             print("  %-36s %s %s %s %s" % (label, ms(pct(xs, 50)), ms(pct(xs, 90)),
                                            ms(pct(xs, 99)), ms(max(xs))))
-        print("  from APPEND to applied, patchq takes %.2f times git am's own time per mail"
-              " (medians)" % (pct(applied, 50) / pct(am, 50)))
+        work_ms = pct(applied, 50) - pct(notified, 50)
+        print("  from the server's notice to applied on rust-dev (ingest, dry runs on every"
+              " queue, rules, apply, reply): %.1f ms, %.2f times git am's %.1f ms (medians)"
+              % (work_ms * 1000, work_ms / pct(am, 50), pct(am, 50) * 1000))
         own = pct(ingest, 50) - pct(notified, 50)
         print("  patchq's share of the ingestion (p50 less the server's notice delay): %.1f ms"
               % (own * 1000))
