@@ -12,6 +12,7 @@ socket this test binds.
 - --check-config, --help, usage errors;
 - contrib/patchqd.service: systemd-analyze verify, its settings, and the
   daemon started the way its ExecStart says, under a notify socket;
+- a public-inbox v2 archive: what it holds, then the commits added later;
 - kill -9 at random moments while 1,000+ messages of real `git
   format-patch` mail arrive in bursts, in the list's order: every message
   stored once, the series identical to a clean import of the same mail,
@@ -662,6 +663,49 @@ def series_key(series):
                   for s in series)
 
 
+def test_public_inbox(a, work, notify):
+    """A public-inbox v2 archive the operator fetches: the commits after
+    the last one ingested, by poll."""
+    d = os.path.join(work, "pi")
+    os.mkdir(d)
+    setup_demo(a.source, d)
+    mails = [open(os.path.join(d, "maildir", "new", f), "rb").read()
+             for f in sorted(os.listdir(os.path.join(d, "maildir", "new")))]
+    inbox = os.path.join(d, "inbox")
+    epoch = os.path.join(inbox, "git", "0.git")
+    run(["git", "init", "-q", "--bare", epoch], cwd=d)
+    w = os.path.join(d, "pi-work")
+    run(["git", "init", "-q", w], cwd=d)
+    g = ["git", "-c", "user.name=pi", "-c", "user.email=pi@example.org"]
+
+    def add(batch):
+        for m in batch:
+            with open(os.path.join(w, "m"), "wb") as f:
+                f.write(m)
+            run(g + ["add", "m"], cwd=w)
+            run(g + ["commit", "-q", "-m", "m"], cwd=w)
+        run(["git", "push", "-q", epoch, "HEAD:refs/heads/master"], cwd=w)
+
+    add(mails[:6])
+    conf = os.path.join(d, "patchq.conf")
+    with open(conf, "a") as f:
+        f.write('\n[source "lore"]\n\ttype = public-inbox\n\tpath = %s\n'
+                '\tpollInterval = 1\n' % inbox)
+    db = os.path.join(d, "patchq.db")
+    dm = Daemon(a.patchqd, conf, notify, os.path.join(work, "patchqd-pi.log"))
+    try:
+        count = lambda: pqdb(a.patchq, db, "stats")["messages"]  # noqa: E731
+        check(wait_until(lambda: count() == 6, 20), "public-inbox: the 6 archived messages")
+        add(mails[6:])
+        check(wait_until(lambda: count() == len(mails), 20),
+              "public-inbox: the commits fetched later, at the next poll (%d of %d)"
+              % (count(), len(mails)))
+    finally:
+        rc = dm.stop()
+    check(rc == 0 and count() == len(mails) and "error" not in dm.text(),
+          "public-inbox: nothing stored twice, no error")
+
+
 def test_kill_loop(a, work, notify):
     rng = random.Random(a.seed)
     d = os.path.join(work, "kill")
@@ -908,6 +952,7 @@ def main():
         test_watchdog_journal(a, d, conf, notify)
         test_options(a, d, conf)
         test_unit(a, d, conf, notify)
+        test_public_inbox(a, work, notify)
         test_kill_loop(a, work, notify)
         san = []
         for root, _, files in os.walk(work):
