@@ -63,6 +63,9 @@ def main():
     ap.add_argument("--patchq", required=True)
     ap.add_argument("--source", required=True)
     a = ap.parse_args()
+    a.patchqd = os.path.abspath(a.patchqd)
+    a.patchq = os.path.abspath(a.patchq)
+    a.source = os.path.abspath(a.source)
     if not have_dovecot():
         print("dovecot (dovecot-imapd) or openssl is not installed")
         return 77
