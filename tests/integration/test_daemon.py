@@ -39,31 +39,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_queue import run, setup_demo  # noqa: E402
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
+from checks import check, failures, wait_until  # noqa: E402
 
 
 def git(repo, *args):
     """git's output, or "" when it fails (a check then says what is wrong)."""
     p = subprocess.run(["git", "--git-dir=" + repo] + list(args), capture_output=True, text=True)
     return p.stdout.strip() if p.returncode == 0 else ""
-
-
-def wait_until(pred, timeout, step=0.1):
-    """pred() until true or timeout seconds passed; its last value."""
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > end:
-            return v
-        time.sleep(step)
 
 
 def msgid_of(text):

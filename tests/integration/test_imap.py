@@ -21,17 +21,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
+from checks import check, failures  # noqa: E402
 from dovecot import (CERT_GOOD, CERT_SELF_SIGNED, CERT_UNKNOWN_CA, CERT_WRONG_NAME,  # noqa: E402
                      Dovecot, wire_bytes)
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def sanitizer_clean(stderr, what):

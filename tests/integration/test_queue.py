@@ -16,15 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-    return cond
+from checks import check, failures  # noqa: E402
 
 
 def run(args, cwd, ok=True, stdin=None):

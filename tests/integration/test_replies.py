@@ -33,17 +33,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from smtpd import Smtpd, have_smtpd  # noqa: E402
-from test_daemon import Daemon, Notify, wait_until  # noqa: E402
+from test_daemon import Daemon, Notify  # noqa: E402
 from test_queue import git, run, setup_demo  # noqa: E402
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
+from checks import check, failures, wait_until  # noqa: E402
 
 
 def parse(raw):

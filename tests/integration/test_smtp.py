@@ -21,16 +21,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from smtpd import CERT_GOOD, CERT_UNKNOWN_CA, CERT_WRONG_NAME, Smtpd, have_smtpd  # noqa: E402
+from checks import check, failures  # noqa: E402
 
 SENDER = "patchq@example.org"
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def wire(msg):
