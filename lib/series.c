@@ -45,6 +45,25 @@ static void read_candidate(sqlite3_stmt *st, struct candidate *c)
 	c->has_cover = sqlite3_column_type(st, 5) != SQLITE_NULL;
 }
 
+/* Whether m is a direct reply to a message of series id (into *yes). */
+static int answers_member(struct pq_store *s, long long id, const struct pq_series_member *m,
+			  int *yes)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT 1 FROM message WHERE series_id = ? AND msgid = ? LIMIT 1");
+
+	*yes = 0;
+	if (!m->nrefs)
+		return 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, m->refs[m->nrefs - 1]);
+	*yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return 0;
+}
+
 /*
  * Whether m may join c. by_own_id: c was found because its members
  * reference m, which makes m their parent (a late cover letter), so an
@@ -60,6 +79,20 @@ static int fits(struct pq_store *s, const struct candidate *c, const struct pq_s
 		return 0;
 	if (c->version != m->version && m->version_explicit && !(by_own_id && !c->version_explicit))
 		return 0;
+	/*
+	 * A series that says it is another version: the v1 cover a v2 answers
+	 * is not the v2's late cover, and an unversioned patch joins it only
+	 * as the direct reply to one of its messages ("[PATCH v3 0/4]" with
+	 * "[PATCH 1/4]"s under it), not because both refer to the v1 cover.
+	 */
+	if (c->version_explicit && c->version != m->version) {
+		if (by_own_id)
+			return 0;
+		if ((ret = answers_member(s, c->id, m, &taken)) < 0)
+			return ret;
+		if (!taken)
+			return 0;
+	}
 	if (m->index == 0) {
 		taken = c->has_cover;
 	} else if ((ret = slot_taken(s, c->id, m->index, &taken)) < 0) {
@@ -240,7 +273,6 @@ static int link_predecessor(struct pq_store *s, const struct pq_series_member *m
 {
 	sqlite3_stmt *st;
 	long long prev = 0;
-	size_t i;
 	int ret;
 
 	st = pq_store_stmt(s, "SELECT 1 FROM series WHERE id = ? AND supersedes IS NULL");
@@ -264,29 +296,31 @@ static int link_predecessor(struct pq_store *s, const struct pq_series_member *m
 		prev = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 
+	/* sent in reply to an earlier posting (a new version or a resend): one
+	 * of its references is a message of that posting, whichever came first */
 	st = pq_store_stmt(
-		s, "SELECT p.id FROM series_ref r JOIN series p ON p.id = r.series_id, series s"
-		   " WHERE r.msgid = ?2 AND s.id = ?1 AND p.id < s.id"
+		s, "SELECT p.id FROM series_ref r JOIN message pm ON pm.msgid = r.msgid"
+		   " JOIN series p ON p.id = pm.series_id, series s"
+		   " WHERE r.series_id = ?1 AND s.id = ?1 AND p.id != s.id"
 		   " AND p.submitter = s.submitter COLLATE NOCASE AND (p.version < s.version"
-		   " OR (p.version = s.version AND p.name = s.name))"
+		   " OR (p.version = s.version AND p.id < s.id AND p.name = s.name))"
 		   " ORDER BY p.version DESC, p.id DESC LIMIT 1");
-	if (!st)
-		return PQ_EDB;
-	/* sent in reply to an earlier posting: a new version or a resend */
-	for (i = m->nrefs; !prev && i-- > 0;) {
+	if (!prev && st) {
 		sqlite3_bind_int64(st, 1, id);
-		pq_store_bind_text(st, 2, m->refs[i]);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			prev = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
+	} else if (!st) {
+		return PQ_EDB;
 	}
 
 	if (!prev) {
 		st = pq_store_stmt(
-			s, "SELECT p.id FROM series p, series s WHERE s.id = ?1 AND p.id < s.id"
+			s, "SELECT p.id FROM series p, series s WHERE s.id = ?1 AND p.id != s.id"
 			   " AND s.name IS NOT NULL AND p.name = s.name"
 			   " AND p.submitter = s.submitter COLLATE NOCASE"
-			   " AND (p.version < s.version OR (?2 AND p.version = s.version))"
+			   " AND (p.version < s.version OR (?2 AND p.version = s.version"
+			   " AND p.id < s.id))"
 			   " ORDER BY p.version DESC, p.id DESC LIMIT 1");
 		if (!st)
 			return PQ_EDB;
@@ -332,13 +366,41 @@ int pq_series_place(struct pq_store *s, const struct pq_series_member *m, long l
 	return 0;
 }
 
+/*
+ * The newer versions that arrived before this one was complete enough to
+ * be told as their predecessor (a v2 before its v1): they look again.
+ */
+static int link_successors(struct pq_store *s, const struct pq_series_member *m, long long id)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT n.id FROM series n, series p WHERE p.id = ?1 AND n.id != p.id"
+		   " AND n.supersedes IS NULL AND n.version > p.version"
+		   " AND n.submitter = p.submitter COLLATE NOCASE AND (n.name = p.name"
+		   " OR EXISTS (SELECT 1 FROM series_ref r JOIN message pm ON pm.msgid = r.msgid"
+		   " WHERE r.series_id = n.id AND pm.series_id = p.id))"
+		   " ORDER BY n.version, n.id");
+	long long *ids = NULL;
+	size_t n = 0, i;
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
+		return ret;
+	for (i = 0; i < n && ret == 0; i++)
+		ret = link_predecessor(s, m, ids[i]);
+	free(ids);
+	return ret;
+}
+
 int pq_series_join(struct pq_store *s, const struct pq_series_member *m, long long series_id)
 {
 	int ret;
 
-	if ((ret = join(s, m, series_id)) < 0)
+	if ((ret = join(s, m, series_id)) < 0 || (ret = link_predecessor(s, m, series_id)) < 0)
 		return ret;
-	return link_predecessor(s, m, series_id);
+	return link_successors(s, m, series_id);
 }
 
 /* ---- reading a series back ---- */
