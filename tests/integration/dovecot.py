@@ -233,6 +233,10 @@ mail_uid = {uid}
 mail_gid = {gid}
 mail_location = maildir:~/Maildir
 mail_fsync = never
+# IDLE learns of new mail through inotify; should the server get no
+# inotify instance (the per-user limit, with many tests at once), its
+# fallback check comes every second instead of every 30
+mailbox_idle_check_interval = 1 secs
 ssl = yes
 ssl_cert = <{d}/pki/{cert}.crt
 ssl_key = <{d}/pki/{cert}.key

@@ -93,8 +93,10 @@ def main():
         # 1. APPEND by another client: in the database through IDLE
         for m in mails[:8]:
             dc.append("rust", m)
-        check(wait_until(lambda: stored(db) >= 8, 20) and stored(db) == 8,
-              "8 messages APPENDed to rust are stored (pollInterval is an hour: IDLE)")
+        if not check(wait_until(lambda: stored(db) >= 8, 20) and stored(db) == 8,
+                     "8 messages APPENDed to rust are stored (pollInterval is an hour: IDLE)"):
+            print("  patchqd's log:\n" + dm.text()[-2000:] + "\n  dovecot's log:\n" +
+                  dc.log()[-2000:])
         dc.append("INBOX", mails[8])
         check(wait_until(lambda: stored(db) == 9, 20),
               "a message APPENDed to INBOX, the second mailbox, is stored too")
