@@ -1104,10 +1104,14 @@ int main(int argc, char **argv)
 	d.cfg = pq_calloc(1, sizeof(*d.cfg));
 	d.cfg->c = c;
 	d.cfg->refs = 1;
+	/* libgit2 stays up while the workers live: its per-thread state goes
+	 * with each thread */
+	pq_queue_hold();
 	pq_log(LOG_NOTICE, "patchqd %s starting with %s", PATCHQ_VERSION, d.conf_path);
 	if (start(&d) == 0 && event_base_dispatch(d.base) == 0 && d.stopping)
 		rc = 0;
 	finish(&d);
+	pq_queue_release();
 	if (rc == 0)
 		pq_log(LOG_NOTICE, "stopped");
 	return rc;

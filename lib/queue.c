@@ -1221,6 +1221,16 @@ int pq_queue_apply(const char *repo_path, const char *branch, const char *base,
 	return rc;
 }
 
+void pq_queue_hold(void)
+{
+	git_libgit2_init();
+}
+
+void pq_queue_release(void)
+{
+	git_libgit2_shutdown();
+}
+
 int pq_queue_tip(const char *repo_path, const char *branch, char tip[41])
 {
 	struct pq_buf refname = PQ_BUF_INIT;

@@ -103,4 +103,13 @@ int pq_queue_contains(const char *repo_path, const char *branch, const char *rev
  */
 int pq_queue_push(const char *repo_path, const char *remote, char *const *branches, size_t n);
 
+/*
+ * Each function here initialises libgit2 for its call and shuts it down
+ * after. A program with threads calls pq_queue_hold() once at start and
+ * pq_queue_release() after its threads ended, so libgit2 stays up while
+ * they run (its per-thread state is freed when each thread exits).
+ */
+void pq_queue_hold(void);
+void pq_queue_release(void);
+
 #endif
