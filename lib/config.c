@@ -928,7 +928,7 @@ static int fail_key(struct loader *ld, int line, const char *name, const struct 
 static int load_entry(struct loader *ld, const git_config_entry *e)
 {
 	const char *name = e->name, *dot1 = strchr(name, '.'), *dotn = strrchr(name, '.');
-	const char *var = dotn + 1;
+	const char *var;
 	struct pq_buf kname = PQ_BUF_INIT;
 	const struct section *s;
 	struct meta *m = &ld->top;
@@ -938,6 +938,10 @@ static int load_entry(struct loader *ld, const git_config_entry *e)
 	size_t ki;
 
 	line = scan_find(&ld->scan, name, &header_line);
+	/* libgit2 hands "section.key"; anything else (found by fuzzing) is refused */
+	if (!dot1)
+		return fail(ld, line, "\"%s\": a key outside any section", name);
+	var = dotn + 1;
 	if (dot1 != dotn)
 		sub = pq_strndup(dot1 + 1, (size_t)(dotn - dot1 - 1));
 	si = section_find(name, (size_t)(dot1 - name));

@@ -1076,6 +1076,12 @@ static void test_reply_and_smtp(void)
 		     "reply.from: \"nobody\" is not of the form");
 }
 
+/* Found by fuzz_config: libgit2 hands a key before any section without a dot. */
+static void test_key_before_any_section(void)
+{
+	expect_error("repository = x\n" HEAD, 0, "\"repository\": a key outside any section");
+}
+
 static void test_free_and_lookup_accept_null(void)
 {
 	pq_config_free(NULL);
@@ -1129,6 +1135,7 @@ int main(void)
 	test_first_problem_is_reported();
 	test_sources();
 	test_reply_and_smtp();
+	test_key_before_any_section();
 	test_source_errors_name_line();
 	test_free_and_lookup_accept_null();
 
