@@ -45,3 +45,36 @@ git clone -q "$demo/repo" "$demo/am-check"
 git -C "$demo/am-check" checkout -q rust-next
 pq am 2 | git -C "$demo/am-check" -c user.name=Demo -c user.email=demo@example.org am -q
 git -C "$demo/am-check" log --format='%h %s%n%(trailers:only,unfold)' rust-next~3..rust-next
+
+echo
+echo "== patchqd on the demo list: a maildir source under inotify, replies to a dry-run maildir"
+# a fresh database and queue repository; the mail arrives while it runs
+d=$(pwd)/$demo/daemon
+rm -rf "$d"
+mkdir -p "$d/inbox/new" "$d/inbox/cur" "$d/inbox/tmp"
+git clone -q --bare "$demo/repo" "$d/queues.git"
+sed -e "s|/var/lib/patchq/patchq.db|$d/patchq.db|" \
+	-e "s|/var/lib/patchq/linux.git|$d/queues.git|" \
+	-e "s|^	reply = false|	reply = true|" \
+	contrib/patchq.conf.example >"$d/patchq.conf"
+printf '[source "demo"]\n\ttype = maildir\n\tpath = %s/inbox\n[smtp]\n\tmaildir = %s/sent\n' \
+	"$d" "$d" >>"$d/patchq.conf"
+build/patchqd -c "$d/patchq.conf" 2>"$d/patchqd.log" &
+pid=$!
+sleep 1
+for f in "$demo"/maildir/new/*; do
+	cp "$f" "$d/inbox/tmp/${f##*/}" && mv "$d/inbox/tmp/${f##*/}" "$d/inbox/new/"
+done
+# until the mail is in, rust-dev took the reviewed series (its reply went
+# out) and the fix waits for approval
+for _ in $(seq 100); do
+	[ -z "$(ls "$d/inbox/new")" ] && [ -n "$(ls "$d/sent/new" 2>/dev/null)" ] &&
+		grep -q "waits for approval" "$d/patchqd.log" && break
+	sleep 0.2
+done
+kill -TERM "$pid"
+wait "$pid"
+cat "$d/patchqd.log"
+echo
+echo "== the reply patchqd sent (dry run: $demo/daemon/sent/new)"
+cat "$d"/sent/new/*

@@ -824,6 +824,20 @@ static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 	return st ? pq_store_ids(s, st, ids, n) : PQ_EDB;
 }
 
+/* Whether the series id replaces supersedes is applied to queue. */
+static int replaces_applied(struct pq_store *s, long long id, const char *queue)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT count(*) FROM series n JOIN application a"
+					    " ON a.series_id = n.supersedes WHERE n.id = ?"
+					    " AND a.queue = ? AND a.active");
+
+	if (!st)
+		return 0;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	return pq_store_scalar(st) > 0;
+}
+
 /*
  * A series queued for approval whose dry run failed on that queue: the
  * list hears at once (once per series) rather than at approval time.
@@ -868,7 +882,7 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, long long i
 	struct pq_rules_verdict v;
 	struct pq_buf checks = PQ_BUF_INIT;
 	char reason[256];
-	int ret, matched;
+	int ret, matched, replaces, automatic;
 
 	/* pull requests are not applied from mail */
 	if ((ret = pq_apply_check(s, c, id, &checks)) == PQ_EDB)
@@ -888,11 +902,15 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, long long i
 		ret = pq_apply_reject(s, id, v.rule->queue, reason);
 		goto out;
 	}
+	/* a new version of a series on a rebuilt queue would not apply on top
+	 * of the old one: the rebuild puts it in its place */
+	replaces = v.automatic && v.queue->rebuild && replaces_applied(s, id, v.queue->name);
+	automatic = v.automatic && !replaces;
 	if ((ret = pq_store_begin(s)) < 0)
 		goto out;
 	/* automatic: approved by the rule, so that a crash before the application
 	 * leaves it to the next pass (apply_waiting_approvals) */
-	if ((ret = set_state(s, id, v.queue->name, v.automatic ? "approved" : "queued", NULL, NULL,
+	if ((ret = set_state(s, id, v.queue->name, automatic ? "approved" : "queued", NULL, NULL,
 			     0)) < 0 ||
 	    (ret = rule_name(s, id, v.queue->name, v.rule->name)) < 0 ||
 	    (ret = series_state(s, id, "queued")) < 0) {
@@ -902,10 +920,13 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, long long i
 	if ((ret = pq_store_commit(s)) < 0)
 		goto out;
 	pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s\n", id, v.queue->name,
-		    v.rule->name, v.automatic ? ", applying" : ", waits for approval");
+		    v.rule->name,
+		    replaces	? ", replaces its earlier version there at the next rebuild"
+		    : automatic ? ", applying"
+				: ", waits for approval");
 	if (!v.automatic && (ret = reply_if_check_failed(s, c, id, v.queue->name)) < 0)
 		goto out;
-	if (v.automatic) {
+	if (automatic) {
 		ret = pq_apply_series(s, c, id, v.queue->name, 0, report);
 		if (ret < 0 && ret != PQ_EDB) {
 			pq_buf_addf(report, "  not applied: %s\n", pq_error_last());

@@ -125,6 +125,31 @@ def test_compose_and_dry_run(a, work):
           tip[:12] in text, "it names the file and the queue's tip")
 
 
+def test_new_version_on_rebuilt_queue(a, work):
+    """v1 lands on rust-dev, then v2 arrives: no failure reply (it would
+    not apply on top of v1); the rebuild puts it in v1's place."""
+    d, pq = demo(a, work, "v1v2", [("maildir", "out")])
+    new = os.path.join(d, "maildir", "new")
+    later = os.path.join(d, "later")
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(later, sub))
+    for f in sorted(os.listdir(new)):
+        if "demo-time-v2-" in open(os.path.join(new, f)).read():
+            os.rename(os.path.join(new, f), os.path.join(later, "new", f))
+    run(pq + ["import", "maildir"], cwd=d)
+    run(pq + ["triage"], cwd=d)
+    run(pq + ["import", later], cwd=d)
+    out = run(pq + ["triage"], cwd=d).stdout
+    box = outbox(pq, d)
+    check("replaces its earlier version there at the next rebuild" in out and
+          [r["kind"] for r in box] == ["applied"],
+          "v2 after v1 on rust-dev: queued for the rebuild, no failure reply: %s" %
+          [(r["kind"], r["series"]) for r in box])
+    run(pq + ["rebuild", "rust-dev"], cwd=d)
+    q = json.loads(run(pq + ["queue", "rust-dev", "--json"], cwd=d).stdout)
+    check([s["version"] for s in q] == [2], "and the rebuild puts v2 in v1's place")
+
+
 def smtp_conf(sd):
     return [("host", "127.0.0.1"), ("port", str(sd.port)), ("tls", "starttls"),
             ("caFile", sd.ca_file), ("user", sd.user), ("passwordFile", sd.password_file)]
@@ -267,6 +292,7 @@ def main():
     work = tempfile.mkdtemp(prefix="pq-replies-")
     try:
         test_compose_and_dry_run(a, work)
+        test_new_version_on_rebuilt_queue(a, work)
         test_sendmail(a, work)
         if have_smtpd():
             test_smtp(a, work)
