@@ -87,6 +87,7 @@ static const char usage_queues[] =
 	"                      dry run; temporary failures are retried later\n"
 	"  outbox preview SERIES\n"
 	"                      the series' replies as they are or would be sent\n"
+	"  outbox retry ID     a failed reply pending again (the cause was fixed)\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE   the configuration (git-config format; default\n"
@@ -395,8 +396,14 @@ static int cmd_outbox(struct pq_store *s, const struct pq_config *c, int argc, c
 		return report(pq_outbox_list(s, &b, o->json), &b, "outbox");
 	if (!strcmp(argv[1], "preview") && argc == 3)
 		return report(pq_outbox_preview(s, c, series_arg(argv[2]), &b), &b, "outbox");
+	if (!strcmp(argv[1], "retry") && argc == 3) {
+		if (pq_outbox_retry(s, series_arg(argv[2])) < 0)
+			return fail("outbox retry");
+		printf("reply %s is pending again\n", argv[2]);
+		return 0;
+	}
 	if (strcmp(argv[1], "send") || argc != 2)
-		die_usage("outbox takes nothing, send, or preview SERIES");
+		die_usage("outbox takes nothing, send, preview SERIES or retry ID");
 	ret = pq_outbox_send(s, c, (int64_t)time(NULL), 1, 0, &b, &st);
 	print_buf(&b);
 	pq_buf_free(&b);

@@ -284,6 +284,23 @@ int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, i
 	return rc;
 }
 
+int pq_outbox_retry(struct pq_store *s, long long id)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT count(*) FROM outbox WHERE id = ? AND state = 'failed'");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	if (!pq_store_scalar(st))
+		return pq_error_set(PQ_ENOTFOUND, "no failed reply %lld in the outbox", id);
+	st = pq_store_stmt(s, "UPDATE outbox SET state = 'pending', next_attempt = 0 WHERE id = ?");
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	return pq_store_step_done(s, st);
+}
+
 int64_t pq_outbox_next_due(struct pq_store *s)
 {
 	sqlite3_stmt *st = pq_store_stmt(

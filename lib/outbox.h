@@ -36,6 +36,13 @@ struct pq_outbox_stats {
 int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, int force,
 		   size_t max, struct pq_buf *report, struct pq_outbox_stats *stats);
 
+/*
+ * Makes the failed reply id pending again, due at once: after the cause
+ * of a permanent failure was fixed (a configuration, an address). Returns
+ * 0, PQ_ENOTFOUND when there is no failed reply id, PQ_EDB.
+ */
+int pq_outbox_retry(struct pq_store *s, long long id);
+
 /* When the next pending reply is due (unix time), 0 when none is pending. */
 int64_t pq_outbox_next_due(struct pq_store *s);
 

@@ -210,6 +210,12 @@ def test_smtp(a, work):
         out = run(pq + ["outbox", "send"], cwd=d).stdout
         check("0 sent, 0 to retry, 0 refused" in out and len(sd.events()) == before,
               "and never tried again")
+        sd.set_refuse([])
+        out = run(pq + ["outbox", "retry", str(box[-1]["id"])], cwd=d).stdout
+        out += run(pq + ["outbox", "send"], cwd=d).stdout
+        check("pending again" in out and "1 sent" in out and
+              outbox(pq, d)[-1]["state"] == "sent" and len(sd.messages()) == 2,
+              "once the cause is fixed, outbox retry sends it: " + out.replace("\n", " | "))
     finally:
         sd.cleanup()
 
