@@ -102,16 +102,6 @@ static void add_trailer(struct pq_buf *out, const struct pq_trailer *t)
 		pq_buf_addf(out, "%s\n", t->extinfo);
 }
 
-static int is_ascii(const struct pq_buf *b)
-{
-	size_t i;
-
-	for (i = 0; i < b->len; i++)
-		if ((unsigned char)b->ptr[i] >= 0x80)
-			return 0;
-	return 1;
-}
-
 /* The commit message with the collected trailers, b4's way: after the
  * patch's own trailers, before the applier's sign-off when that already
  * closes the block. */
@@ -157,7 +147,7 @@ static void message_with_trailers(struct pq_buf *out, const struct pq_patch *pp,
 	pq_buf_free(&sob);
 }
 
-static int load_raw(struct pq_store *s, long long message_id, struct pq_mail *m)
+int pq_am_mail_load(struct pq_store *s, long long message_id, struct pq_mail *m)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT r.bytes FROM message m JOIN raw r ON r.id = m.raw_id WHERE m.id = ?");
@@ -183,7 +173,7 @@ int pq_am_patch_load(struct pq_store *s, const struct pq_series_patch *sp,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if ((ret = load_raw(s, sp->id, &out->mail)) < 0) {
+	if ((ret = pq_am_mail_load(s, sp->id, &out->mail)) < 0) {
 		pq_mail_free(&out->mail);
 		return ret;
 	}
@@ -233,8 +223,11 @@ static int write_patch(struct pq_store *s, const struct pq_series_patch *sp,
 	pq_buf_adds(&head, "MIME-Version: 1.0\n");
 	pq_buf_adds(&head, "Content-Type: text/plain; charset=\"utf-8\"\n");
 	pq_buf_addf(&head, "Content-Transfer-Encoding: %s\n\n",
-		    is_ascii(&head) && is_ascii(&ap.mail.body) && is_ascii(&ap.message) ? "7bit"
-											: "8bit");
+		    pq_mail_is_ascii(pq_buf_str(&head), head.len) &&
+				    pq_mail_is_ascii(pq_buf_str(&ap.mail.body), ap.mail.body.len) &&
+				    pq_mail_is_ascii(pq_buf_str(&ap.message), ap.message.len)
+			    ? "7bit"
+			    : "8bit");
 	pq_buf_add(out, head.ptr, head.len);
 	pq_buf_add(out, ap.message.ptr, ap.message.len);
 	if (dashes && notes_present(body + rest, len - rest)) {

@@ -178,7 +178,7 @@ static int charset_is_cp1252(const char *cs)
 		      !strcasecmp(cs, "windows-1252") || !strcasecmp(cs, "cp1252"));
 }
 
-static int is_ascii(const char *s, size_t len)
+int pq_mail_is_ascii(const char *s, size_t len)
 {
 	return ascii_run((const unsigned char *)s, len) == len;
 }
@@ -194,7 +194,7 @@ static void to_utf8(struct pq_buf *out, const char *cs, const char *s, size_t le
 	char *conv = NULL;
 	size_t convlen = 0;
 
-	if (is_ascii(s, len)) {
+	if (pq_mail_is_ascii(s, len)) {
 		pq_buf_add(out, s, len);
 		return;
 	}

@@ -86,4 +86,7 @@ void pq_mail_split_address(const char *addr, char **name, char **email);
  * U+FFFD, NUL bytes too. Used wherever outside text enters. */
 void pq_utf8_sanitize(struct pq_buf *out, const char *s, size_t len);
 
+/* Whether s[0..len) is all ASCII without NUL bytes (a word at a time). */
+int pq_mail_is_ascii(const char *s, size_t len);
+
 #endif

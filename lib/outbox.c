@@ -48,13 +48,6 @@ static void pending_free(struct pending *p, size_t n)
 	free(p);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-	const char *t = pq_store_col_text(st, i);
-
-	return pq_strdup(t ? t : "");
-}
-
 static int load_due(struct pq_store *s, int64_t now, int force, size_t max, struct pending **out,
 		    size_t *n)
 {
@@ -81,10 +74,10 @@ static int load_due(struct pq_store *s, int64_t now, int force, size_t max, stru
 		}
 		p = &(*out)[(*n)++];
 		p->id = sqlite3_column_int64(st, 0);
-		p->msgid = col_dup(st, 1);
-		p->sender = col_dup(st, 2);
-		p->recipients = col_dup(st, 3);
-		p->message = col_dup(st, 4);
+		p->msgid = pq_store_col_dup(st, 1);
+		p->sender = pq_store_col_dup(st, 2);
+		p->recipients = pq_store_col_dup(st, 3);
+		p->message = pq_store_col_dup(st, 4);
 		p->attempts = sqlite3_column_int(st, 5);
 		p->note = NULL;
 	}
@@ -380,7 +373,7 @@ static int preview_applied(struct pq_store *s, const struct pq_config *c,
 
 		rp = pq_reallocarray(rp, n + 1, sizeof(*rp));
 		commits = pq_reallocarray(commits, n + 1, sizeof(*commits));
-		commits[n] = col_dup(st, 1);
+		commits[n] = pq_store_col_dup(st, 1);
 		rp[n].commit = commits[n];
 		rp[n].index = 0;
 		rp[n].title = "";
@@ -453,7 +446,7 @@ int pq_outbox_preview(struct pq_store *s, const struct pq_config *c, long long i
 	sqlite3_bind_int64(st, 1, id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		queues = pq_reallocarray(queues, nq + 1, sizeof(*queues));
-		queues[nq++] = col_dup(st, 0);
+		queues[nq++] = pq_store_col_dup(st, 0);
 	}
 	sqlite3_reset(st);
 	for (i = 0; i < nq && rc == 0; i++) {

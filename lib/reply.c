@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "alloc.h"
+#include "am.h"
 #include "error.h"
 #include "mail.h"
 
@@ -100,14 +101,6 @@ static void addrs_add_list(struct addrs *l, const char *list)
 
 /* ---- header encoding ---- */
 
-static int is_ascii(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 0;
-	return 1;
-}
-
 /* s as RFC 2047 encoded words (base64, UTF-8), each under 76 characters. */
 static void add_encoded(struct pq_buf *b, const char *s)
 {
@@ -131,7 +124,7 @@ static void add_phrase(struct pq_buf *b, const char *name)
 {
 	const char *p;
 
-	if (!is_ascii(name)) {
+	if (!pq_mail_is_ascii(name, strlen(name))) {
 		add_encoded(b, name);
 		return;
 	}
@@ -176,7 +169,7 @@ static void add_address_header(struct pq_buf *b, const char *field, const struct
 static void add_text_header(struct pq_buf *b, const char *field, const char *value)
 {
 	pq_buf_addf(b, "%s: ", field);
-	if (is_ascii(value))
+	if (pq_mail_is_ascii(value, strlen(value)))
 		pq_buf_adds(b, value);
 	else
 		add_encoded(b, value);
@@ -184,26 +177,6 @@ static void add_text_header(struct pq_buf *b, const char *field, const char *val
 }
 
 /* ---- the mail answered ---- */
-
-static int load_mail(struct pq_store *s, const char *msgid, struct pq_mail *m)
-{
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT r.bytes FROM message m JOIN raw r"
-					    " ON r.id = m.raw_id WHERE m.msgid = ?"
-					    " ORDER BY m.id LIMIT 1");
-	int ret;
-
-	if (!st)
-		return PQ_EDB;
-	pq_store_bind_text(st, 1, msgid);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return pq_error_set(PQ_ENOTFOUND, "the mail <%s> is not in the database", msgid);
-	}
-	ret = pq_mail_parse(m, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
-			    NULL);
-	sqlite3_reset(st);
-	return ret < 0 ? ret : 0;
-}
 
 /* "On DATE, NAME wrote:" and the first lines of the text, quoted. */
 static void add_quote(struct pq_buf *b, const struct pq_mail *m)
@@ -333,7 +306,7 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 		     struct pq_reply *out)
 {
 	const struct pq_series *se = a->series;
-	const char *answered = se->cover_msgid;
+	long long answered = se->cover_id;
 	const struct pq_queue_conf *q = pq_config_queue(c, a->queue);
 	struct addrs to = { NULL, 0 }, cc = { NULL, 0 }, all = { NULL, 0 };
 	struct pq_mail m;
@@ -347,10 +320,10 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 	memset(out, 0, sizeof(*out));
 	memset(&m, 0, sizeof(m));
 	if (!answered && se->npatches)
-		answered = se->patches[0].msgid;
+		answered = se->patches[0].id;
 	if (!answered)
 		return pq_error_set(PQ_ENOTFOUND, "series %lld has no mail to answer", se->id);
-	if ((ret = load_mail(s, answered, &m)) < 0)
+	if ((ret = pq_am_mail_load(s, answered, &m)) < 0)
 		return ret;
 
 	addrs_add(&to, m.from_name, m.from_email);

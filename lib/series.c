@@ -405,12 +405,6 @@ int pq_series_join(struct pq_store *s, const struct pq_series_member *m, long lo
 
 /* ---- reading a series back ---- */
 
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL
-							 : pq_strdup(pq_store_col_text(st, i));
-}
-
 static int load_head(struct pq_store *s, struct pq_series *se)
 {
 	sqlite3_stmt *st = pq_store_stmt(
@@ -429,17 +423,17 @@ static int load_head(struct pq_store *s, struct pq_series *se)
 		sqlite3_reset(st);
 		return pq_error_set(PQ_ENOTFOUND, "no series %lld", se->id);
 	}
-	se->name = col_dup(st, 0);
+	se->name = pq_store_col_dup(st, 0);
 	se->version = sqlite3_column_int(st, 1);
 	se->total = sqlite3_column_int(st, 2);
-	se->submitter = col_dup(st, 3);
-	se->submitter_name = col_dup(st, 4);
-	se->state = col_dup(st, 5);
+	se->submitter = pq_store_col_dup(st, 3);
+	se->submitter_name = pq_store_col_dup(st, 4);
+	se->state = pq_store_col_dup(st, 5);
 	se->supersedes = sqlite3_column_int64(st, 6);
 	se->superseded_by = sqlite3_column_int64(st, 7);
 	se->cover_id = sqlite3_column_int64(st, 8);
-	se->cover_msgid = col_dup(st, 9);
-	se->cover_subject = col_dup(st, 10);
+	se->cover_msgid = pq_store_col_dup(st, 9);
+	se->cover_subject = pq_store_col_dup(st, 10);
 	se->received = sqlite3_column_int(st, 11);
 	se->complete = sqlite3_column_int(st, 12) == se->total;
 	sqlite3_reset(st);
@@ -486,13 +480,13 @@ static int load_patches(struct pq_store *s, struct pq_series *se)
 		p = &se->patches[se->npatches++];
 		memset(p, 0, sizeof(*p));
 		p->id = sqlite3_column_int64(st, 0);
-		p->msgid = col_dup(st, 1);
+		p->msgid = pq_store_col_dup(st, 1);
 		p->index = sqlite3_column_int(st, 2);
-		p->subject = col_dup(st, 3);
-		p->name = col_dup(st, 4);
-		p->author = col_dup(st, 5);
-		p->email = col_dup(st, 6);
-		p->date_raw = col_dup(st, 7);
+		p->subject = pq_store_col_dup(st, 3);
+		p->name = pq_store_col_dup(st, 4);
+		p->author = pq_store_col_dup(st, 5);
+		p->email = pq_store_col_dup(st, 6);
+		p->date_raw = pq_store_col_dup(st, 7);
 	}
 	sqlite3_reset(st);
 	for (i = 0; i < se->npatches; i++)
@@ -571,10 +565,10 @@ static int load_replies(struct pq_store *s, struct pq_series *se, long long upto
 		se->replies = pq_reallocarray(se->replies, se->nreplies + 1, sizeof(*se->replies));
 		r = &se->replies[se->nreplies++];
 		r->id = sqlite3_column_int64(st, 0);
-		r->msgid = col_dup(st, 1);
-		r->author = col_dup(st, 2);
-		r->email = col_dup(st, 3);
-		r->subject = col_dup(st, 4);
+		r->msgid = pq_store_col_dup(st, 1);
+		r->author = pq_store_col_dup(st, 2);
+		r->email = pq_store_col_dup(st, 3);
+		r->subject = pq_store_col_dup(st, 4);
 	}
 	sqlite3_reset(st);
 	/* keep the replies that answer this series, and collect their trailers */

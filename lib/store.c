@@ -236,3 +236,9 @@ const char *pq_store_col_text(sqlite3_stmt *st, int i)
 
 	return t ? (const char *)t : "";
 }
+
+char *pq_store_col_dup(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL
+							 : pq_strdup(pq_store_col_text(st, i));
+}

@@ -60,4 +60,7 @@ void pq_store_bind_text(sqlite3_stmt *st, int i, const char *text);
 /* The text column i, "" for NULL; borrowed until the next step. */
 const char *pq_store_col_text(sqlite3_stmt *st, int i);
 
+/* Column i as a copy of its text (caller frees), NULL for SQL NULL. */
+char *pq_store_col_dup(sqlite3_stmt *st, int i);
+
 #endif
