@@ -17,15 +17,20 @@
 #include "alloc.h"
 #include "am.h"
 #include "apply.h"
+#include "approval.h"
 #include "buf.h"
 #include "config.h"
 #include "error.h"
 #include "ingest.h"
 #include "mbox.h"
 #include "outbox.h"
-#include "queue.h"
-#include "rules.h"
+#include "pipeline.h"
+#include "push.h"
+#include "rebuild.h"
+#include "recover.h"
+#include "repo.h"
 #include "store.h"
+#include "triage.h"
 #include "view.h"
 
 static const char usage_text[] =
@@ -77,6 +82,10 @@ static const char usage_queues[] =
 	"                      (default: patchq.pushRemote); only rebuilt queues\n"
 	"                      (rust-dev) are forced\n"
 	"  recover             finish or undo applications a crash interrupted\n"
+	"  run                 one pass of the pipeline, as patchqd runs it after each\n"
+	"                      batch of mail: recover, triage, the rebuilds that are\n"
+	"                      due (a base moved, a newer version), the replies due;\n"
+	"                      exit 1 when a reply failed\n"
 	"\n"
 	"Replies to the list (composed when a series is applied, or when one a rule\n"
 	"sent to a queue does not apply there; see [reply] and [smtp]):\n"
@@ -241,11 +250,13 @@ out:
 static int cmd_import(struct pq_store *s, int argc, char **argv, const struct options *o)
 {
 	struct pq_buf b = PQ_BUF_INIT;
-	long long before = pq_ingest_last_message(s);
+	long long before;
 	int i, status = 0;
 
 	if (!argc)
 		die_usage("import needs at least one PATH");
+	if (pq_ingest_last_message(s, &before) < 0)
+		return fail("import");
 	for (i = 0; i < argc; i++)
 		if (import_one(s, argv[i], o) < 0)
 			status = fail("import");
@@ -309,7 +320,7 @@ static int needs_config(const char *cmd)
 {
 	static const char *const cmds[] = { "why",    "check",	"apply",   "approve",
 					    "reject", "queue",	"recover", "rebuild",
-					    "push",   "triage", "outbox" };
+					    "push",   "triage", "outbox",  "run" };
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -318,63 +329,29 @@ static int needs_config(const char *cmd)
 	return 0;
 }
 
-static int cmd_why(struct pq_store *s, const struct pq_config *c, long long id)
+static int cmd_push(struct pq_repo *repo, const struct pq_config *c, const char *remote)
 {
-	struct pq_rules_input in;
-	struct pq_rules_verdict v;
-	struct pq_buf b = PQ_BUF_INIT;
-
-	if (pq_rules_input_load(s, id, &in) < 0)
-		return fail("why");
-	if (pq_rules_decide(c, &in, &v, &b))
-		pq_buf_addf(&b, "=> queue %s (%s), %s\n", v.queue ? v.queue->name : v.rule->queue,
-			    v.queue ? v.queue->branch : "?",
-			    v.automatic ? "applied automatically"
-					: "waits for a maintainer's approval");
-	else
-		pq_buf_adds(&b, "=> no rule matches: the series goes to no queue\n");
-	pq_rules_input_free(&in);
-	return report(0, &b, "why");
-}
-
-static int cmd_push(const struct pq_config *c, const char *remote)
-{
-	char **branches = pq_calloc(c->nqueues ? c->nqueues : 1, sizeof(*branches));
-	size_t i, n = 0;
-	int ret;
+	size_t n;
 
 	if (!remote)
 		die_usage("push needs a REMOTE, or patchq.pushRemote in the configuration");
-	for (i = 0; i < c->nqueues; i++) {
-		const struct pq_queue_conf *q = &c->queues[i];
-
-		if (q->frozen)
-			continue;
-		/* a rebuilt queue is rewritten by design: the remote takes it forced */
-		branches[n] = pq_malloc(strlen(q->branch) + 2);
-		sprintf(branches[n++], "%s%s", q->rebuild ? "+" : "", q->branch);
-	}
-	ret = pq_queue_push(c->repository, remote, branches, n);
-	for (i = 0; i < n; i++)
-		free(branches[i]);
-	free(branches);
-	if (ret < 0)
+	if (pq_push_queues(repo, c, remote, &n) < 0)
 		return fail("push");
 	printf("pushed %zu queue branch(es) to %s\n", n, remote);
 	return 0;
 }
 
 /* apply and approve: the report goes out whatever happened */
-static int cmd_apply(struct pq_store *s, const struct pq_config *c, long long id,
-		     const struct options *o, int approve)
+static int cmd_apply(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		     long long id, const struct options *o, int approve)
 {
 	struct pq_buf b = PQ_BUF_INIT;
 	int ret;
 
 	if (!o->queue)
 		die_usage("apply and approve need --queue Q");
-	ret = approve ? pq_apply_approve(s, c, id, o->queue, &b)
-		      : pq_apply_series(s, c, id, o->queue, o->dry_run, &b);
+	ret = approve ? pq_approval_grant(s, c, repo, id, o->queue, &b)
+		      : pq_apply_series(s, c, repo, id, o->queue, o->dry_run, &b);
 	print_buf(&b);
 	pq_buf_free(&b);
 	if (ret < 0)
@@ -413,6 +390,53 @@ static int cmd_outbox(struct pq_store *s, const struct pq_config *c, int argc, c
 	return st.retry || st.failed ? 1 : 0;
 }
 
+/* One pipeline pass, as patchqd runs it after each batch of mail. */
+static int cmd_run(struct pq_store *s, const struct pq_config *c, const struct options *o)
+{
+	struct pq_pipeline_stats st;
+	struct pq_buf b = PQ_BUF_INIT;
+	int ret = pq_pipeline_run(s, c, PQ_PIPELINE_RECOVER, (int64_t)time(NULL), &b, &st);
+
+	print_buf(&b);
+	pq_buf_free(&b);
+	if (ret < 0)
+		return fail("run");
+	return st.retry || st.failed ? 1 : 0;
+}
+
+/* The commands on the queues' repository: it is opened once for the command. */
+static int run_git_cmd(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
+		       const struct options *o)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	struct pq_repo *repo;
+	const char *cmd = argv[0];
+	int ret;
+
+	if (pq_repo_open(&repo, c->repository) < 0)
+		return fail(cmd);
+	if (!strcmp(cmd, "recover")) {
+		ret = report(pq_recover_run(s, c, repo, &b), &b, "recover");
+	} else if (!strcmp(cmd, "triage")) {
+		ret = report(pq_triage_run(s, c, repo, &b), &b, "triage");
+	} else if (!strcmp(cmd, "push")) {
+		ret = cmd_push(repo, c, argc > 1 ? argv[1] : c->push_remote);
+	} else if (!strcmp(cmd, "rebuild")) {
+		ret = pq_rebuild_queue(s, c, repo, argv[1], &b);
+		print_buf(&b);
+		ret = ret < 0 ? fail("rebuild") : 0;
+	} else if (!strcmp(cmd, "why")) {
+		ret = report(pq_triage_explain(s, c, repo, series_arg(argv[1]), &b), &b, "why");
+	} else if (!strcmp(cmd, "check")) {
+		ret = report(pq_apply_check(s, c, repo, series_arg(argv[1]), &b), &b, "check");
+	} else {
+		ret = cmd_apply(s, c, repo, series_arg(argv[1]), o, !strcmp(cmd, "approve"));
+	}
+	pq_buf_free(&b);
+	pq_repo_free(repo);
+	return ret;
+}
+
 static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
 			 const struct options *o)
 {
@@ -421,21 +445,12 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 
 	if (!c)
 		die_usage("this command needs the configuration: -c FILE");
-	if (!strcmp(cmd, "recover"))
-		return report(pq_apply_recover(s, c, &b), &b, "recover");
-	if (!strcmp(cmd, "triage"))
-		return report(pq_apply_triage(s, c, &b), &b, "triage");
-	if (!strcmp(cmd, "push"))
-		return cmd_push(c, argc > 1 ? argv[1] : c->push_remote);
+	if (!strcmp(cmd, "run") && argc == 1)
+		return cmd_run(s, c, o);
 	if (!strcmp(cmd, "outbox"))
 		return cmd_outbox(s, c, argc, argv, o);
-	if (!strcmp(cmd, "rebuild") && argc == 2) {
-		int ret = pq_apply_rebuild(s, c, argv[1], &b);
-
-		print_buf(&b);
-		pq_buf_free(&b);
-		return ret < 0 ? fail("rebuild") : 0;
-	}
+	if (!strcmp(cmd, "recover") || !strcmp(cmd, "triage") || !strcmp(cmd, "push"))
+		return run_git_cmd(s, c, argc, argv, o);
 	if (argc != 2)
 		die_usage(!strcmp(cmd, "queue") || !strcmp(cmd, "rebuild") ? "give one queue name"
 									   : "give one SERIES");
@@ -446,18 +461,14 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 		}
 		return report(pq_view_queue(s, argv[1], &b, o->json), &b, "queue");
 	}
-	if (!strcmp(cmd, "why"))
-		return cmd_why(s, c, series_arg(argv[1]));
-	if (!strcmp(cmd, "check"))
-		return report(pq_apply_check(s, c, series_arg(argv[1]), &b), &b, "check");
 	if (!strcmp(cmd, "reject")) {
-		if (pq_apply_reject(s, series_arg(argv[1]), o->queue, o->reason) < 0)
+		if (pq_approval_reject(s, series_arg(argv[1]), o->queue, o->reason) < 0)
 			return fail("reject");
 		printf("rejected series %s%s%s\n", argv[1], o->queue ? " on " : "",
 		       o->queue ? o->queue : "");
 		return 0;
 	}
-	return cmd_apply(s, c, series_arg(argv[1]), o, !strcmp(cmd, "approve"));
+	return run_git_cmd(s, c, argc, argv, o);
 }
 
 static int run(struct pq_store *s, const struct pq_config *c, int argc, char **argv,

@@ -29,16 +29,16 @@
 #include <event2/event.h>
 
 #include "alloc.h"
-#include "apply.h"
 #include "buf.h"
 #include "config.h"
 #include "error.h"
 #include "imap.h"
 #include "ingest.h"
 #include "mbox.h"
-#include "outbox.h"
-#include "queue.h"
+#include "pipeline.h"
+#include "repo.h"
 #include "sd.h"
+#include "stop.h"
 #include "store.h"
 #include "worker.h"
 
@@ -181,16 +181,13 @@ struct source {
 	uint32_t uidvalidity, uidnext;
 };
 
-/* The pipeline: triage, checks, automatic application, rebuilds. */
+/* The pipeline (pipeline.h): recovery, triage, rebuilds, the replies. */
 struct pipeline {
 	struct job job;
 	struct daemon *d;
 	struct conf_ref *cfg;
 	int busy, again;
-	int recovered;	      /* pq_apply_recover has run since start */
-	char **rebuilt_queue; /* each rebuildable queue's base tip at its last rebuild */
-	char **rebuilt_tip;
-	size_t nrebuilt;
+	int recovered; /* recovery has run since start */
 	struct pq_buf report;
 	int rc;
 	char err[512];
@@ -772,68 +769,20 @@ static void source_close(struct source *src)
 
 /* ---- the pipeline, on the git worker ---- */
 
-/* Whether queue's base moved since its last rebuild (and remembers the new tip). */
-static int base_moved(struct pipeline *p, const struct pq_config *c, const struct pq_queue_conf *q)
-{
-	char tip[41];
-	size_t i;
-
-	if (pq_queue_tip(c->repository, q->base, tip) < 0)
-		return 0;
-	for (i = 0; i < p->nrebuilt; i++) {
-		if (strcmp(p->rebuilt_queue[i], q->name))
-			continue;
-		if (!strcmp(p->rebuilt_tip[i], tip))
-			return 0;
-		free(p->rebuilt_tip[i]);
-		p->rebuilt_tip[i] = pq_strdup(tip);
-		return 1;
-	}
-	p->rebuilt_queue = pq_reallocarray(p->rebuilt_queue, p->nrebuilt + 1, sizeof(char *));
-	p->rebuilt_tip = pq_reallocarray(p->rebuilt_tip, p->nrebuilt + 1, sizeof(char *));
-	p->rebuilt_queue[p->nrebuilt] = pq_strdup(q->name);
-	p->rebuilt_tip[p->nrebuilt++] = pq_strdup(tip);
-	return 1;
-}
-
 static void pipeline_run(struct job *j, struct worker *w)
 {
 	struct pipeline *p = container_of(j, struct pipeline, job);
 	const struct pq_config *c = p->cfg->c;
 	struct pq_store *s = db_for(w->ctx, c->database);
-	size_t i;
 
 	pq_buf_reset(&p->report);
 	p->err[0] = '\0';
-	p->rc = s ? 0 : PQ_EDB;
-	if (s && !p->recovered) {
-		p->rc = pq_apply_recover(s, c, &p->report);
-		p->recovered = p->rc == 0;
-	}
+	p->rc = s ? pq_pipeline_run(s, c, p->recovered ? 0 : PQ_PIPELINE_RECOVER,
+				    (int64_t)time(NULL), &p->report, NULL)
+		  : PQ_EDB;
 	if (p->rc == 0)
-		p->rc = pq_apply_triage(s, c, &p->report);
-	for (i = 0; p->rc == 0 && i < c->nqueues; i++) {
-		const struct pq_queue_conf *q = &c->queues[i];
-		int rc;
-
-		if (!q->rebuild || !q->base || q->frozen)
-			continue;
-		/* both: base_moved() also remembers the tip */
-		if (!base_moved(p, c, q) && !pq_apply_outdated(s, q->name))
-			continue;
-		rc = pq_apply_rebuild(s, c, q->name, &p->report);
-		if (rc == PQ_EDB)
-			p->rc = rc;
-		else if (rc < 0)
-			pq_buf_addf(&p->report, "rebuild of %s: %s\n", q->name, pq_error_last());
-	}
-	/* the replies the applications wrote, and those due for another try */
-	if (p->rc == 0 && c->has_smtp) {
-		struct pq_outbox_stats st;
-
-		p->rc = pq_outbox_send(s, c, (int64_t)time(NULL), 0, 0, &p->report, &st);
-	}
-	if (p->rc < 0)
+		p->recovered = 1;
+	else
 		snprintf(p->err, sizeof(p->err), "%s", pq_error_last());
 }
 
@@ -884,14 +833,6 @@ static void pipeline_kick(struct daemon *d)
 
 static void pipeline_free(struct pipeline *p)
 {
-	size_t i;
-
-	for (i = 0; i < p->nrebuilt; i++) {
-		free(p->rebuilt_queue[i]);
-		free(p->rebuilt_tip[i]);
-	}
-	free(p->rebuilt_queue);
-	free(p->rebuilt_tip);
 	pq_buf_free(&p->report);
 }
 
@@ -956,23 +897,15 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
 static void on_term(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	struct source *src, *next;
 
 	if (d->stopping)
 		return;
 	pq_notify("STOPPING=1");
 	pq_log(LOG_NOTICE, "stopping");
 	d->stopping = 1;
-	/* the running jobs finish their transaction (a triage or rebuild pass
-	 * after the series at hand); queued ones are dropped */
-	pq_apply_stop();
-	worker_stop(&d->ingest);
-	worker_stop(&d->git);
-	job_returns_run(&d->returns);
-	for (src = d->sources; src; src = next) {
-		next = src->next;
-		source_free(src);
-	}
+	/* the running jobs finish their transaction (a pass ends after the
+	 * series or reply at hand); finish() waits for them outside the loop */
+	pq_stop_request();
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -1104,14 +1037,12 @@ int main(int argc, char **argv)
 	d.cfg = pq_calloc(1, sizeof(*d.cfg));
 	d.cfg->c = c;
 	d.cfg->refs = 1;
-	/* libgit2 stays up while the workers live: its per-thread state goes
-	 * with each thread */
-	pq_queue_hold();
+	/* libgit2 once for the process: its per-thread state goes with each thread */
+	pq_repo_init();
 	pq_log(LOG_NOTICE, "patchqd %s starting with %s", PATCHQ_VERSION, d.conf_path);
 	if (start(&d) == 0 && event_base_dispatch(d.base) == 0 && d.stopping)
 		rc = 0;
 	finish(&d);
-	pq_queue_release();
 	if (rc == 0)
 		pq_log(LOG_NOTICE, "stopped");
 	return rc;

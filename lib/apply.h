@@ -4,17 +4,24 @@
  *
  * The commits are composed from the mail (am.c: subject without prefix,
  * body, the patch's own and the collected trailers, Link:, the
- * maintainer's Signed-off-by) and applied by queue.c. Before the branch
- * moves, the intent (series, queue, old tip) is committed to the
- * database; after, what landed (Message-ID to commit). A run that finds
- * an intent left by a crash recomputes the commits (they are reproducible)
- * and records them if the branch already holds them.
+ * maintainer's Signed-off-by) and made by the libgit2 applier
+ * (applier.h). Before the branch moves, the intent (series, queue, old
+ * tip) is committed to the database; after, what landed (Message-ID to
+ * commit) and the reply to the list. recover.c finds an intent left by a
+ * crash and recomputes the commits (they are reproducible).
+ *
+ * The policy modules (triage, approval, rebuild, recover) build on the
+ * plan calls below; the shells call pq_apply_series() and pq_apply_check().
  */
 #ifndef PQ_APPLY_H
 #define PQ_APPLY_H
 
+#include "am.h"
+#include "applier.h"
 #include "buf.h"
 #include "config.h"
+#include "repo.h"
+#include "series.h"
 #include "store.h"
 
 /*
@@ -23,60 +30,86 @@
  * not apply (file and hunk). Returns 0 when applied (or would apply),
  * PQ_EGIT when a patch does not apply (branch untouched, failure recorded
  * unless dry_run), PQ_EINVAL for a frozen or unknown queue or an
- * incomplete series, PQ_EEXISTS when the branch moved meanwhile, PQ_EDB.
+ * incomplete series, PQ_ENOTFOUND when neither the queue's branch nor its
+ * base exists, PQ_EEXISTS when the branch moved meanwhile (the series
+ * stays approved, to try again), PQ_EDB.
  */
-int pq_apply_series(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
-		    int dry_run, struct pq_buf *report);
+int pq_apply_series(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		    long long id, const char *queue, int dry_run, struct pq_buf *report);
 
 /*
  * Dry-runs series id against every queue that is not frozen and records
- * each result (tip, ok, error). report gets a line per queue.
+ * each result (tip, ok, error). report gets a line per queue. Returns 0,
+ * PQ_EINVAL for an incomplete series (nothing recorded), PQ_EDB, or the
+ * repository's error when a queue's tip cannot be read (no verdict is
+ * recorded on a failure that is not the series').
  */
-int pq_apply_check(struct pq_store *s, const struct pq_config *c, long long id,
-		   struct pq_buf *report);
+int pq_apply_check(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		   long long id, struct pq_buf *report);
 
-/* Completes or clears the applications a crash interrupted. */
-int pq_apply_recover(struct pq_store *s, const struct pq_config *c, struct pq_buf *report);
+/* The tip of q's branch, or of its base when the branch does not exist yet. As pq_repo_tip(). */
+int pq_apply_tip(struct pq_repo *repo, const struct pq_queue_conf *q, char tip[41]);
+
+/* q named queue when it exists and is not frozen; else NULL with the error set (PQ_EINVAL). */
+const struct pq_queue_conf *pq_apply_target(const struct pq_config *c, const char *queue);
+
+/* ---- for the policy modules ---- */
+
+/* The commits a series becomes, ready for the applier. */
+struct pq_apply_plan {
+	struct pq_series *series;
+	struct pq_am_patch *am;
+	struct pq_applier_patch *patches;
+	struct pq_applier_result *results;
+	struct pq_buf *messages;
+	size_t n;
+	char signoff[512];
+	char tip[41]; /* where the branch goes: the last commit, or the merge */
+};
+
+/* How pq_apply_plan_run() treats the branch. */
+enum pq_apply_mode {
+	PQ_APPLY_MOVE,	/* apply and move the branch */
+	PQ_APPLY_CHECK, /* dry run: nothing written */
+	PQ_APPLY_CHAIN, /* write the commits, leave the branch (a rebuild moves it at the end) */
+};
 
 /*
- * Rebuilds a rebuildable queue (rust-dev) on its base (rust-next): the
- * series on it, in the order they went in, each replaced by its newest
- * complete version, are applied again on the base's tip with the trailers
- * collected since; a series that no longer applies is left out and
- * reported. The commits are reproducible, so a rebuild that changes
- * nothing changes no commit id. report gets a line per series.
+ * The plan of series id with the trailers of messages up to upto (0: all).
+ * Returns 0, PQ_EINVAL for an incomplete series or a patch without a diff,
+ * PQ_ENOTFOUND, PQ_EDB. Free with pq_apply_plan_free() whatever it returned.
  */
-int pq_apply_rebuild(struct pq_store *s, const struct pq_config *c, const char *queue,
-		     struct pq_buf *report);
-
-/* 1 when a series applied to queue has a newer complete version (a rebuild takes it). */
-int pq_apply_outdated(struct pq_store *s, const char *queue);
+int pq_apply_plan_load(struct pq_store *s, const struct pq_config *c, long long id, long long upto,
+		       struct pq_apply_plan *p);
+void pq_apply_plan_free(struct pq_apply_plan *p);
 
 /*
- * Triage of every complete series still new: dry-runs it against every
- * queue, lets the rules pick its queue (queued, with the rule's name; a
- * frozen queue rejects it with a reason), and applies it at once where the
- * rule says it may go in automatically. report gets a line per series.
+ * Applies plan p (series id) to queue q on tip, in mode. Where it does not
+ * apply there and the queue takes base-commits, it is applied on the
+ * base-commit the series names and merged onto tip (as b4 shazam --merge
+ * does); report (may be NULL) says so. Returns as pq_applier_run().
  */
-int pq_apply_triage(struct pq_store *s, const struct pq_config *c, struct pq_buf *report);
+int pq_apply_plan_run(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		      const struct pq_queue_conf *q, long long id, const char *tip,
+		      struct pq_apply_plan *p, enum pq_apply_mode mode, struct pq_buf *report);
+
+/* The first patch's reason for not applying, or NULL; borrowed from p. */
+const char *pq_apply_plan_error(const struct pq_apply_plan *p);
+
+/* Every Message-ID of p to its commit on queue, and the series applied; in the caller's
+ * transaction. Returns 0 or PQ_EDB. */
+int pq_apply_record_rows(struct pq_store *s, const char *queue, const struct pq_apply_plan *p);
+
+/* In one transaction: pq_apply_record_rows() and the reply to the list. Returns 0 or PQ_EDB. */
+int pq_apply_record_applied(struct pq_store *s, const struct pq_config *c, const char *queue,
+			    const struct pq_apply_plan *p);
 
 /*
- * A maintainer's approval of series id for queue: applies it now when it
- * is complete, else records the approval, and triage applies it once the
- * missing patches arrive. Returns as pq_apply_series().
+ * The reply telling the list that series se does not apply to queue at
+ * tip (why: file and hunk): only for a queue a rule chose, once per
+ * series; in the caller's transaction. Returns 0 or PQ_EDB.
  */
-int pq_apply_approve(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
-		     struct pq_buf *report);
-
-/* Records a maintainer's rejection of series id (on queue, or on every
- * queue when queue is NULL) with an optional reason. */
-int pq_apply_reject(struct pq_store *s, long long id, const char *queue, const char *reason);
-
-/*
- * Asks the passes running in any thread (triage, rebuild) to stop after
- * the series at hand, leaving everything consistent (a rebuild then moves
- * nothing): for a daemon that was told to stop. There is no undoing it.
- */
-void pq_apply_stop(void);
+int pq_apply_reply_failure(struct pq_store *s, const struct pq_config *c, const char *queue,
+			   const struct pq_series *se, const char *why, const char *tip);
 
 #endif

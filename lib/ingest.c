@@ -73,11 +73,12 @@ int pq_ingest_flush(struct pq_ingest *ig)
 	return 0;
 }
 
-long long pq_ingest_last_message(struct pq_store *s)
+int pq_ingest_last_message(struct pq_store *s, long long *id)
 {
 	sqlite3_stmt *st = pq_store_stmt(s, "SELECT coalesce(max(id), 0) FROM message");
 
-	return st ? pq_store_scalar(st) : 0;
+	*id = 0;
+	return st ? pq_store_scalar(s, st, id) : PQ_EDB;
 }
 
 int pq_ingest_cursor(struct pq_store *s, const char *source, char **out)

@@ -50,8 +50,8 @@ int pq_ingest_flush(struct pq_ingest *ig);
 
 const struct pq_ingest_stats *pq_ingest_stats(const struct pq_ingest *ig);
 
-/* The id of the newest message stored, 0 when there is none. */
-long long pq_ingest_last_message(struct pq_store *s);
+/* The id of the newest message stored into *id, 0 when there is none. Returns 0 or PQ_EDB. */
+int pq_ingest_last_message(struct pq_store *s, long long *id);
 
 /* The source's stored cursor into *out (caller frees), NULL when none. */
 int pq_ingest_cursor(struct pq_store *s, const char *source, char **out);

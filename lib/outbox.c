@@ -19,6 +19,7 @@
 #include "reply.h"
 #include "series.h"
 #include "smtp.h"
+#include "stop.h"
 
 /* The wait after a temporary failure: a minute, doubling, at most six hours. */
 #define RETRY_FIRST 60
@@ -188,8 +189,8 @@ static int deliver(const struct pq_config *c, struct pending *p, int64_t now)
 		} else {
 			rc = PQ_ETEMP; /* the secret may appear: not the mail's fault */
 		}
-		if (password.ptr)
-			memset(password.ptr, 0, password.len);
+		if (password.ptr) /* not left in freed memory */
+			explicit_bzero(password.ptr, password.len);
 		pq_buf_free(&password);
 	}
 	free(rcpt);
@@ -240,7 +241,7 @@ int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, i
 			PQ_EINVAL, "%s has no [smtp] section: replies stay in the outbox", c->path);
 	if ((rc = load_due(s, now, force, max, &due, &n)) < 0)
 		return rc;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !pq_stop_requested(); i++) {
 		int r;
 
 		pq_crash_point("send");
@@ -268,11 +269,14 @@ int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, i
 		sqlite3_stmt *st = pq_store_stmt(s,
 						 "SELECT count(*) FROM outbox"
 						 " WHERE state = 'pending' AND next_attempt > ?");
+		long long waiting;
 
 		if (!st)
 			return PQ_EDB;
 		sqlite3_bind_int64(st, 1, now);
-		stats->waiting = (size_t)pq_store_scalar(st);
+		if ((rc = pq_store_scalar(s, st, &waiting)) < 0)
+			return rc;
+		stats->waiting = (size_t)waiting;
 	}
 	return rc;
 }
@@ -281,25 +285,21 @@ int pq_outbox_retry(struct pq_store *s, long long id)
 {
 	sqlite3_stmt *st =
 		pq_store_stmt(s, "SELECT count(*) FROM outbox WHERE id = ? AND state = 'failed'");
+	long long failed;
+	int rc;
 
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
-	if (!pq_store_scalar(st))
+	if ((rc = pq_store_scalar(s, st, &failed)) < 0)
+		return rc;
+	if (!failed)
 		return pq_error_set(PQ_ENOTFOUND, "no failed reply %lld in the outbox", id);
 	st = pq_store_stmt(s, "UPDATE outbox SET state = 'pending', next_attempt = 0 WHERE id = ?");
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
 	return pq_store_step_done(s, st);
-}
-
-int64_t pq_outbox_next_due(struct pq_store *s)
-{
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT coalesce(min(next_attempt), 0) FROM outbox WHERE state = 'pending'");
-
-	return st ? (int64_t)pq_store_scalar(st) : 0;
 }
 
 int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json)

@@ -30,7 +30,8 @@ struct pq_outbox_stats {
  * Delivers the pending replies due at now (every pending one with force)
  * through c->smtp: the SMTP server, the sendmail program, or, for a dry
  * run, the maildir (each written to new/ and marked sent). At most max
- * (0: all). report gets a line per reply. Returns 0, PQ_EINVAL when the
+ * (0: all); a stop request (stop.h) ends it after the reply at hand.
+ * report gets a line per reply. Returns 0, PQ_EINVAL when the
  * configuration has no [smtp], PQ_EDB.
  */
 int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, int force,
@@ -42,9 +43,6 @@ int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, i
  * 0, PQ_ENOTFOUND when there is no failed reply id, PQ_EDB.
  */
 int pq_outbox_retry(struct pq_store *s, long long id);
-
-/* When the next pending reply is due (unix time), 0 when none is pending. */
-int64_t pq_outbox_next_due(struct pq_store *s);
 
 /* Every reply (id, series, queue, kind, Message-ID, state, attempts, error...) as text or JSON. */
 int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json);

@@ -8,7 +8,7 @@
 
 #include "alloc.h"
 #include "error.h"
-#include "queue.h"
+#include "repo.h"
 #include "series.h"
 
 static void add_unique(char ***v, size_t *n, const char *s, size_t len)
@@ -63,7 +63,91 @@ static void add_fixes(struct pq_rules_input *in, const struct pq_trailers *t)
 	}
 }
 
-int pq_rules_input_load(struct pq_store *s, long long id, struct pq_rules_input *in)
+void pq_rules_input_free(struct pq_rules_input *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->ntags; i++)
+		free(in->tags[i]);
+	for (i = 0; i < in->nfiles; i++)
+		free(in->files[i]);
+	for (i = 0; i < in->nfixes; i++)
+		free(in->fixes[i]);
+	for (i = 0; i < in->nfixes_on; i++)
+		free(in->fixes_on[i]);
+	free(in->fixes);
+	free(in->fixes_on);
+	free(in->tags);
+	free(in->files);
+	free(in->sender);
+	memset(in, 0, sizeof(*in));
+}
+
+/* A * crosses /, as in MAINTAINERS: "rust/" followed by * is all of rust/. */
+static int glob_any(char *const *globs, size_t nglobs, char *const *names, size_t nnames)
+{
+	size_t i, j;
+
+	for (i = 0; i < nglobs; i++)
+		for (j = 0; j < nnames; j++)
+			if (!fnmatch(globs[i], names[j], 0))
+				return 1;
+	return 0;
+}
+
+static int tag_any(const struct pq_rule_conf *r, const struct pq_rules_input *in)
+{
+	size_t i, j;
+
+	for (i = 0; i < r->ntags; i++)
+		for (j = 0; j < in->ntags; j++)
+			if (!strcasecmp(r->tags[i], in->tags[j]))
+				return 1;
+	return 0;
+}
+
+/* Whether a commit a Fixes: names is on queue (as the loader found it). */
+static int fixes_in(const char *queue, const struct pq_rules_input *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->nfixes_on; i++)
+		if (!strcmp(in->fixes_on[i], queue))
+			return 1;
+	return 0;
+}
+
+/*
+ * The queues a fixesIn condition names on whose branch a commit of the
+ * Fixes: trailers is: looked up now, so that deciding is pure. A
+ * repository that cannot be read is an error, never a "no".
+ */
+static int load_fixes_on(const struct pq_config *c, struct pq_repo *repo, struct pq_rules_input *in)
+{
+	size_t i, k;
+
+	for (i = 0; i < c->nrules; i++) {
+		const struct pq_queue_conf *q =
+			c->rules[i].fixes_in ? pq_config_queue(c, c->rules[i].fixes_in) : NULL;
+
+		if (!q || fixes_in(q->name, in))
+			continue;
+		for (k = 0; k < in->nfixes; k++) {
+			int rc = pq_repo_contains(repo, q->branch, in->fixes[k]);
+
+			if (rc < 0)
+				return rc;
+			if (rc) {
+				add_unique(&in->fixes_on, &in->nfixes_on, q->name, strlen(q->name));
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+int pq_rules_input_load(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+			long long id, struct pq_rules_input *in)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT tags, files, rfc FROM message WHERE series_id = ? ORDER BY idx, id");
@@ -96,64 +180,14 @@ int pq_rules_input_load(struct pq_store *s, long long id, struct pq_rules_input 
 	}
 	in->reviews = least < 0 ? 0 : least;
 	pq_series_free(se);
-	return 0;
-}
-
-void pq_rules_input_free(struct pq_rules_input *in)
-{
-	size_t i;
-
-	for (i = 0; i < in->ntags; i++)
-		free(in->tags[i]);
-	for (i = 0; i < in->nfiles; i++)
-		free(in->files[i]);
-	for (i = 0; i < in->nfixes; i++)
-		free(in->fixes[i]);
-	free(in->fixes);
-	free(in->tags);
-	free(in->files);
-	free(in->sender);
-	memset(in, 0, sizeof(*in));
-}
-
-/* A * crosses /, as in MAINTAINERS: "rust/" followed by * is all of rust/. */
-static int glob_any(char *const *globs, size_t nglobs, char *const *names, size_t nnames)
-{
-	size_t i, j;
-
-	for (i = 0; i < nglobs; i++)
-		for (j = 0; j < nnames; j++)
-			if (!fnmatch(globs[i], names[j], 0))
-				return 1;
-	return 0;
-}
-
-static int tag_any(const struct pq_rule_conf *r, const struct pq_rules_input *in)
-{
-	size_t i, j;
-
-	for (i = 0; i < r->ntags; i++)
-		for (j = 0; j < in->ntags; j++)
-			if (!strcasecmp(r->tags[i], in->tags[j]))
-				return 1;
-	return 0;
-}
-
-/* Whether a commit a Fixes: names is on queue q. */
-static int fixes_in(const struct pq_config *c, const char *queue, const struct pq_rules_input *in)
-{
-	const struct pq_queue_conf *q = pq_config_queue(c, queue);
-	size_t i;
-
-	for (i = 0; q && i < in->nfixes; i++)
-		if (pq_queue_contains(c->repository, q->branch, in->fixes[i]))
-			return 1;
-	return 0;
+	if (in->nfixes && (ret = load_fixes_on(c, repo, in)) < 0)
+		pq_rules_input_free(in);
+	return ret;
 }
 
 /* NULL when r matches in, else the first condition that does not hold. */
-static const char *mismatch(const struct pq_config *c, const struct pq_rule_conf *r,
-			    const struct pq_rules_input *in, struct pq_buf *why)
+static const char *mismatch(const struct pq_rule_conf *r, const struct pq_rules_input *in,
+			    struct pq_buf *why)
 {
 	char *sender = (char *)in->sender;
 
@@ -173,7 +207,7 @@ static const char *mismatch(const struct pq_config *c, const struct pq_rule_conf
 			    r->nfrom > 1 ? " (or others)" : "");
 	else if (r->min_reviews && in->reviews < r->min_reviews)
 		pq_buf_addf(why, "%d review(s), needs %d", in->reviews, r->min_reviews);
-	else if (r->fixes_in && !fixes_in(c, r->fixes_in, in))
+	else if (r->fixes_in && !fixes_in(r->fixes_in, in))
 		pq_buf_addf(why, "fixes no commit on %s", r->fixes_in);
 	else if (r->min_version && in->version < r->min_version)
 		pq_buf_addf(why, "version %d, needs %d", in->version, r->min_version);
@@ -190,7 +224,7 @@ int pq_rules_decide(const struct pq_config *c, const struct pq_rules_input *in,
 	memset(v, 0, sizeof(*v));
 	for (i = 0; i < c->nrules && !found; i++) {
 		const struct pq_rule_conf *r = &c->rules[i];
-		const char *miss = mismatch(c, r, in, &why);
+		const char *miss = mismatch(r, in, &why);
 
 		if (explain)
 			pq_buf_addf(explain, "rule \"%s\" (%s:%d): %s\n", r->name, r->file, r->line,

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "repo.h"
 #include "store.h"
 
 /* What the rules look at, gathered from a series. */
@@ -25,6 +26,8 @@ struct pq_rules_input {
 	int has_fixes; /* some patch carries a Fixes: trailer (own or collected) */
 	char **fixes;  /* the commit ids those Fixes: name */
 	size_t nfixes;
+	char **fixes_on; /* the queues (named by a fixesIn) holding one of those commits */
+	size_t nfixes_on;
 	int rfc; /* the cover letter or a patch is marked RFC */
 	int version;
 	int reviews; /* Reviewed-by + Acked-by on the least reviewed patch */
@@ -37,14 +40,18 @@ struct pq_rules_verdict {
 };
 
 /*
- * Gathers what the rules look at for series id. Returns 0, PQ_ENOTFOUND or
- * PQ_EDB. Free with pq_rules_input_free().
+ * Gathers what the rules of c look at for series id, looking up in repo
+ * the branches a fixesIn names. Returns 0, PQ_ENOTFOUND, PQ_EDB, or
+ * PQ_EGIT when the repository cannot be read (in is then empty: a rule
+ * never decides on a failure). Free with pq_rules_input_free().
  */
-int pq_rules_input_load(struct pq_store *s, long long id, struct pq_rules_input *in);
+int pq_rules_input_load(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+			long long id, struct pq_rules_input *in);
 void pq_rules_input_free(struct pq_rules_input *in);
 
 /*
- * Evaluates the rules of c on in, first match wins. When explain is not
+ * Evaluates the rules of c on in, first match wins: a pure decision,
+ * nothing is read. When explain is not
  * NULL, one line per rule evaluated is appended: which condition failed,
  * or that it matched. Returns 1 when a rule matched (v filled), 0 when none.
  */

@@ -214,12 +214,18 @@ int pq_store_ids(struct pq_store *s, sqlite3_stmt *st, long long **ids, size_t *
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, sqlite3_sql(st));
 }
 
-long long pq_store_scalar(sqlite3_stmt *st)
+int pq_store_scalar(struct pq_store *s, sqlite3_stmt *st, long long *out)
 {
-	long long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	int rc = sqlite3_step(st);
 
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rc = pq_store_error(s, "reading a value");
+		sqlite3_reset(st);
+		return rc;
+	}
 	sqlite3_reset(st);
-	return v;
+	return 0;
 }
 
 void pq_store_bind_text(sqlite3_stmt *st, int i, const char *text)

@@ -51,8 +51,9 @@ int pq_store_error(struct pq_store *s, const char *what);
  * array; resets st. Returns 0 or PQ_EDB. */
 int pq_store_ids(struct pq_store *s, sqlite3_stmt *st, long long **ids, size_t *n);
 
-/* Column 0 of the first row of st (0 when there is none); resets st. */
-long long pq_store_scalar(sqlite3_stmt *st);
+/* Column 0 of the first row of st into *out (0 when there is no row); resets st.
+ * Returns 0 or PQ_EDB, so that a failure is never read as a count of 0. */
+int pq_store_scalar(struct pq_store *s, sqlite3_stmt *st, long long *out);
 
 /* Binds a C string or NULL (as SQL NULL) as text at index i. */
 void pq_store_bind_text(sqlite3_stmt *st, int i, const char *text);

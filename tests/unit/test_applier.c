@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "applier.h"
 #include "buf.h"
 #include "check.h"
 #include "error.h"
-#include "queue.h"
+#include "push.h"
+#include "repo.h"
 
 #define GIT "git -c user.name=Src -c user.email=src@example.org"
 
@@ -91,6 +93,43 @@ static char *out_raw(const char *dir, const char *fmt, ...)
 }
 
 /* The stdout of the shell command fmt run in dir, trailing space removed. */
+/* The applier on the repository at dir, opened for the call (PQ_EIO when it cannot be). */
+static int apply_at(const char *dir, const char *branch, const char *base,
+		    const struct pq_applier_patch *patches, size_t n,
+		    const struct pq_applier_opts *opts, struct pq_applier_result *results)
+{
+	struct pq_repo *r;
+	int rc = pq_repo_open(&r, dir);
+
+	if (rc == 0)
+		rc = pq_applier_run(r, branch, base, patches, n, opts, results);
+	pq_repo_free(r);
+	return rc;
+}
+
+static int tip_at(const char *dir, const char *branch, char tip[41])
+{
+	struct pq_repo *r;
+	int rc = pq_repo_open(&r, dir);
+
+	tip[0] = '\0';
+	if (rc == 0)
+		rc = pq_repo_tip(r, branch, tip);
+	pq_repo_free(r);
+	return rc;
+}
+
+static int push_at(const char *dir, const char *remote, char *const *branches, size_t n)
+{
+	struct pq_repo *r;
+	int rc = pq_repo_open(&r, dir);
+
+	if (rc == 0)
+		rc = pq_push_branches(r, remote, branches, n);
+	pq_repo_free(r);
+	return rc;
+}
+
 static char *out(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static char *out(const char *dir, const char *fmt, ...)
 {
@@ -145,9 +184,9 @@ static char *dst_rev(const char *rev)
 }
 
 /* A patch with fixed identities and dates; diff is borrowed. */
-static struct pq_queue_patch patch_with(const char *diff, const char *message, int k)
+static struct pq_applier_patch patch_with(const char *diff, const char *message, int k)
 {
-	struct pq_queue_patch p = {
+	struct pq_applier_patch p = {
 		.msgid = "<patch@example.org>",
 		.author_name = "A. U. Thor",
 		.author_email = "author@example.org",
@@ -162,18 +201,18 @@ static struct pq_queue_patch patch_with(const char *diff, const char *message, i
 	return p;
 }
 
-static const struct pq_queue_opts opts_default = {
+static const struct pq_applier_opts opts_default = {
 	.committer_name = "Queue Bot",
 	.committer_email = "queue@example.org",
 	.git_fallback = 1,
 };
 
-static const struct pq_queue_opts opts_libgit2_only = {
+static const struct pq_applier_opts opts_libgit2_only = {
 	.committer_name = "Queue Bot",
 	.committer_email = "queue@example.org",
 };
 
-static void results_free(struct pq_queue_result *r, size_t n)
+static void results_free(struct pq_applier_result *r, size_t n)
 {
 	size_t i;
 
@@ -199,14 +238,14 @@ static void src_commit(const char *msg)
  */
 static int apply_head(const char *branch, const char *diff_cmd)
 {
-	struct pq_queue_result res[1];
-	struct pq_queue_patch p;
+	struct pq_applier_result res[1];
+	struct pq_applier_patch p;
 	char *diff, *want, *got, *tip;
 	int path;
 
 	diff = diff_cmd ? out_raw(src_dir, "%s", diff_cmd) : patch_of("HEAD");
 	p = patch_with(diff, "change\n", 0);
-	CHECK_INT(pq_queue_apply(dst_dir, branch, base_id, &p, 1, &opts_default, res), 0);
+	CHECK_INT(apply_at(dst_dir, branch, base_id, &p, 1, &opts_default, res), 0);
 	CHECK_STR(res[0].error, NULL);
 	want = src_tree("HEAD");
 	got = out(dst_dir, "git rev-parse %s^{tree}", res[0].commit);
@@ -227,7 +266,7 @@ static void test_plain_edit_applies_with_libgit2(void)
 	src_branch("plain");
 	CHECK_INT(sh(src_dir, "sed -i 's/^10$/ten/' a.txt"), 0);
 	src_commit("plain edit");
-	CHECK_INT(apply_head("q-plain", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_head("q-plain", NULL), PQ_APPLIER_LIBGIT2);
 }
 
 static void test_new_file(void)
@@ -235,7 +274,7 @@ static void test_new_file(void)
 	src_branch("newfile");
 	CHECK_INT(sh(src_dir, "printf 'new\\nfile\\n' > sub/new.txt"), 0);
 	src_commit("new file");
-	CHECK_INT(apply_head("q-newfile", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_head("q-newfile", NULL), PQ_APPLIER_LIBGIT2);
 }
 
 static void test_deleted_file(void)
@@ -243,7 +282,7 @@ static void test_deleted_file(void)
 	src_branch("delete");
 	CHECK_INT(sh(src_dir, "git rm -q gone.txt"), 0);
 	src_commit("delete");
-	CHECK_INT(apply_head("q-delete", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_head("q-delete", NULL), PQ_APPLIER_LIBGIT2);
 }
 
 /* libgit2 1.5 cannot read a header-only diff of an empty file: git does it. */
@@ -260,7 +299,7 @@ static void test_rename(void)
 	src_branch("rename");
 	CHECK_INT(sh(src_dir, "git mv sub/c.txt sub/renamed.txt"), 0);
 	src_commit("rename");
-	CHECK_INT(apply_head("q-rename", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_head("q-rename", NULL), PQ_APPLIER_LIBGIT2);
 }
 
 static void test_rename_with_content_change(void)
@@ -269,7 +308,7 @@ static void test_rename_with_content_change(void)
 	CHECK_INT(sh(src_dir, "git mv sub/c.txt c2.txt && sed -i 's/^110$/hundred ten/' c2.txt"),
 		  0);
 	src_commit("rename and edit");
-	CHECK_INT(apply_head("q-rename-edit", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_head("q-rename-edit", NULL), PQ_APPLIER_LIBGIT2);
 }
 
 static void test_mode_change(void)
@@ -277,7 +316,7 @@ static void test_mode_change(void)
 	src_branch("mode");
 	CHECK_INT(sh(src_dir, "chmod +x exe.sh"), 0);
 	src_commit("mode");
-	CHECK_INT(apply_head("q-mode", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_head("q-mode", NULL), PQ_APPLIER_LIBGIT2);
 	CHECK_INT(sh(dst_dir, "git ls-tree q-mode exe.sh | grep -q '^100755 '"), 0);
 }
 
@@ -294,7 +333,7 @@ static void test_binary_file(void)
 	src_branch("binary");
 	CHECK_INT(sh(src_dir, "seq 5000 9000 | gzip -n > bin2.dat && seq 1 10 >> bin.dat"), 0);
 	src_commit("binary");
-	CHECK_INT(apply_head("q-binary", "git diff --binary base HEAD"), PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_head("q-binary", "git diff --binary base HEAD"), PQ_APPLIER_LIBGIT2);
 }
 
 /* The applied diff is spliced back into the full tree: a directory it empties goes. */
@@ -303,7 +342,7 @@ static void test_last_file_of_directory_deleted(void)
 	src_branch("rmdir");
 	CHECK_INT(sh(src_dir, "git rm -q -r sub && test ! -e sub"), 0);
 	src_commit("remove sub");
-	CHECK_INT(apply_head("q-rmdir", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_head("q-rmdir", NULL), PQ_APPLIER_LIBGIT2);
 	CHECK_INT(sh(dst_dir, "git ls-tree q-rmdir | grep -q sub"), 1);
 }
 
@@ -327,8 +366,8 @@ static void test_directory_replaced_by_file(void)
 /* A patch deep in a tree with siblings at every level keeps all of them. */
 static void test_nested_edit_keeps_siblings(void)
 {
-	struct pq_queue_result res[1];
-	struct pq_queue_patch p;
+	struct pq_applier_result res[1];
+	struct pq_applier_patch p;
 	char *diff, *want, *got;
 
 	src_branch("nested");
@@ -336,7 +375,7 @@ static void test_nested_edit_keeps_siblings(void)
 			      "seq 1 6 > x/s2"),
 		  0);
 	src_commit("nested files");
-	CHECK_INT(apply_head("q-nested", NULL), PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_head("q-nested", NULL), PQ_APPLIER_LIBGIT2);
 	CHECK_INT(sh(src_dir, "sed -i 's/^15$/fifteen/' x/y/z/deep.txt && echo more >> x/s2 && "
 			      "git rm -q x/y/s1"),
 		  0);
@@ -344,8 +383,8 @@ static void test_nested_edit_keeps_siblings(void)
 	diff = patch_of("HEAD");
 	p = patch_with(diff, "nested edit\n", 1);
 	/* on the branch's tip, the commit made from the first diff */
-	CHECK_INT(pq_queue_apply(dst_dir, "q-nested", NULL, &p, 1, &opts_default, res), 0);
-	CHECK_INT(res[0].path, PQ_APPLY_LIBGIT2);
+	CHECK_INT(apply_at(dst_dir, "q-nested", NULL, &p, 1, &opts_default, res), 0);
+	CHECK_INT(res[0].path, PQ_APPLIER_LIBGIT2);
 	want = src_tree("HEAD");
 	got = out(dst_dir, "git rev-parse q-nested^{tree}");
 	CHECK_STR(got, want);
@@ -357,8 +396,8 @@ static void test_nested_edit_keeps_siblings(void)
 
 static void test_series_of_three_matches_git_trees(void)
 {
-	struct pq_queue_result res[3];
-	struct pq_queue_patch p[3];
+	struct pq_applier_result res[3];
+	struct pq_applier_patch p[3];
 	char *diffs[3], *want, *got, *tip, *parent;
 	const char *revs[3] = { "HEAD~2", "HEAD~1", "HEAD" };
 	size_t i;
@@ -374,12 +413,12 @@ static void test_series_of_three_matches_git_trees(void)
 		diffs[i] = patch_of(revs[i]);
 		p[i] = patch_with(diffs[i], "series patch\n", (int)i);
 	}
-	CHECK_INT(pq_queue_apply(dst_dir, "q-series", base_id, p, 3, &opts_default, res), 0);
+	CHECK_INT(apply_at(dst_dir, "q-series", base_id, p, 3, &opts_default, res), 0);
 	for (i = 0; i < 3; i++) {
 		want = src_tree(revs[i]);
 		got = out(dst_dir, "git rev-parse %s^{tree}", res[i].commit);
 		CHECK_STR(got, want);
-		CHECK_INT(res[i].path, PQ_APPLY_LIBGIT2);
+		CHECK_INT(res[i].path, PQ_APPLIER_LIBGIT2);
 		CHECK_STR(res[i].error, NULL);
 		parent = out(dst_dir, "git rev-parse %s^", res[i].commit);
 		CHECK_STR(parent, i ? res[i - 1].commit : base_id);
@@ -399,8 +438,8 @@ static void test_author_committer_message_exact(void)
 	static const char msg[] = "net: fix the thing\n\nThe thing was broken.\n\n"
 				  "Signed-off-by: J\xc3\xbcrgen Gro\xc3\x9f <jg@example.org>\n"
 				  "Link: https://lore.kernel.org/r/patch@example.org\n";
-	struct pq_queue_result res[1];
-	struct pq_queue_patch p;
+	struct pq_applier_result res[1];
+	struct pq_applier_patch p;
 	struct pq_buf want = PQ_BUF_INIT;
 	char *diff, *got, *tree;
 
@@ -412,7 +451,7 @@ static void test_author_committer_message_exact(void)
 	p.author_name = "J\xc3\xbcrgen Gro\xc3\x9f";
 	p.author_email = "jg@example.org";
 	p.author_offset = 330;
-	CHECK_INT(pq_queue_apply(dst_dir, "q-exact", base_id, &p, 1, &opts_default, res), 0);
+	CHECK_INT(apply_at(dst_dir, "q-exact", base_id, &p, 1, &opts_default, res), 0);
 	tree = src_tree("HEAD");
 	pq_buf_addf(&want,
 		    "tree %s\nparent %s\n"
@@ -446,10 +485,10 @@ static void failing_series(char **diffs)
 	diffs[2] = patch_of("HEAD");
 }
 
-static void check_failure(const char *branch, const struct pq_queue_opts *o)
+static void check_failure(const char *branch, const struct pq_applier_opts *o)
 {
-	struct pq_queue_result res[3];
-	struct pq_queue_patch p[3];
+	struct pq_applier_result res[3];
+	struct pq_applier_patch p[3];
 	char *diffs[3], *before, *after;
 	size_t i;
 	int rc;
@@ -459,7 +498,7 @@ static void check_failure(const char *branch, const struct pq_queue_opts *o)
 		p[i] = patch_with(diffs[i], "fail\n", (int)i);
 	CHECK_INT(sh(dst_dir, "git branch %s %s", branch, base_id), 0);
 	before = dst_rev(branch);
-	rc = pq_queue_apply(dst_dir, branch, NULL, p, 3, o, res);
+	rc = apply_at(dst_dir, branch, NULL, p, 3, o, res);
 	CHECK_INT(rc, PQ_EGIT);
 	after = dst_rev(branch);
 	CHECK_STR(after, before);
@@ -499,16 +538,16 @@ static void test_patch_not_applying_with_fallback_names_file_and_hunk(void)
 static void check_refused(const char *branch, const char *first, const char *second,
 			  const char *file, const char *reason)
 {
-	const struct pq_queue_opts *o[2] = { &opts_libgit2_only, &opts_default };
-	struct pq_queue_result res[2];
-	struct pq_queue_patch p[2];
+	const struct pq_applier_opts *o[2] = { &opts_libgit2_only, &opts_default };
+	struct pq_applier_result res[2];
+	struct pq_applier_patch p[2];
 	char *tip;
 	int k;
 
 	p[0] = patch_with(first, "first\n", 0);
 	p[1] = patch_with(second, "second\n", 1);
 	for (k = 0; k < 2; k++) {
-		CHECK_INT(pq_queue_apply(dst_dir, branch, base_id, p, 2, o[k], res), PQ_EGIT);
+		CHECK_INT(apply_at(dst_dir, branch, base_id, p, 2, o[k], res), PQ_EGIT);
 		CHECK(strlen(res[0].commit) == 40);
 		CHECK_STR(res[1].commit, "");
 		CHECK(res[1].error && !strncmp(res[1].error, file, strlen(file)));
@@ -577,14 +616,13 @@ static void test_hunk_without_trailing_context_must_end_file(void)
 /* An author git cannot record is the patch's error, not a crash or a commit. */
 static void test_bad_author_is_reported(void)
 {
-	struct pq_queue_result res[1];
-	struct pq_queue_patch p;
+	struct pq_applier_result res[1];
+	struct pq_applier_patch p;
 	char *diff = patch_of("plain");
 
 	p = patch_with(diff, "bad author\n", 0);
 	p.author_name = "Mallory <evil";
-	CHECK_INT(pq_queue_apply(dst_dir, "q-bad-author", base_id, &p, 1, &opts_default, res),
-		  PQ_EGIT);
+	CHECK_INT(apply_at(dst_dir, "q-bad-author", base_id, &p, 1, &opts_default, res), PQ_EGIT);
 	CHECK_STR(res[0].commit, "");
 	CHECK(res[0].error && strstr(res[0].error, "bad author"));
 	CHECK(strstr(pq_error_last(), "cannot be committed") != NULL);
@@ -594,24 +632,21 @@ static void test_bad_author_is_reported(void)
 
 static void test_missing_branch_without_base_is_not_found(void)
 {
-	struct pq_queue_result res[1];
-	struct pq_queue_patch p = patch_with("", "x\n", 0);
+	struct pq_applier_result res[1];
+	struct pq_applier_patch p = patch_with("", "x\n", 0);
 
-	CHECK_INT(pq_queue_apply(dst_dir, "q-nowhere", NULL, &p, 1, &opts_default, res),
+	CHECK_INT(apply_at(dst_dir, "q-nowhere", NULL, &p, 1, &opts_default, res), PQ_ENOTFOUND);
+	CHECK_INT(apply_at(dst_dir, "q-nowhere", "no-such-ref", &p, 1, &opts_default, res),
 		  PQ_ENOTFOUND);
-	CHECK_INT(pq_queue_apply(dst_dir, "q-nowhere", "no-such-ref", &p, 1, &opts_default, res),
-		  PQ_ENOTFOUND);
-	CHECK_INT(pq_queue_apply(tmp_root, "q-nowhere", base_id, &p, 1, &opts_default, res),
-		  PQ_EIO);
-	CHECK_INT(pq_queue_apply(dst_dir, "bad..name", base_id, &p, 1, &opts_default, res),
-		  PQ_EINVAL);
+	CHECK_INT(apply_at(tmp_root, "q-nowhere", base_id, &p, 1, &opts_default, res), PQ_EIO);
+	CHECK_INT(apply_at(dst_dir, "bad..name", base_id, &p, 1, &opts_default, res), PQ_EINVAL);
 }
 
 /* A new branch starts at base, which may be a ref name. */
 static void test_base_by_ref_name_creates_branch(void)
 {
-	struct pq_queue_result res[1];
-	struct pq_queue_patch p;
+	struct pq_applier_result res[1];
+	struct pq_applier_patch p;
 	char *diff, *tip, *parent;
 
 	src_branch("byname");
@@ -619,8 +654,7 @@ static void test_base_by_ref_name_creates_branch(void)
 	src_commit("by name");
 	diff = patch_of("HEAD");
 	p = patch_with(diff, "by name\n", 0);
-	CHECK_INT(pq_queue_apply(dst_dir, "q-byname", "refs/tags/base", &p, 1, &opts_default, res),
-		  0);
+	CHECK_INT(apply_at(dst_dir, "q-byname", "refs/tags/base", &p, 1, &opts_default, res), 0);
 	tip = dst_rev("q-byname");
 	parent = dst_rev("q-byname^");
 	CHECK_STR(tip, res[0].commit);
@@ -636,7 +670,7 @@ static void test_no_patches_moves_branch_to_base(void)
 	char *tip;
 
 	CHECK_INT(sh(dst_dir, "git branch q-reset q-plain"), 0);
-	CHECK_INT(pq_queue_apply(dst_dir, "q-reset", base_id, NULL, 0, &opts_default, NULL), 0);
+	CHECK_INT(apply_at(dst_dir, "q-reset", base_id, NULL, 0, &opts_default, NULL), 0);
 	tip = dst_rev("q-reset");
 	CHECK_STR(tip, base_id);
 	free(tip);
@@ -644,9 +678,9 @@ static void test_no_patches_moves_branch_to_base(void)
 
 static void test_dry_run_leaves_branch(void)
 {
-	struct pq_queue_opts o = opts_default;
-	struct pq_queue_result res[1];
-	struct pq_queue_patch p;
+	struct pq_applier_opts o = opts_default;
+	struct pq_applier_result res[1];
+	struct pq_applier_patch p;
 	char *diff, *before, *after, *type, *objects, *objects_after;
 
 	o.dry_run = 1;
@@ -658,7 +692,7 @@ static void test_dry_run_leaves_branch(void)
 	CHECK_INT(sh(dst_dir, "git branch q-dry %s", base_id), 0);
 	before = dst_rev("q-dry");
 	objects = out(dst_dir, "git count-objects -v | grep -v size");
-	CHECK_INT(pq_queue_apply(dst_dir, "q-dry", NULL, &p, 1, &o, res), 0);
+	CHECK_INT(apply_at(dst_dir, "q-dry", NULL, &p, 1, &o, res), 0);
 	CHECK(strlen(res[0].commit) == 40);
 	after = dst_rev("q-dry");
 	CHECK_STR(after, before);
@@ -669,7 +703,7 @@ static void test_dry_run_leaves_branch(void)
 	CHECK_STR(objects_after, objects);
 	results_free(res, 1);
 	/* a missing branch is not created either */
-	CHECK_INT(pq_queue_apply(dst_dir, "q-dry-new", base_id, &p, 1, &o, res), 0);
+	CHECK_INT(apply_at(dst_dir, "q-dry-new", base_id, &p, 1, &o, res), 0);
 	free(after);
 	after = dst_rev("q-dry-new");
 	CHECK_STR(after, "");
@@ -704,9 +738,9 @@ static void offset_series(char **diffs, char **want)
 
 static void test_offset_hunk_falls_back_to_git_apply(void)
 {
-	struct pq_queue_opts dry = opts_default;
-	struct pq_queue_result res[2];
-	struct pq_queue_patch p[2];
+	struct pq_applier_opts dry = opts_default;
+	struct pq_applier_result res[2];
+	struct pq_applier_patch p[2];
 	char *diffs[2], *want, *got, *tip, dry_commit[41];
 
 	dry.dry_run = 1;
@@ -714,8 +748,7 @@ static void test_offset_hunk_falls_back_to_git_apply(void)
 	p[0] = patch_with(diffs[0], "top\n", 0);
 	p[1] = patch_with(diffs[1], "forty\n", 1);
 
-	CHECK_INT(pq_queue_apply(dst_dir, "q-offset", base_id, p, 2, &opts_libgit2_only, res),
-		  PQ_EGIT);
+	CHECK_INT(apply_at(dst_dir, "q-offset", base_id, p, 2, &opts_libgit2_only, res), PQ_EGIT);
 	CHECK(res[1].error && strstr(res[1].error, "a.txt, hunk @@ -37,7 +37,7 @@"));
 	tip = dst_rev("q-offset");
 	CHECK_STR(tip, "");
@@ -724,17 +757,17 @@ static void test_offset_hunk_falls_back_to_git_apply(void)
 
 	/* a dry run writes what it made before git must read it; the second
 	 * patch's commit is the one the real apply makes */
-	CHECK_INT(pq_queue_apply(dst_dir, "q-offset", base_id, p, 2, &dry, res), 0);
-	CHECK_INT(res[1].path, PQ_APPLY_GIT);
+	CHECK_INT(apply_at(dst_dir, "q-offset", base_id, p, 2, &dry, res), 0);
+	CHECK_INT(res[1].path, PQ_APPLIER_GIT);
 	memcpy(dry_commit, res[1].commit, sizeof(dry_commit));
 	tip = dst_rev("q-offset");
 	CHECK_STR(tip, "");
 	free(tip);
 	results_free(res, 2);
 
-	CHECK_INT(pq_queue_apply(dst_dir, "q-offset", base_id, p, 2, &opts_default, res), 0);
-	CHECK_INT(res[0].path, PQ_APPLY_LIBGIT2);
-	CHECK_INT(res[1].path, PQ_APPLY_GIT);
+	CHECK_INT(apply_at(dst_dir, "q-offset", base_id, p, 2, &opts_default, res), 0);
+	CHECK_INT(res[0].path, PQ_APPLIER_LIBGIT2);
+	CHECK_INT(res[1].path, PQ_APPLIER_GIT);
 	CHECK_STR(res[1].commit, dry_commit);
 	got = out(dst_dir, "git rev-parse q-offset^{tree}");
 	CHECK_STR(got, want);
@@ -751,8 +784,8 @@ static void test_offset_hunk_falls_back_to_git_apply(void)
 /* A diff without the "diff --git" header (quilt, diff -u): only git reads it. */
 static void test_plain_unified_diff_falls_back_to_git_apply(void)
 {
-	struct pq_queue_result res[1];
-	struct pq_queue_patch p;
+	struct pq_applier_result res[1];
+	struct pq_applier_patch p;
 	char *diff, *want, *got;
 
 	src_branch("unified");
@@ -761,8 +794,8 @@ static void test_plain_unified_diff_falls_back_to_git_apply(void)
 	diff = out_raw(src_dir, "git diff base HEAD | sed -e '/^diff --git/d' -e '/^index /d'");
 	CHECK(!strncmp(diff, "--- a/sub/c.txt\n", 16));
 	p = patch_with(diff, "unified\n", 0);
-	CHECK_INT(pq_queue_apply(dst_dir, "q-unified", base_id, &p, 1, &opts_default, res), 0);
-	CHECK_INT(res[0].path, PQ_APPLY_GIT);
+	CHECK_INT(apply_at(dst_dir, "q-unified", base_id, &p, 1, &opts_default, res), 0);
+	CHECK_INT(res[0].path, PQ_APPLIER_GIT);
 	want = src_tree("HEAD");
 	got = out(dst_dir, "git rev-parse q-unified^{tree}");
 	CHECK_STR(got, want);
@@ -776,14 +809,14 @@ static void test_tip_reads_branch_or_full_ref(void)
 {
 	char tip[41], *want = dst_rev("q-plain");
 
-	CHECK_INT(pq_queue_tip(dst_dir, "q-plain", tip), 0);
+	CHECK_INT(tip_at(dst_dir, "q-plain", tip), 0);
 	CHECK_STR(tip, want);
 	CHECK_INT(sh(dst_dir, GIT " tag -a -m annotated v-annotated %s", base_id), 0);
-	CHECK_INT(pq_queue_tip(dst_dir, "refs/tags/v-annotated", tip), 0);
+	CHECK_INT(tip_at(dst_dir, "refs/tags/v-annotated", tip), 0);
 	CHECK_STR(tip, base_id);
-	CHECK_INT(pq_queue_tip(dst_dir, "q-missing", tip), PQ_ENOTFOUND);
+	CHECK_INT(tip_at(dst_dir, "q-missing", tip), PQ_ENOTFOUND);
 	CHECK_STR(tip, "");
-	CHECK_INT(pq_queue_tip(tmp_root, "q-plain", tip), PQ_EIO);
+	CHECK_INT(tip_at(tmp_root, "q-plain", tip), PQ_EIO);
 	free(want);
 }
 
@@ -801,9 +834,9 @@ static void git_wrapper(const char *pre_args)
 }
 
 /* Applies the offset series to branch with git's PATH set to tmp/bin. */
-static int apply_with_wrapper(const char *branch, struct pq_queue_result *res)
+static int apply_with_wrapper(const char *branch, struct pq_applier_result *res)
 {
-	struct pq_queue_patch p[2];
+	struct pq_applier_patch p[2];
 	struct pq_buf path = PQ_BUF_INIT;
 	char *diffs[2], *want, *old_path = pq_strdup(getenv("PATH"));
 	int rc;
@@ -813,9 +846,9 @@ static int apply_with_wrapper(const char *branch, struct pq_queue_result *res)
 	p[1] = patch_with(diffs[1], "forty\n", 1);
 	pq_buf_addf(&path, "%s/bin:%s", tmp_root, old_path);
 	setenv("PATH", path.ptr, 1);
-	rc = pq_queue_apply(dst_dir, branch, base_id, p, 2, &opts_default, res);
+	rc = apply_at(dst_dir, branch, base_id, p, 2, &opts_default, res);
 	setenv("PATH", old_path, 1);
-	CHECK_INT(res[1].path, PQ_APPLY_GIT);
+	CHECK_INT(res[1].path, PQ_APPLIER_GIT);
 	pq_buf_free(&path);
 	free(old_path);
 	free(diffs[0]);
@@ -830,7 +863,7 @@ static int apply_with_wrapper(const char *branch, struct pq_queue_result *res)
  */
 static void test_branch_moved_during_apply_is_eexists(void)
 {
-	struct pq_queue_result res[2];
+	struct pq_applier_result res[2];
 	char *tip, *moved_to = dst_rev("q-plain");
 	struct pq_buf pre = PQ_BUF_INIT;
 
@@ -860,9 +893,9 @@ static void test_branch_moved_during_apply_is_eexists(void)
 
 static void test_same_series_twice_gives_same_commits(void)
 {
-	struct pq_queue_opts dry = opts_default;
-	struct pq_queue_result r1[2], r2[2], r3[2];
-	struct pq_queue_patch p[2];
+	struct pq_applier_opts dry = opts_default;
+	struct pq_applier_result r1[2], r2[2], r3[2];
+	struct pq_applier_patch p[2];
 	char *diffs[2], *want;
 	size_t i;
 
@@ -870,9 +903,9 @@ static void test_same_series_twice_gives_same_commits(void)
 	offset_series(diffs, &want);
 	p[0] = patch_with(diffs[0], "top\n", 0);
 	p[1] = patch_with(diffs[1], "forty\n", 1);
-	CHECK_INT(pq_queue_apply(dst_dir, "q-repro1", base_id, p, 2, &opts_default, r1), 0);
-	CHECK_INT(pq_queue_apply(dst_dir, "q-repro2", base_id, p, 2, &opts_default, r2), 0);
-	CHECK_INT(pq_queue_apply(dst_dir, "q-repro3", base_id, p, 2, &dry, r3), 0);
+	CHECK_INT(apply_at(dst_dir, "q-repro1", base_id, p, 2, &opts_default, r1), 0);
+	CHECK_INT(apply_at(dst_dir, "q-repro2", base_id, p, 2, &opts_default, r2), 0);
+	CHECK_INT(apply_at(dst_dir, "q-repro3", base_id, p, 2, &dry, r3), 0);
 	for (i = 0; i < 2; i++) {
 		CHECK(strlen(r1[i].commit) == 40);
 		CHECK_STR(r2[i].commit, r1[i].commit);
@@ -893,7 +926,7 @@ static void test_push_to_local_bare_repository(void)
 	char *one[] = { "q-plain" }, *none[] = { "q-none" };
 
 	CHECK_INT(sh(tmp_root, "git init -q --bare pushed.git"), 0);
-	CHECK_INT(pq_queue_push(dst_dir, remote, branches, 2), 0);
+	CHECK_INT(push_at(dst_dir, remote, branches, 2), 0);
 	got = out(remote, "git rev-parse q-series q-plain");
 	want = out(dst_dir, "git rev-parse q-series q-plain");
 	CHECK_STR(got, want);
@@ -905,7 +938,7 @@ static void test_push_to_local_bare_repository(void)
 	CHECK_INT(sh(dst_dir, "git branch -f q-plain $(" GIT
 			      " commit-tree -p q-plain -m ff q-plain^{tree})"),
 		  0);
-	CHECK_INT(pq_queue_push(dst_dir, "mirror", one, 1), 0);
+	CHECK_INT(push_at(dst_dir, "mirror", one, 1), 0);
 	got = out(remote, "git rev-parse q-plain");
 	want = out(dst_dir, "git rev-parse q-plain");
 	CHECK_STR(got, want);
@@ -914,14 +947,14 @@ static void test_push_to_local_bare_repository(void)
 
 	/* not a fast-forward: refused, the remote keeps its branch */
 	CHECK_INT(sh(dst_dir, "git branch -f q-plain %s", base_id), 0);
-	CHECK_INT(pq_queue_push(dst_dir, "mirror", one, 1), PQ_EGIT);
+	CHECK_INT(push_at(dst_dir, "mirror", one, 1), PQ_EGIT);
 	CHECK(strstr(pq_error_last(), "fast-forward") != NULL);
 	got = out(remote, "git rev-parse q-plain");
 	CHECK_STR(got, want);
 	free(got);
 	free(want);
 
-	CHECK_INT(pq_queue_push(dst_dir, "mirror", none, 1), PQ_ENOTFOUND);
+	CHECK_INT(push_at(dst_dir, "mirror", none, 1), PQ_ENOTFOUND);
 	free(remote);
 }
 
@@ -932,13 +965,13 @@ static void test_push_follows_insteadof(void)
 
 	CHECK_INT(sh(tmp_root, "git init -q --bare rewritten.git"), 0);
 	CHECK_INT(sh(dst_dir, "git config 'url.%s/.insteadOf' example:", tmp_root), 0);
-	CHECK_INT(pq_queue_push(dst_dir, "example:rewritten.git", two, 1), 0);
+	CHECK_INT(push_at(dst_dir, "example:rewritten.git", two, 1), 0);
 	CHECK_INT(sh(dst_dir,
 		     "git remote add ro nowhere:rewritten.git && "
 		     "git config 'url.%s/.pushInsteadOf' nowhere:",
 		     tmp_root),
 		  0);
-	CHECK_INT(pq_queue_push(dst_dir, "ro", two, 2), 0);
+	CHECK_INT(push_at(dst_dir, "ro", two, 2), 0);
 	got = out(tmp_root, "git --git-dir=rewritten.git rev-parse q-series q-rename");
 	want = out(dst_dir, "git rev-parse q-series q-rename");
 	CHECK_STR(got, want);

@@ -1,5 +1,5 @@
 /*
- * queue: applying patches to a queue branch (see queue.h).
+ * applier: patches onto a branch with libgit2, in memory (see applier.h).
  *
  * The apply stage of the flow: a series that triage sent to a queue comes
  * here as diffs and commit metadata. Each patch is applied to the tree of
@@ -13,7 +13,7 @@
  * those `git apply --cached` runs against a temporary index file built
  * from the same tree.
  */
-#include "queue.h"
+#include "applier.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +33,7 @@
 #include "buf.h"
 #include "error.h"
 #include "packbuf.h"
+#include "repo.h"
 
 extern char **environ;
 
@@ -53,13 +54,6 @@ static void failure_free(struct apply_failure *f)
 	pq_buf_free(&f->file);
 	pq_buf_free(&f->hunk);
 	pq_buf_free(&f->why);
-}
-
-static const char *git_msg(void)
-{
-	const git_error *e = git_error_last();
-
-	return e && e->message ? e->message : "unknown libgit2 error";
 }
 
 /* Adds a separator before the next part of a failure's explanation. */
@@ -288,7 +282,7 @@ static int apply_libgit2(git_repository *repo, git_tree *full, git_tree *target,
 	ao.payload = f;
 	if (git_apply_to_tree(post, repo, target, d, &ao) < 0) {
 		why_next(f);
-		pq_buf_addf(&f->why, "libgit2: %s", git_msg());
+		pq_buf_addf(&f->why, "libgit2: %s", pq_repo_git_error());
 		return -1;
 	}
 	return 0;
@@ -651,7 +645,8 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 	pq_buf_addf(&lock, "%s/index.lock", dir.ptr);
 	if (git_index_open(&idx, idx_path.ptr) < 0 || git_index_read_tree(idx, tree) < 0 ||
 	    git_index_write(idx) < 0) {
-		pq_buf_addf(&f->why, "git apply: cannot write a temporary index: %s", git_msg());
+		pq_buf_addf(&f->why, "git apply: cannot write a temporary index: %s",
+			    pq_repo_git_error());
 		goto out;
 	}
 
@@ -664,7 +659,8 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 		goto out;
 	}
 	if (git_index_read(idx, 1) < 0) {
-		pq_buf_addf(&f->why, "cannot read the index git apply wrote: %s", git_msg());
+		pq_buf_addf(&f->why, "cannot read the index git apply wrote: %s",
+			    pq_repo_git_error());
 		goto out;
 	}
 	*post = idx;
@@ -816,7 +812,7 @@ static int splice_back(git_repository *repo, git_tree *full, const struct touche
  */
 static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tree,
 		       const char *diff, size_t len, int git_fallback, git_oid *tree_id,
-		       enum pq_apply_path *path, struct apply_failure *f)
+		       enum pq_applier_path *path, struct apply_failure *f)
 {
 	struct touched t = { NULL, NULL, 0 };
 	git_diff *d = NULL;
@@ -826,7 +822,7 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 
 	if (git_diff_from_buffer(&d, diff, len) < 0) {
 		why_next(f);
-		pq_buf_addf(&f->why, "libgit2 cannot read the diff: %s", git_msg());
+		pq_buf_addf(&f->why, "libgit2 cannot read the diff: %s", pq_repo_git_error());
 		d = NULL;
 	} else if (!git_diff_num_deltas(d)) {
 		why_next(f);
@@ -834,11 +830,11 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 	} else if (touched_collect(&t, tree, d) == 0 && small_tree(repo, &t, &small) == 0) {
 		target = small;
 	}
-	*path = PQ_APPLY_LIBGIT2;
+	*path = PQ_APPLIER_LIBGIT2;
 	if (d && git_diff_num_deltas(d))
 		rc = apply_libgit2(repo, tree, target, d, &post, f);
 	if (rc < 0 && git_fallback) {
-		*path = PQ_APPLY_GIT;
+		*path = PQ_APPLIER_GIT;
 		/* git reads the blobs it patches from disk */
 		rc = pq_packbuf_flush(pb);
 		if (rc < 0) {
@@ -853,12 +849,12 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 		git_index_free(post);
 		post = NULL;
 		target = tree;
-		rc = *path == PQ_APPLY_LIBGIT2 ? apply_libgit2(repo, tree, tree, d, &post, f)
-					       : apply_git(repo, tree, diff, len, &post, f);
+		rc = *path == PQ_APPLIER_LIBGIT2 ? apply_libgit2(repo, tree, tree, d, &post, f)
+						 : apply_git(repo, tree, diff, len, &post, f);
 	}
 	if (rc == 0 && target == tree && git_index_write_tree_to(tree_id, post, repo) < 0) {
 		why_next(f);
-		pq_buf_addf(&f->why, "cannot write the tree: %s", git_msg());
+		pq_buf_addf(&f->why, "cannot write the tree: %s", pq_repo_git_error());
 		rc = -1;
 	}
 	git_index_free(post);
@@ -869,8 +865,8 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 }
 
 /* Commits tree_id on parent with the patch's author, message and dates. */
-static int commit_patch(git_repository *repo, const struct pq_queue_patch *p,
-			const struct pq_queue_opts *o, const git_oid *tree_id,
+static int commit_patch(git_repository *repo, const struct pq_applier_patch *p,
+			const struct pq_applier_opts *o, const git_oid *tree_id,
 			const git_commit *parent, git_oid *out, struct pq_buf *why)
 {
 	git_signature *author = NULL, *committer = NULL;
@@ -880,19 +876,19 @@ static int commit_patch(git_repository *repo, const struct pq_queue_patch *p,
 	if (git_signature_new(&author, p->author_name, p->author_email, (git_time_t)p->author_time,
 			      p->author_offset) < 0) {
 		pq_buf_addf(why, "bad author \"%s <%s>\": %s", p->author_name, p->author_email,
-			    git_msg());
+			    pq_repo_git_error());
 		goto out;
 	}
 	if (git_signature_new(&committer, o->committer_name, o->committer_email,
 			      (git_time_t)p->committer_time, p->committer_offset) < 0) {
 		pq_buf_addf(why, "bad committer \"%s <%s>\": %s", o->committer_name,
-			    o->committer_email, git_msg());
+			    o->committer_email, pq_repo_git_error());
 		goto out;
 	}
 	if (git_tree_lookup(&tree, repo, tree_id) < 0 ||
 	    git_commit_create(out, repo, NULL, author, committer, NULL, p->message, tree, 1,
 			      &parent) < 0) {
-		pq_buf_addf(why, "cannot make the commit: %s", git_msg());
+		pq_buf_addf(why, "cannot make the commit: %s", pq_repo_git_error());
 		goto out;
 	}
 	rc = 0;
@@ -907,8 +903,8 @@ out:
  * The merge of the commit merge_onto names and theirs (a series applied
  * on its base-commit) into *out; PQ_EGIT naming a file when it conflicts.
  */
-static int merge_commit(git_repository *repo, const struct pq_queue_opts *o,
-			const struct pq_queue_patch *last, git_commit *theirs, git_oid *out)
+static int merge_commit(git_repository *repo, const struct pq_applier_opts *o,
+			const struct pq_applier_patch *last, git_commit *theirs, git_oid *out)
 {
 	git_object *obj = NULL;
 	git_commit *ours = NULL;
@@ -921,11 +917,13 @@ static int merge_commit(git_repository *repo, const struct pq_queue_opts *o,
 
 	if (git_revparse_single(&obj, repo, o->merge_onto) < 0 ||
 	    git_object_peel((git_object **)&ours, obj, GIT_OBJECT_COMMIT) < 0) {
-		rc = pq_error_set(PQ_ENOTFOUND, "merge onto %s: %s", o->merge_onto, git_msg());
+		rc = pq_error_set(PQ_ENOTFOUND, "merge onto %s: %s", o->merge_onto,
+				  pq_repo_git_error());
 		goto out;
 	}
 	if (git_merge_commits(&idx, repo, ours, theirs, NULL) < 0) {
-		rc = pq_error_set(PQ_EGIT, "cannot merge onto %.12s: %s", o->merge_onto, git_msg());
+		rc = pq_error_set(PQ_EGIT, "cannot merge onto %.12s: %s", o->merge_onto,
+				  pq_repo_git_error());
 		goto out;
 	}
 	if (git_index_has_conflicts(idx)) {
@@ -947,7 +945,7 @@ static int merge_commit(git_repository *repo, const struct pq_queue_opts *o,
 	    git_tree_lookup(&tree, repo, &tree_id) < 0 ||
 	    git_signature_new(&sig, o->committer_name, o->committer_email,
 			      (git_time_t)last->committer_time, last->committer_offset) < 0) {
-		rc = pq_error_set(PQ_EGIT, "cannot write the merge: %s", git_msg());
+		rc = pq_error_set(PQ_EGIT, "cannot write the merge: %s", pq_repo_git_error());
 		goto out;
 	}
 	parents[0] = ours;
@@ -955,7 +953,7 @@ static int merge_commit(git_repository *repo, const struct pq_queue_opts *o,
 	rc = 0;
 	if (git_commit_create(out, repo, NULL, sig, sig, NULL, o->merge_message, tree, 2, parents) <
 	    0)
-		rc = pq_error_set(PQ_EGIT, "cannot write the merge: %s", git_msg());
+		rc = pq_error_set(PQ_EGIT, "cannot write the merge: %s", pq_repo_git_error());
 out:
 	git_signature_free(sig);
 	git_tree_free(tree);
@@ -980,33 +978,25 @@ static char *failure_text(struct apply_failure *f)
 	return pq_buf_detach(&b);
 }
 
-static int check_args(const char *repo_path, const char *branch,
-		      const struct pq_queue_patch *patches, size_t n,
-		      const struct pq_queue_opts *opts, struct pq_queue_result *results)
+static int check_args(struct pq_repo *repo, const char *branch,
+		      const struct pq_applier_patch *patches, size_t n,
+		      const struct pq_applier_opts *opts, struct pq_applier_result *results)
 {
 	size_t i;
 
-	if (!repo_path || !branch || !opts || !opts->committer_name || !opts->committer_email ||
+	if (!repo || !branch || !opts || !opts->committer_name || !opts->committer_email ||
 	    (n && (!patches || !results)))
-		return pq_error_set(PQ_EINVAL, "queue apply: missing repository, branch, "
+		return pq_error_set(PQ_EINVAL, "apply: missing repository, branch, "
 					       "committer or patches");
 	for (i = 0; i < n; i++) {
-		const struct pq_queue_patch *p = &patches[i];
+		const struct pq_applier_patch *p = &patches[i];
 
 		if (!p->author_name || !p->author_email || !p->message || (!p->diff && p->diff_len))
 			return pq_error_set(PQ_EINVAL,
-					    "queue apply: patch %zu of %zu (%s) lacks an author, "
+					    "apply: patch %zu of %zu (%s) lacks an author, "
 					    "a message or its diff",
 					    i + 1, n, p->msgid ? p->msgid : "no Message-ID");
 	}
-	return 0;
-}
-
-/* Opens repo_path itself (no search upwards, so a wrong path is an error). */
-static int open_repo(git_repository **repo, const char *repo_path)
-{
-	if (git_repository_open_ext(repo, repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
-		return pq_error_set(PQ_EIO, "cannot open repository %s: %s", repo_path, git_msg());
 	return 0;
 }
 
@@ -1022,7 +1012,7 @@ static int read_tip(git_repository *repo, const char *refname, git_oid *tip, int
 		return 0;
 	}
 	if (rc < 0)
-		return pq_error_set(PQ_EGIT, "cannot read %s: %s", refname, git_msg());
+		return pq_error_set(PQ_EGIT, "cannot read %s: %s", refname, pq_repo_git_error());
 	if (git_reference_type(ref) != GIT_REFERENCE_DIRECT) {
 		git_reference_free(ref);
 		return pq_error_set(PQ_EINVAL, "%s is a symbolic reference, not a queue branch",
@@ -1047,15 +1037,16 @@ static int resolve_base(git_repository *repo, const char *branch, const char *ba
 					    branch);
 		if (git_commit_lookup(out, repo, tip) < 0)
 			return pq_error_set(PQ_EGIT, "the tip of %s is not a commit: %s", branch,
-					    git_msg());
+					    pq_repo_git_error());
 		return 0;
 	}
 	if (git_revparse_single(&obj, repo, base) < 0)
-		return pq_error_set(PQ_ENOTFOUND, "base %s: %s", base, git_msg());
+		return pq_error_set(PQ_ENOTFOUND, "base %s: %s", base, pq_repo_git_error());
 	rc = git_object_peel((git_object **)out, obj, GIT_OBJECT_COMMIT);
 	git_object_free(obj);
 	if (rc < 0)
-		return pq_error_set(PQ_ENOTFOUND, "base %s is not a commit: %s", base, git_msg());
+		return pq_error_set(PQ_ENOTFOUND, "base %s is not a commit: %s", base,
+				    pq_repo_git_error());
 	return 0;
 }
 
@@ -1093,21 +1084,21 @@ static int move_branch(git_repository *repo, const char *refname, const git_oid 
 				    missing ? "was created" : "moved");
 	if (rc == GIT_ELOCKED)
 		return pq_error_set(PQ_EEXISTS, "%s is being updated by another process: %s",
-				    refname, git_msg());
+				    refname, pq_repo_git_error());
 	if (rc < 0)
-		return pq_error_set(PQ_EGIT, "cannot update %s: %s", refname, git_msg());
+		return pq_error_set(PQ_EGIT, "cannot update %s: %s", refname, pq_repo_git_error());
 	return 0;
 }
 
 /* The "diff" of a patch, never NULL. */
-static const char *patch_diff(const struct pq_queue_patch *p)
+static const char *patch_diff(const struct pq_applier_patch *p)
 {
 	return p->diff ? p->diff : "";
 }
 
 static int apply_all(git_repository *repo, const char *branch, const char *base,
-		     const struct pq_queue_patch *patches, size_t n,
-		     const struct pq_queue_opts *opts, struct pq_queue_result *results)
+		     const struct pq_applier_patch *patches, size_t n,
+		     const struct pq_applier_opts *opts, struct pq_applier_result *results)
 {
 	struct pq_buf refname = PQ_BUF_INIT;
 	struct pq_packbuf *pb = NULL;
@@ -1135,7 +1126,7 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 	git_repository_set_ident(repo, opts->committer_name, opts->committer_email);
 
 	for (i = 0; i < n; i++) {
-		const struct pq_queue_patch *p = &patches[i];
+		const struct pq_applier_patch *p = &patches[i];
 		struct apply_failure f = { PQ_BUF_INIT, PQ_BUF_INIT, PQ_BUF_INIT };
 		git_commit *next = NULL;
 		git_tree *tree = NULL;
@@ -1146,7 +1137,7 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 			rc = apply_patch(repo, pb, tree, patch_diff(p), p->diff_len,
 					 opts->git_fallback, &tree_id, &results[i].path, &f);
 		else
-			pq_buf_addf(&f.why, "cannot read the tree: %s", git_msg());
+			pq_buf_addf(&f.why, "cannot read the tree: %s", pq_repo_git_error());
 		applied = rc == 0;
 		if (applied) {
 			/* what libgit2 said before git applied it is no longer the story */
@@ -1156,7 +1147,7 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 			rc = commit_patch(repo, p, opts, &tree_id, head, &commit_id, &f.why);
 		}
 		if (rc == 0 && git_commit_lookup(&next, repo, &commit_id) < 0) {
-			pq_buf_addf(&f.why, "cannot read back the commit: %s", git_msg());
+			pq_buf_addf(&f.why, "cannot read back the commit: %s", pq_repo_git_error());
 			rc = -1;
 		}
 		git_tree_free(tree);
@@ -1198,269 +1189,16 @@ out:
 	return rc;
 }
 
-int pq_queue_apply(const char *repo_path, const char *branch, const char *base,
-		   const struct pq_queue_patch *patches, size_t n, const struct pq_queue_opts *opts,
-		   struct pq_queue_result *results)
+int pq_applier_run(struct pq_repo *repo, const char *branch, const char *base,
+		   const struct pq_applier_patch *patches, size_t n,
+		   const struct pq_applier_opts *opts, struct pq_applier_result *results)
 {
-	git_repository *repo = NULL;
 	int rc;
 
 	if (results && n)
 		memset(results, 0, n * sizeof(*results));
-	rc = check_args(repo_path, branch, patches, n, opts, results);
+	rc = check_args(repo, branch, patches, n, opts, results);
 	if (rc < 0)
 		return rc;
-	git_libgit2_init();
-	/* the trees and commits written refer to objects just made or read */
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
-	rc = open_repo(&repo, repo_path);
-	if (rc == 0)
-		rc = apply_all(repo, branch, base, patches, n, opts, results);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	return rc;
-}
-
-void pq_queue_hold(void)
-{
-	git_libgit2_init();
-}
-
-void pq_queue_release(void)
-{
-	git_libgit2_shutdown();
-}
-
-int pq_queue_tip(const char *repo_path, const char *branch, char tip[41])
-{
-	struct pq_buf refname = PQ_BUF_INIT;
-	git_repository *repo = NULL;
-	git_reference *ref = NULL;
-	git_object *obj = NULL;
-	int rc;
-
-	tip[0] = '\0';
-	if (!repo_path || !branch)
-		return pq_error_set(PQ_EINVAL, "queue tip: missing repository or branch");
-	git_libgit2_init();
-	rc = open_repo(&repo, repo_path);
-	if (rc < 0)
-		goto out;
-	if (strncmp(branch, "refs/", 5))
-		pq_buf_adds(&refname, "refs/heads/");
-	pq_buf_adds(&refname, branch);
-	rc = git_reference_lookup(&ref, repo, refname.ptr);
-	if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) {
-		rc = pq_error_set(PQ_ENOTFOUND, "no branch %s in %s", branch, repo_path);
-		goto out;
-	}
-	if (rc < 0 || git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) < 0) {
-		rc = pq_error_set(PQ_EGIT, "cannot read %s: %s", refname.ptr, git_msg());
-		goto out;
-	}
-	git_oid_tostr(tip, 41, git_object_id(obj));
-	rc = 0;
-out:
-	git_object_free(obj);
-	git_reference_free(ref);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	pq_buf_free(&refname);
-	return rc;
-}
-
-int pq_queue_contains(const char *repo_path, const char *branch, const char *rev)
-{
-	git_repository *repo = NULL;
-	git_object *obj = NULL, *commit = NULL;
-	git_oid tip;
-	char hex[41];
-	int found = 0;
-
-	if (pq_queue_tip(repo_path, branch, hex) < 0 || git_oid_fromstr(&tip, hex) < 0)
-		return 0;
-	git_libgit2_init();
-	if (open_repo(&repo, repo_path) == 0 && git_revparse_single(&obj, repo, rev) == 0 &&
-	    git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0)
-		found = git_oid_equal(&tip, git_object_id(commit)) ||
-			git_graph_descendant_of(repo, &tip, git_object_id(commit)) == 1;
-	git_object_free(commit);
-	git_object_free(obj);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	return found;
-}
-
-/* What the remote said of each ref it was asked to update. */
-struct push_state {
-	struct pq_buf rejected;
-};
-
-static int on_push_update(const char *refname, const char *status, void *payload)
-{
-	struct push_state *ps = payload;
-
-	if (status) {
-		if (ps->rejected.len)
-			pq_buf_adds(&ps->rejected, "; ");
-		pq_buf_addf(&ps->rejected, "%s: %s", refname, status);
-	}
-	return 0;
-}
-
-/*
- * Rewrites url by the longest matching url.<base>.<key> prefix of cfg, key
- * "insteadof" or "pushinsteadof", as git does. Returns 1 when it did.
- */
-static int url_rewrite(git_config *cfg, const char *key, const char *url, struct pq_buf *out)
-{
-	git_config_iterator *it;
-	git_config_entry *e;
-	size_t best = 0;
-	int found = 0;
-
-	if (git_config_iterator_new(&it, cfg) < 0)
-		return 0;
-	while (git_config_next(&e, it) == 0) {
-		const char *dot = strrchr(e->name, '.');
-		size_t len = e->value ? strlen(e->value) : 0;
-
-		if (strncmp(e->name, "url.", 4) || dot <= e->name + 4 || strcmp(dot + 1, key) ||
-		    len <= best || strncmp(url, e->value, len))
-			continue;
-		best = len;
-		pq_buf_reset(out);
-		pq_buf_add(out, e->name + 4, (size_t)(dot - e->name - 4));
-		pq_buf_adds(out, url + len);
-		found = 1;
-	}
-	git_config_iterator_free(it);
-	return found;
-}
-
-/*
- * The URL git pushes to for remote_arg: a configured remote's pushurl or
- * url, else remote_arg itself, rewritten by pushInsteadOf and insteadOf.
- * (Done here rather than by git_remote_lookup(): libgit2 1.5 leaks a
- * PCRE2 match block, 20 KiB, per configuration entry when it does it.)
- */
-static int push_url(git_repository *repo, const char *remote_arg, struct pq_buf *url)
-{
-	struct pq_buf key = PQ_BUF_INIT;
-	const char *pushurl = NULL, *plain = NULL;
-	git_config *cfg = NULL;
-	int valid = 0;
-
-	if (git_repository_config_snapshot(&cfg, repo) < 0)
-		return pq_error_set(PQ_EGIT, "cannot read the configuration: %s", git_msg());
-	if (git_remote_name_is_valid(&valid, remote_arg) == 0 && valid) {
-		pq_buf_addf(&key, "remote.%s.pushurl", remote_arg);
-		if (git_config_get_string(&pushurl, cfg, key.ptr) < 0)
-			pushurl = NULL;
-		pq_buf_reset(&key);
-		pq_buf_addf(&key, "remote.%s.url", remote_arg);
-		if (git_config_get_string(&plain, cfg, key.ptr) < 0)
-			plain = NULL;
-	}
-	if (!pushurl && !plain)
-		plain = remote_arg;
-	if (pushurl) {
-		if (!url_rewrite(cfg, "insteadof", pushurl, url))
-			pq_buf_adds(url, pushurl);
-	} else if (!url_rewrite(cfg, "pushinsteadof", plain, url) &&
-		   !url_rewrite(cfg, "insteadof", plain, url)) {
-		pq_buf_adds(url, plain);
-	}
-	pq_buf_free(&key);
-	git_config_free(cfg);
-	return 0;
-}
-
-static int push_branches(git_repository *repo, const char *remote_arg, char *const *branches,
-			 size_t n)
-{
-	git_push_options po;
-	struct push_state ps = { PQ_BUF_INIT };
-	struct pq_buf names = PQ_BUF_INIT;
-	git_strarray specs = { NULL, 0 };
-	git_remote_create_options co;
-	struct pq_buf url = PQ_BUF_INIT;
-	git_remote *remote = NULL;
-	size_t i;
-	int rc;
-
-	rc = push_url(repo, remote_arg, &url);
-	if (rc < 0)
-		return rc;
-	git_remote_create_options_init(&co, GIT_REMOTE_CREATE_OPTIONS_VERSION);
-	co.repository = repo;
-	co.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-	if (git_remote_create_with_opts(&remote, url.ptr, &co) < 0) {
-		rc = pq_error_set(PQ_ENOTFOUND, "no remote or URL \"%s\": %s", remote_arg,
-				  git_msg());
-		pq_buf_free(&url);
-		return rc;
-	}
-	pq_buf_free(&url);
-	specs.strings = pq_calloc(n ? n : 1, sizeof(*specs.strings));
-	for (i = 0; i < n; i++) {
-		struct pq_buf spec = PQ_BUF_INIT;
-		const char *branch = branches[i] + (branches[i][0] == '+');
-		git_oid tip;
-		int missing;
-
-		pq_buf_addf(&spec, "refs/heads/%s", branch);
-		rc = read_tip(repo, spec.ptr, &tip, &missing);
-		if (rc == 0 && missing)
-			rc = pq_error_set(PQ_ENOTFOUND, "no branch %s to push", branch);
-		if (rc < 0) {
-			pq_buf_free(&spec);
-			goto out;
-		}
-		pq_buf_reset(&spec);
-		/* "+": a rebuilt queue, which the remote must take rewritten */
-		pq_buf_addf(&spec, "%srefs/heads/%s:refs/heads/%s",
-			    branch == branches[i] ? "" : "+", branch, branch);
-		specs.strings[specs.count++] = pq_buf_detach(&spec);
-		pq_buf_addf(&names, "%s%s", i ? ", " : "", branches[i]);
-	}
-	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
-	po.callbacks.push_update_reference = on_push_update;
-	po.callbacks.payload = &ps;
-	rc = git_remote_push(remote, &specs, &po);
-	if (rc == GIT_ENONFASTFORWARD)
-		rc = pq_error_set(PQ_EGIT, "push of %s to %s refused: not a fast-forward (%s)",
-				  names.ptr, remote_arg, git_msg());
-	else if (rc < 0)
-		rc = pq_error_set(PQ_EGIT, "push of %s to %s failed: %s", names.ptr, remote_arg,
-				  git_msg());
-	else if (ps.rejected.len)
-		rc = pq_error_set(PQ_EGIT, "%s rejected the push: %s", remote_arg, ps.rejected.ptr);
-out:
-	for (i = 0; i < specs.count; i++)
-		free(specs.strings[i]);
-	free(specs.strings);
-	pq_buf_free(&names);
-	pq_buf_free(&ps.rejected);
-	git_remote_free(remote);
-	return rc;
-}
-
-int pq_queue_push(const char *repo_path, const char *remote, char *const *branches, size_t n)
-{
-	git_repository *repo = NULL;
-	int rc;
-
-	if (!repo_path || !remote || (n && !branches))
-		return pq_error_set(PQ_EINVAL,
-				    "queue push: missing repository, remote or branches");
-	if (!n)
-		return 0;
-	git_libgit2_init();
-	rc = open_repo(&repo, repo_path);
-	if (rc == 0)
-		rc = push_branches(repo, remote, branches, n);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	return rc;
+	return apply_all(pq_repo_git(repo), branch, base, patches, n, opts, results);
 }

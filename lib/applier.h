@@ -1,5 +1,5 @@
 /*
- * queue: applying patches to a queue branch with libgit2.
+ * applier: patches onto a branch with libgit2, in memory.
  *
  * Commits are built in memory on the branch's tip tree (no work tree, a
  * bare repository is fine); the branch moves only when every patch
@@ -10,13 +10,15 @@
  * `git apply --cached` against a temporary index of the same repository
  * takes over, and the result records which path applied it.
  */
-#ifndef PQ_QUEUE_H
-#define PQ_QUEUE_H
+#ifndef PQ_APPLIER_H
+#define PQ_APPLIER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct pq_queue_patch {
+#include "repo.h"
+
+struct pq_applier_patch {
 	const char *msgid;
 	const char *author_name;
 	const char *author_email;
@@ -29,19 +31,19 @@ struct pq_queue_patch {
 	size_t diff_len;
 };
 
-enum pq_apply_path {
-	PQ_APPLY_LIBGIT2 = 1,
-	PQ_APPLY_GIT = 2, /* git apply --cached fallback */
+enum pq_applier_path {
+	PQ_APPLIER_LIBGIT2 = 1,
+	PQ_APPLIER_GIT = 2, /* git apply --cached fallback */
 };
 
-struct pq_queue_result {
-	char commit[41];	 /* hex id of the commit made, "" when not applied */
-	enum pq_apply_path path; /* which applied it; 0 when commit is "" */
-	char *error;		 /* why it did not apply (file and hunk), or NULL */
-	char merge[41];		 /* the last patch's, with merge_onto: the merge commit */
+struct pq_applier_result {
+	char commit[41];	   /* hex id of the commit made, "" when not applied */
+	enum pq_applier_path path; /* which applied it; 0 when commit is "" */
+	char *error;		   /* why it did not apply (file and hunk), or NULL */
+	char merge[41];		   /* the last patch's, with merge_onto: the merge commit */
 };
 
-struct pq_queue_opts {
+struct pq_applier_opts {
 	const char *committer_name;
 	const char *committer_email;
 	int git_fallback; /* allow git apply --cached */
@@ -70,8 +72,7 @@ struct pq_queue_opts {
  * those after it have commit "" and error NULL; the branch is untouched),
  * PQ_EEXISTS when the branch moved, appeared or was locked under us (left
  * as it is), PQ_ENOTFOUND when base does not resolve or branch is missing
- * and base NULL, PQ_EINVAL for a bad branch name or argument, PQ_EIO when
- * the repository cannot be opened. The objects made are held in memory
+ * and base NULL, PQ_EINVAL for a bad branch name or argument. The objects made are held in memory
  * and written as one pack before the branch moves (or before the git
  * fallback, which reads them from disk, runs); a dry run and a failed
  * apply write nothing else, so their commit ids may name objects that do
@@ -79,37 +80,8 @@ struct pq_queue_opts {
  * With merge_onto, PQ_EGIT also when the merge conflicts (results then
  * hold no error: pq_error_last() names the file).
  */
-int pq_queue_apply(const char *repo_path, const char *branch, const char *base,
-		   const struct pq_queue_patch *patches, size_t n, const struct pq_queue_opts *opts,
-		   struct pq_queue_result *results);
-
-/*
- * The commit branch points at, in hex, into tip ("" on failure); branch is
- * a short name (refs/heads/ is added) or a full "refs/..." name (a tag is
- * peeled to its commit). PQ_ENOTFOUND when it does not exist, PQ_EIO when
- * the repository cannot be opened.
- */
-int pq_queue_tip(const char *repo_path, const char *branch, char tip[41]);
-
-/* 1 when rev (a commit id, possibly abbreviated) is on branch, reachable
- * from its tip; 0 when it is not, or is unknown to the repository. */
-int pq_queue_contains(const char *repo_path, const char *branch, const char *rev);
-
-/*
- * Pushes the given branches to the same names on remote (a configured
- * remote's name, or a URL or path; insteadOf and pushInsteadOf apply).
- * Only a branch written "+name" (a rebuilt queue) is forced. Returns 0, PQ_ENOTFOUND for a missing branch or remote,
- * PQ_EGIT when the push failed or was refused (a non-fast-forward says so).
- */
-int pq_queue_push(const char *repo_path, const char *remote, char *const *branches, size_t n);
-
-/*
- * Each function here initialises libgit2 for its call and shuts it down
- * after. A program with threads calls pq_queue_hold() once at start and
- * pq_queue_release() after its threads ended, so libgit2 stays up while
- * they run (its per-thread state is freed when each thread exits).
- */
-void pq_queue_hold(void);
-void pq_queue_release(void);
+int pq_applier_run(struct pq_repo *repo, const char *branch, const char *base,
+		   const struct pq_applier_patch *patches, size_t n,
+		   const struct pq_applier_opts *opts, struct pq_applier_result *results);
 
 #endif

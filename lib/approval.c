@@ -1,0 +1,52 @@
+/* approval: a maintainer's decisions on a series (see approval.h). */
+#include "approval.h"
+
+#include "apply.h"
+#include "error.h"
+#include "series.h"
+#include "state.h"
+
+int pq_approval_reject(struct pq_store *s, long long id, const char *queue, const char *reason)
+{
+	int ret;
+
+	if ((ret = pq_store_begin(s)) < 0)
+		return ret;
+	ret = queue ? pq_state_set_queue(s, id, queue, PQ_STATE_REJECTED, reason, NULL, 0)
+		    : pq_state_reject_everywhere(s, id, reason);
+	if (!ret)
+		ret = pq_state_set_series(s, id, PQ_STATE_REJECTED);
+	if (ret < 0) {
+		pq_store_rollback(s);
+		return ret;
+	}
+	return pq_store_commit(s);
+}
+
+int pq_approval_grant(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		      long long id, const char *queue, struct pq_buf *report)
+{
+	struct pq_series *se;
+	int ret, complete, missing;
+
+	if (!pq_apply_target(c, queue))
+		return PQ_EINVAL;
+	if ((ret = pq_series_load(s, id, &se)) < 0)
+		return ret;
+	complete = se->complete;
+	missing = se->total - se->received;
+	pq_series_free(se);
+	if ((ret = pq_state_record(s, id, queue, PQ_STATE_APPROVED, NULL, NULL, 0)) < 0)
+		return ret;
+	if (!complete) {
+		pq_buf_addf(report,
+			    "series %lld: approval recorded for %s; it goes in once its"
+			    " %d missing patch(es) arrive (patchq triage)\n",
+			    id, queue, missing);
+		return 0;
+	}
+	if ((ret = pq_apply_series(s, c, repo, id, queue, 0, report)) < 0)
+		return ret;
+	pq_buf_addf(report, "series %lld approved and applied on %s\n", id, queue);
+	return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * approval: a maintainer's decisions on a series, approve or reject.
+ *
+ * What `patchq approve` and `patchq reject` (and later the desk) call. An
+ * approval applies the series at once when it is complete; otherwise it
+ * is recorded and triage applies the series once its missing patches
+ * arrive.
+ */
+#ifndef PQ_APPROVAL_H
+#define PQ_APPROVAL_H
+
+#include "buf.h"
+#include "config.h"
+#include "repo.h"
+#include "store.h"
+
+/*
+ * A maintainer's approval of series id for queue: applies it now when it
+ * is complete, else records the approval. Returns as pq_apply_series(),
+ * PQ_ENOTFOUND for an unknown series.
+ */
+int pq_approval_grant(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		      long long id, const char *queue, struct pq_buf *report);
+
+/* Records a maintainer's rejection of series id (on queue, or on every
+ * queue it was taken for when queue is NULL) with an optional reason.
+ * Returns 0 or PQ_EDB. */
+int pq_approval_reject(struct pq_store *s, long long id, const char *queue, const char *reason);
+
+#endif

@@ -1,0 +1,213 @@
+/* rebuild: a rebuildable queue made again on its base (see rebuild.h). */
+#include "rebuild.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "apply.h"
+#include "error.h"
+#include "state.h"
+#include "stop.h"
+
+/* The newest complete version of series id into *out (id itself when none). */
+static int newest_version(struct pq_store *s, long long id, long long *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT max(id) FROM complete_series"
+					    " WHERE supersedes = ?");
+	long long next;
+	int hops, ret;
+
+	*out = id;
+	if (!st)
+		return PQ_EDB;
+	for (hops = 0; hops < 64; hops++) {
+		sqlite3_bind_int64(st, 1, *out);
+		if ((ret = pq_store_scalar(s, st, &next)) < 0)
+			return ret;
+		if (!next)
+			break;
+		*out = next;
+	}
+	return 0;
+}
+
+static int queue_series(struct pq_store *s, const char *queue, long long **ids, size_t *n)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT series_id FROM queue_series WHERE queue = ?"
+					    " ORDER BY position");
+
+	*ids = NULL;
+	*n = 0;
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, queue);
+	return pq_store_ids(s, st, ids, n);
+}
+
+static int retire(struct pq_store *s, const char *queue)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "UPDATE application SET active = 0 WHERE queue = ? AND active");
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, queue);
+	return pq_store_step_done(s, st);
+}
+
+/* Remembers that queue was rebuilt on base tip, in the caller's transaction. */
+static int remember_base(struct pq_store *s, const char *queue, const char *tip)
+{
+	sqlite3_stmt *st = pq_store_stmt(s,
+					 "INSERT OR REPLACE INTO queue_base (queue, tip, rebuilt)"
+					 " VALUES (?, ?, ?)");
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, queue);
+	pq_store_bind_text(st, 2, tip);
+	sqlite3_bind_int64(st, 3, (long long)time(NULL));
+	return pq_store_step_done(s, st);
+}
+
+int pq_rebuild_due(struct pq_store *s, struct pq_repo *repo, const struct pq_queue_conf *q,
+		   int *due, struct pq_buf *why)
+{
+	sqlite3_stmt *st;
+	char tip[41];
+	char *last = NULL;
+	long long newer;
+	int ret;
+
+	*due = 0;
+	if (!q->rebuild || !q->base || q->frozen)
+		return 0;
+	if ((ret = pq_repo_tip(repo, q->base, tip)) < 0)
+		return ret;
+	st = pq_store_stmt(s, "SELECT tip FROM queue_base WHERE queue = ?");
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, q->name);
+	ret = sqlite3_step(st);
+	if (ret == SQLITE_ROW)
+		last = pq_store_col_dup(st, 0);
+	else if (ret != SQLITE_DONE)
+		ret = pq_store_error(s, "reading the last rebuild");
+	sqlite3_reset(st);
+	if (ret < 0)
+		return ret;
+	if (!last || strcmp(last, tip)) {
+		*due = 1;
+		if (why)
+			pq_buf_addf(why, last ? "%s moved to %.12s" : "%s at %.12s, never rebuilt",
+				    q->base, tip);
+		free(last);
+		return 0;
+	}
+	free(last);
+	st = pq_store_stmt(s, "SELECT count(*) FROM queue_series a JOIN complete_series n"
+			      " ON n.supersedes = a.series_id WHERE a.queue = ?");
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, q->name);
+	if ((ret = pq_store_scalar(s, st, &newer)) < 0)
+		return ret;
+	*due = newer > 0;
+	if (*due && why)
+		pq_buf_addf(why, "%lld series on it ha%s a newer version", newer,
+			    newer == 1 ? "s" : "ve");
+	return 0;
+}
+
+int pq_rebuild_queue(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		     const char *queue, struct pq_buf *report)
+{
+	const struct pq_queue_conf *q = pq_apply_target(c, queue);
+	struct pq_applier_opts o = { 0 };
+	struct pq_apply_plan *plans = NULL;
+	long long *ids = NULL;
+	char tip[41] = "", base[41] = "", cur[41] = "";
+	size_t n = 0, i, kept = 0;
+	int ret;
+
+	if (!q)
+		return PQ_EINVAL;
+	if (!q->rebuild || !q->base)
+		return pq_error_set(PQ_EINVAL,
+				    "queue \"%s\" is not rebuilt (it needs rebuild = true"
+				    " and a base)",
+				    queue);
+	if ((ret = pq_repo_tip(repo, q->base, base)) < 0)
+		return ret;
+	memcpy(cur, base, sizeof(cur));
+	if ((ret = pq_repo_tip(repo, q->branch, tip)) < 0 && ret != PQ_ENOTFOUND)
+		return ret;
+	if ((ret = queue_series(s, queue, &ids, &n)) < 0)
+		return ret;
+	plans = pq_calloc(n ? n : 1, sizeof(*plans));
+	pq_buf_addf(report, "rebuilding %s on %s (%.12s)\n", queue, q->base, cur);
+	for (i = 0; i < n; i++) {
+		struct pq_apply_plan *p = &plans[kept];
+		long long id;
+
+		if (pq_stop_requested()) {
+			ret = pq_error_set(PQ_ERROR, "rebuild of %s stopped: the branch stays",
+					   queue);
+			goto out;
+		}
+		if ((ret = newest_version(s, ids[i], &id)) < 0)
+			goto out;
+		if (id != ids[i])
+			pq_buf_addf(report, "  series %lld replaced by its newer version %lld\n",
+				    ids[i], id);
+		if ((ret = pq_apply_plan_load(s, c, id, 0, p)) < 0 ||
+		    (ret = pq_apply_plan_run(s, c, repo, q, id, cur, p, PQ_APPLY_CHAIN, report)) <
+			    0) {
+			const char *why = pq_apply_plan_error(p);
+
+			if (ret != PQ_EGIT && ret != PQ_EINVAL) /* not the series' fault */
+				goto out;
+			pq_buf_addf(report, "  series %lld no longer applies: %s\n", id,
+				    why ? why : pq_error_last());
+			if (p->series &&
+			    (ret = pq_state_record(s, id, queue, PQ_STATE_FAILED,
+						   why ? why : pq_error_last(), NULL, 0)) < 0)
+				goto out;
+			pq_apply_plan_free(p);
+			continue;
+		}
+		memcpy(cur, p->tip, sizeof(cur));
+		pq_buf_addf(report, "  series %lld: %zu patch(es), now %.12s\n", id, p->n, cur);
+		kept++;
+	}
+	/* move the branch once, from the tip we saw to the new one */
+	o.committer_name = c->committer_name;
+	o.committer_email = c->committer_email;
+	if (strcmp(tip, cur) && (ret = pq_applier_run(repo, q->branch, cur, NULL, 0, &o, NULL)) < 0)
+		goto out;
+	pq_buf_addf(report, "%s: %s%.12s\n", queue, strcmp(tip, cur) ? "now " : "unchanged at ",
+		    cur);
+	if ((ret = pq_store_begin(s)) < 0)
+		goto out;
+	if ((ret = retire(s, queue)) < 0)
+		goto rollback;
+	for (i = 0; i < kept; i++)
+		if ((ret = pq_apply_record_rows(s, queue, &plans[i])) < 0)
+			goto rollback;
+	if ((ret = remember_base(s, queue, base)) < 0)
+		goto rollback;
+	ret = pq_store_commit(s);
+	goto out;
+rollback:
+	pq_store_rollback(s);
+out:
+	for (i = 0; i < kept; i++)
+		pq_apply_plan_free(&plans[i]);
+	if (kept < n)
+		pq_apply_plan_free(&plans[kept]);
+	free(plans);
+	free(ids);
+	return ret;
+}

@@ -1,0 +1,39 @@
+/*
+ * rebuild: a rebuildable queue (rust-dev) made again on its base
+ * (rust-next).
+ *
+ * The series on the queue, in the order they went in, each replaced by its
+ * newest complete version, are applied again on the base's tip with the
+ * trailers collected since; a series that no longer applies is left out
+ * and reported. The commits are reproducible, so a rebuild that changes
+ * nothing changes no commit id. The base tip of each rebuild is kept in
+ * the database, so a restarted daemon rebuilds only what changed.
+ */
+#ifndef PQ_REBUILD_H
+#define PQ_REBUILD_H
+
+#include "buf.h"
+#include "config.h"
+#include "repo.h"
+#include "store.h"
+
+/*
+ * Rebuilds queue on its base and records the base tip it was built on.
+ * report gets a line per series. Returns 0 (also when series were left
+ * out), PQ_EINVAL for a queue that is not rebuilt, PQ_ERROR when a stop
+ * was requested (the branch stays), PQ_EEXISTS when the branch moved
+ * meanwhile, PQ_EGIT or PQ_ENOTFOUND for the repository, PQ_EDB.
+ */
+int pq_rebuild_queue(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		     const char *queue, struct pq_buf *report);
+
+/*
+ * Whether queue q needs a rebuild: 1 into *due when its base moved since
+ * the last rebuild (or it was never rebuilt), or a series on it has a newer
+ * complete version; why (may be NULL) gets the reason. Returns 0, PQ_EDB,
+ * or the repository's error.
+ */
+int pq_rebuild_due(struct pq_store *s, struct pq_repo *repo, const struct pq_queue_conf *q,
+		   int *due, struct pq_buf *why);
+
+#endif

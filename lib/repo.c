@@ -1,0 +1,142 @@
+/* repo: the queue repository and libgit2's lifetime (see repo.h). */
+#include "repo.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <git2.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "error.h"
+
+struct pq_repo {
+	git_repository *git;
+	char *path;
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init(void)
+{
+	git_libgit2_init();
+	/* the trees and commits patchq writes refer to objects just made or read */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+}
+
+void pq_repo_init(void)
+{
+	pthread_once(&init_once, init);
+}
+
+const char *pq_repo_git_error(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown error";
+}
+
+int pq_repo_open(struct pq_repo **out, const char *path)
+{
+	git_repository *git = NULL;
+
+	*out = NULL;
+	if (!path)
+		return pq_error_set(PQ_EINVAL, "no repository configured");
+	pq_repo_init();
+	if (git_repository_open_ext(&git, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return pq_error_set(PQ_EIO, "cannot open repository %s: %s", path,
+				    pq_repo_git_error());
+	*out = pq_calloc(1, sizeof(**out));
+	(*out)->git = git;
+	(*out)->path = pq_strdup(path);
+	return 0;
+}
+
+void pq_repo_free(struct pq_repo *r)
+{
+	if (!r)
+		return;
+	git_repository_free(r->git);
+	free(r->path);
+	free(r);
+}
+
+const char *pq_repo_path(const struct pq_repo *r)
+{
+	return r->path;
+}
+
+struct git_repository *pq_repo_git(struct pq_repo *r)
+{
+	return r->git;
+}
+
+int pq_repo_tip(struct pq_repo *r, const char *branch, char tip[41])
+{
+	struct pq_buf refname = PQ_BUF_INIT;
+	git_reference *ref = NULL;
+	git_object *obj = NULL;
+	int rc;
+
+	tip[0] = '\0';
+	if (!branch)
+		return pq_error_set(PQ_EINVAL, "queue tip: no branch");
+	if (strncmp(branch, "refs/", 5))
+		pq_buf_adds(&refname, "refs/heads/");
+	pq_buf_adds(&refname, branch);
+	rc = git_reference_lookup(&ref, r->git, refname.ptr);
+	if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) {
+		rc = pq_error_set(PQ_ENOTFOUND, "no branch %s in %s", branch, r->path);
+		goto out;
+	}
+	if (rc < 0 || git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) < 0) {
+		rc = pq_error_set(PQ_EGIT, "cannot read %s in %s: %s", refname.ptr, r->path,
+				  pq_repo_git_error());
+		goto out;
+	}
+	git_oid_tostr(tip, 41, git_object_id(obj));
+	rc = 0;
+out:
+	git_object_free(obj);
+	git_reference_free(ref);
+	pq_buf_free(&refname);
+	return rc;
+}
+
+int pq_repo_contains(struct pq_repo *r, const char *branch, const char *rev)
+{
+	git_object *obj = NULL, *commit = NULL;
+	git_oid tip;
+	char hex[41];
+	int rc = pq_repo_tip(r, branch, hex);
+
+	if (rc == PQ_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	git_oid_fromstr(&tip, hex);
+	rc = git_revparse_single(&obj, r->git, rev);
+	if (rc == GIT_ENOTFOUND || rc == GIT_EAMBIGUOUS || rc == GIT_EINVALIDSPEC) {
+		rc = 0; /* a commit this repository never saw is on no branch of it */
+		goto out;
+	}
+	if (rc < 0 || git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
+		rc = rc < 0 ? pq_error_set(PQ_EGIT, "cannot look up %s in %s: %s", rev, r->path,
+					   pq_repo_git_error())
+			    : 0; /* not a commit: fixes nothing */
+		goto out;
+	}
+	rc = git_oid_equal(&tip, git_object_id(commit));
+	if (!rc) {
+		rc = git_graph_descendant_of(r->git, &tip, git_object_id(commit));
+		if (rc < 0)
+			rc = pq_error_set(PQ_EGIT, "cannot walk %s in %s: %s", branch, r->path,
+					  pq_repo_git_error());
+	}
+out:
+	git_object_free(commit);
+	git_object_free(obj);
+	return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * state: where a series stands, defined once.
+ *
+ * A series has one state of its own (series.state: how far it got
+ * anywhere) and one per queue it was taken for (series_queue.state). This
+ * module is the only place that names the states and the only one that
+ * writes them; every query that selects by state binds pq_state_name().
+ *
+ *   new         complete or not, no rule has taken it yet
+ *   queued      a rule sent it to a queue; it waits for a maintainer
+ *   approved    a maintainer (or an automatic rule) let it go in; applied
+ *               as soon as it is complete
+ *   applying    the intent is recorded and the branch may be moving:
+ *               recovery finishes or undoes it after a crash
+ *   applied     its commits are on the queue
+ *   failed      it did not apply (the reason says where)
+ *   rejected    a maintainer said no (the reason says why)
+ *   superseded  a newer version arrived before it was applied (series only)
+ *
+ * "Complete" and "on a queue" are the views complete_series and
+ * queue_series of schema/0005-pipeline.sql.
+ */
+#ifndef PQ_STATE_H
+#define PQ_STATE_H
+
+#include "store.h"
+
+enum pq_state {
+	PQ_STATE_NEW,
+	PQ_STATE_QUEUED,
+	PQ_STATE_APPROVED,
+	PQ_STATE_APPLYING,
+	PQ_STATE_APPLIED,
+	PQ_STATE_FAILED,
+	PQ_STATE_REJECTED,
+	PQ_STATE_SUPERSEDED,
+};
+
+/* The state's name as stored and printed ("queued"); static. */
+const char *pq_state_name(enum pq_state st);
+
+/* The state called name into *out. Returns 0, or PQ_EINVAL for an unknown name. */
+int pq_state_parse(const char *name, enum pq_state *out);
+
+/*
+ * Sets series id's state on queue, with reason (a failure or rejection),
+ * tip and seen (with applying: the tip the commits go on and the newest
+ * message they saw; seen 0 keeps NULL), in the caller's transaction.
+ * Returns 0 or PQ_EDB.
+ */
+int pq_state_set_queue(struct pq_store *s, long long id, const char *queue, enum pq_state st,
+		       const char *reason, const char *tip, long long seen);
+
+/* As pq_state_set_queue(), in a transaction of its own. */
+int pq_state_record(struct pq_store *s, long long id, const char *queue, enum pq_state st,
+		    const char *reason, const char *tip, long long seen);
+
+/* Sets series id's own state, in the caller's transaction. Returns 0 or PQ_EDB. */
+int pq_state_set_series(struct pq_store *s, long long id, enum pq_state st);
+
+/* Records that rule (NULL: a maintainer by hand) sent series id to queue. Returns 0 or PQ_EDB. */
+int pq_state_set_rule(struct pq_store *s, long long id, const char *queue, const char *rule);
+
+/* Rejects series id on every queue it was taken for, with reason. Returns 0 or PQ_EDB. */
+int pq_state_reject_everywhere(struct pq_store *s, long long id, const char *reason);
+
+/*
+ * Whether a rule (not a maintainer by hand) sent series id to queue: 1 or
+ * 0 into *yes. Returns 0 or PQ_EDB.
+ */
+int pq_state_by_rule(struct pq_store *s, long long id, const char *queue, int *yes);
+
+#endif

@@ -1,0 +1,264 @@
+/* triage: where each new complete series goes (see triage.h). */
+#include "triage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "apply.h"
+#include "approval.h"
+#include "error.h"
+#include "ingest.h"
+#include "rules.h"
+#include "series.h"
+#include "state.h"
+#include "stop.h"
+
+/* Approvals that waited for missing patches, now complete. */
+static int apply_waiting_approvals(struct pq_store *s, const struct pq_config *c,
+				   struct pq_repo *repo, struct pq_buf *report)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT q.series_id, q.queue FROM series_queue q"
+					    " JOIN complete_series s ON s.id = q.series_id"
+					    " WHERE q.state = ?");
+	struct pq_buf queues = PQ_BUF_INIT;
+	long long *ids = NULL;
+	size_t n = 0, i;
+	const char *q;
+	int ret = 0, rc;
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, pq_state_name(PQ_STATE_APPROVED));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ids = pq_reallocarray(ids, n + 1, sizeof(*ids));
+		ids[n++] = sqlite3_column_int64(st, 0);
+		pq_buf_add(&queues, pq_store_col_text(st, 1), strlen(pq_store_col_text(st, 1)) + 1);
+	}
+	if (rc != SQLITE_DONE)
+		ret = pq_store_error(s, "reading the approved series");
+	sqlite3_reset(st);
+	for (i = 0, q = pq_buf_str(&queues); i < n && ret != PQ_EDB && !pq_stop_requested();
+	     i++, q += strlen(q) + 1) {
+		pq_buf_addf(report, "series %lld: approved for %s and now complete, applying\n",
+			    ids[i], q);
+		ret = pq_apply_series(s, c, repo, ids[i], q, 0, report);
+	}
+	free(ids);
+	pq_buf_free(&queues);
+	return ret == PQ_EDB ? ret : 0;
+}
+
+/*
+ * The complete series still new that triage has not decided on since
+ * something arrived for them: a message of the series, or one that
+ * refers to one of its messages (a reply, perhaps with trailers).
+ */
+static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT s.id FROM complete_series s WHERE s.state = ?"
+		   " AND (s.triaged IS NULL"
+		   " OR (SELECT max(id) FROM message WHERE series_id = s.id) > s.triaged"
+		   " OR EXISTS (SELECT 1 FROM message sm JOIN ref r ON r.msgid = sm.msgid"
+		   " WHERE sm.series_id = s.id AND r.message_id > s.triaged))"
+		   " ORDER BY s.id");
+
+	*ids = NULL;
+	*n = 0;
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, pq_state_name(PQ_STATE_NEW));
+	return pq_store_ids(s, st, ids, n);
+}
+
+/* Whether the series id replaces (supersedes) is on queue: 1 or 0 into *yes. */
+static int replaces_applied(struct pq_store *s, long long id, const char *queue, int *yes)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT count(*) FROM series n JOIN queue_series a"
+					    " ON a.series_id = n.supersedes WHERE n.id = ?"
+					    " AND a.queue = ?");
+	long long count;
+	int ret;
+
+	*yes = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	if ((ret = pq_store_scalar(s, st, &count)) < 0)
+		return ret;
+	*yes = count > 0;
+	return 0;
+}
+
+/*
+ * A series queued for approval whose dry run failed on that queue: the
+ * list hears at once (once per series) rather than at approval time.
+ */
+static int reply_if_check_failed(struct pq_store *s, const struct pq_config *c, long long id,
+				 const char *queue)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT error, tip FROM check_result"
+					    " WHERE series_id = ? AND queue = ? AND NOT ok");
+	struct pq_series *se = NULL;
+	char *why = NULL, *tip = NULL;
+	int ret = 0, rc;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		why = pq_strdup(pq_store_col_text(st, 0));
+		tip = pq_strdup(pq_store_col_text(st, 1));
+	} else if (rc != SQLITE_DONE) {
+		ret = pq_store_error(s, "reading a dry run");
+	}
+	sqlite3_reset(st);
+	if (!why)
+		return ret;
+	if ((ret = pq_series_load(s, id, &se)) < 0 || (ret = pq_store_begin(s)) < 0)
+		goto out;
+	if ((ret = pq_apply_reply_failure(s, c, queue, se, why, tip)) < 0)
+		pq_store_rollback(s);
+	else
+		ret = pq_store_commit(s);
+out:
+	pq_series_free(se);
+	free(why);
+	free(tip);
+	return ret == PQ_EDB ? ret : 0;
+}
+
+/* Whether an error leaves a series to the next pass rather than deciding on it. */
+static int not_the_series(int ret)
+{
+	return ret < 0 && ret != PQ_EINVAL;
+}
+
+static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		      long long id, struct pq_buf *report)
+{
+	struct pq_rules_input in;
+	struct pq_rules_verdict v;
+	struct pq_buf checks = PQ_BUF_INIT;
+	char reason[256];
+	int ret, matched, replaces = 0, automatic;
+
+	/* incomplete or without diffs (a pull request): the rules still look at it */
+	ret = pq_apply_check(s, c, repo, id, &checks);
+	if (not_the_series(ret))
+		goto out;
+	if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
+		goto out;
+	matched = pq_rules_decide(c, &in, &v, NULL);
+	pq_rules_input_free(&in);
+	if (!matched) {
+		pq_buf_addf(report, "series %lld: no rule matches, left for a maintainer\n", id);
+		ret = 0;
+		goto out;
+	}
+	if (!v.queue || v.queue->frozen) {
+		snprintf(reason, sizeof(reason), "aimed at %s, which is frozen", v.rule->queue);
+		pq_buf_addf(report, "series %lld: %s (rule %s)\n", id, reason, v.rule->name);
+		ret = pq_approval_reject(s, id, v.rule->queue, reason);
+		goto out;
+	}
+	/* a new version of a series on a rebuilt queue would not apply on top
+	 * of the old one: the rebuild puts it in its place */
+	if (v.automatic && v.queue->rebuild &&
+	    (ret = replaces_applied(s, id, v.queue->name, &replaces)) < 0)
+		goto out;
+	automatic = v.automatic && !replaces;
+	if ((ret = pq_store_begin(s)) < 0)
+		goto out;
+	/* automatic: approved by the rule, so that a crash before the application
+	 * leaves it to the next pass (apply_waiting_approvals) */
+	if ((ret = pq_state_set_queue(s, id, v.queue->name,
+				      automatic ? PQ_STATE_APPROVED : PQ_STATE_QUEUED, NULL, NULL,
+				      0)) < 0 ||
+	    (ret = pq_state_set_rule(s, id, v.queue->name, v.rule->name)) < 0 ||
+	    (ret = pq_state_set_series(s, id, PQ_STATE_QUEUED)) < 0) {
+		pq_store_rollback(s);
+		goto out;
+	}
+	if ((ret = pq_store_commit(s)) < 0)
+		goto out;
+	pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s\n", id, v.queue->name,
+		    v.rule->name,
+		    replaces	? ", replaces its earlier version there at the next rebuild"
+		    : automatic ? ", applying"
+				: ", waits for approval");
+	if (!v.automatic && (ret = reply_if_check_failed(s, c, id, v.queue->name)) < 0)
+		goto out;
+	if (automatic) {
+		ret = pq_apply_series(s, c, repo, id, v.queue->name, 0, report);
+		if (ret < 0 && ret != PQ_EDB) {
+			pq_buf_addf(report, "  not applied: %s\n", pq_error_last());
+			ret = 0;
+		}
+	}
+out:
+	pq_buf_free(&checks);
+	return ret;
+}
+
+/* Marks series id as decided on with everything up to message mark in view. */
+static int mark_triaged(struct pq_store *s, long long id, long long mark)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "UPDATE series SET triaged = ? WHERE id = ?");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, mark);
+	sqlite3_bind_int64(st, 2, id);
+	return pq_store_step_done(s, st);
+}
+
+int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		  struct pq_buf *report)
+{
+	long long *ids, mark;
+	size_t n, i;
+	int ret;
+
+	/* taken first: what arrives during the pass is newer, and is looked at next time */
+	if ((ret = pq_ingest_last_message(s, &mark)) < 0 ||
+	    (ret = apply_waiting_approvals(s, c, repo, report)) < 0 ||
+	    (ret = new_complete_series(s, &ids, &n)) < 0)
+		return ret;
+	for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++) {
+		ret = triage_one(s, c, repo, ids[i], report);
+		if (ret == 0)
+			ret = mark_triaged(s, ids[i], mark);
+		else if (ret != PQ_EDB) /* the repository: looked at again next pass */
+			pq_buf_addf(report, "series %lld: not decided, will try again: %s\n",
+				    ids[i], pq_error_last());
+	}
+	free(ids);
+	return ret == PQ_EDB ? ret : 0;
+}
+
+int pq_triage_explain(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		      long long id, struct pq_buf *report)
+{
+	struct pq_rules_input in;
+	struct pq_rules_verdict v;
+	int ret;
+
+	if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
+		return ret;
+	if (pq_rules_decide(c, &in, &v, report))
+		pq_buf_addf(report, "=> queue %s (%s), %s\n",
+			    v.queue ? v.queue->name : v.rule->queue,
+			    v.queue ? v.queue->branch : "?",
+			    v.automatic ? "applied automatically"
+					: "waits for a maintainer's approval");
+	else
+		pq_buf_adds(report, "=> no rule matches: the series goes to no queue\n");
+	pq_rules_input_free(&in);
+	return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * triage: where each new complete series goes.
+ *
+ * A pipeline stage: every complete series still new that something
+ * arrived for since the last look is dry-run against every queue, the
+ * rules (rules.h) pick its queue, and it is applied at once where the
+ * rule lets it in automatically. Approvals that waited for missing
+ * patches are applied once the series is complete.
+ */
+#ifndef PQ_TRIAGE_H
+#define PQ_TRIAGE_H
+
+#include "buf.h"
+#include "config.h"
+#include "repo.h"
+#include "store.h"
+
+/*
+ * One triage pass. report gets a line per series. A series whose rules
+ * input or dry run hit a repository error waits for the next pass (the
+ * error is in report) rather than being decided on. Returns 0 or PQ_EDB;
+ * stops after the series at hand when a stop was requested (stop.h).
+ */
+int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		  struct pq_buf *report);
+
+/*
+ * Why series id goes where it goes: one line per rule (which condition
+ * failed, or that it matched) and the verdict, into report. Returns 0,
+ * PQ_ENOTFOUND, PQ_EDB or the repository's error.
+ */
+int pq_triage_explain(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		      long long id, struct pq_buf *report);
+
+#endif
