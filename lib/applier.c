@@ -1096,12 +1096,11 @@ static const char *patch_diff(const struct pq_applier_patch *p)
 	return p->diff ? p->diff : "";
 }
 
-static int apply_all(git_repository *repo, const char *branch, const char *base,
-		     const struct pq_applier_patch *patches, size_t n,
+static int apply_all(git_repository *repo, struct pq_packbuf *pb, const char *branch,
+		     const char *base, const struct pq_applier_patch *patches, size_t n,
 		     const struct pq_applier_opts *opts, struct pq_applier_result *results)
 {
 	struct pq_buf refname = PQ_BUF_INIT;
-	struct pq_packbuf *pb = NULL;
 	git_commit *head = NULL;
 	git_oid old_tip, tip;
 	int missing = 0, rc, valid = 0, applied;
@@ -1117,9 +1116,6 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 	if (rc < 0)
 		goto out;
 	rc = resolve_base(repo, branch, base, &old_tip, missing, &head);
-	if (rc < 0)
-		goto out;
-	rc = pq_packbuf_attach(&pb, repo);
 	if (rc < 0)
 		goto out;
 	/* the reflog entry names the configured identity, not the host's */
@@ -1184,6 +1180,8 @@ static int apply_all(git_repository *repo, const char *branch, const char *base,
 	if (rc == 0 && !opts->dry_run)
 		rc = move_branch(repo, refname.ptr, &old_tip, missing, &tip, n);
 out:
+	/* a dry run's or a failure's objects go; the repository serves the next call */
+	pq_packbuf_discard(pb);
 	git_commit_free(head);
 	pq_buf_free(&refname);
 	return rc;
@@ -1200,5 +1198,6 @@ int pq_applier_run(struct pq_repo *repo, const char *branch, const char *base,
 	rc = check_args(repo, branch, patches, n, opts, results);
 	if (rc < 0)
 		return rc;
-	return apply_all(pq_repo_git(repo), branch, base, patches, n, opts, results);
+	return apply_all(pq_repo_git(repo), pq_repo_packbuf(repo), branch, base, patches, n, opts,
+			 results);
 }

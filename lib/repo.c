@@ -10,9 +10,11 @@
 #include "alloc.h"
 #include "buf.h"
 #include "error.h"
+#include "packbuf.h"
 
 struct pq_repo {
 	git_repository *git;
+	struct pq_packbuf *pb; /* owned by git's object database */
 	char *path;
 };
 
@@ -51,6 +53,11 @@ int pq_repo_open(struct pq_repo **out, const char *path)
 	*out = pq_calloc(1, sizeof(**out));
 	(*out)->git = git;
 	(*out)->path = pq_strdup(path);
+	if (pq_packbuf_attach(&(*out)->pb, git) < 0) {
+		pq_repo_free(*out);
+		*out = NULL;
+		return PQ_EGIT;
+	}
 	return 0;
 }
 
@@ -71,6 +78,11 @@ const char *pq_repo_path(const struct pq_repo *r)
 struct git_repository *pq_repo_git(struct pq_repo *r)
 {
 	return r->git;
+}
+
+struct pq_packbuf *pq_repo_packbuf(struct pq_repo *r)
+{
+	return r->pb;
 }
 
 int pq_repo_tip(struct pq_repo *r, const char *branch, char tip[41])

@@ -11,6 +11,7 @@
 #define PQ_REPO_H
 
 struct pq_repo;
+struct pq_packbuf;
 struct git_repository;
 
 /* Initialises libgit2 for the whole process; safe to call from any thread, any number of times. */
@@ -27,6 +28,13 @@ void pq_repo_free(struct pq_repo *r);
 /* The path it was opened with, and libgit2's handle; both borrowed. */
 const char *pq_repo_path(const struct pq_repo *r);
 struct git_repository *pq_repo_git(struct pq_repo *r);
+
+/*
+ * The in-memory object backend (packbuf.h) in front of the repository's
+ * object database, attached once at open: new objects go there until the
+ * applier flushes or discards them. Borrowed.
+ */
+struct pq_packbuf *pq_repo_packbuf(struct pq_repo *r);
 
 /* libgit2's message for its last failure in this thread ("unknown error" if none); borrowed. */
 const char *pq_repo_git_error(void);
