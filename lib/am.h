@@ -33,15 +33,15 @@ struct pq_am_patch {
 	int date_valid;
 };
 
+/* Parses the stored raw bytes of message message_id into m. Returns 0,
+ * PQ_ENOTFOUND, PQ_EDB or pq_mail_parse()'s error. */
+int pq_am_mail_load(struct pq_store *s, long long message_id, struct pq_mail *m);
+
 /*
  * Loads patch sp of a series: re-reads the raw mail and composes the commit
  * message with the trailers collected for it. Returns 0, PQ_ENOTFOUND or
  * PQ_EDB. Free with pq_am_patch_free().
  */
-/* Parses the stored raw bytes of message message_id into m. Returns 0,
- * PQ_ENOTFOUND, PQ_EDB or pq_mail_parse()'s error. */
-int pq_am_mail_load(struct pq_store *s, long long message_id, struct pq_mail *m);
-
 int pq_am_patch_load(struct pq_store *s, const struct pq_series_patch *sp,
 		     const struct pq_am_options *o, struct pq_am_patch *out);
 void pq_am_patch_free(struct pq_am_patch *p);

@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +41,8 @@ extern char **environ;
 
 /* How much of a git child's stdout or stderr is kept. */
 #define CHILD_OUTPUT_MAX (64 * 1024)
+/* A reference lock older than this was left by a writer that died (see lock_cleared). */
+#define LOCK_STALE_MS 2000
 /* How much of a hunk header is quoted in an error. */
 #define HUNK_HEADER_MAX 100
 
@@ -1051,6 +1055,33 @@ static int resolve_base(git_repository *repo, const char *branch, const char *ba
 }
 
 /*
+ * Whether the lock on refname went away, waiting for it at most
+ * LOCK_STALE_MS: a writer holds a reference lock for a millisecond or so
+ * (git, or another patchq), so a lock that stays longer was left by a
+ * writer killed in between, and would block the queue for ever: it is
+ * removed. Returns 1 when the update may be tried again.
+ */
+static int lock_cleared(git_repository *repo, const char *refname)
+{
+	struct pq_buf lock = PQ_BUF_INIT;
+	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	struct stat st;
+	int waited, cleared = 0;
+
+	pq_buf_addf(&lock, "%s%s.lock", git_repository_commondir(repo), refname);
+	for (waited = 0; !cleared && waited <= LOCK_STALE_MS; waited += 50) {
+		if (lstat(lock.ptr, &st) < 0)
+			cleared = errno == ENOENT;
+		else if (waited == LOCK_STALE_MS || time(NULL) - st.st_mtime > LOCK_STALE_MS / 1000)
+			cleared = unlink(lock.ptr) == 0 || errno == ENOENT;
+		else
+			nanosleep(&nap, NULL);
+	}
+	pq_buf_free(&lock);
+	return cleared;
+}
+
+/*
  * Moves refname from old (missing: creates it) to new, failing with
  * PQ_EEXISTS when it is no longer where it was.
  */
@@ -1060,7 +1091,7 @@ static int move_branch(git_repository *repo, const char *refname, const git_oid 
 	struct pq_buf msg = PQ_BUF_INIT;
 	git_reference *ref = NULL;
 	git_oid now;
-	int now_missing, rc;
+	int now_missing, rc, tries = 0;
 
 	if (!missing && git_oid_equal(old, new_tip)) {
 		/* nothing to write, but the caller must still learn of a move */
@@ -1073,10 +1104,15 @@ static int move_branch(git_repository *repo, const char *refname, const git_oid 
 		return 0;
 	}
 	pq_buf_addf(&msg, "patchq: apply %zu patch%s", n, n == 1 ? "" : "es");
-	if (missing)
-		rc = git_reference_create(&ref, repo, refname, new_tip, 0, msg.ptr);
-	else
-		rc = git_reference_create_matching(&ref, repo, refname, new_tip, 1, old, msg.ptr);
+	do {
+		git_reference_free(ref);
+		ref = NULL;
+		if (missing)
+			rc = git_reference_create(&ref, repo, refname, new_tip, 0, msg.ptr);
+		else
+			rc = git_reference_create_matching(&ref, repo, refname, new_tip, 1, old,
+							   msg.ptr);
+	} while (rc == GIT_ELOCKED && ++tries < 3 && lock_cleared(repo, refname));
 	pq_buf_free(&msg);
 	git_reference_free(ref);
 	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS)

@@ -71,7 +71,8 @@ struct pq_applier_opts {
  * patches before it keep the ids of commits made but not on the branch,
  * those after it have commit "" and error NULL; the branch is untouched),
  * PQ_EEXISTS when the branch moved, appeared or was locked under us (left
- * as it is), PQ_ENOTFOUND when base does not resolve or branch is missing
+ * as it is; a lock that stays for two seconds is taken for one a killed
+ * writer left, and removed), PQ_ENOTFOUND when base does not resolve or branch is missing
  * and base NULL, PQ_EINVAL for a bad branch name or argument. The objects made are held in memory
  * and written as one pack before the branch moves (or before the git
  * fallback, which reads them from disk, runs); a dry run and a failed

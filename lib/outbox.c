@@ -19,6 +19,7 @@
 #include "reply.h"
 #include "series.h"
 #include "smtp.h"
+#include "state.h"
 #include "stop.h"
 
 /* The wait after a temporary failure: a minute, doubling, at most six hours. */
@@ -436,7 +437,7 @@ int pq_outbox_preview(struct pq_store *s, const struct pq_config *c, long long i
 	}
 	sqlite3_reset(st);
 	st = pq_store_stmt(s, "SELECT q.queue FROM series_queue q WHERE q.series_id = ?"
-			      " AND q.state = 'applied' AND NOT EXISTS (SELECT 1 FROM outbox o"
+			      " AND q.state = ? AND NOT EXISTS (SELECT 1 FROM outbox o"
 			      " WHERE o.series_id = q.series_id AND o.queue = q.queue"
 			      " AND o.kind = 'applied') ORDER BY q.queue");
 	if (!st) {
@@ -444,6 +445,7 @@ int pq_outbox_preview(struct pq_store *s, const struct pq_config *c, long long i
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_APPLIED));
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		queues = pq_reallocarray(queues, nq + 1, sizeof(*queues));
 		queues[nq++] = pq_store_col_dup(st, 0);

@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "state.h"
 
 /* Unthreaded patches of one series are sent within this many seconds. */
 #define UNTHREADED_WINDOW (12 * 3600)
@@ -340,11 +341,13 @@ static int link_predecessor(struct pq_store *s, const struct pq_series_member *m
 	sqlite3_bind_int64(st, 2, id);
 	if ((ret = pq_store_step_done(s, st)) < 0)
 		return ret;
-	st = pq_store_stmt(s, "UPDATE series SET state = 'superseded'"
-			      " WHERE id = ? AND state IN ('new', 'queued')");
+	st = pq_store_stmt(s, "UPDATE series SET state = ? WHERE id = ? AND state IN (?, ?)");
 	if (!st)
 		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, prev);
+	pq_store_bind_text(st, 1, pq_state_name(PQ_STATE_SUPERSEDED));
+	sqlite3_bind_int64(st, 2, prev);
+	pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_NEW));
+	pq_store_bind_text(st, 4, pq_state_name(PQ_STATE_QUEUED));
 	return pq_store_step_done(s, st);
 }
 
@@ -412,8 +415,7 @@ static int load_head(struct pq_store *s, struct pq_series *se)
 		   " s.supersedes, (SELECT max(n.id) FROM series n WHERE n.supersedes = s.id),"
 		   " s.cover_id, c.msgid, c.subject,"
 		   " (SELECT count(DISTINCT idx) FROM message WHERE series_id = s.id AND idx >= 1),"
-		   " (SELECT count(DISTINCT idx) FROM message"
-		   "  WHERE series_id = s.id AND idx BETWEEN 1 AND s.total)"
+		   " EXISTS (SELECT 1 FROM complete_series c WHERE c.id = s.id)"
 		   " FROM series s LEFT JOIN message c ON c.id = s.cover_id WHERE s.id = ?");
 
 	if (!st)
@@ -435,7 +437,7 @@ static int load_head(struct pq_store *s, struct pq_series *se)
 	se->cover_msgid = pq_store_col_dup(st, 9);
 	se->cover_subject = pq_store_col_dup(st, 10);
 	se->received = sqlite3_column_int(st, 11);
-	se->complete = sqlite3_column_int(st, 12) == se->total;
+	se->complete = sqlite3_column_int(st, 12);
 	sqlite3_reset(st);
 	return 0;
 }

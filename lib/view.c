@@ -49,8 +49,7 @@ int pq_view_stats(struct pq_store *s, struct pq_buf *out, int json)
 		   " (SELECT count(*) FROM message m WHERE EXISTS (SELECT 1 FROM message o"
 		   "  WHERE o.msgid = m.msgid AND o.id < m.id)),"
 		   " (SELECT count(*) FROM series),"
-		   " (SELECT count(*) FROM series s WHERE (SELECT count(DISTINCT idx) FROM message"
-		   "  WHERE series_id = s.id AND idx BETWEEN 1 AND s.total) = s.total)");
+		   " (SELECT count(*) FROM complete_series)");
 	struct pq_json j;
 	size_t i;
 

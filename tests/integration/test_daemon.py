@@ -370,6 +370,35 @@ def test_sigterm(dm, notify):
           "without JOURNAL_STREAM every log line starts with \"patchqd: \"")
 
 
+def first_pass_done(dm, notify, mark, timeout=20):
+    """Until a STATUS= after mark says the pipeline is no longer running
+    (the pass that patchqd runs at start has ended)."""
+    return wait_until(lambda: any(m.startswith("STATUS=") and "pipeline running" not in m
+                                  for m in notify.since(mark)[1:]), timeout, 0.1)
+
+
+def test_restart(a, d, conf, notify):
+    """Restarted with nothing new, after SIGTERM or SIGKILL, patchqd
+    rebuilds nothing: the base tip of the last rebuild is in the database."""
+    repo = os.path.join(d, "queues.git")
+    tip = git(repo, "rev-parse", "rust-dev")
+    log = os.path.join(d, "restart.log")
+    for how in ("SIGKILL", "SIGTERM"):
+        mark = notify.mark()
+        dm = Daemon(a.patchqd, conf, notify, log)
+        ok = (notify.wait("READY=1", mark) is not None and
+              first_pass_done(dm, notify, mark))
+        if how == "SIGKILL":
+            dm.kill()
+        else:
+            dm.stop(10)
+        check(ok, "restart: the first pass ends (%s)" % how)
+    text = open(log, errors="replace").read()
+    check("rebuild" not in text and git(repo, "rev-parse", "rust-dev") == tip,
+          "restart: with nothing new, no queue is rebuilt after SIGKILL or SIGTERM: %r"
+          % [ln for ln in text.splitlines() if "rebuild" in ln][:3])
+
+
 def test_watchdog_journal(a, d, conf, notify):
     mark = notify.mark()
     log = os.path.join(d, "journal.log")
@@ -938,6 +967,7 @@ def main():
         finally:
             if dm.alive():
                 dm.kill()
+        test_restart(a, d, conf, notify)
         test_watchdog_journal(a, d, conf, notify)
         test_options(a, d, conf)
         test_unit(a, d, conf, notify)

@@ -676,6 +676,26 @@ static void test_no_patches_moves_branch_to_base(void)
 	free(tip);
 }
 
+/* A lock a killed writer left (empty, old) would block the queue for ever: it is removed. */
+static void test_stale_lock_is_removed(void)
+{
+	char *tip;
+
+	CHECK_INT(sh(dst_dir, "git branch q-locked q-plain"), 0);
+	CHECK_INT(sh(dst_dir, ": > refs/heads/q-locked.lock && touch -d '1 minute ago' "
+			      "refs/heads/q-locked.lock"),
+		  0);
+	CHECK_INT(apply_at(dst_dir, "q-locked", base_id, NULL, 0, &opts_default, NULL), 0);
+	tip = dst_rev("q-locked");
+	CHECK_STR(tip, base_id);
+	free(tip);
+	CHECK_INT(sh(dst_dir, "test -e refs/heads/q-locked.lock"), 1);
+	/* a fresh one is waited for, then taken as stale too */
+	CHECK_INT(sh(dst_dir, ": > refs/heads/q-locked.lock"), 0);
+	CHECK_INT(apply_at(dst_dir, "q-locked", "q-plain", NULL, 0, &opts_default, NULL), 0);
+	CHECK_INT(sh(dst_dir, "test -e refs/heads/q-locked.lock"), 1);
+}
+
 static void test_dry_run_leaves_branch(void)
 {
 	struct pq_applier_opts o = opts_default;
@@ -1036,6 +1056,7 @@ int main(void)
 	test_missing_branch_without_base_is_not_found();
 	test_base_by_ref_name_creates_branch();
 	test_no_patches_moves_branch_to_base();
+	test_stale_lock_is_removed();
 	test_dry_run_leaves_branch();
 	test_tip_reads_branch_or_full_ref();
 	test_offset_hunk_falls_back_to_git_apply();
