@@ -12,12 +12,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -1030,6 +1032,49 @@ static int load_headers(struct loader *ld)
 	return 0;
 }
 
+/* A port: a number from 1 to 65535, or a service name the system knows ("imaps"). */
+static int check_port(struct loader *ld, int line, const char *section, const char *port)
+{
+	char *end;
+	long n;
+
+	if (!port)
+		return 0;
+	if (port[0] >= '0' && port[0] <= '9') {
+		errno = 0;
+		n = strtol(port, &end, 10);
+		if (*end || errno || n < 1 || n > 65535)
+			return fail(ld, line, "%s.port: \"%s\" is not a port (1 to 65535)", section,
+				    port);
+		return 0;
+	}
+	if (!getservbyname(port, "tcp"))
+		return fail(ld, line,
+			    "%s.port: \"%s\" is neither a port number nor a known service", section,
+			    port);
+	return 0;
+}
+
+/*
+ * A password file others can read is refused, as ssh refuses such a key:
+ * anyone on the machine would have the list's or the mailbox's password.
+ * (A systemd credential is the service's own and is not checked.) A file
+ * that does not exist yet is left to the first use.
+ */
+static int check_secret_file(struct loader *ld, int line, const char *section, const char *path)
+{
+	struct stat st;
+
+	if (!path || stat(path, &st) < 0)
+		return 0;
+	if (st.st_mode & (S_IRWXO | S_IWGRP))
+		return fail(ld, line,
+			    "%s.passwordFile: %s is readable or writable by others (mode %04o): "
+			    "chmod 600 it, or use a systemd credential",
+			    section, path, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
 /* A source's type, and the keys that type needs or refuses. */
 static int check_source(struct loader *ld, size_t i)
 {
@@ -1037,6 +1082,7 @@ static int check_source(struct loader *ld, size_t i)
 	static const char *const tls[] = { "imaps", "starttls", "none" };
 	struct pq_source_conf *src = &ld->c->sources[i];
 	struct meta *m = &ld->smeta[i];
+	struct pq_buf section = PQ_BUF_INIT;
 	const char *type = ld->stype[i];
 	size_t k;
 
@@ -1096,6 +1142,14 @@ static int check_source(struct loader *ld, size_t i)
 		return fail(ld, m->line,
 			    "source.%s needs exactly one of passwordFile and credential",
 			    src->name);
+	pq_buf_addf(&section, "source.%s", src->name);
+	if (check_port(ld, m->key_line[SOURCE_PORT], section.ptr, src->port) < 0 ||
+	    check_secret_file(ld, m->key_line[SOURCE_PASSWORD_FILE], section.ptr,
+			      src->password_file) < 0) {
+		pq_buf_free(&section);
+		return PQ_EINVAL;
+	}
+	pq_buf_free(&section);
 	if (!src->nmailboxes) {
 		src->mailboxes = pq_calloc(1, sizeof(*src->mailboxes));
 		src->mailboxes[src->nmailboxes++] = pq_strdup("INBOX");
@@ -1141,6 +1195,9 @@ static int check_smtp(struct loader *ld)
 	if (m->user && !m->password_file == !m->credential)
 		return fail(ld, meta->key_line[SMTP_USER],
 			    "smtp.user needs exactly one of passwordFile and credential");
+	if (check_port(ld, meta->key_line[SMTP_PORT], "smtp", m->port) < 0 ||
+	    check_secret_file(ld, meta->key_line[SMTP_PASSWORD_FILE], "smtp", m->password_file) < 0)
+		return PQ_EINVAL;
 	if (!m->user && (m->password_file || m->credential))
 		return fail(ld, meta->line, "smtp: a password without smtp.user");
 	return 0;
@@ -1362,6 +1419,7 @@ int pq_config_secret(const char *file, const char *credential, struct pq_buf *ou
 {
 	struct pq_buf path = PQ_BUF_INIT;
 	char chunk[1024];
+	struct stat st;
 	size_t n;
 	FILE *f;
 	int rc = 0;
@@ -1381,6 +1439,14 @@ int pq_config_secret(const char *file, const char *credential, struct pq_buf *ou
 	f = fopen(path.ptr, "r");
 	if (!f) {
 		rc = pq_error_set(PQ_EIO, "password: %s: %s", path.ptr, strerror(errno));
+		goto out;
+	}
+	if (file && fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXO | S_IWGRP))) {
+		rc = pq_error_set(PQ_EPERM,
+				  "password: %s is readable or writable by others (mode %04o): "
+				  "chmod 600 it, or use a systemd credential",
+				  path.ptr, (unsigned)(st.st_mode & 07777));
+		fclose(f);
 		goto out;
 	}
 	while (out->len < 4096 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)

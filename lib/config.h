@@ -202,7 +202,8 @@ void pq_config_free(struct pq_config *c);
  * file, or else the file credential names in $CREDENTIALS_DIRECTORY
  * (systemd's LoadCredential=), without its trailing newline, into out.
  * Returns 0, PQ_EINVAL (no $CREDENTIALS_DIRECTORY, an empty password),
- * PQ_EIO (unreadable).
+ * PQ_EIO (unreadable), PQ_EPERM (a file others may read or write: refused,
+ * as ssh refuses such a key; a credential is not checked).
  */
 int pq_config_secret(const char *file, const char *credential, struct pq_buf *out);
 

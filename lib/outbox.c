@@ -152,7 +152,14 @@ static void note_refused(struct pending *p, const char **rcpt)
 	pq_buf_free(&b);
 }
 
-static int deliver(const struct pq_config *c, struct pending *p, int64_t now)
+/*
+ * Hands reply p to the way out. *for_good tells a failure that retrying
+ * cannot cure (a 5xx to a recipient or the content, a malformed address)
+ * from one of the set-up (a password, a certificate, AUTH, TLS, the
+ * sender): that is the configuration's, not the reply's, and the reply
+ * stays pending until the configuration is fixed.
+ */
+static int deliver(const struct pq_config *c, struct pending *p, int64_t now, int *for_good)
 {
 	const struct pq_smtp_conf *m = &c->smtp;
 	struct pq_buf password = PQ_BUF_INIT;
@@ -160,13 +167,16 @@ static int deliver(const struct pq_config *c, struct pending *p, int64_t now)
 	size_t n;
 	int rc;
 
+	*for_good = 0;
 	if (m->maildir)
 		return to_maildir(m->maildir, p, now);
 	n = split_recipients(p->recipients, &rcpt);
 	if (!n) {
 		rc = pq_error_set(PQ_EPERM, "no recipients");
+		*for_good = 1;
 	} else if (m->sendmail) {
 		rc = pq_sendmail(m->sendmail, p->sender, rcpt, n, p->message, strlen(p->message));
+		*for_good = rc == PQ_EPERM || rc == PQ_EINVAL;
 	} else {
 		struct pq_smtp_server srv = {
 			.host = m->host,
@@ -187,6 +197,8 @@ static int deliver(const struct pq_config *c, struct pending *p, int64_t now)
 			rc = pq_smtp_send(&srv, p->sender, rcpt, n, p->message, strlen(p->message));
 			if (rc == 0)
 				note_refused(p, rcpt);
+			*for_good = (rc == PQ_EPERM || rc == PQ_EINVAL) &&
+				    pq_smtp_failure_is_message();
 		} else {
 			rc = PQ_ETEMP; /* the secret may appear: not the mail's fault */
 		}
@@ -198,13 +210,7 @@ static int deliver(const struct pq_config *c, struct pending *p, int64_t now)
 	return rc;
 }
 
-/* Refused for good (5xx), or unsendable as it is (a malformed address): no retry. */
-static int permanent(int rc)
-{
-	return rc == PQ_EPERM || rc == PQ_EINVAL;
-}
-
-static int mark(struct pq_store *s, const struct pending *p, int rc, int64_t now)
+static int mark(struct pq_store *s, const struct pending *p, int rc, int for_good, int64_t now)
 {
 	sqlite3_stmt *st;
 	int64_t wait = RETRY_FIRST;
@@ -218,8 +224,8 @@ static int mark(struct pq_store *s, const struct pending *p, int rc, int64_t now
 			      " next_attempt = ?, error = ?, sent = ? WHERE id = ?");
 	if (!st)
 		return PQ_EDB;
-	pq_store_bind_text(st, 1, rc == 0 ? "sent" : permanent(rc) ? "failed" : "pending");
-	sqlite3_bind_int64(st, 2, rc == 0 || permanent(rc) ? 0 : now + wait);
+	pq_store_bind_text(st, 1, rc == 0 ? "sent" : for_good ? "failed" : "pending");
+	sqlite3_bind_int64(st, 2, rc == 0 || for_good ? 0 : now + wait);
 	pq_store_bind_text(st, 3, rc == 0 ? p->note : pq_error_last());
 	if (rc == 0)
 		sqlite3_bind_int64(st, 4, now);
@@ -243,19 +249,19 @@ int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, i
 	if ((rc = load_due(s, now, force, max, &due, &n)) < 0)
 		return rc;
 	for (i = 0; i < n && !pq_stop_requested(); i++) {
-		int r;
+		int r, for_good;
 
 		pq_crash_point("send");
-		r = deliver(c, &due[i], now);
+		r = deliver(c, &due[i], now, &for_good);
 		if (r == 0)
 			pq_crash_point("sent");
-		if ((rc = mark(s, &due[i], r, now)) < 0)
+		if ((rc = mark(s, &due[i], r, for_good, now)) < 0)
 			break;
 		if (r == 0) {
 			stats->sent++;
 			pq_buf_addf(report, "reply %lld <%s>: %s\n", due[i].id, due[i].msgid,
 				    c->smtp.maildir ? "written to the maildir (dry run)" : "sent");
-		} else if (permanent(r)) {
+		} else if (for_good) {
 			stats->failed++;
 			pq_buf_addf(report, "reply %lld <%s>: refused for good: %s\n", due[i].id,
 				    due[i].msgid, pq_error_last());

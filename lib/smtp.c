@@ -72,6 +72,18 @@ struct session {
 	struct pq_buf auth_offer; /* the AUTH mechanisms it offered, for messages */
 };
 
+/*
+ * Whether the last failure of pq_smtp_send() in this thread was about the
+ * message itself (a recipient or its content refused), not about the set-up,
+ * the session or the sender, which are the configuration's or the server's.
+ */
+static _Thread_local int failed_on_message;
+
+int pq_smtp_failure_is_message(void)
+{
+	return failed_on_message;
+}
+
 /* ---- refused recipients, per thread ---- */
 
 struct refusals {
@@ -216,11 +228,13 @@ static int check_envelope(const char *proto, const char *sender, const char *con
 	if (n == 0)
 		return pq_error_set(PQ_EINVAL, "%s: no recipient", proto);
 	for (i = 0; i < n; i++) {
+		failed_on_message = 1;
 		if (rcpt[i] == NULL || rcpt[i][0] == '\0')
 			return pq_error_set(PQ_EINVAL, "%s: recipient %zu is empty", proto, i);
 		r = check_address(proto, "recipient", rcpt[i]);
 		if (r < 0)
 			return r;
+		failed_on_message = 0;
 	}
 	return 0;
 }
@@ -742,6 +756,8 @@ static int transaction(struct session *ss, const char *sender, const char *const
 
 	for (i = 0; i < n; i++)
 		utf8 |= has_8bit(rcpt[i], strlen(rcpt[i]));
+	/* from here on, a refusal is about this message */
+	failed_on_message = 1;
 	if (utf8 && !(ss->caps & CAP_SMTPUTF8))
 		return pq_error_set(PQ_EPERM,
 				    "SMTP %s: an address has non-ASCII characters, but the server "
@@ -760,6 +776,8 @@ static int transaction(struct session *ss, const char *sender, const char *const
 	if (utf8)
 		pq_buf_adds(&params, " SMTPUTF8");
 
+	/* the sender is the configuration's: refused, it is no verdict on the message */
+	failed_on_message = 0;
 	snprintf(step, sizeof(step), "MAIL FROM <%s>", sender);
 	r = command(ss, step, "MAIL FROM:<%s>%s", sender, pq_buf_str(&params));
 	pq_buf_free(&params);
@@ -767,6 +785,7 @@ static int transaction(struct session *ss, const char *sender, const char *const
 		return r;
 	if (r / 100 != 2)
 		return reply_error(ss, step);
+	failed_on_message = 1;
 
 	for (i = 0; i < n; i++) {
 		snprintf(step, sizeof(step), "RCPT TO <%s>", rcpt[i]);
@@ -852,6 +871,7 @@ int pq_smtp_send(const struct pq_smtp_server *srv, const char *sender, const cha
 
 	if (rf != NULL)
 		refusals_clear(rf);
+	failed_on_message = 0;
 	if (srv->host == NULL || srv->host[0] == '\0')
 		return pq_error_set(PQ_EINVAL, "SMTP: no host");
 	if (srv->tls != PQ_SMTP_TLS_STARTTLS && srv->tls != PQ_SMTP_TLS_IMPLICIT &&

@@ -79,6 +79,15 @@ struct pq_smtp_server {
 int pq_smtp_send(const struct pq_smtp_server *srv, const char *sender, const char *const *rcpt,
 		 size_t n, const char *msg, size_t len);
 
+/*
+ * 1 when the last pq_smtp_send() of this thread failed on the message
+ * itself: a recipient address it cannot take, a 5xx reply to RCPT TO or
+ * DATA, SIZE or SMTPUTF8 limits. 0 when it failed before (the set-up, the
+ * connection, TLS, AUTH, the sender at MAIL FROM): a matter of the
+ * configuration or the server, which retrying may cure once it is fixed.
+ */
+int pq_smtp_failure_is_message(void);
+
 /* A recipient the server refused at RCPT TO. */
 struct pq_smtp_refusal {
 	size_t index;	   /* which one: an index into the rcpt[] passed */

@@ -166,12 +166,25 @@ def test_smtp(a, work):
         d, pq = demo(a, work, "smtp-demo", smtp_conf(sd))
         run(pq + ["import", "maildir"], cwd=d)
         run(pq + ["triage"], cwd=d)
+        # a wrong password is the configuration's mistake, not the reply's:
+        # AUTH's 535 leaves it pending, to go once the password is fixed
+        good = open(sd.password_file).read()
+        with open(sd.password_file, "w") as f:
+            f.write("wrong\n")
+        p = run(pq + ["outbox", "send"], cwd=d, ok=False)
+        box = outbox(pq, d)
+        check(p.returncode == 1 and box[0]["state"] == "pending" and
+              "535" in (box[0]["error"] or "") and not sd.messages(),
+              "a wrong password (535): the reply stays pending, not refused for good: %s %s"
+              % (box[0]["state"], box[0]["error"]))
+        with open(sd.password_file, "w") as f:
+            f.write(good)
         # a 451 at the end of DATA: nothing delivered, retried later
         sd.set_refuse([{"step": "DATA", "code": 451, "text": "try later", "times": 1}])
         p = run(pq + ["outbox", "send"], cwd=d, ok=False)
         box = outbox(pq, d)
         check(p.returncode == 1 and "will retry" in p.stdout and box[0]["state"] == "pending" and
-              box[0]["attempts"] == 1 and "451" in (box[0]["error"] or "") and
+              box[0]["attempts"] == 2 and "451" in (box[0]["error"] or "") and
               not sd.messages(), "451: still pending, the server's words kept, nothing stored")
         check(box[0]["next_attempt"] - box[0]["created"] >= 55,
               "and the next attempt waits a minute")

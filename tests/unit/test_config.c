@@ -1026,6 +1026,38 @@ static void test_source_errors_name_line(void)
 		     "pollInterval: at least 1");
 	expect_error(HEAD "[source \"s\"]\n\ttype = maildir\n\tpath = /x\n\tport = 1\n", 8,
 		     "source.s.port: only an imap source takes it");
+	expect_error(HEAD "[source \"s\"]\n\ttype = imap\n\thost = h\n\tuser = u\n"
+			  "\tcredential = c\n\tport = 0\n",
+		     10, "source.s.port: \"0\" is not a port (1 to 65535)");
+	expect_error(HEAD "[source \"s\"]\n\ttype = imap\n\thost = h\n\tuser = u\n"
+			  "\tcredential = c\n\tport = 70000\n",
+		     10, "source.s.port: \"70000\" is not a port");
+	expect_error(HEAD "[smtp]\n\thost = h\n\tport = no-such-service\n", 7,
+		     "smtp.port: \"no-such-service\" is neither a port number nor a known service");
+}
+
+/* A password file others can read is refused, as ssh refuses such a key. */
+static void test_open_password_file_is_refused(void)
+{
+	struct pq_config *c;
+	struct pq_buf text = PQ_BUF_INIT, pw = PQ_BUF_INIT;
+	char *path = write_conf("password", "s3cret\n");
+
+	CHECK_INT(chmod(path, 0644), 0);
+	pq_buf_addf(&text, HEAD "[smtp]\n\thost = h\n\tuser = u\n\tpasswordFile = %s\n", path);
+	expect_error(pq_buf_str(&text), 8, "smtp.passwordFile: ");
+	expect_error(pq_buf_str(&text), 8, "is readable or writable by others (mode 0644)");
+	CHECK_INT(pq_config_secret(path, NULL, &pw), PQ_EPERM);
+	pq_buf_reset(&pw);
+	CHECK_INT(chmod(path, 0600), 0);
+	c = load_ok(pq_buf_str(&text));
+	CHECK(c != NULL);
+	CHECK_INT(pq_config_secret(path, NULL, &pw), 0);
+	CHECK_STR(pq_buf_str(&pw), "s3cret");
+	pq_config_free(c);
+	pq_buf_free(&pw);
+	pq_buf_free(&text);
+	free(path);
 }
 
 static void test_reply_and_smtp(void)
@@ -1137,6 +1169,7 @@ int main(void)
 	test_reply_and_smtp();
 	test_key_before_any_section();
 	test_source_errors_name_line();
+	test_open_password_file_is_refused();
 	test_free_and_lookup_accept_null();
 
 	nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
