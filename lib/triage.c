@@ -53,7 +53,11 @@ static int apply_waiting_approvals(struct pq_store *s, const struct pq_config *c
 /*
  * The complete series still new that triage has not decided on since
  * something arrived for them: a message of the series, or one that
- * refers to one of its messages (a reply, perhaps with trailers).
+ * refers to one of its messages (a reply, perhaps with trailers). A
+ * series approved or being applied somewhere (by hand: its own state is
+ * still new) is left alone: its rule would put it back to queued, losing
+ * the approval or the intent recovery needs; the approval is applied
+ * above, the intent is recovery's.
  */
 static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 {
@@ -63,6 +67,8 @@ static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 		   " OR (SELECT max(id) FROM message WHERE series_id = s.id) > s.triaged"
 		   " OR EXISTS (SELECT 1 FROM message sm JOIN ref r ON r.msgid = sm.msgid"
 		   " WHERE sm.series_id = s.id AND r.message_id > s.triaged))"
+		   " AND NOT EXISTS (SELECT 1 FROM series_queue q WHERE q.series_id = s.id"
+		   " AND q.state IN (?, ?))"
 		   " ORDER BY s.id");
 
 	*ids = NULL;
@@ -70,6 +76,8 @@ static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 	if (!st)
 		return PQ_EDB;
 	pq_store_bind_text(st, 1, pq_state_name(PQ_STATE_NEW));
+	pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_APPROVED));
+	pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_APPLYING));
 	return pq_store_ids(s, st, ids, n);
 }
 

@@ -2,7 +2,8 @@
  * triage: where each new complete series goes.
  *
  * A pipeline stage: every complete series still new that something
- * arrived for since the last look is dry-run against every queue, the
+ * arrived for since the last look (and that is not approved or being
+ * applied somewhere already) is dry-run against every queue, the
  * rules (rules.h) pick its queue, and it is applied at once where the
  * rule lets it in automatically. Approvals that waited for missing
  * patches are applied once the series is complete.
