@@ -737,6 +737,51 @@ static void test_dry_run_leaves_branch(void)
 }
 
 /*
+ * One open repository, a dry run and then the real thing, as triage does
+ * (it checks every queue, then applies): the same patch gives the same
+ * commit, and it must reach the disk all the same, with its tree and
+ * blob, however many runs came before on that repository.
+ */
+static void test_apply_after_dry_run_on_same_repo_writes_objects(void)
+{
+	struct pq_applier_opts dry = opts_default;
+	struct pq_applier_result res[1];
+	struct pq_applier_patch p;
+	struct pq_repo *r = NULL;
+	char *diff, *tip;
+	char commit[41] = "";
+
+	dry.dry_run = 1;
+	src_branch("dry-then-real");
+	CHECK_INT(sh(src_dir, "sed -i 's/^45$/forty-five/' a.txt"), 0);
+	src_commit("dry, then real");
+	diff = patch_of("HEAD");
+	p = patch_with(diff, "dry, then real\n", 0);
+	CHECK_INT(pq_repo_open(&r, dst_dir), 0);
+	if (!r) {
+		free(diff);
+		return;
+	}
+	CHECK_INT(pq_applier_run(r, "q-dry-real", base_id, &p, 1, &dry, res), 0);
+	snprintf(commit, sizeof(commit), "%s", res[0].commit);
+	results_free(res, 1);
+	CHECK_INT(pq_applier_run(r, "q-dry-real", base_id, &p, 1, &dry, res), 0);
+	results_free(res, 1);
+	CHECK_INT(pq_applier_run(r, "q-dry-real", base_id, &p, 1, &opts_default, res), 0);
+	CHECK_STR(res[0].commit, commit);
+	results_free(res, 1);
+	pq_repo_free(r);
+	tip = dst_rev("q-dry-real");
+	CHECK_STR(tip, commit);
+	/* git, another process, finds every object the branch needs */
+	CHECK_INT(sh(dst_dir, "git cat-file -e %s", commit), 0);
+	CHECK_INT(sh(dst_dir, "git cat-file -e %s:a.txt", commit), 0);
+	CHECK_INT(sh(dst_dir, "git fsck --connectivity-only --no-dangling"), 0);
+	free(tip);
+	free(diff);
+}
+
+/*
  * Patch P edits line 40 of the base; A, applied first, adds lines above
  * it, so P's hunk is 3 lines off: libgit2 1.5 never looks for an offset,
  * git apply does. want is the tree git gets by making both changes.
@@ -1058,6 +1103,7 @@ int main(void)
 	test_no_patches_moves_branch_to_base();
 	test_stale_lock_is_removed();
 	test_dry_run_leaves_branch();
+	test_apply_after_dry_run_on_same_repo_writes_objects();
 	test_tip_reads_branch_or_full_ref();
 	test_offset_hunk_falls_back_to_git_apply();
 	test_plain_unified_diff_falls_back_to_git_apply();
