@@ -16,17 +16,11 @@
 #include "applier.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -36,11 +30,15 @@
 #include "error.h"
 #include "packbuf.h"
 #include "repo.h"
-
-extern char **environ;
+#include "run.h"
 
 /* How much of a git child's stdout or stderr is kept. */
-#define CHILD_OUTPUT_MAX (64 * 1024)
+#define GIT_OUTPUT_MAX (64 * 1024)
+/*
+ * How long git apply may take on one patch before it is killed: it takes
+ * well under a second on a kernel tree; this only bounds a git that hangs.
+ */
+#define GIT_APPLY_TIMEOUT_MS (120 * 1000)
 /* A reference lock older than this was left by a writer that died (see lock_cleared). */
 #define LOCK_STALE_MS 2000
 /* How much of a hunk header is quoted in an error. */
@@ -292,221 +290,57 @@ static int apply_libgit2(git_repository *repo, git_tree *full, git_tree *target,
 	return 0;
 }
 
-/* What a git child gets and gives. */
-struct child_io {
-	const char *in; /* written to its stdin, then closed */
-	size_t in_len;
-	struct pq_buf out; /* the first CHILD_OUTPUT_MAX bytes of its stdout */
-	struct pq_buf err; /* and of its stderr */
-};
-
-static void add_bounded(struct pq_buf *b, const char *p, size_t n)
-{
-	if (b->len >= CHILD_OUTPUT_MAX)
-		return;
-	pq_buf_add(b, p, n < CHILD_OUTPUT_MAX - b->len ? n : CHILD_OUTPUT_MAX - b->len);
-}
-
-/* Moves fd above 0..2 so the child's dup2() onto those cannot clobber it. */
-static int fd_above_stdio(int fd)
-{
-	int moved;
-
-	if (fd < 0 || fd > 2)
-		return fd;
-	moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
-	return moved;
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 /*
- * The environment of a git child: ours, less what would point git at
- * another repository, index or object store than the one libgit2 opened
- * (libgit2 ignores these variables), plus GIT_INDEX_FILE=index_file.
- */
-static char **child_environ(const char *index_file, struct pq_buf *index_var)
-{
-	static const char *const drop[] = {
-		"GIT_DIR=",
-		"GIT_WORK_TREE=",
-		"GIT_INDEX_FILE=",
-		"GIT_OBJECT_DIRECTORY=",
-		"GIT_COMMON_DIR=",
-		"GIT_NAMESPACE=",
-		"GIT_ALTERNATE_OBJECT_DIRECTORIES=",
-	};
-	size_t n = 0, k = 0, e, i;
-	char **env;
-
-	while (environ && environ[n])
-		n++;
-	env = pq_calloc(n + 2, sizeof(*env));
-	for (e = 0; e < n; e++) {
-		for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-			if (!strncmp(environ[e], drop[i], strlen(drop[i])))
-				break;
-		if (i == sizeof(drop) / sizeof(drop[0]))
-			env[k++] = environ[e];
-	}
-	pq_buf_addf(index_var, "GIT_INDEX_FILE=%s", index_file);
-	env[k] = index_var->ptr;
-	return env;
-}
-
-/*
- * Feeds io->in to the child's stdin and collects its stdout and stderr
- * until all three are closed. stdin is a socket so a child that exits
- * without reading gives EPIPE, not a SIGPIPE that would kill us.
- */
-static void child_pump(int in, int out, int err, struct child_io *io)
-{
-	size_t off = 0;
-	char chunk[8192];
-
-	if (!io->in_len)
-		close_fd(&in);
-	while (in >= 0 || out >= 0 || err >= 0) {
-		struct pollfd pfd[3];
-		int *fds[3];
-		int k = 0, i;
-
-		if (in >= 0) {
-			pfd[k] = (struct pollfd){ .fd = in, .events = POLLOUT };
-			fds[k++] = &in;
-		}
-		if (out >= 0) {
-			pfd[k] = (struct pollfd){ .fd = out, .events = POLLIN };
-			fds[k++] = &out;
-		}
-		if (err >= 0) {
-			pfd[k] = (struct pollfd){ .fd = err, .events = POLLIN };
-			fds[k++] = &err;
-		}
-		if (poll(pfd, (nfds_t)k, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (i = 0; i < k; i++) {
-			ssize_t r;
-
-			if (!pfd[i].revents)
-				continue;
-			if (fds[i] == &in) {
-				r = send(in, io->in + off, io->in_len - off,
-					 MSG_NOSIGNAL | MSG_DONTWAIT);
-				if (r > 0)
-					off += (size_t)r;
-				else if (r < 0 && (errno == EAGAIN || errno == EINTR))
-					continue;
-				if (r <= 0 || off == io->in_len)
-					close_fd(&in);
-				continue;
-			}
-			r = read(*fds[i], chunk, sizeof(chunk));
-			if (r > 0)
-				add_bounded(fds[i] == &out ? &io->out : &io->err, chunk, (size_t)r);
-			else if (r == 0 || (errno != EAGAIN && errno != EINTR))
-				close_fd(fds[i]);
-		}
-	}
-	close_fd(&in);
-	close_fd(&out);
-	close_fd(&err);
-}
-
-/*
- * Runs `git --git-dir=gitdir args...` with GIT_INDEX_FILE=index_file, no
- * shell. Sets *status to the child's exit status (-1 when killed by a
- * signal). Returns 0, or -1 with why set when git could not be run.
+ * Runs `git --git-dir=gitdir args...` (no shell, LC_ALL=C) with diff on its
+ * stdin, in an environment less what would point git at another
+ * repository, index or object store than the one libgit2 opened (libgit2
+ * ignores these variables), plus GIT_INDEX_FILE=index_file. Returns 0
+ * with *res filled whatever git's exit, or -1 with why set when git could
+ * not be run.
  */
 static int run_git(const char *gitdir, const char *index_file, const char *const *args,
-		   struct child_io *io, int *status, struct pq_buf *why)
+		   const char *diff, size_t len, struct pq_run_result *res, struct pq_buf *why)
 {
 	struct pq_buf dir_arg = PQ_BUF_INIT, index_var = PQ_BUF_INIT;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	char **env = NULL, **argv = NULL;
-	pid_t pid;
-	int rc = -1, ws, i;
+	const char *env[] = {
+		"GIT_DIR",
+		"GIT_WORK_TREE",
+		"GIT_OBJECT_DIRECTORY",
+		"GIT_COMMON_DIR",
+		"GIT_NAMESPACE",
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES",
+		NULL, /* GIT_INDEX_FILE=index_file */
+		NULL,
+	};
+	struct pq_run_opts o = {
+		.env = env,
+		.in = diff,
+		.in_len = len,
+		.out_max = GIT_OUTPUT_MAX,
+		.err_max = GIT_OUTPUT_MAX,
+		.timeout_ms = GIT_APPLY_TIMEOUT_MS,
+	};
+	const char **argv;
+	int rc, i;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 ||
-	    pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-		pq_buf_addf(why, "cannot make pipes for git: %s", strerror(errno));
-		goto out;
-	}
-	for (i = 0; i < 2; i++) {
-		in[i] = fd_above_stdio(in[i]);
-		out[i] = fd_above_stdio(out[i]);
-		err[i] = fd_above_stdio(err[i]);
-	}
-	if (in[0] < 0 || in[1] < 0 || out[0] < 0 || out[1] < 0 || err[0] < 0 || err[1] < 0) {
-		pq_buf_addf(why, "cannot make pipes for git: %s", strerror(errno));
-		goto out;
-	}
 	pq_buf_addf(&dir_arg, "--git-dir=%s", gitdir);
+	pq_buf_addf(&index_var, "GIT_INDEX_FILE=%s", index_file);
+	env[6] = index_var.ptr;
 	for (i = 0; args[i]; i++)
 		;
 	argv = pq_calloc((size_t)i + 3, sizeof(*argv));
 	argv[0] = "git";
 	argv[1] = dir_arg.ptr;
 	for (i = 0; args[i]; i++)
-		argv[i + 2] = (char *)args[i];
-	env = child_environ(index_file, &index_var);
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[1], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	/* git starts with no signal blocked and SIGPIPE fatal, whatever our thread does */
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	i = posix_spawnp(&pid, "git", &fa, &attr, argv, env);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	if (i) {
-		pq_buf_addf(why, "cannot run git: %s", strerror(i));
-		goto out;
-	}
-	close_fd(&in[1]);
-	close_fd(&out[1]);
-	close_fd(&err[1]);
-	child_pump(in[0], out[0], err[0], io);
-	in[0] = out[0] = err[0] = -1;
-
-	while (waitpid(pid, &ws, 0) < 0) {
-		if (errno != EINTR) {
-			pq_buf_addf(why, "cannot wait for git: %s", strerror(errno));
-			goto out;
-		}
-	}
-	*status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-	rc = 0;
-out:
-	for (i = 0; i < 2; i++) {
-		close_fd(&in[i]);
-		close_fd(&out[i]);
-		close_fd(&err[i]);
-	}
+		argv[i + 2] = args[i];
+	o.argv = argv;
+	rc = pq_run_command(res, &o);
+	if (rc < 0)
+		pq_buf_adds(why, pq_error_last());
 	free(argv);
-	free(env);
 	pq_buf_free(&dir_arg);
 	pq_buf_free(&index_var);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 /* Adds git's stderr as one line: its lines joined by "; ", "error: " left out. */
@@ -559,7 +393,9 @@ static int line_has(const char *p, size_t len, const char *s)
 
 /*
  * From git's "patch failed: FILE:LINE", the file and the "@@ -LINE" hunk
- * header of that file in the diff.
+ * header of that file in the diff. git's messages are translated, but
+ * run_git runs it with LC_ALL=C (pq_run_command does, always), so the mark
+ * is the English one whatever the system's locale.
  */
 static void failure_from_git(struct apply_failure *f, const struct pq_buf *err, const char *diff,
 			     size_t len)
@@ -631,12 +467,13 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 	static const char *const apply_args[] = {
 		"apply", "--cached", "--whitespace=nowarn", "--no-ignore-whitespace", "-", NULL,
 	};
-	struct child_io io = { diff, len, PQ_BUF_INIT, PQ_BUF_INIT };
+	struct pq_run_result res;
 	struct pq_buf dir = PQ_BUF_INIT, idx_path = PQ_BUF_INIT, lock = PQ_BUF_INIT;
 	const char *tmp = getenv("TMPDIR");
 	git_index *idx = NULL;
-	int status, rc = -1;
+	int rc = -1;
 
+	memset(&res, 0, sizeof(res));
 	why_next(f);
 	pq_buf_addf(&dir, "%s/patchq-apply-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir.ptr)) {
@@ -654,12 +491,22 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 		goto out;
 	}
 
-	if (run_git(git_repository_path(repo), idx_path.ptr, apply_args, &io, &status, &f->why) < 0)
+	if (run_git(git_repository_path(repo), idx_path.ptr, apply_args, diff, len, &res, &f->why) <
+	    0)
 		goto out;
-	if (status) {
+	if (res.timed_out) {
+		pq_buf_addf(&f->why, "git apply did not finish within %d s; killed",
+			    GIT_APPLY_TIMEOUT_MS / 1000);
+		goto out;
+	}
+	if (res.status) {
 		pq_buf_adds(&f->why, "git apply: ");
-		add_git_stderr(&f->why, &io.err);
-		failure_from_git(f, &io.err, diff, len);
+		if (res.signal)
+			pq_buf_addf(&f->why, "killed by signal %d%s", res.signal,
+				    res.err.len ? "; " : "");
+		if (!res.signal || res.err.len)
+			add_git_stderr(&f->why, &res.err);
+		failure_from_git(f, &res.err, diff, len);
 		goto out;
 	}
 	if (git_index_read(idx, 1) < 0) {
@@ -678,8 +525,7 @@ out:
 	pq_buf_free(&dir);
 	pq_buf_free(&idx_path);
 	pq_buf_free(&lock);
-	pq_buf_free(&io.out);
-	pq_buf_free(&io.err);
+	pq_run_result_free(&res);
 	return rc;
 }
 

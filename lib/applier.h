@@ -8,7 +8,9 @@
  * accepts (a hunk whose lines moved: libgit2 never looks for an offset; a
  * diff without the "diff --git" header; an empty file created or deleted),
  * `git apply --cached` against a temporary index of the same repository
- * takes over, and the result records which path applied it.
+ * takes over (run with LC_ALL=C, so its words can be read, and killed
+ * after 2 minutes: the patch then does not apply), and the result records
+ * which path applied it.
  */
 #ifndef PQ_APPLIER_H
 #define PQ_APPLIER_H

@@ -534,6 +534,43 @@ static void test_patch_not_applying_with_fallback_names_file_and_hunk(void)
 	check_failure("q-fail-git", &opts_default);
 }
 
+/* Sets name to value (NULL: unsets it), returning the old value (free() it). */
+static char *swap_env(const char *name, const char *value)
+{
+	const char *old = getenv(name);
+	char *saved = old ? pq_strdup(old) : NULL;
+
+	if (value)
+		setenv(name, value, 1);
+	else
+		unsetenv(name);
+	return saved;
+}
+
+/*
+ * The file and hunk come from git's "patch failed: FILE:LINE", which git
+ * translates: in a German environment (git's catalogue is there when
+ * /usr/share/locale/de/LC_MESSAGES/git.mo is) they are found all the same,
+ * because git runs with LC_ALL=C.
+ */
+static void test_fallback_failure_is_read_in_any_locale(void)
+{
+	static const char *const names[] = { "LC_ALL", "LANGUAGE", "LANG" };
+	static const char *const german[] = { "C.UTF-8", "de", "C.UTF-8" };
+	char *saved[3];
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		saved[i] = swap_env(names[i], german[i]);
+	if (system("git apply /nonexistent 2>&1 | grep -q Fehler"))
+		printf("git has no German messages here: the locale test proves less\n");
+	check_failure("q-fail-de", &opts_default);
+	for (i = 0; i < 3; i++) {
+		free(swap_env(names[i], saved[i]));
+		free(saved[i]);
+	}
+}
+
 /* Applies [first, second] to a new branch and checks the second is refused. */
 static void check_refused(const char *branch, const char *first, const char *second,
 			  const char *file, const char *reason)
@@ -1094,6 +1131,7 @@ int main(void)
 	test_author_committer_message_exact();
 	test_patch_not_applying_fails_and_leaves_branch();
 	test_patch_not_applying_with_fallback_names_file_and_hunk();
+	test_fallback_failure_is_read_in_any_locale();
 	test_new_file_over_existing_file_is_refused();
 	test_deletion_of_changed_file_is_refused();
 	test_hunk_without_trailing_context_must_end_file();
