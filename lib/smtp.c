@@ -13,12 +13,7 @@
  */
 #include "smtp.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +22,6 @@
 #include <unistd.h>
 
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <libetpan/libetpan.h>
 #include <openssl/evp.h>
@@ -35,6 +29,8 @@
 #include "alloc.h"
 #include "buf.h"
 #include "error.h"
+#include "run.h"
+#include "stop.h"
 #include "tls.h"
 
 #define DEFAULT_TIMEOUT 60
@@ -909,112 +905,41 @@ int pq_smtp_send(const struct pq_smtp_server *srv, const char *sender, const cha
 
 /* ---- sendmail ---- */
 
-static void add_output(struct pq_buf *out, const char *data, size_t len)
+/* The program's output on one line: control characters (newlines) become single spaces. */
+static void one_line(struct pq_buf *line, const struct pq_buf *out)
 {
 	size_t i;
 
-	for (i = 0; i < len && out->len < SENDMAIL_OUTPUT; i++) {
-		unsigned char c = (unsigned char)data[i];
+	for (i = 0; i < out->len; i++) {
+		unsigned char c = (unsigned char)out->ptr[i];
 
-		/* One line: control characters (newlines) become single spaces. */
 		if (c < ' ' || c == 0x7f) {
-			if (out->len > 0 && out->ptr[out->len - 1] != ' ')
-				pq_buf_addc(out, ' ');
+			if (line->len > 0 && line->ptr[line->len - 1] != ' ')
+				pq_buf_addc(line, ' ');
 		} else {
-			pq_buf_addc(out, (char)c);
+			pq_buf_addc(line, (char)c);
 		}
 	}
-}
-
-static long ms_left(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
-/*
- * Feeds in to the child's stdin and collects its output until it closes
- * it; 0, or -1 when the deadline passed.
- */
-static int pump(int in_fd, int out_fd, const struct pq_buf *in, struct pq_buf *output)
-{
-	struct pollfd pfd[2];
-	struct timespec deadline;
-	size_t off = 0;
-	char chunk[4096];
-	ssize_t r;
-	long left;
-	int nfds, k;
-
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += SENDMAIL_TIMEOUT;
-	if (in->len == 0) {
-		close(in_fd);
-		in_fd = -1;
-	}
-	while (out_fd >= 0 || in_fd >= 0) {
-		nfds = 0;
-		if (out_fd >= 0)
-			pfd[nfds++] = (struct pollfd){ .fd = out_fd, .events = POLLIN };
-		if (in_fd >= 0)
-			pfd[nfds++] = (struct pollfd){ .fd = in_fd, .events = POLLOUT };
-		left = ms_left(&deadline);
-		if (left <= 0)
-			goto timeout;
-		if (poll(pfd, (nfds_t)nfds, (int)left) < 0) {
-			if (errno == EINTR)
-				continue;
-			goto timeout; /* cannot happen with valid fds; do not spin */
-		}
-		for (k = 0; k < nfds; k++) {
-			if (pfd[k].revents == 0)
-				continue;
-			if (pfd[k].fd == out_fd) {
-				r = read(out_fd, chunk, sizeof(chunk));
-				if (r > 0)
-					add_output(output, chunk, (size_t)r);
-				else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
-					close(out_fd);
-					out_fd = -1;
-				}
-			} else {
-				r = write(in_fd, in->ptr + off, in->len - off);
-				if (r > 0)
-					off += (size_t)r;
-				/* EPIPE: it stopped reading; its status will say why. */
-				if ((r < 0 && errno != EINTR && errno != EAGAIN) ||
-				    off == in->len) {
-					close(in_fd);
-					in_fd = -1;
-				}
-			}
-		}
-	}
-	return 0;
-timeout:
-	if (in_fd >= 0)
-		close(in_fd);
-	if (out_fd >= 0)
-		close(out_fd);
-	return -1;
+	pq_buf_rtrim(line);
 }
 
 int pq_sendmail(const char *program, const char *sender, const char *const *rcpt, size_t n,
 		const char *msg, size_t len)
 {
-	extern char **environ;
-	struct pq_tls_sigpipe guard;
 	struct pq_buf in = PQ_BUF_INIT, output = PQ_BUF_INIT;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t dfl;
+	struct pq_run_result res;
+	struct pq_run_opts o = {
+		.out_max = SENDMAIL_OUTPUT,
+		.err_to_out = 1,
+		.timeout_ms = SENDMAIL_TIMEOUT * 1000L,
+		/* a daemon told to stop must not wait for a slow sendmail */
+		.cancel = pq_stop_requested,
+	};
 	const char **argv;
-	int in_pipe[2], out_pipe[2], r, status, timed_out;
+	int r;
 	size_t i;
-	pid_t pid;
 
+	memset(&res, 0, sizeof(res));
 	if (program == NULL || program[0] == '\0')
 		return pq_error_set(PQ_EINVAL, "sendmail: no program");
 	if (msg == NULL && len > 0)
@@ -1036,63 +961,36 @@ int pq_sendmail(const char *program, const char *sender, const char *const *rcpt
 	for (i = 0; i < len; i++)
 		if (!(msg[i] == '\r' && i + 1 < len && msg[i + 1] == '\n'))
 			pq_buf_addc(&in, msg[i]);
+	o.argv = argv;
+	o.in = in.len ? in.ptr : "";
+	o.in_len = in.len;
 
-	if (pipe2(in_pipe, O_CLOEXEC) < 0) {
-		r = pq_error_set(PQ_ETEMP, "sendmail: pipe: %s", strerror(errno));
+	r = pq_run_command(&res, &o);
+	if (r < 0) {
+		/* "cannot run PROGRAM: ...": it may be installed later */
+		pq_buf_adds(&output, pq_error_last());
+		r = pq_error_set(PQ_ETEMP, "sendmail: %s", output.ptr);
 		goto out_free;
 	}
-	if (pipe2(out_pipe, O_CLOEXEC) < 0) {
-		r = pq_error_set(PQ_ETEMP, "sendmail: pipe: %s", strerror(errno));
-		close(in_pipe[0]);
-		close(in_pipe[1]);
-		goto out_free;
-	}
-	pq_tls_sigpipe_block(&guard);
-	/* The child gets the caller's signal mask and a default SIGPIPE. */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 2);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setsigmask(&attr, &guard.old);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	r = posix_spawnp(&pid, program, &fa, &attr, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(in_pipe[0]);
-	close(out_pipe[1]);
-	if (r != 0) {
-		close(in_pipe[1]);
-		close(out_pipe[0]);
-		pq_tls_sigpipe_restore(&guard);
-		r = pq_error_set(PQ_ETEMP, "sendmail: cannot run %s: %s", program, strerror(r));
-		goto out_free;
-	}
-	fcntl(in_pipe[1], F_SETFL, fcntl(in_pipe[1], F_GETFL) | O_NONBLOCK);
-	timed_out = pump(in_pipe[1], out_pipe[0], &in, &output) < 0;
-	if (timed_out)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	pq_tls_sigpipe_restore(&guard);
-	pq_buf_rtrim(&output);
+	one_line(&output, &res.out);
 
-	if (timed_out)
+	if (res.cancelled)
+		r = pq_error_set(PQ_ETEMP, "sendmail: %s was stopped (patchq is stopping); killed",
+				 program);
+	else if (res.timed_out)
 		r = pq_error_set(PQ_ETEMP, "sendmail: %s did not finish within %d s; killed",
 				 program, SENDMAIL_TIMEOUT);
-	else if (WIFSIGNALED(status))
+	else if (res.signal)
 		r = pq_error_set(PQ_ETEMP, "sendmail: %s was killed by signal %d%s%s", program,
-				 WTERMSIG(status), output.len ? ": " : "", pq_buf_str(&output));
-	else if (WEXITSTATUS(status) == 0)
+				 res.signal, output.len ? ": " : "", pq_buf_str(&output));
+	else if (res.status == 0)
 		r = 0;
 	else
-		r = pq_error_set(WEXITSTATUS(status) == 75 ? PQ_ETEMP : PQ_EPERM,
-				 "sendmail: %s exited with status %d%s%s", program,
-				 WEXITSTATUS(status), output.len ? ": " : "", pq_buf_str(&output));
+		r = pq_error_set(res.status == 75 ? PQ_ETEMP : PQ_EPERM,
+				 "sendmail: %s exited with status %d%s%s", program, res.status,
+				 output.len ? ": " : "", pq_buf_str(&output));
 out_free:
+	pq_run_result_free(&res);
 	pq_buf_free(&in);
 	pq_buf_free(&output);
 	free(argv);

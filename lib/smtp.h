@@ -9,8 +9,10 @@
  * Results sort into what may work later (PQ_ETEMP) and what will not
  * (PQ_EPERM), so the outbox knows whether to retry.
  *
- * Both functions block SIGPIPE in the calling thread while they work (a
- * vanished peer or program cannot kill the process) and are thread-safe.
+ * pq_smtp_send() blocks SIGPIPE in the calling thread while it works (a
+ * vanished peer cannot kill the process); pq_sendmail() runs its program
+ * with pq_run_command() (run.h), whose stdin cannot raise SIGPIPE. Both
+ * are thread-safe.
  */
 #ifndef PQ_SMTP_H
 #define PQ_SMTP_H
@@ -108,13 +110,17 @@ const struct pq_smtp_refusal *pq_smtp_refused(size_t *count);
 /*
  * The same through a sendmail-compatible program: runs `program -i -f
  * sender -- rcpt...` (no shell; program is looked up in PATH when it has
- * no '/') with msg on its standard input, CRLF line ends turned into LF,
- * and waits for it. Returns 0 on exit status 0; PQ_ETEMP on status 75
- * (EX_TEMPFAIL), when it cannot be run, when a signal killed it, or when
- * it did not finish within 5 minutes (it is then killed); PQ_EPERM on any
- * other status; PQ_EINVAL for bad arguments (as pq_smtp_send()). The
- * message then carries the status and the program's output (stdout and
- * stderr, the first 512 bytes, on one line).
+ * no '/'; LC_ALL=C, see run.h) with msg on its standard input, CRLF line
+ * ends turned into LF, and waits for it. Returns 0 on exit status 0;
+ * PQ_ETEMP on status 75 (EX_TEMPFAIL), when it cannot be run, when a
+ * signal killed it, when it did not finish within 5 minutes, or when
+ * pq_stop_requested() (stop.h) became true while it ran, looked at every
+ * 100 ms (in both cases it is killed with its process group; as with an
+ * SMTP timeout after the final ".", it may have taken the message, and a
+ * retry may deliver it twice); PQ_EPERM on any other status; PQ_EINVAL
+ * for bad arguments (as pq_smtp_send()). The message then carries the
+ * status and the program's output (stdout and stderr, the first 512
+ * bytes, on one line).
  */
 int pq_sendmail(const char *program, const char *sender, const char *const *rcpt, size_t n,
 		const char *msg, size_t len);

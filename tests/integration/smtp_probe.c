@@ -4,29 +4,35 @@
  *   smtp_probe --host H [--port P] [--tls starttls|implicit|none] [--ca FILE]
  *              [--no-verify] [--user U --password-file F] [--helo NAME]
  *              [--timeout SECONDS] --from ADDR MESSAGE-FILE RCPT...
- *   smtp_probe --sendmail PROGRAM --from ADDR MESSAGE-FILE RCPT...
+ *   smtp_probe --sendmail PROGRAM [--stop-after MS] --from ADDR MESSAGE-FILE RCPT...
  *
  * Sends the file's bytes as they are (pq_smtp_send() or pq_sendmail()) and
  * prints "result NAME" (OK, ETEMP, EPERM, EINVAL, ...), then on failure
  * "error MESSAGE", then "refused INDEX ETEMP|EPERM REPLY" per recipient the
  * server refused. Exits 0 on OK, 1 on a failure, 2 on a usage error.
+ * --stop-after calls pq_stop_request() MS milliseconds after the start, as
+ * patchqd does on SIGTERM.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "error.h"
 #include "smtp.h"
+#include "stop.h"
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: smtp_probe --host H [--port P] [--tls starttls|implicit|none] "
 			"[--ca FILE] [--no-verify] [--user U --password-file F] [--helo NAME] "
 			"[--timeout S] --from ADDR MESSAGE-FILE RCPT...\n"
-			"       smtp_probe --sendmail PROGRAM --from ADDR MESSAGE-FILE RCPT...\n");
+			"       smtp_probe --sendmail PROGRAM [--stop-after MS] --from ADDR "
+			"MESSAGE-FILE RCPT...\n");
 	exit(2);
 }
 
@@ -68,6 +74,24 @@ static const char *code_name(int r)
 	default:
 		return "OTHER";
 	}
+}
+
+/* pq_stop_request() is one atomic store: safe in a signal handler. */
+static void on_alarm(int sig)
+{
+	pq_stop_request();
+}
+
+/* Asks to stop ms milliseconds from now. */
+static void stop_after(long ms)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_usec = (ms % 1000) * 1000;
+	signal(SIGALRM, on_alarm);
+	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 int main(int argc, char **argv)
@@ -118,6 +142,8 @@ int main(int argc, char **argv)
 			from = argv[++a];
 		else if (strcmp(opt, "--sendmail") == 0)
 			program = argv[++a];
+		else if (strcmp(opt, "--stop-after") == 0)
+			stop_after(atol(argv[++a]));
 		else
 			usage();
 	}

@@ -87,8 +87,9 @@ class Probe:
         a += list(extra) + ["--from", sender, self._msg_file(msg)] + list(rcpts)
         return self._run(a, env, timeout)
 
-    def sendmail(self, program, msg, rcpts, sender=SENDER, env=None):
-        a = [self.exe, "--sendmail", program, "--from", sender, self._msg_file(msg)] + list(rcpts)
+    def sendmail(self, program, msg, rcpts, sender=SENDER, env=None, extra=()):
+        a = ([self.exe, "--sendmail", program] + list(extra) +
+             ["--from", sender, self._msg_file(msg)] + list(rcpts))
         return self._run(a, env, 120)
 
     def _run(self, a, env, timeout):
@@ -553,6 +554,7 @@ def test_sendmail(pr, work):
                        '[ -n "$NOREAD" ] || cat > "$d/stdin"\n'
                        '[ -z "$ERR" ] || printf "%s\\nsecond line\\n" "$ERR" >&2\n'
                        '[ -z "$KILL" ] || kill -9 $$\n'
+                       '[ -z "$HANG" ] || { sleep 30 & echo $! > "$d/bgpid"; sleep 30; }\n'
                        'exit "${STATUS:-0}"\n')
     msg = b"Subject: sm\r\n\r\n.dot line\r\nna\xc3\xafve\r\nbare lf\nlast"
 
@@ -591,6 +593,29 @@ def test_sendmail(pr, work):
           "a program that cannot be run: ETEMP (%s)" % r)
     r = pr.sendmail(prog, msg, ["-oQ/tmp/evil"])
     check(r.result == "EINVAL", "a recipient starting with '-' is refused (%s)" % r)
+
+    # patchqd stopping (pq_stop_requested) ends a hung sendmail and what it started
+    r = pr.sendmail(prog, msg, ["ann@example.org"], env={"HANG": "1"},
+                    extra=["--stop-after", "500"])
+    check(r.result == "ETEMP" and "stopped" in r.error and r.elapsed < 10,
+          "a stop request kills a hung sendmail: ETEMP, the reply stays pending "
+          "(%s, %.1f s)" % (r, r.elapsed))
+    bg = int(read("bgpid"))
+    check(gone(bg), "the process the sendmail left in the background was killed with it")
+
+
+def gone(pid):
+    """Whether pid has exited (a zombie not yet reaped by its new parent counts)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def main():
