@@ -372,7 +372,7 @@ static void test_cancel_kills_the_group(void)
 	CHECK_INT(r.signal, SIGKILL);
 	CHECK(r.duration_ms >= 300 && r.duration_ms < 2000);
 	CHECK(cancel_calls >= 3);
-	CHECK(cancel_gap <= 150); /* polled every 100 ms, give or take the scheduler */
+	CHECK(cancel_gap <= 250); /* polled every 100 ms, give or take a busy machine */
 	grandchild = (pid_t)atol(pq_buf_str(&r.out));
 	CHECK(grandchild > 1);
 	if (grandchild > 1) {
