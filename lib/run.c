@@ -175,7 +175,7 @@ static void pump(struct ends *e, pid_t pid, const struct pq_run_opts *o, int64_t
 	for (;;) {
 		struct pollfd pfd[3];
 		int64_t left;
-		int k = 0, i, wait;
+		int k = 0, i, ms;
 
 		if (o->cancel && o->cancel()) {
 			res->cancelled = 1;
@@ -206,12 +206,12 @@ static void pump(struct ends *e, pid_t pid, const struct pq_run_opts *o, int64_t
 		 * With its pipes closed the child is most likely exiting: look
 		 * again soon, then less often (it may also run on without them).
 		 */
-		wait = k ? TICK_MS : idle;
+		ms = k ? TICK_MS : idle;
 		if (!k && idle < TICK_MS)
 			idle *= 2;
-		if (left < wait)
-			wait = (int)left;
-		if (poll(pfd, (nfds_t)k, wait) < 0 && errno != EINTR) {
+		if (left < ms)
+			ms = (int)left;
+		if (poll(pfd, (nfds_t)k, ms) < 0 && errno != EINTR) {
 			/* cannot happen with valid fds; the deadline still holds */
 			struct timespec pause = { 0, TICK_MS * 1000000L };
 
