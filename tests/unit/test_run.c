@@ -47,15 +47,29 @@ static int run_sh(struct pq_run_result *res, const char *script, const char *in,
 	return pq_run_command(res, &o);
 }
 
-/* How the process pid (a child of ours by reparenting) ends: its wait status, -1 if not ours. */
-static int reap(pid_t pid)
+/*
+ * Whether pid, a process a child left behind, was killed: reparented to us
+ * and ended by SIGKILL, or already reaped by the child (a shell waiting for
+ * any child of its own can collect it before its SIGKILL lands) and gone.
+ * One still running after 3 s is killed here, and this says no.
+ */
+static int was_killed(pid_t pid)
 {
-	int ws;
+	struct timespec nap = { 0, 10 * 1000 * 1000 };
+	int ws, i;
 
-	while (waitpid(pid, &ws, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return ws;
+	for (i = 0; i < 300; i++) {
+		pid_t r = waitpid(pid, &ws, WNOHANG);
+
+		if (r == pid)
+			return WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL;
+		if (r < 0 && errno == ECHILD)
+			return kill(pid, 0) < 0 && errno == ESRCH;
+		nanosleep(&nap, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &ws, 0);
+	return 0;
 }
 
 static void test_exit_status_and_output(void)
@@ -276,7 +290,6 @@ static void test_deadline_kills_the_group(void)
 	struct pq_run_result r;
 	int64_t t0 = now_ms();
 	pid_t grandchild;
-	int ws;
 
 	CHECK_INT(run_sh(&r, "sleep 30 & echo $!; sleep 30", NULL, 0, 100, 500), 0);
 	CHECK(r.duration_ms >= 500 && r.duration_ms < 2500);
@@ -288,8 +301,7 @@ static void test_deadline_kills_the_group(void)
 	grandchild = (pid_t)atol(pq_buf_str(&r.out));
 	CHECK(grandchild > 1);
 	if (grandchild > 1) {
-		ws = reap(grandchild);
-		CHECK(ws != -1 && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+		CHECK(was_killed(grandchild));
 		CHECK(kill(grandchild, 0) < 0 && errno == ESRCH);
 	}
 	pq_run_result_free(&r);
@@ -322,7 +334,6 @@ static void test_exited_child_with_leftover(void)
 	struct pq_run_result r;
 	int64_t t0 = now_ms();
 	pid_t left;
-	int ws;
 
 	CHECK_INT(run_sh(&r, "sleep 30 & echo $!; echo done; exit 5", NULL, 0, 100, 20000), 0);
 	CHECK(now_ms() - t0 < 2000);
@@ -334,8 +345,7 @@ static void test_exited_child_with_leftover(void)
 	if (left > 1) {
 		CHECK_INT(kill(left, 0), 0);
 		kill(left, SIGKILL);
-		ws = reap(left);
-		CHECK(ws != -1 && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+		CHECK(was_killed(left));
 	}
 	pq_run_result_free(&r);
 }
@@ -363,7 +373,6 @@ static void test_cancel_kills_the_group(void)
 	};
 	struct pq_run_result r;
 	pid_t grandchild;
-	int ws;
 
 	cancel_start = now_ms();
 	CHECK_INT(pq_run_command(&r, &o), 0);
@@ -375,10 +384,8 @@ static void test_cancel_kills_the_group(void)
 	CHECK(cancel_gap <= 250); /* polled every 100 ms, give or take a busy machine */
 	grandchild = (pid_t)atol(pq_buf_str(&r.out));
 	CHECK(grandchild > 1);
-	if (grandchild > 1) {
-		ws = reap(grandchild);
-		CHECK(ws != -1 && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
-	}
+	if (grandchild > 1)
+		CHECK(was_killed(grandchild));
 	pq_run_result_free(&r);
 }
 
