@@ -22,13 +22,13 @@
 #include "config.h"
 #include "error.h"
 #include "ingest.h"
-#include "mbox.h"
 #include "outbox.h"
 #include "pipeline.h"
 #include "push.h"
 #include "rebuild.h"
 #include "recover.h"
 #include "repo.h"
+#include "source.h"
 #include "store.h"
 #include "triage.h"
 #include "view.h"
@@ -44,7 +44,8 @@ static const char usage_text[] =
 	"                      file, a maildir, a public-inbox repository (v2 top\n"
 	"                      directory or one git repository), or - for a single\n"
 	"                      message on standard input (as an MTA pipe delivers it).\n"
-	"                      Importing the same mail again changes nothing.\n"
+	"                      A maildir's new/ and cur/ are read and left as they\n"
+	"                      are. Importing the same mail again changes nothing.\n"
 	"  stats               counts of messages by kind, series and duplicates\n"
 	"  series              every series: version, patches received, completeness\n"
 	"  show SERIES         one series: cover letter, patches, the trailers given\n"
@@ -154,96 +155,72 @@ static int print_buf(const struct pq_buf *b)
 /* ---- import ---- */
 
 struct import_ctx {
-	struct pq_ingest *ig;
 	int progress;
 	time_t last;
-	int failed;
 };
 
-static void show_progress(struct import_ctx *ctx, int final)
-{
-	const struct pq_ingest_stats *st = pq_ingest_stats(ctx->ig);
-	time_t now = time(NULL);
-
-	if (!ctx->progress || (!final && now == ctx->last))
-		return;
-	ctx->last = now;
-	fprintf(stderr, "\r  %zu read, %zu stored%s", st->read, st->stored, final ? "\n" : "");
-}
-
-static int on_message(void *arg, const char *raw, size_t len, const char *cursor)
+static void on_progress(void *arg, const struct pq_ingest_stats *st)
 {
 	struct import_ctx *ctx = arg;
+	time_t now = time(NULL);
 
-	if (pq_ingest_message(ctx->ig, raw, len, cursor) < 0) {
-		ctx->failed = 1;
-		return 1; /* stop: the database is in trouble */
-	}
-	if (ctx->progress && (pq_ingest_stats(ctx->ig)->read & 255) == 0)
-		show_progress(ctx, 0);
-	return 0;
+	if (!ctx->progress || now == ctx->last)
+		return;
+	ctx->last = now;
+	fprintf(stderr, "\r  %zu read, %zu stored", st->read, st->stored);
 }
 
-static int read_stdin(struct pq_buf *b)
+static void on_warning(void *arg, const char *msg)
 {
-	char chunk[65536];
-	size_t n;
-
-	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
-		pq_buf_add(b, chunk, n);
-	return ferror(stdin) ? -1 : 0;
+	fprintf(stderr, "%spatchq: warning: %s\n", ((struct import_ctx *)arg)->last ? "\n" : "",
+		msg);
 }
 
+/*
+ * One PATH through the same reader patchqd uses, with the cursor stored
+ * under the absolute path ("stdin" for -). A maildir is read (new/ and
+ * cur/) and left as it is: importing moves no file.
+ */
 static int import_one(struct pq_store *s, const char *path, const struct options *o)
 {
 	struct import_ctx ctx = { .progress = !o->quiet && isatty(2) };
+	struct pq_source_spec spec = {
+		.warn = on_warning,
+		.progress = on_progress,
+		.ctx = &ctx,
+	};
 	const struct pq_ingest_stats *st;
-	char *source = NULL, *since = NULL;
-	int ret = 0, kind;
+	struct pq_source_stats stats;
+	struct pq_source *src;
+	char *name = NULL;
+	int ret;
 
-	if (!strcmp(path, "-"))
-		source = strdup("stdin");
-	else if (!(source = realpath(path, NULL)))
+	if (!strcmp(path, "-")) {
+		spec.kind = PQ_SOURCE_STDIN;
+		name = pq_strdup("stdin");
+	} else if (!(name = realpath(path, NULL))) {
 		return pq_error_set(PQ_EIO, "%s: %s", path, strerror(errno));
-	kind = strcmp(path, "-") ? pq_source_detect(path) : PQ_SOURCE_MBOX;
-	if (kind == PQ_SOURCE_UNKNOWN) {
-		ret = pq_error_set(PQ_EINVAL, "%s: not an mbox file, maildir or public-inbox",
-				   path);
-		free(source);
+	}
+	spec.path = path;
+	spec.name = name;
+	if ((ret = pq_source_open(&src, &spec)) < 0) {
+		free(name);
 		return ret;
 	}
-	pq_ingest_new(&ctx.ig, s, source, 0, NULL);
-	if (kind == PQ_SOURCE_PUBLIC_INBOX && (ret = pq_ingest_cursor(s, source, &since)) < 0)
-		goto out;
-	if (!strcmp(path, "-")) {
-		struct pq_buf b = PQ_BUF_INIT;
-
-		if (read_stdin(&b) < 0)
-			ret = pq_error_set(PQ_EIO, "standard input: %s", strerror(errno));
-		else
-			ret = pq_mbox_split(b.ptr ? b.ptr : "", b.len, on_message, &ctx);
-		pq_buf_free(&b);
-	} else if (kind == PQ_SOURCE_MAILDIR) {
-		ret = pq_maildir_read(path, on_message, &ctx);
-	} else if (kind == PQ_SOURCE_PUBLIC_INBOX) {
-		ret = pq_pi_read(path, since, on_message, &ctx);
-	} else {
-		ret = pq_mbox_read(path, on_message, &ctx);
-	}
-out:
-	if (ret > 0 || ctx.failed)
-		ret = PQ_EDB; /* the message is already set by ingest */
-	if (!ret)
-		ret = pq_ingest_flush(ctx.ig);
-	show_progress(&ctx, 1);
-	st = pq_ingest_stats(ctx.ig);
+	ret = pq_source_read(src, s, 0, &stats);
+	pq_source_free(src);
+	if (ctx.progress)
+		fprintf(stderr, "\r  %zu read, %zu stored\n", stats.ingest.read,
+			stats.ingest.stored);
+	st = &stats.ingest;
 	printf("%s: read %zu, stored %zu, duplicates %zu (identical %zu, re-delivered %zu),"
 	       " unparsable %zu, reused Message-IDs %zu\n",
 	       path, st->read, st->stored, st->same_bytes + st->redelivered, st->same_bytes,
 	       st->redelivered, st->unparsable, st->reused_id);
-	pq_ingest_free(ctx.ig);
-	free(source);
-	free(since);
+	if (ret == 0 && stats.unreadable)
+		ret = pq_error_set(PQ_EIO, "%s: %zu file%s could not be read", path,
+				   stats.unreadable, stats.unreadable == 1 ? "" : "s");
+	free(name);
 	return ret;
 }
 

@@ -11,18 +11,14 @@
  * the database, and a source's position is committed with the
  * messages it covers, so kill -9 at any moment loses and repeats nothing.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,12 +28,10 @@
 #include "buf.h"
 #include "config.h"
 #include "error.h"
-#include "imap.h"
-#include "ingest.h"
-#include "mbox.h"
 #include "pipeline.h"
 #include "repo.h"
 #include "sd.h"
+#include "source.h"
 #include "stop.h"
 #include "store.h"
 #include "worker.h"
@@ -54,8 +48,6 @@
 #define PIPELINE_TICK_SEC 60
 /* READY=1 at the latest this long after start, even when a source is slow to answer. */
 #define READY_WAIT_SEC 15
-/* The IMAP timeout per network operation. */
-#define IMAP_TIMEOUT_SEC 60
 
 static const char usage_text[] =
 	"usage: patchqd [-c FILE] [--check-config]\n"
@@ -144,18 +136,18 @@ static void db_close(struct thread_db *db)
 struct daemon;
 
 /*
- * One source: an IMAP mailbox, a maildir or a public-inbox archive. It
- * has one job, which is either queued or running (busy) or idle; the
- * fields below "results" are written by the job on the worker and read by
- * done() on the loop, the IMAP session belongs to whichever side holds it.
+ * One source: an IMAP mailbox, a maildir or a public-inbox archive, read
+ * through source.h. It has one job, which is either queued or running
+ * (busy) or idle; the reader and the fields below "results" are the job's
+ * while it runs, the loop's between runs.
  */
 struct source {
 	struct source *next;
 	struct daemon *d;
 	struct conf_ref *cfg;
 	const struct pq_source_conf *sc;
-	const char *mailbox; /* imap: one of sc->mailboxes */
-	char *name;	     /* its cursor's name in the database, and in logs */
+	char *name; /* its cursor's name in the database, and in logs */
+	struct pq_source *reader;
 	struct job job;
 	int busy;	     /* the job is queued or running */
 	int again;	     /* something happened meanwhile: run once more */
@@ -166,19 +158,14 @@ struct source {
 	struct event *timer;
 	struct event *watch; /* the IDLE socket or the inotify descriptor */
 	int inotify_fd;
+	int idle_fd;	/* >= 0: the reader waits in IDLE on this socket (loop's copy) */
+	size_t backlog; /* messages waiting after the last run (loop's copy) */
 
 	/* results of the last run */
 	int rc;
 	char err[512];
-	size_t stored, read, backlog;
-	int more;     /* a full chunk was read: run again */
-	int idle_fd;  /* >= 0: the session is in IDLE on this socket */
-	int pending;  /* the server spoke during IDLE start: fetch again */
-	int resynced; /* UIDVALIDITY changed: read from the start again */
-
-	/* imap session */
-	struct pq_imap *im;
-	uint32_t uidvalidity, uidnext;
+	struct pq_source_stats st;
+	int pending; /* the server spoke during IDLE start: fetch again */
 };
 
 /* The pipeline (pipeline.h): recovery, triage, rebuilds, the replies. */
@@ -262,280 +249,15 @@ static void on_ready_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- sources: the jobs, on the ingest worker ---- */
 
-static void imap_close(struct source *src)
+/* A reader's warning (a file skipped, UIDVALIDITY changed), on the worker. */
+static void on_source_warning(void *ctx, const char *msg)
 {
-	pq_imap_free(src->im);
-	src->im = NULL;
-	src->idle_fd = -1;
+	struct source *src = ctx;
+
+	pq_log(LOG_WARNING, "%s: %s", src->name, msg);
 }
 
-struct imap_fetch {
-	struct source *src;
-	struct pq_ingest *ig;
-	uint32_t last;
-	size_t n;
-	int rc;
-};
-
-static int on_imap_message(const char *raw, size_t len, uint32_t uid, void *arg)
-{
-	struct imap_fetch *f = arg;
-	char cursor[32];
-
-	snprintf(cursor, sizeof(cursor), "%" PRIu32 ":%" PRIu32, f->src->uidvalidity, uid);
-	f->rc = pq_ingest_message(f->ig, raw, len, cursor);
-	f->last = uid;
-	f->n++;
-	return f->rc < 0;
-}
-
-/* "UIDVALIDITY:UID" of the last message committed, into *validity and *uid. */
-static void parse_imap_cursor(const char *cursor, uint32_t *validity, uint32_t *uid)
-{
-	unsigned long v = 0, u = 0;
-
-	*validity = *uid = 0;
-	if (cursor && sscanf(cursor, "%lu:%lu", &v, &u) == 2 && v <= UINT32_MAX &&
-	    u <= UINT32_MAX) {
-		*validity = (uint32_t)v;
-		*uid = (uint32_t)u;
-	}
-}
-
-static int imap_run(struct source *src, struct pq_store *s)
-{
-	const struct pq_source_conf *sc = src->sc;
-	struct imap_fetch f = { src, NULL, 0, 0, 0 };
-	uint32_t validity, after;
-	char *cursor = NULL;
-	int rc;
-
-	if (src->idle_fd >= 0) {
-		src->idle_fd = -1;
-		if ((rc = pq_imap_idle_done(src->im)) < 0)
-			goto fail;
-	}
-	if (!src->im) {
-		struct pq_buf password = PQ_BUF_INIT;
-		struct pq_imap_conf ic = {
-			.host = sc->host,
-			.port = sc->port,
-			.tls = sc->tls == PQ_TLS_STARTTLS ? PQ_IMAP_TLS_STARTTLS
-			       : sc->tls == PQ_TLS_NONE	  ? PQ_IMAP_TLS_NONE
-							  : PQ_IMAP_TLS_IMPLICIT,
-			.no_verify = !sc->verify,
-			.ca_file = sc->ca_file,
-			.user = sc->user,
-			.timeout = IMAP_TIMEOUT_SEC,
-		};
-
-		rc = pq_config_secret(sc->password_file, sc->credential, &password);
-		ic.password = password.ptr;
-		if (rc == 0)
-			rc = pq_imap_connect(&src->im, &ic);
-		/* not left in freed memory */
-		if (password.ptr)
-			memset(password.ptr, 0, password.len);
-		pq_buf_free(&password);
-		if (rc < 0)
-			goto fail;
-		if ((rc = pq_imap_select(src->im, src->mailbox, &src->uidvalidity, &src->uidnext)) <
-		    0)
-			goto fail;
-	}
-	if ((rc = pq_ingest_cursor(s, src->name, &cursor)) < 0)
-		goto fail;
-	parse_imap_cursor(cursor, &validity, &after);
-	free(cursor);
-	if (validity && validity != src->uidvalidity) {
-		/* every UID changed meaning: read it all again, ingest drops what it has */
-		pq_log(LOG_WARNING,
-		       "%s: UIDVALIDITY changed from %" PRIu32 " to %" PRIu32
-		       "; reading the mailbox again",
-		       src->name, validity, src->uidvalidity);
-		after = 0;
-		src->resynced = 1;
-	}
-	if ((rc = pq_ingest_new(&f.ig, s, src->name, CHUNK, NULL)) < 0)
-		goto fail;
-	rc = pq_imap_fetch_since(src->im, after, CHUNK, on_imap_message, &f);
-	if (rc == 0 && f.rc == 0)
-		rc = pq_ingest_flush(f.ig);
-	src->read = pq_ingest_stats(f.ig)->read;
-	src->stored = pq_ingest_stats(f.ig)->stored;
-	pq_ingest_free(f.ig);
-	if (f.rc < 0)
-		rc = f.rc;
-	if (rc < 0)
-		goto fail;
-	src->more = f.n == CHUNK;
-	src->backlog = src->more && src->uidnext > f.last + 1 ? src->uidnext - 1 - f.last : 0;
-	if (src->more || !pq_imap_has_idle(src->im))
-		return 0;
-	rc = pq_imap_idle_start(src->im, &src->pending);
-	if (rc < 0)
-		goto fail;
-	src->idle_fd = rc;
-	return 0;
-fail:
-	imap_close(src);
-	return rc;
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Reads a whole file; NULL (errno set) when it cannot. */
-static char *slurp(const char *path, size_t *len)
-{
-	struct pq_buf b = PQ_BUF_INIT;
-	char chunk[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0)
-			pq_buf_add(&b, chunk, (size_t)n);
-	close(fd);
-	if (n < 0) {
-		pq_buf_free(&b);
-		return NULL;
-	}
-	*len = b.len;
-	pq_buf_adds(&b, "");
-	return pq_buf_detach(&b);
-}
-
-/*
- * The files of new/, oldest name first (a maildir name starts with its
- * delivery time): each is ingested, and moved to cur/ only once the
- * transaction that holds it has committed. A crash in between leaves it
- * in new/, and ingesting it again changes nothing.
- */
-static int maildir_run(struct source *src, struct pq_store *s)
-{
-	struct pq_buf dir = PQ_BUF_INIT, from = PQ_BUF_INIT, to = PQ_BUF_INIT;
-	struct pq_ingest *ig = NULL;
-	char **names = NULL, **done = NULL;
-	size_t n = 0, cap = 0, ndone = 0, i;
-	struct dirent *e;
-	DIR *dp;
-	int rc = 0;
-
-	pq_buf_addf(&dir, "%s/new", src->sc->path);
-	dp = opendir(dir.ptr);
-	if (!dp) {
-		rc = pq_error_set(PQ_EIO, "%s: %s", dir.ptr, strerror(errno));
-		goto out;
-	}
-	while ((e = readdir(dp))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			names = pq_reallocarray(names, cap, sizeof(*names));
-		}
-		names[n++] = pq_strdup(e->d_name);
-	}
-	closedir(dp);
-	if (n) /* names is NULL when new/ is empty */
-		qsort(names, n, sizeof(*names), by_name);
-	done = pq_calloc(n ? n : 1, sizeof(*done));
-
-	if ((rc = pq_ingest_new(&ig, s, src->name, CHUNK, NULL)) < 0)
-		goto out;
-	for (i = 0; i < n && ndone < CHUNK; i++) {
-		size_t len;
-		char *raw;
-
-		pq_buf_reset(&from);
-		pq_buf_addf(&from, "%s/%s", dir.ptr, names[i]);
-		raw = slurp(from.ptr, &len);
-		if (!raw) {
-			if (errno != ENOENT) /* gone: another reader took it */
-				pq_log(LOG_WARNING, "%s: %s: %s (left in new/)", src->name,
-				       from.ptr, strerror(errno));
-			continue;
-		}
-		rc = pq_ingest_message(ig, raw, len, NULL);
-		free(raw);
-		if (rc < 0)
-			goto out;
-		done[ndone++] = names[i];
-	}
-	if ((rc = pq_ingest_flush(ig)) < 0)
-		goto out;
-	src->read = pq_ingest_stats(ig)->read;
-	src->stored = pq_ingest_stats(ig)->stored;
-	for (i = 0; i < ndone; i++) {
-		pq_buf_reset(&from);
-		pq_buf_reset(&to);
-		pq_buf_addf(&from, "%s/%s", dir.ptr, done[i]);
-		pq_buf_addf(&to, "%s/cur/%s%s", src->sc->path, done[i],
-			    strchr(done[i], ':') ? "" : ":2,");
-		if (rename(from.ptr, to.ptr) < 0 && errno != ENOENT)
-			pq_log(LOG_WARNING, "%s: cannot move %s to cur/: %s", src->name, done[i],
-			       strerror(errno));
-	}
-	src->more = ndone == CHUNK;
-	src->backlog = n > ndone ? n - ndone : 0;
-out:
-	pq_ingest_free(ig);
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	free(done);
-	pq_buf_free(&dir);
-	pq_buf_free(&from);
-	pq_buf_free(&to);
-	return rc;
-}
-
-struct pi_fetch {
-	struct pq_ingest *ig;
-	size_t n;
-	int rc;
-};
-
-static int on_pi_message(void *ctx, const char *raw, size_t len, const char *cursor)
-{
-	struct pi_fetch *f = ctx;
-
-	f->rc = pq_ingest_message(f->ig, raw, len, cursor);
-	if (f->rc < 0)
-		return -1;
-	return ++f->n == CHUNK; /* the next job goes on from the cursor */
-}
-
-/* The commits of a public-inbox archive after the one last ingested. */
-static int pi_run(struct source *src, struct pq_store *s)
-{
-	struct pi_fetch f = { NULL, 0, 0 };
-	char *cursor = NULL;
-	int rc;
-
-	if ((rc = pq_ingest_cursor(s, src->name, &cursor)) < 0 ||
-	    (rc = pq_ingest_new(&f.ig, s, src->name, CHUNK, NULL)) < 0) {
-		free(cursor);
-		return rc;
-	}
-	rc = pq_pi_read(src->sc->path, cursor, on_pi_message, &f);
-	free(cursor);
-	if (f.rc < 0)
-		rc = f.rc;
-	if (rc >= 0)
-		rc = pq_ingest_flush(f.ig);
-	src->read = pq_ingest_stats(f.ig)->read;
-	src->stored = pq_ingest_stats(f.ig)->stored;
-	pq_ingest_free(f.ig);
-	src->more = f.n == CHUNK;
-	return rc < 0 ? rc : 0;
-}
-
+/* Reads a chunk after the cursor; with nothing more waiting, an IMAP reader goes into IDLE. */
 static void source_run(struct job *j, struct worker *w)
 {
 	struct source *src = container_of(j, struct source, job);
@@ -543,21 +265,21 @@ static void source_run(struct job *j, struct worker *w)
 
 	src->rc = 0;
 	src->err[0] = '\0';
-	src->stored = src->read = 0;
-	src->more = src->pending = src->resynced = 0;
+	src->pending = 0;
+	memset(&src->st, 0, sizeof(src->st));
 	if (src->closing) {
-		imap_close(src);
+		pq_source_free(src->reader); /* logs out here, not on the loop */
+		src->reader = NULL;
 		return;
 	}
 	s = db_for(w->ctx, src->cfg->c->database);
-	if (!s)
+	if (!s) {
 		src->rc = PQ_EDB;
-	else if (src->sc->type == PQ_SRC_IMAP)
-		src->rc = imap_run(src, s);
-	else if (src->sc->type == PQ_SRC_MAILDIR)
-		src->rc = maildir_run(src, s);
-	else
-		src->rc = pi_run(src, s);
+	} else {
+		src->rc = pq_source_read(src->reader, s, CHUNK, &src->st);
+		if (src->rc == 0 && !src->st.more && pq_source_can_idle(src->reader))
+			src->rc = pq_source_idle_start(src->reader, &src->pending);
+	}
 	if (src->rc < 0)
 		snprintf(src->err, sizeof(src->err), "%s", pq_error_last());
 }
@@ -580,7 +302,7 @@ static void source_free(struct source *src)
 		event_free(src->watch);
 	if (src->inotify_fd >= 0)
 		close(src->inotify_fd);
-	imap_close(src);
+	pq_source_free(src->reader);
 	conf_drop(src->cfg);
 	free(src->name);
 	free(src);
@@ -613,8 +335,9 @@ static void source_done(struct job *j)
 	struct timeval tv = { 0, 0 };
 
 	src->busy = 0;
+	src->idle_fd = src->reader ? pq_source_idle_fd(src->reader) : -1;
 	if (src->closing || !j->ran) {
-		if (src->im && !d->stopping) {
+		if (pq_source_connected(src->reader) && !d->stopping) {
 			src->busy = 1; /* once more, to log out on the worker */
 			if (worker_post(&d->ingest, &src->job) == 0)
 				return;
@@ -624,11 +347,13 @@ static void source_done(struct job *j)
 		return;
 	}
 	src->tried = 1;
-	d->read += src->read;
-	d->stored += src->stored;
-	if (src->stored) {
-		pq_log(LOG_INFO, "%s: %zu new message%s%s", src->name, src->stored,
-		       src->stored == 1 ? "" : "s", src->more ? " (more to read)" : "");
+	src->backlog = src->st.backlog;
+	d->read += src->st.ingest.read;
+	d->stored += src->st.ingest.stored;
+	if (src->st.ingest.stored) {
+		pq_log(LOG_INFO, "%s: %zu new message%s%s", src->name, src->st.ingest.stored,
+		       src->st.ingest.stored == 1 ? "" : "s",
+		       src->st.more ? " (more to read)" : "");
 		pipeline_kick(d);
 	}
 	if (src->rc < 0) {
@@ -645,7 +370,7 @@ static void source_done(struct job *j)
 			pq_log(LOG_NOTICE, "%s: working again", src->name);
 		src->failing = 0;
 		src->backoff = 0;
-		if (src->again || src->more || src->pending) {
+		if (src->again || src->st.more || src->pending) {
 			source_post(src);
 		} else if (src->idle_fd >= 0) {
 			tv.tv_sec = IDLE_REFRESH_SEC;
@@ -675,6 +400,7 @@ static void source_post(struct source *src)
 	evtimer_del(src->timer);
 	if (src->watch && src->idle_fd >= 0)
 		event_del(src->watch); /* the socket is the worker's until the job is done */
+	src->idle_fd = -1;
 	src->again = 0;
 	src->busy = 1;
 	if (worker_post(&d->ingest, &src->job) < 0)
@@ -684,18 +410,31 @@ static void source_post(struct source *src)
 static struct source *source_new(struct daemon *d, const struct pq_source_conf *sc,
 				 const char *mailbox)
 {
+	struct pq_source_spec spec = {
+		.conf = sc,
+		.mailbox = mailbox,
+		.flags = PQ_SOURCE_CLAIM,
+		.warn = on_source_warning,
+	};
 	struct source *src = pq_calloc(1, sizeof(*src));
 	struct pq_buf name = PQ_BUF_INIT;
 
-	src->d = d;
-	src->cfg = conf_hold(d->cfg);
-	src->sc = sc;
-	src->mailbox = mailbox;
-	src->inotify_fd = -1;
-	src->idle_fd = -1;
 	pq_buf_addf(&name, "source %s", sc->name);
 	if (mailbox)
 		pq_buf_addf(&name, "/%s", mailbox);
+	spec.name = name.ptr;
+	spec.ctx = src;
+	if (pq_source_open(&src->reader, &spec) < 0) {
+		pq_log(LOG_ERR, "%s: %s", name.ptr, pq_error_last());
+		pq_buf_free(&name);
+		free(src);
+		return NULL;
+	}
+	src->d = d;
+	src->cfg = conf_hold(d->cfg);
+	src->sc = sc;
+	src->inotify_fd = -1;
+	src->idle_fd = -1;
 	src->name = pq_buf_detach(&name);
 	src->job.run = source_run;
 	src->job.done = source_done;
@@ -706,16 +445,17 @@ static struct source *source_new(struct daemon *d, const struct pq_source_conf *
 }
 
 /* Watches a maildir's new/ for deliveries; the periodic rescan stays as a safety net. */
-static void maildir_watch(struct source *src)
+static void source_watch(struct source *src)
 {
-	struct pq_buf dir = PQ_BUF_INIT;
+	const char *dir = pq_source_watch_dir(src->reader);
 
-	pq_buf_addf(&dir, "%s/new", src->sc->path);
+	if (!dir)
+		return;
 	src->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (src->inotify_fd < 0 ||
-	    inotify_add_watch(src->inotify_fd, dir.ptr, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+	    inotify_add_watch(src->inotify_fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
 		pq_log(LOG_WARNING, "%s: cannot watch %s (%s); rescanning every %d s", src->name,
-		       dir.ptr, strerror(errno), src->sc->poll_interval);
+		       dir, strerror(errno), src->sc->poll_interval);
 		if (src->inotify_fd >= 0)
 			close(src->inotify_fd);
 		src->inotify_fd = -1;
@@ -724,27 +464,24 @@ static void maildir_watch(struct source *src)
 				       on_inotify, src);
 		event_add(src->watch, NULL);
 	}
-	pq_buf_free(&dir);
 }
 
 static void sources_start(struct daemon *d)
 {
 	const struct pq_config *c = d->cfg->c;
+	struct source *src;
 	size_t i, k;
 
 	for (i = 0; i < c->nsources; i++) {
 		const struct pq_source_conf *sc = &c->sources[i];
-		struct source *src;
 
-		if (sc->type == PQ_SRC_IMAP) {
-			for (k = 0; k < sc->nmailboxes; k++)
-				source_post(source_new(d, sc, sc->mailboxes[k]));
-			continue;
+		for (k = 0; k < (sc->type == PQ_SRC_IMAP ? sc->nmailboxes : 1); k++) {
+			src = source_new(d, sc, sc->type == PQ_SRC_IMAP ? sc->mailboxes[k] : NULL);
+			if (!src)
+				continue;
+			source_watch(src);
+			source_post(src);
 		}
-		src = source_new(d, sc, NULL);
-		if (sc->type == PQ_SRC_MAILDIR)
-			maildir_watch(src);
-		source_post(src);
 	}
 	if (!c->nsources)
 		pq_log(LOG_WARNING, "%s has no [source] section: nothing to read", c->path);
@@ -759,7 +496,7 @@ static void source_close(struct source *src)
 		event_del(src->watch);
 	if (src->busy)
 		return;
-	if (src->im && !src->d->stopping) {
+	if (pq_source_connected(src->reader) && !src->d->stopping) {
 		src->busy = 1;
 		if (worker_post(&src->d->ingest, &src->job) == 0)
 			return;

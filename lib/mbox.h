@@ -1,10 +1,10 @@
 /*
- * mbox: where raw messages come from on disk.
+ * mbox: mbox and mboxrd files split into messages.
  *
- * Splits mbox/mboxrd files, reads maildirs and public-inbox git archives,
- * and hands every message to a callback as raw bytes with a cursor that
- * names its position (for resuming and for reporting). The first stage of
- * the flow: what it hands out goes to ingest unchanged.
+ * Hands every message of an mbox (a file, standard input or data in
+ * memory) to a callback as raw bytes with a cursor that names its
+ * position. The callback type is shared by the other readers (maildir.h,
+ * pinbox.h); source.h puts them all behind one interface.
  */
 #ifndef PQ_MBOX_H
 #define PQ_MBOX_H
@@ -14,26 +14,18 @@
 /*
  * Receives one message: raw is len bytes (From_ line removed, mboxrd
  * ">From " quoting undone), valid only during the call. cursor names the
- * message in its source: "mbox:OFFSET", "maildir:new/NAME",
- * "pi:COMMIT-ID". A non-zero return stops the reading and is returned by the
- * reader.
+ * message in its source ("mbox:OFFSET" here, "pi:COMMIT-ID" for
+ * public-inbox). A non-zero return stops the reading and is returned by
+ * the reader.
  */
 typedef int (*pq_mbox_cb)(void *ctx, const char *raw, size_t len, const char *cursor);
 
-enum pq_source_kind {
-	PQ_SOURCE_UNKNOWN = 0,
-	PQ_SOURCE_MBOX,
-	PQ_SOURCE_MAILDIR,
-	PQ_SOURCE_PUBLIC_INBOX,
-};
-
 /*
- * Tells what path holds: a maildir (a directory with cur/ or new/), a
- * public-inbox archive (a v2 top directory with git/0.git, or one git
- * repository, bare or not), a regular file (taken as mbox), or
- * PQ_SOURCE_UNKNOWN (missing, a device, an empty directory).
+ * Whether the line (len bytes, without its newline) is an mbox separator:
+ * "From ", a sender token, a space and a date (a time and a four-digit
+ * year). 1 or 0. Prose such as "From the looks of it" is not one.
  */
-enum pq_source_kind pq_source_detect(const char *path);
+int pq_mbox_is_from_line(const char *line, size_t len);
 
 /*
  * Splits data (an mbox in memory) into messages, handing out pointers into
@@ -43,38 +35,23 @@ enum pq_source_kind pq_source_detect(const char *path);
  * blank line the format puts after each message is dropped, the last one's
  * too; every other byte (CR, NUL) is kept. Data that does not start with a
  * From_ line is one message, "mbox:0", handed out unchanged (no unquoting).
- * Empty messages are skipped. Returns 0 or the callback's non-zero value.
+ * Empty messages are skipped. The cursor "mbox:OFFSET" is the byte offset
+ * of the message's From_ line. Returns 0 or the callback's non-zero value.
  */
 int pq_mbox_split(const char *data, size_t len, pq_mbox_cb cb, void *ctx);
 
 /*
  * Maps and splits the mbox file at path (a pipe or device is read instead).
  * An empty file has no messages. Returns 0, PQ_EIO ("PATH: reason") for a
- * missing, unreadable or directory path, or the callback's value.
+ * missing, unreadable or directory path, PQ_ELIMIT for a file too large to
+ * map, or the callback's value.
  */
 int pq_mbox_read(const char *path, pq_mbox_cb cb, void *ctx);
 
 /*
- * Every file of new/ and cur/ (not tmp/, not dotfiles), each whole file one
- * message, in name order across both directories (maildir names begin with
- * the delivery time, so this is about arrival order and stays stable when a
- * client moves a message from new/ to cur/). A leading From_ line, as
- * procmail writes, is dropped; empty files are skipped, and so are files
- * gone between listing and reading. Returns 0, PQ_EIO (unreadable, or
- * neither new/ nor cur/) or the callback's value.
+ * The same for standard input (mapped when it is a regular file, else read
+ * to its end; not closed). Errors say "standard input: reason".
  */
-int pq_maildir_read(const char *dir, pq_mbox_cb cb, void *ctx);
-
-/*
- * Every message of a public-inbox archive, oldest commit first (all epochs
- * git/N.git of a v2 inbox in numeric order, or path as one repository),
- * the raw mail read from blob "m" of each commit on HEAD (or, HEAD unborn,
- * on master, else on the first branch by name); commits without "m"
- * (deletions) are skipped. When since is a 40-hex commit id (a "pi:"
- * cursor is accepted too), only commits after it are read. Returns 0, the
- * callback's value, PQ_EINVAL for a malformed since, PQ_ENOTFOUND when
- * since is in no epoch's history, or PQ_EGIT with libgit2's message.
- */
-int pq_pi_read(const char *path, const char *since, pq_mbox_cb cb, void *ctx);
+int pq_mbox_read_stdin(pq_mbox_cb cb, void *ctx);
 
 #endif

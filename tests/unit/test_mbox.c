@@ -1,7 +1,8 @@
 /*
- * test_mbox: splitting mbox data, reading files, maildirs and public-inbox
- * repositories, and telling the kinds of source apart. Every fixture is
- * built here, in memory or in a temporary directory removed at the end.
+ * test_mbox: the readers of source.h: splitting mbox data, reading files,
+ * listing, reading and claiming maildir files, reading public-inbox
+ * repositories. Every fixture is built here, in memory or in a temporary
+ * directory removed at the end.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -17,7 +18,10 @@
 #include "buf.h"
 #include "check.h"
 #include "error.h"
+#include "maildir.h"
 #include "mbox.h"
+#include "pinbox.h"
+#include "source.h"
 
 #define MAX_GOT 16
 
@@ -350,6 +354,38 @@ static void test_read_directory_or_missing_is_eio(void)
 	free(p);
 }
 
+/*
+ * Every message of a maildir listing, as pq_maildir_load() gives it, with
+ * "new/NAME" or "cur/NAME" as the cursor; entries that are no message are
+ * skipped. Returns the first error or 0.
+ */
+static int maildir_got(const char *dir, const char *after, struct got *g)
+{
+	struct pq_maildir_list l = PQ_MAILDIR_LIST_INIT;
+	struct pq_buf b = PQ_BUF_INIT, where = PQ_BUF_INIT;
+	const char *raw;
+	size_t i, len;
+	int rc;
+
+	rc = pq_maildir_list(&l, dir, after);
+	for (i = 0; i < l.n && rc == 0; i++) {
+		rc = pq_maildir_load(dir, &l.v[i], &b, &raw, &len);
+		if (rc == 1 || (rc == 0 && len == 0)) {
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		pq_buf_reset(&where);
+		pq_buf_addf(&where, "%s/%s", l.v[i].in_new ? "new" : "cur", l.v[i].name);
+		got_cb(g, raw, len, where.ptr);
+	}
+	pq_maildir_list_free(&l);
+	pq_buf_free(&b);
+	pq_buf_free(&where);
+	return rc;
+}
+
 static void test_maildir_new_and_cur_in_name_order_tmp_ignored(void)
 {
 	struct got g = { 0 };
@@ -367,32 +403,112 @@ static void test_maildir_new_and_cur_in_name_order_tmp_ignored(void)
 	WRITE("md/new/400.empty", "");
 	WRITE("md/tmp/050.partial", "Subject: partial\n");
 
-	CHECK_INT(pq_maildir_read(p, got_cb, &g), 0);
+	CHECK_INT(maildir_got(p, NULL, &g), 0);
 	CHECK_INT(g.n, 3);
 	GOT_IS(&g, 0, "Subject: a\r\n\r\nx\0y\n");
 	GOT_IS(&g, 1, "Subject: b\n\n>From kept\n");
-	GOT_IS(&g, 2, "Subject: c\n");
-	CHECK_STR(g.cursor[0], "maildir:cur/100.a.host:2,S");
-	CHECK_STR(g.cursor[1], "maildir:new/200.b.host");
-	CHECK_STR(g.cursor[2], "maildir:cur/300.c.host:2,");
-	got_free(&g);
-
-	g.stop_at = 1;
-	CHECK_INT(pq_maildir_read(p, got_cb, &g), 42);
-	CHECK_INT(g.n, 1);
+	GOT_IS(&g, 2, "Subject: c\n"); /* procmail's From_ line dropped */
+	CHECK_STR(g.cursor[0], "cur/100.a.host:2,S");
+	CHECK_STR(g.cursor[1], "new/200.b.host");
+	CHECK_STR(g.cursor[2], "cur/300.c.host:2,");
 	got_free(&g);
 	free(p);
 }
 
+static void test_maildir_cur_after_filters_cur_only(void)
+{
+	struct pq_maildir_list l = PQ_MAILDIR_LIST_INIT;
+	char *p = tmp_path("mda");
+
+	make_dir("mda");
+	make_dir("mda/new");
+	make_dir("mda/cur");
+	WRITE("mda/cur/100.a:2,S", "Subject: a\n");
+	WRITE("mda/cur/200.b:2,", "Subject: b\n");
+	WRITE("mda/cur/300.c:2,", "Subject: c\n");
+	WRITE("mda/new/050.old", "Subject: old\n"); /* new/ is read whatever its name */
+	WRITE("mda/new/300.c", "Subject: c again\n");
+
+	CHECK_INT(pq_maildir_list(&l, p, "200.b"), 0);
+	CHECK_INT(l.n, 3);
+	if (l.n == 3) {
+		CHECK_STR(l.v[0].name, "050.old");
+		CHECK_INT(l.v[0].in_new, 1);
+		CHECK_STR(l.v[1].name, "300.c"); /* new/ first on a tie */
+		CHECK_INT(l.v[1].in_new, 1);
+		CHECK_STR(l.v[2].name, "300.c:2,");
+		CHECK_INT(l.v[2].in_new, 0);
+	}
+	pq_maildir_list_free(&l);
+	CHECK_INT(l.n, 0);
+
+	CHECK_INT(pq_maildir_list(&l, p, ""), 0);
+	CHECK_INT(l.n, 5);
+	pq_maildir_list_free(&l);
+	CHECK_INT(pq_maildir_unique_len("123.x.host:2,S"), 10);
+	CHECK_INT(pq_maildir_unique_len("123.x.host"), 10);
+	free(p);
+}
+
+static void test_maildir_fifo_and_gone_are_no_message(void)
+{
+	struct pq_maildir_file fifo = { "100.fifo", 1 }, gone = { "200.gone", 1 },
+			       dir = { "300.dir", 1 };
+	struct pq_buf b = PQ_BUF_INIT;
+	char *p = tmp_path("mdf"), *f = tmp_path("mdf/new/100.fifo");
+	const char *raw;
+	size_t len;
+
+	make_dir("mdf");
+	make_dir("mdf/new");
+	make_dir("mdf/new/300.dir");
+	CHECK_INT(mkfifo(f, 0600), 0);
+	/* no writer: a blocking open would hang here */
+	CHECK_INT(pq_maildir_load(p, &fifo, &b, &raw, &len), 1);
+	CHECK_INT(pq_maildir_load(p, &gone, &b, &raw, &len), 1);
+	CHECK_INT(pq_maildir_load(p, &dir, &b, &raw, &len), 1);
+	CHECK_INT(len, 0);
+	pq_buf_free(&b);
+	free(f);
+	free(p);
+}
+
+static void test_maildir_claim_moves_new_to_cur(void)
+{
+	struct pq_maildir_file plain = { "100.a", 1 }, flagged = { "200.b:2,S", 1 },
+			       cur = { "300.c:2,", 0 }, gone = { "400.d", 1 };
+	char *p = tmp_path("mdc"), *moved = tmp_path("mdc/cur/100.a:2,"),
+	     *kept = tmp_path("mdc/cur/200.b:2,S"), *old = tmp_path("mdc/new/100.a");
+
+	make_dir("mdc");
+	make_dir("mdc/new");
+	make_dir("mdc/cur");
+	WRITE("mdc/new/100.a", "Subject: a\n");
+	WRITE("mdc/new/200.b:2,S", "Subject: b\n");
+	WRITE("mdc/cur/300.c:2,", "Subject: c\n");
+	CHECK_INT(pq_maildir_claim(p, &plain), 0);
+	CHECK_INT(pq_maildir_claim(p, &flagged), 0);
+	CHECK_INT(pq_maildir_claim(p, &cur), 0);
+	CHECK_INT(pq_maildir_claim(p, &gone), 1);
+	CHECK(access(moved, F_OK) == 0);
+	CHECK(access(kept, F_OK) == 0);
+	CHECK(access(old, F_OK) != 0);
+	free(p);
+	free(moved);
+	free(kept);
+	free(old);
+}
+
 static void test_maildir_without_new_or_cur_is_error(void)
 {
-	struct got g = { 0 };
+	struct pq_maildir_list l = PQ_MAILDIR_LIST_INIT;
 	char *p = tmp_path("notmd");
 
 	make_dir("notmd");
-	CHECK(pq_maildir_read(p, got_cb, &g) < 0);
+	CHECK_INT(pq_maildir_list(&l, p, NULL), PQ_EIO);
 	CHECK(strstr(pq_error_last(), "notmd") != NULL);
-	CHECK_INT(g.n, 0);
+	CHECK_INT(l.n, 0);
+	pq_maildir_list_free(&l);
 	free(p);
 }
 
@@ -639,6 +755,9 @@ int main(void)
 	test_read_empty_file_no_messages();
 	test_read_directory_or_missing_is_eio();
 	test_maildir_new_and_cur_in_name_order_tmp_ignored();
+	test_maildir_cur_after_filters_cur_only();
+	test_maildir_fifo_and_gone_are_no_message();
+	test_maildir_claim_moves_new_to_cur();
 	test_maildir_without_new_or_cur_is_error();
 	test_pi_v2_epochs_oldest_first_with_cursor();
 	test_pi_plain_repository_and_since();
