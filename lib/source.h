@@ -121,10 +121,11 @@ int pq_source_open(struct pq_source **out, const struct pq_source_spec *spec);
  * selects the mailbox first when it has to. Returns 0; PQ_EINVAL (max
  * given for an mbox or standard input, which cannot resume); PQ_EDB from
  * ingest (the open transaction rolled back, nothing moved); PQ_EIO
- * (unreadable file or directory, network); PQ_EAUTH, PQ_ENOTFOUND (IMAP
- * login or mailbox refused; a public-inbox cursor not in the history);
- * PQ_EGIT; PQ_ELIMIT. After an IMAP failure the connection is closed: the
- * next read connects again.
+ * (unreadable file or directory, network, password file); PQ_EPERM (a
+ * password file others may read); PQ_EAUTH, PQ_ENOTFOUND (IMAP login or
+ * mailbox refused; a public-inbox cursor not in the history); PQ_EGIT;
+ * PQ_ELIMIT. After an IMAP failure the connection is closed: the next read
+ * connects again.
  */
 int pq_source_read(struct pq_source *src, struct pq_store *s, size_t max,
 		   struct pq_source_stats *st);
