@@ -40,6 +40,10 @@
 
 /* Messages per ingest job: one transaction, and a bound on how long a job holds its source. */
 #define CHUNK 200
+/* Watchdog intervals of database failures after which the watchdog is no longer fed. */
+#define NO_PROGRESS_TICKS 3
+/* A job that has not come back after this long is stuck (a rebuild of a big queue takes minutes). */
+#define JOB_STUCK_SEC (15 * 60)
 /* IDLE is re-issued this often (RFC 2177: servers may drop it after 30 minutes). */
 #define IDLE_REFRESH_SEC 1200
 /* Reconnection backoff doubles up to this. */
@@ -133,6 +137,17 @@ static void db_close(struct thread_db *db)
 	db->path = NULL;
 }
 
+/*
+ * After a database error the connection is closed, and the next job opens
+ * it again: an I/O error (a full disk, a lost file system) can leave a
+ * connection that fails for ever while a new one works.
+ */
+static void db_after(struct thread_db *db, int rc)
+{
+	if (rc == PQ_EDB)
+		db_close(db);
+}
+
 struct daemon;
 
 /*
@@ -150,6 +165,8 @@ struct source {
 	struct pq_source *reader;
 	struct job job;
 	int busy;	     /* the job is queued or running */
+	time_t since;	     /* when it was queued (monotonic seconds) */
+	time_t db_failing;   /* see db_health() */
 	int again;	     /* something happened meanwhile: run once more */
 	_Atomic int closing; /* removed by a reload or by stopping (read by the running job) */
 	int tried;	     /* the first job has finished */
@@ -174,7 +191,9 @@ struct pipeline {
 	struct daemon *d;
 	struct conf_ref *cfg;
 	int busy, again;
-	int recovered; /* recovery has run since start */
+	time_t since;	   /* when the running pass was queued (monotonic seconds) */
+	time_t db_failing; /* see db_health() */
+	int recovered;	   /* recovery has run since start */
 	struct pq_buf report;
 	int rc;
 	char err[512];
@@ -193,10 +212,31 @@ struct daemon {
 	struct event *sig_hup, *sig_term, *sig_int, *watchdog, *tick, *ready_timer;
 	int stopping, ready;
 	unsigned long long stored, read;
+	int starved; /* the watchdog is no longer fed (logged once) */
 };
 
 static void source_post(struct source *src);
 static void pipeline_kick(struct daemon *d);
+
+static time_t now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * Since when a job's runs have failed on the database (0: the last one did
+ * not), per job: a pass that only reads may work while every write fails.
+ */
+static void db_health(time_t *failing, int rc)
+{
+	if (rc != PQ_EDB)
+		*failing = 0;
+	else if (!*failing)
+		*failing = now_sec();
+}
 
 /* ---- status ---- */
 
@@ -282,6 +322,7 @@ static void source_run(struct job *j, struct worker *w)
 	}
 	if (src->rc < 0)
 		snprintf(src->err, sizeof(src->err), "%s", pq_error_last());
+	db_after(w->ctx, src->rc);
 }
 
 /* ---- sources: on the loop ---- */
@@ -339,6 +380,7 @@ static void source_done(struct job *j)
 	if (src->closing || !j->ran) {
 		if (pq_source_connected(src->reader) && !d->stopping) {
 			src->busy = 1; /* once more, to log out on the worker */
+			src->since = now_sec();
 			if (worker_post(&d->ingest, &src->job) == 0)
 				return;
 		}
@@ -348,14 +390,17 @@ static void source_done(struct job *j)
 	}
 	src->tried = 1;
 	src->backlog = src->st.backlog;
-	d->read += src->st.ingest.read;
-	d->stored += src->st.ingest.stored;
-	if (src->st.ingest.stored) {
+	if (src->rc == 0) { /* a failed job's batch was rolled back */
+		d->read += src->st.ingest.read;
+		d->stored += src->st.ingest.stored;
+	}
+	if (src->rc == 0 && src->st.ingest.stored) {
 		pq_log(LOG_INFO, "%s: %zu new message%s%s", src->name, src->st.ingest.stored,
 		       src->st.ingest.stored == 1 ? "" : "s",
 		       src->st.more ? " (more to read)" : "");
 		pipeline_kick(d);
 	}
+	db_health(&src->db_failing, src->rc);
 	if (src->rc < 0) {
 		if (!src->failing || src->backoff >= BACKOFF_MAX_SEC)
 			pq_log(LOG_ERR, "%s: %s", src->name, src->err);
@@ -403,6 +448,7 @@ static void source_post(struct source *src)
 	src->idle_fd = -1;
 	src->again = 0;
 	src->busy = 1;
+	src->since = now_sec();
 	if (worker_post(&d->ingest, &src->job) < 0)
 		src->busy = 0;
 }
@@ -498,6 +544,7 @@ static void source_close(struct source *src)
 		return;
 	if (pq_source_connected(src->reader) && !src->d->stopping) {
 		src->busy = 1;
+		src->since = now_sec();
 		if (worker_post(&src->d->ingest, &src->job) == 0)
 			return;
 	}
@@ -521,6 +568,7 @@ static void pipeline_run(struct job *j, struct worker *w)
 		p->recovered = 1;
 	else
 		snprintf(p->err, sizeof(p->err), "%s", pq_error_last());
+	db_after(w->ctx, p->rc);
 }
 
 static void pipeline_done(struct job *j)
@@ -543,6 +591,7 @@ static void pipeline_done(struct job *j)
 	}
 	if (p->rc < 0)
 		pq_log(LOG_ERR, "pipeline: %s", p->err);
+	db_health(&p->db_failing, p->rc);
 	if (p->again)
 		pipeline_kick(d);
 	status_update(d);
@@ -560,6 +609,7 @@ static void pipeline_kick(struct daemon *d)
 	}
 	p->again = 0;
 	p->busy = 1;
+	p->since = now_sec();
 	p->cfg = conf_hold(d->cfg);
 	if (worker_post(&d->git, &p->job) < 0) {
 		p->busy = 0;
@@ -585,9 +635,48 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	pipeline_kick(arg);
 }
 
+/*
+ * WATCHDOG=1, unless the daemon makes no progress: every job has failed on
+ * the database for NO_PROGRESS_TICKS watchdog intervals (a reopened
+ * connection did not help), or a job has not come back for JOB_STUCK_SEC.
+ * systemd then restarts it (Restart=on-failure).
+ */
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
-	pq_notify("WATCHDOG=1");
+	struct daemon *d = arg;
+	time_t now = now_sec(), since = 0;
+	time_t limit = (time_t)(pq_watchdog_usec() * NO_PROGRESS_TICKS / 1000000);
+	const char *why = NULL;
+	struct source *src;
+
+	if (limit < 1)
+		limit = 1;
+	if (d->pipe.db_failing && now - d->pipe.db_failing > limit) {
+		why = "the pipeline has failed on the database for";
+		since = d->pipe.db_failing;
+	} else if (d->pipe.busy && now - d->pipe.since > JOB_STUCK_SEC) {
+		why = "the pipeline has not come back for";
+		since = d->pipe.since;
+	}
+	for (src = d->sources; src && !why; src = src->next) {
+		if (src->db_failing && now - src->db_failing > limit) {
+			why = "a source has failed on the database for";
+			since = src->db_failing;
+		} else if (src->busy && now - src->since > JOB_STUCK_SEC) {
+			why = "a source has not come back for";
+			since = src->since;
+		}
+	}
+	if (!why) {
+		if (d->starved)
+			pq_log(LOG_NOTICE, "working again: the watchdog is fed");
+		d->starved = 0;
+		pq_notify("WATCHDOG=1");
+	} else if (!d->starved) {
+		d->starved = 1;
+		pq_log(LOG_CRIT, "no progress: %s %lld s; the watchdog is no longer fed", why,
+		       (long long)(now - since));
+	}
 }
 
 /* Checks that the database opens (and is migrated) before saying ready. */

@@ -416,6 +416,64 @@ def test_watchdog_journal(a, d, conf, notify):
           % len(lines))
 
 
+def test_database_errors(a, work, notify):
+    """The disk under the database fills up: jobs fail, patchqd stops
+    feeding the watchdog (so systemd restarts it) and says why; space comes
+    back: it works again without a restart, nothing lost."""
+    d = os.path.join(work, "dberr")
+    os.mkdir(d)
+    setup_demo(a.source, d)
+    fs = os.path.join(d, "fs")
+    os.mkdir(fs)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", fs],
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        print("database errors: cannot mount a small tmpfs here (not root?): skipped")
+        return
+    try:
+        conf = os.path.join(d, "patchq.conf")
+        text = open(conf).read().replace("database = patchq.db", "database = fs/patchq.db")
+        open(conf, "w").write(text)
+        md = Maildir(os.path.join(d, "md"))
+        add_source(conf, md.path)
+        mark = notify.mark()
+        dm = Daemon(a.patchqd, conf, notify, os.path.join(d, "patchqd.log"),
+                    env={"WATCHDOG_USEC": "500000"})
+        check(notify.wait("READY=1", mark) is not None, "database errors: READY=1")
+        mails = ["From: T <t@example.org>\nSubject: note %d\nMessage-ID: <dberr-%d@example.org>\n"
+                 "Date: Thu, 2 Jan 2025 10:00:00 +0000\n\n%s\n" % (i, i, "x" * 4000)
+                 for i in range(40)]
+        for m in mails[:5]:
+            md.deliver(m)
+        stored = lambda: len(pqjson(a.patchq, conf, "messages"))  # noqa: E731
+        check(wait_until(lambda: stored() == 5, 20), "database errors: mail stored at first")
+        filler = os.path.join(fs, "filler")
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        for m in mails[5:]:
+            md.deliver(m)
+        check(wait_until(lambda: "no progress" in dm.text(), 20, 0.2),
+              "database errors: a full disk stops the watchdog pings, with a reason logged")
+        quiet = notify.mark()
+        time.sleep(1.5)
+        check(not [m for m in notify.since(quiet) if m == "WATCHDOG=1"],
+              "database errors: no WATCHDOG=1 while every job fails")
+        os.unlink(filler)
+        check(wait_until(lambda: stored() == len(mails), 60, 0.5),
+              "database errors: once space is back, every message is stored without a restart"
+              " (%d of %d)" % (stored(), len(mails)))
+        back = notify.mark()
+        check(notify.wait("WATCHDOG=1", back, timeout=10) is not None and
+              "working again" in dm.text(), "database errors: the watchdog is fed again")
+        check(dm.stop(10) == 0, "database errors: SIGTERM exits 0")
+    finally:
+        subprocess.run(["umount", "-l", fs])
+
+
 # ---- 5-6: options, the unit ----
 
 def test_options(a, d, conf):
@@ -969,6 +1027,7 @@ def main():
                 dm.kill()
         test_restart(a, d, conf, notify)
         test_watchdog_journal(a, d, conf, notify)
+        test_database_errors(a, work, notify)
         test_options(a, d, conf)
         test_unit(a, d, conf, notify)
         test_public_inbox(a, work, notify)
