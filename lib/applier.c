@@ -16,6 +16,7 @@
 #include "applier.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +45,15 @@
 /* How much of a hunk header is quoted in an error. */
 #define HUNK_HEADER_MAX 100
 
+static int line_starts(const char *p, size_t len, const char *prefix);
+
 /* Why a patch did not apply, and where when it is known. */
 struct apply_failure {
 	struct pq_buf file; /* the path being patched */
 	struct pq_buf hunk; /* its "@@ ... @@" line being applied */
 	struct pq_buf why;  /* what libgit2 and git said */
+	int whole_tree;	    /* git refuses it for what lies beyond the paths it names:
+			       the fallback must see the whole tree */
 };
 
 static void failure_free(struct apply_failure *f)
@@ -96,21 +101,6 @@ static int on_apply_hunk(const git_diff_hunk *hunk, void *payload)
 	struct apply_failure *f = payload;
 
 	set_line(&f->hunk, hunk->header, hunk->header_len, HUNK_HEADER_MAX);
-	return 0;
-}
-
-/* Whether some delta of d deletes path or renames it away. */
-static int diff_frees_path(git_diff *d, const char *path)
-{
-	size_t i, n = git_diff_num_deltas(d);
-
-	for (i = 0; i < n; i++) {
-		const git_diff_delta *o = git_diff_get_delta(d, i);
-
-		if ((o->status == GIT_DELTA_DELETED || o->status == GIT_DELTA_RENAMED) &&
-		    o->old_file.path && !strcmp(o->old_file.path, path))
-			return 1;
-	}
 	return 0;
 }
 
@@ -214,80 +204,470 @@ out:
 	return misses;
 }
 
+/* The bits of a mode git compares when it speaks of a file's type. */
+#define MODE_TYPE(m) ((unsigned)(m)&0170000u)
+
 /*
- * libgit2 1.5 applies what git refuses: a file created, renamed or copied
- * over one that exists, a deletion of less or other than the file's
- * content, a hunk with no context after it that does not end the file.
- * Such a delta is refused here, so that the patch goes to git (which
- * applies it as git am would, or says why not) rather than clobbering a
- * file or placing lines where git would not.
+ * What the header of one file of a diff says of its modes, as git reads
+ * it (apply.c, parse_git_diff_header): the old one from "old mode",
+ * "deleted file mode" or the "index" line, the new one only from "new
+ * mode" or "new file mode"; 0 where the header says nothing. libgit2 also
+ * takes the index line's mode, or 100644, for the new mode; git keeps the
+ * mode the file has.
  */
-static int check_deltas(git_repository *repo, git_tree *tree, git_diff *d, struct apply_failure *f)
+struct header_modes {
+	unsigned old_mode;
+	unsigned new_mode;
+};
+
+static unsigned octal_at(const char *p, const char *end)
+{
+	unsigned m = 0;
+	int digits = 0;
+
+	while (p < end && *p >= '0' && *p <= '7' && digits < 7) {
+		m = m * 8 + (unsigned)(*p++ - '0');
+		digits++;
+	}
+	return m;
+}
+
+/* Whether line p (len bytes) is a header line git reads; "@@ -" and others end the header. */
+static int header_line(const char *p, size_t len)
+{
+	static const char *const known[] = {
+		"--- ",
+		"+++ ",
+		"old mode ",
+		"new mode ",
+		"deleted file mode ",
+		"new file mode ",
+		"copy from ",
+		"copy to ",
+		"rename old ",
+		"rename new ",
+		"rename from ",
+		"rename to ",
+		"similarity index ",
+		"dissimilarity index ",
+		"index ",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (line_starts(p, len, known[i]))
+			return 1;
+	return 0;
+}
+
+/* The modes of each "diff --git" section of diff, in order, into *out (caller frees); their count. */
+static size_t header_modes(const char *diff, size_t len, struct header_modes **out)
+{
+	const char *p = diff, *end = diff + len;
+	struct header_modes *h = NULL, *c = NULL;
+	size_t n = 0, cap = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		size_t l = (size_t)(eol - p);
+
+		if (line_starts(p, l, "diff --git ")) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 8;
+				h = pq_realloc(h, cap * sizeof(*h));
+			}
+			c = &h[n++];
+			memset(c, 0, sizeof(*c));
+		} else if (c && !header_line(p, l)) {
+			c = NULL; /* a hunk, binary data or anything else: the header is over */
+		} else if (c && line_starts(p, l, "old mode ")) {
+			c->old_mode = octal_at(p + 9, eol);
+		} else if (c && line_starts(p, l, "deleted file mode ")) {
+			c->old_mode = octal_at(p + 18, eol);
+		} else if (c && line_starts(p, l, "new mode ")) {
+			c->new_mode = octal_at(p + 9, eol);
+		} else if (c && line_starts(p, l, "new file mode ")) {
+			c->new_mode = octal_at(p + 14, eol);
+		} else if (c && line_starts(p, l, "index ")) {
+			const char *dots = memmem(p, l, "..", 2), *sp = NULL;
+
+			if (dots)
+				sp = memchr(dots, ' ', (size_t)(eol - dots));
+			if (sp)
+				c->old_mode = octal_at(sp + 1, eol);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	*out = h;
+	return n;
+}
+
+/* The path delta dd reads (NULL for a new file) and the one it writes (NULL for a deletion). */
+static const char *old_path(const git_diff_delta *dd)
+{
+	return dd->status == GIT_DELTA_ADDED ? NULL : dd->old_file.path;
+}
+
+static const char *new_path(const git_diff_delta *dd)
+{
+	return dd->status == GIT_DELTA_DELETED ? NULL : dd->new_file.path;
+}
+
+/* Whether a delta of d before delta i reads or writes path. */
+static int touched_before(git_diff *d, size_t i, const char *path)
+{
+	while (i--) {
+		const git_diff_delta *o = git_diff_get_delta(d, i);
+		const char *a = old_path(o), *b = new_path(o);
+
+		if ((a && !strcmp(a, path)) || (b && !strcmp(b, path)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether path[0..len) names, in tree, an entry of type (0: any but a directory). */
+static int tree_has(git_tree *tree, const char *path, size_t len, unsigned type)
+{
+	struct pq_buf p = PQ_BUF_INIT;
+	git_tree_entry *e = NULL;
+	int has = 0;
+
+	pq_buf_add(&p, path, len);
+	if (git_tree_entry_bypath(&e, tree, pq_buf_str(&p)) == 0) {
+		unsigned m = MODE_TYPE(git_tree_entry_filemode(e));
+
+		has = type ? m == type : m != GIT_FILEMODE_TREE;
+	}
+	git_tree_entry_free(e);
+	pq_buf_free(&p);
+	return has;
+}
+
+/* Whether some delta of d writes (side 1) or frees (side 0) path[0..len) with a symlink mode its header states. */
+static int header_symlink(git_diff *d, const struct header_modes *h, const char *path, size_t len,
+			  int side)
 {
 	size_t i, n = git_diff_num_deltas(d);
 
 	for (i = 0; i < n; i++) {
-		const git_diff_delta *dd = git_diff_get_delta(d, i);
-		git_tree_entry *e = NULL;
-		const char *why = NULL, *path = NULL;
+		const git_diff_delta *o = git_diff_get_delta(d, i);
+		const char *p = side ? new_path(o) : old_path(o);
 
-		pq_buf_reset(&f->hunk);
-		if (dd->status == GIT_DELTA_DELETED) {
-			path = dd->old_file.path;
-			if (path && !(dd->flags & GIT_DIFF_FLAG_BINARY) &&
-			    git_tree_entry_bypath(&e, tree, path) == 0 &&
-			    !deletes_whole_file(repo, d, i, e))
-				why = "the deletion does not match the content of the file";
-		} else if (dd->status == GIT_DELTA_ADDED || dd->status == GIT_DELTA_RENAMED ||
-			   dd->status == GIT_DELTA_COPIED) {
-			path = dd->new_file.path;
-			if (path && git_tree_entry_bypath(&e, tree, path) == 0 &&
-			    !diff_frees_path(d, path))
-				why = "the file already exists";
-		}
-		git_tree_entry_free(e);
-		e = NULL;
-		if (!why && !(dd->flags & GIT_DIFF_FLAG_BINARY) &&
-		    (dd->status == GIT_DELTA_MODIFIED || dd->status == GIT_DELTA_RENAMED ||
-		     dd->status == GIT_DELTA_COPIED)) {
-			path = dd->old_file.path;
-			if (path && git_tree_entry_bypath(&e, tree, path) == 0 &&
-			    hunk_misses_end(repo, d, i, e, f))
-				why = "a hunk without context after it does not end the file";
-		}
-		git_tree_entry_free(e);
-		if (why) {
-			pq_buf_reset(&f->file);
-			pq_buf_adds(&f->file, path);
-			why_next(f);
-			pq_buf_adds(&f->why, why);
-			return -1;
-		}
+		if (!side && o->status != GIT_DELTA_DELETED && o->status != GIT_DELTA_RENAMED)
+			continue;
+		if (p && strlen(p) == len && !memcmp(p, path, len) &&
+		    MODE_TYPE(side ? h[i].new_mode : h[i].old_mode) == GIT_FILEMODE_LINK)
+			return 1;
 	}
 	return 0;
 }
 
 /*
- * Applies d to target with libgit2 into *post, after checking it against
- * full (the tree target is cut from, or target itself).
+ * Whether a leading directory of path is a symbolic link, as git decides
+ * it before writing a file (path_is_beyond_symlink): one the diff creates
+ * or keeps, else one of tree that the diff does not remove.
+ */
+static int beyond_symlink(git_tree *tree, git_diff *d, const struct header_modes *h,
+			  const char *path)
+{
+	size_t len = strlen(path);
+
+	while (len) {
+		do
+			len--;
+		while (len && path[len] != '/');
+		if (!len)
+			break;
+		if (header_symlink(d, h, path, len, 1))
+			return 1;
+		if (header_symlink(d, h, path, len, 0))
+			continue;
+		if (tree_has(tree, path, len, GIT_FILEMODE_LINK))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether a delta of d (before delta i, when before) leaves path[0..len): git removes it first. */
+static int removed_by(git_diff *d, const char *path, size_t len)
+{
+	size_t i, n = git_diff_num_deltas(d);
+
+	for (i = 0; i < n; i++) {
+		const git_diff_delta *o = git_diff_get_delta(d, i);
+		const char *p = old_path(o);
+
+		if (o->status != GIT_DELTA_COPIED && p && strlen(p) == len && !memcmp(p, path, len))
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether a delta of d before i writes a path under prefix (len bytes), or at it with at. */
+static int written_before(git_diff *d, size_t i, const char *prefix, size_t len, int at)
+{
+	while (i--) {
+		const char *p = new_path(git_diff_get_delta(d, i));
+
+		if (p && !strncmp(p, prefix, len) && (at ? !p[len] : p[len] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+struct count_ctx {
+	git_diff *d;
+	const char *dir;
+	size_t left; /* entries under dir the diff does not remove */
+};
+
+static int count_kept(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct count_ctx *c = payload;
+	struct pq_buf p = PQ_BUF_INIT;
+
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+		return 0;
+	pq_buf_addf(&p, "%s/%s%s", c->dir, root, git_tree_entry_name(e));
+	if (!removed_by(c->d, p.ptr, p.len))
+		c->left++;
+	pq_buf_free(&p);
+	return c->left ? -1 : 0;
+}
+
+/* Whether tree's directory dir keeps an entry once d removed what it removes. */
+static int directory_stays(git_repository *repo, git_tree *tree, git_diff *d, const char *dir)
+{
+	struct count_ctx c = { d, dir, 0 };
+	git_tree_entry *e = NULL;
+	git_tree *sub = NULL;
+
+	if (git_tree_entry_bypath(&e, tree, dir) == 0 &&
+	    git_tree_entry_type(e) == GIT_OBJECT_TREE &&
+	    git_tree_lookup(&sub, repo, git_tree_entry_id(e)) == 0)
+		git_tree_walk(sub, GIT_TREEWALK_PRE, count_kept, &c);
+	git_tree_free(sub);
+	git_tree_entry_free(e);
+	return c.left > 0;
+}
+
+/*
+ * git writes a result into the index removals first, then each new path
+ * in order, and fails on one with a file above it or entries beneath it
+ * ("'P' appears as both a file and as a directory"): libgit2 replaces
+ * them. The first such path, or NULL.
+ */
+static const char *file_directory_conflict(git_repository *repo, git_tree *tree, git_diff *d)
+{
+	size_t i, n = git_diff_num_deltas(d);
+
+	for (i = 0; i < n; i++) {
+		const char *p = new_path(git_diff_get_delta(d, i));
+		size_t len;
+
+		if (!p)
+			continue;
+		for (len = 0; p[len]; len++) {
+			if (p[len] != '/')
+				continue;
+			if (written_before(d, i, p, len, 1) ||
+			    (tree_has(tree, p, len, 0) && !removed_by(d, p, len)))
+				return p;
+		}
+		if (written_before(d, i, p, len, 0) || directory_stays(repo, tree, d, p))
+			return p;
+	}
+	return NULL;
+}
+
+/* Records why the diff does not go through libgit2 (in git's words where git refuses it). */
+static int refuse(struct apply_failure *f, const char *path, int whole_tree, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int refuse(struct apply_failure *f, const char *path, int whole_tree, const char *fmt, ...)
+{
+	va_list ap;
+
+	pq_buf_reset(&f->file);
+	pq_buf_adds(&f->file, path);
+	why_next(f);
+	va_start(ap, fmt);
+	pq_buf_vaddf(&f->why, fmt, ap);
+	va_end(ap);
+	f->whole_tree = whole_tree;
+	return -1;
+}
+
+/*
+ * What git checks of one delta before applying it (check_preimage and
+ * check_patch in git's apply.c), on tree: st is the mode the file has,
+ * h what the header says. Sets *mode to the mode git gives the new path.
+ */
+static int check_delta(git_repository *repo, git_tree *tree, git_diff *d, size_t i,
+		       const struct header_modes *h, unsigned *mode, struct apply_failure *f)
+{
+	const git_diff_delta *dd = git_diff_get_delta(d, i);
+	const char *old = old_path(dd), *new = new_path(dd);
+	git_tree_entry *e = NULL, *at_new = NULL;
+	unsigned st = 0, om, nm = 0;
+	int rc = -1;
+
+	if (old && touched_before(d, i, old)) {
+		refuse(f, old, 0, "git reads %s after the earlier change to it", old);
+		goto out;
+	}
+	if (old && git_tree_entry_bypath(&e, tree, old) < 0) {
+		rc = 0; /* libgit2 says it does not exist, and so does git */
+		goto out;
+	}
+	st = e ? git_tree_entry_filemode(e) : 0;
+	if (e && MODE_TYPE(st) == GIT_FILEMODE_TREE) {
+		refuse(f, old, 0, "%s: does not exist in index", old);
+		goto out;
+	}
+	om = h[i].old_mode ? h[i].old_mode : st;
+	if (old && MODE_TYPE(st) != MODE_TYPE(om)) {
+		refuse(f, old, 0, "%s: wrong type", old);
+		goto out;
+	}
+	if (new)
+		nm = h[i].new_mode ? h[i].new_mode : old ? st : GIT_FILEMODE_BLOB;
+	if (new && dd->status != GIT_DELTA_MODIFIED &&
+	    git_tree_entry_bypath(&at_new, tree, new) == 0 &&
+	    git_tree_entry_type(at_new) != GIT_OBJECT_TREE && !removed_by(d, new, strlen(new))) {
+		refuse(f, new, 0, "%s: already exists in index", new);
+		goto out;
+	}
+	if (old && new &&MODE_TYPE(om) != MODE_TYPE(nm)) {
+		if (strcmp(old, new))
+			refuse(f, new, 0, "new mode (%o) of %s does not match old mode (%o) of %s",
+			       nm, new, om, old);
+		else
+			refuse(f, new, 0, "new mode (%o) of %s does not match old mode (%o)", nm,
+			       new, om);
+		goto out;
+	}
+	if (new &&beyond_symlink(tree, d, h, new)) {
+		refuse(f, new, 1, "affected file '%s' is beyond a symbolic link", new);
+		goto out;
+	}
+	if (MODE_TYPE(st) == GIT_FILEMODE_COMMIT || MODE_TYPE(nm) == GIT_FILEMODE_COMMIT) {
+		refuse(f, new ? new : old, 0,
+		       "a submodule: libgit2 would write its \"Subproject commit\" line as a file");
+		goto out;
+	}
+	if (dd->status == GIT_DELTA_DELETED && !(dd->flags & GIT_DIFF_FLAG_BINARY) &&
+	    !deletes_whole_file(repo, d, i, e)) {
+		refuse(f, old, 0, "the deletion does not match the content of the file");
+		goto out;
+	}
+	if (!(dd->flags & GIT_DIFF_FLAG_BINARY) && old && new &&hunk_misses_end(repo, d, i, e, f)) {
+		refuse(f, old, 0, "a hunk without context after it does not end the file");
+		goto out;
+	}
+	*mode = nm;
+	rc = 0;
+out:
+	git_tree_entry_free(e);
+	git_tree_entry_free(at_new);
+	return rc;
+}
+
+/*
+ * libgit2 1.5 applies what git refuses, or applies it otherwise: a file
+ * created, renamed or copied over one that exists or beneath a symbolic
+ * link, over a directory or beneath a file; a mode change from a file to
+ * a symbolic link or back; a deletion of less or other than the file's
+ * content; a hunk with no context after it that does not end the file;
+ * a submodule's "Subproject commit" line. It also gives a renamed, copied
+ * or edited file the header's mode or 100644 where git keeps the file's.
+ * Such a delta is refused here (in git's words where git refuses it too),
+ * so that the patch goes to git, which applies it as git am would or says
+ * why not; modes gets, for each delta, the mode git gives its new path.
+ */
+static int check_deltas(git_repository *repo, git_tree *tree, git_diff *d, const char *diff,
+			size_t len, unsigned *modes, struct apply_failure *f)
+{
+	struct header_modes *h = NULL;
+	size_t i, n = git_diff_num_deltas(d), nh = header_modes(diff, len, &h);
+	const char *conflict;
+	int rc = -1;
+
+	if (nh != n) {
+		refuse(f, "", 0, "libgit2 reads %zu files in the diff, git %zu", n, nh);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		pq_buf_reset(&f->hunk);
+		if (check_delta(repo, tree, d, i, h, &modes[i], f) < 0)
+			goto out;
+	}
+	if ((conflict = file_directory_conflict(repo, tree, d))) {
+		refuse(f, conflict, 1, "'%s' appears as both a file and as a directory", conflict);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(h);
+	return rc;
+}
+
+/* Gives each path a delta of d writes in post the mode git gives it (modes, by delta). */
+static int set_modes(git_diff *d, const unsigned *modes, git_index *post)
+{
+	size_t i, n = git_diff_num_deltas(d);
+
+	for (i = 0; i < n; i++) {
+		const char *p = new_path(git_diff_get_delta(d, i));
+		const git_index_entry *e = p ? git_index_get_bypath(post, p, 0) : NULL;
+		git_index_entry fixed;
+		char *path;
+		int rc;
+
+		if (!e || !modes[i] || e->mode == modes[i])
+			continue;
+		fixed = *e;
+		path = pq_strdup(e->path);
+		fixed.path = path;
+		fixed.mode = modes[i];
+		rc = git_index_add(post, &fixed);
+		free(path);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Applies d (the text diff, len bytes) to target with libgit2 into *post,
+ * after checking it against full (the tree target is cut from, or target
+ * itself).
  */
 static int apply_libgit2(git_repository *repo, git_tree *full, git_tree *target, git_diff *d,
-			 git_index **post, struct apply_failure *f)
+			 const char *diff, size_t len, git_index **post, struct apply_failure *f)
 {
+	unsigned *modes = pq_calloc(git_diff_num_deltas(d) + 1, sizeof(*modes));
 	git_apply_options ao;
+	int rc = -1;
 
-	if (check_deltas(repo, full, d, f) < 0)
-		return -1;
+	if (check_deltas(repo, full, d, diff, len, modes, f) < 0)
+		goto out;
 	git_apply_options_init(&ao, GIT_APPLY_OPTIONS_VERSION);
 	ao.delta_cb = on_apply_delta;
 	ao.hunk_cb = on_apply_hunk;
 	ao.payload = f;
-	if (git_apply_to_tree(post, repo, target, d, &ao) < 0) {
+	if (git_apply_to_tree(post, repo, target, d, &ao) < 0 || set_modes(d, modes, *post) < 0) {
 		why_next(f);
 		pq_buf_addf(&f->why, "libgit2: %s", pq_repo_git_error());
-		return -1;
+		git_index_free(*post);
+		*post = NULL;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(modes);
+	return rc;
 }
 
 /*
@@ -682,9 +1062,12 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 	}
 	*path = PQ_APPLIER_LIBGIT2;
 	if (d && git_diff_num_deltas(d))
-		rc = apply_libgit2(repo, tree, target, d, &post, f);
+		rc = apply_libgit2(repo, tree, target, d, diff, len, &post, f);
 	if (rc < 0 && git_fallback) {
 		*path = PQ_APPLIER_GIT;
+		/* what git refuses beyond the paths the diff names, it must see */
+		if (f->whole_tree)
+			target = tree;
 		/* git reads the blobs it patches from disk */
 		rc = pq_packbuf_flush(pb);
 		if (rc < 0) {
@@ -699,8 +1082,9 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 		git_index_free(post);
 		post = NULL;
 		target = tree;
-		rc = *path == PQ_APPLIER_LIBGIT2 ? apply_libgit2(repo, tree, tree, d, &post, f)
-						 : apply_git(repo, tree, diff, len, &post, f);
+		rc = *path == PQ_APPLIER_LIBGIT2
+			     ? apply_libgit2(repo, tree, tree, d, diff, len, &post, f)
+			     : apply_git(repo, tree, diff, len, &post, f);
 	}
 	if (rc == 0 && target == tree && git_index_write_tree_to(tree_id, post, repo) < 0) {
 		why_next(f);
@@ -1005,7 +1389,7 @@ static int apply_all(git_repository *repo, struct pq_packbuf *pb, const char *br
 
 	for (i = 0; i < n; i++) {
 		const struct pq_applier_patch *p = &patches[i];
-		struct apply_failure f = { PQ_BUF_INIT, PQ_BUF_INIT, PQ_BUF_INIT };
+		struct apply_failure f = { PQ_BUF_INIT, PQ_BUF_INIT, PQ_BUF_INIT, 0 };
 		git_commit *next = NULL;
 		git_tree *tree = NULL;
 		git_oid tree_id, commit_id;
