@@ -314,17 +314,144 @@ static const char *new_path(const git_diff_delta *dd)
 	return dd->status == GIT_DELTA_DELETED ? NULL : dd->new_file.path;
 }
 
-/* Whether a delta of d before delta i reads or writes path. */
-static int touched_before(git_diff *d, size_t i, const char *path)
-{
-	while (i--) {
-		const git_diff_delta *o = git_diff_get_delta(d, i);
-		const char *a = old_path(o), *b = new_path(o);
+/*
+ * A diff's paths sorted, so that the checks below cost a lookup each,
+ * not a pass over the deltas: a treewide patch names thousands of files.
+ */
+struct path_ref {
+	const char *path;
+	size_t delta;
+	int writes; /* the delta's new path; else its old path */
+};
 
-		if ((a && !strcmp(a, path)) || (b && !strcmp(b, path)))
+struct diff_paths {
+	git_diff *d;
+	const struct header_modes *h; /* by delta */
+	struct path_ref *ref;
+	size_t n;
+};
+
+static int path_ref_cmp(const void *a, const void *b)
+{
+	const struct path_ref *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+
+	if (c)
+		return c;
+	return x->delta < y->delta ? -1 : x->delta > y->delta;
+}
+
+static void diff_paths_init(struct diff_paths *p, git_diff *d, const struct header_modes *h)
+{
+	size_t i, n = git_diff_num_deltas(d);
+
+	p->d = d;
+	p->h = h;
+	p->ref = pq_calloc(2 * n + 1, sizeof(*p->ref));
+	p->n = 0;
+	for (i = 0; i < n; i++) {
+		const git_diff_delta *dd = git_diff_get_delta(d, i);
+
+		if (old_path(dd))
+			p->ref[p->n++] = (struct path_ref){ old_path(dd), i, 0 };
+		if (new_path(dd))
+			p->ref[p->n++] = (struct path_ref){ new_path(dd), i, 1 };
+	}
+	qsort(p->ref, p->n, sizeof(*p->ref), path_ref_cmp);
+}
+
+/* ref's path against key[0..len): <0, 0 (equal), >0. */
+static int key_cmp(const char *ref, const char *key, size_t len)
+{
+	int c = strncmp(ref, key, len);
+
+	return c ? c : ref[len] != '\0';
+}
+
+/* The first reference whose path is not before key[0..len). */
+static size_t paths_lower(const struct diff_paths *p, const char *key, size_t len)
+{
+	size_t lo = 0, hi = p->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (key_cmp(p->ref[mid].path, key, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static git_delta_t status_of(const struct diff_paths *p, size_t delta)
+{
+	return git_diff_get_delta(p->d, delta)->status;
+}
+
+/* Whether a delta before delta i reads or writes path. */
+static int touched_before(const struct diff_paths *p, size_t i, const char *path)
+{
+	size_t len = strlen(path), k = paths_lower(p, path, len);
+
+	return k < p->n && !key_cmp(p->ref[k].path, path, len) && p->ref[k].delta < i;
+}
+
+/* Whether git removes path[0..len) from the index before it writes what the diff gives. */
+static int removed_by(const struct diff_paths *p, const char *path, size_t len)
+{
+	size_t k;
+
+	for (k = paths_lower(p, path, len); k < p->n && !key_cmp(p->ref[k].path, path, len); k++)
+		if (!p->ref[k].writes && status_of(p, p->ref[k].delta) != GIT_DELTA_COPIED)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether a delta writes (writes 1) or removes (0) a symbolic link at
+ * path[0..len), by the mode its header states: what git knows of links
+ * before it checks a path (prepare_symlink_changes).
+ */
+static int header_symlink(const struct diff_paths *p, const char *path, size_t len, int writes)
+{
+	size_t k;
+
+	for (k = paths_lower(p, path, len); k < p->n && !key_cmp(p->ref[k].path, path, len); k++) {
+		const struct path_ref *r = &p->ref[k];
+		git_delta_t st = status_of(p, r->delta);
+
+		if (r->writes != writes ||
+		    (!writes && st != GIT_DELTA_DELETED && st != GIT_DELTA_RENAMED))
+			continue;
+		if (MODE_TYPE(writes ? p->h[r->delta].new_mode : p->h[r->delta].old_mode) ==
+		    GIT_FILEMODE_LINK)
 			return 1;
 	}
 	return 0;
+}
+
+/* Whether a delta before i writes path[0..len) (at) or a path beneath it (!at). */
+static int written_before(const struct diff_paths *p, size_t i, const char *path, size_t len,
+			  int at)
+{
+	struct pq_buf dir = PQ_BUF_INIT;
+	size_t k;
+	int found = 0;
+
+	if (at) {
+		for (k = paths_lower(p, path, len);
+		     !found && k < p->n && !key_cmp(p->ref[k].path, path, len); k++)
+			found = p->ref[k].writes && p->ref[k].delta < i;
+		return found;
+	}
+	pq_buf_add(&dir, path, len);
+	pq_buf_addc(&dir, '/');
+	for (k = paths_lower(p, dir.ptr, dir.len);
+	     !found && k < p->n && !strncmp(p->ref[k].path, dir.ptr, dir.len); k++)
+		found = p->ref[k].writes && p->ref[k].delta < i;
+	pq_buf_free(&dir);
+	return found;
 }
 
 /* Whether path[0..len) names, in tree, an entry of type (0: any but a directory). */
@@ -345,32 +472,12 @@ static int tree_has(git_tree *tree, const char *path, size_t len, unsigned type)
 	return has;
 }
 
-/* Whether some delta of d writes (side 1) or frees (side 0) path[0..len) with a symlink mode its header states. */
-static int header_symlink(git_diff *d, const struct header_modes *h, const char *path, size_t len,
-			  int side)
-{
-	size_t i, n = git_diff_num_deltas(d);
-
-	for (i = 0; i < n; i++) {
-		const git_diff_delta *o = git_diff_get_delta(d, i);
-		const char *p = side ? new_path(o) : old_path(o);
-
-		if (!side && o->status != GIT_DELTA_DELETED && o->status != GIT_DELTA_RENAMED)
-			continue;
-		if (p && strlen(p) == len && !memcmp(p, path, len) &&
-		    MODE_TYPE(side ? h[i].new_mode : h[i].old_mode) == GIT_FILEMODE_LINK)
-			return 1;
-	}
-	return 0;
-}
-
 /*
  * Whether a leading directory of path is a symbolic link, as git decides
  * it before writing a file (path_is_beyond_symlink): one the diff creates
  * or keeps, else one of tree that the diff does not remove.
  */
-static int beyond_symlink(git_tree *tree, git_diff *d, const struct header_modes *h,
-			  const char *path)
+static int beyond_symlink(git_tree *tree, const struct diff_paths *p, const char *path)
 {
 	size_t len = strlen(path);
 
@@ -380,9 +487,9 @@ static int beyond_symlink(git_tree *tree, git_diff *d, const struct header_modes
 		while (len && path[len] != '/');
 		if (!len)
 			break;
-		if (header_symlink(d, h, path, len, 1))
+		if (header_symlink(p, path, len, 1))
 			return 1;
-		if (header_symlink(d, h, path, len, 0))
+		if (header_symlink(p, path, len, 0))
 			continue;
 		if (tree_has(tree, path, len, GIT_FILEMODE_LINK))
 			return 1;
@@ -390,35 +497,8 @@ static int beyond_symlink(git_tree *tree, git_diff *d, const struct header_modes
 	return 0;
 }
 
-/* Whether a delta of d (before delta i, when before) leaves path[0..len): git removes it first. */
-static int removed_by(git_diff *d, const char *path, size_t len)
-{
-	size_t i, n = git_diff_num_deltas(d);
-
-	for (i = 0; i < n; i++) {
-		const git_diff_delta *o = git_diff_get_delta(d, i);
-		const char *p = old_path(o);
-
-		if (o->status != GIT_DELTA_COPIED && p && strlen(p) == len && !memcmp(p, path, len))
-			return 1;
-	}
-	return 0;
-}
-
-/* Whether a delta of d before i writes a path under prefix (len bytes), or at it with at. */
-static int written_before(git_diff *d, size_t i, const char *prefix, size_t len, int at)
-{
-	while (i--) {
-		const char *p = new_path(git_diff_get_delta(d, i));
-
-		if (p && !strncmp(p, prefix, len) && (at ? !p[len] : p[len] == '/'))
-			return 1;
-	}
-	return 0;
-}
-
 struct count_ctx {
-	git_diff *d;
+	const struct diff_paths *p;
 	const char *dir;
 	size_t left; /* entries under dir the diff does not remove */
 };
@@ -426,21 +506,22 @@ struct count_ctx {
 static int count_kept(const char *root, const git_tree_entry *e, void *payload)
 {
 	struct count_ctx *c = payload;
-	struct pq_buf p = PQ_BUF_INIT;
+	struct pq_buf path = PQ_BUF_INIT;
 
 	if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
 		return 0;
-	pq_buf_addf(&p, "%s/%s%s", c->dir, root, git_tree_entry_name(e));
-	if (!removed_by(c->d, p.ptr, p.len))
+	pq_buf_addf(&path, "%s/%s%s", c->dir, root, git_tree_entry_name(e));
+	if (!removed_by(c->p, path.ptr, path.len))
 		c->left++;
-	pq_buf_free(&p);
+	pq_buf_free(&path);
 	return c->left ? -1 : 0;
 }
 
-/* Whether tree's directory dir keeps an entry once d removed what it removes. */
-static int directory_stays(git_repository *repo, git_tree *tree, git_diff *d, const char *dir)
+/* Whether tree's directory dir keeps an entry once the diff removed what it removes. */
+static int directory_stays(git_repository *repo, git_tree *tree, const struct diff_paths *p,
+			   const char *dir)
 {
-	struct count_ctx c = { d, dir, 0 };
+	struct count_ctx c = { p, dir, 0 };
 	git_tree_entry *e = NULL;
 	git_tree *sub = NULL;
 
@@ -459,25 +540,26 @@ static int directory_stays(git_repository *repo, git_tree *tree, git_diff *d, co
  * ("'P' appears as both a file and as a directory"): libgit2 replaces
  * them. The first such path, or NULL.
  */
-static const char *file_directory_conflict(git_repository *repo, git_tree *tree, git_diff *d)
+static const char *file_directory_conflict(git_repository *repo, git_tree *tree,
+					   const struct diff_paths *p)
 {
-	size_t i, n = git_diff_num_deltas(d);
+	size_t i, n = git_diff_num_deltas(p->d);
 
 	for (i = 0; i < n; i++) {
-		const char *p = new_path(git_diff_get_delta(d, i));
+		const char *path = new_path(git_diff_get_delta(p->d, i));
 		size_t len;
 
-		if (!p)
+		if (!path)
 			continue;
-		for (len = 0; p[len]; len++) {
-			if (p[len] != '/')
+		for (len = 0; path[len]; len++) {
+			if (path[len] != '/')
 				continue;
-			if (written_before(d, i, p, len, 1) ||
-			    (tree_has(tree, p, len, 0) && !removed_by(d, p, len)))
-				return p;
+			if (written_before(p, i, path, len, 1) ||
+			    (tree_has(tree, path, len, 0) && !removed_by(p, path, len)))
+				return path;
 		}
-		if (written_before(d, i, p, len, 0) || directory_stays(repo, tree, d, p))
-			return p;
+		if (written_before(p, i, path, len, 0) || directory_stays(repo, tree, p, path))
+			return path;
 	}
 	return NULL;
 }
@@ -504,16 +586,18 @@ static int refuse(struct apply_failure *f, const char *path, int whole_tree, con
  * check_patch in git's apply.c), on tree: st is the mode the file has,
  * h what the header says. Sets *mode to the mode git gives the new path.
  */
-static int check_delta(git_repository *repo, git_tree *tree, git_diff *d, size_t i,
-		       const struct header_modes *h, unsigned *mode, struct apply_failure *f)
+static int check_delta(git_repository *repo, git_tree *tree, const struct diff_paths *p, size_t i,
+		       unsigned *mode, struct apply_failure *f)
 {
+	git_diff *d = p->d;
+	const struct header_modes *h = p->h;
 	const git_diff_delta *dd = git_diff_get_delta(d, i);
 	const char *old = old_path(dd), *new = new_path(dd);
 	git_tree_entry *e = NULL, *at_new = NULL;
 	unsigned st = 0, om, nm = 0;
 	int rc = -1;
 
-	if (old && touched_before(d, i, old)) {
+	if (old && touched_before(p, i, old)) {
 		refuse(f, old, 0, "git reads %s after the earlier change to it", old);
 		goto out;
 	}
@@ -535,7 +619,7 @@ static int check_delta(git_repository *repo, git_tree *tree, git_diff *d, size_t
 		nm = h[i].new_mode ? h[i].new_mode : old ? st : GIT_FILEMODE_BLOB;
 	if (new && dd->status != GIT_DELTA_MODIFIED &&
 	    git_tree_entry_bypath(&at_new, tree, new) == 0 &&
-	    git_tree_entry_type(at_new) != GIT_OBJECT_TREE && !removed_by(d, new, strlen(new))) {
+	    git_tree_entry_type(at_new) != GIT_OBJECT_TREE && !removed_by(p, new, strlen(new))) {
 		refuse(f, new, 0, "%s: already exists in index", new);
 		goto out;
 	}
@@ -548,7 +632,7 @@ static int check_delta(git_repository *repo, git_tree *tree, git_diff *d, size_t
 			       new, om);
 		goto out;
 	}
-	if (new &&beyond_symlink(tree, d, h, new)) {
+	if (new &&beyond_symlink(tree, p, new)) {
 		refuse(f, new, 1, "affected file '%s' is beyond a symbolic link", new);
 		goto out;
 	}
@@ -590,6 +674,7 @@ static int check_deltas(git_repository *repo, git_tree *tree, git_diff *d, const
 			size_t len, unsigned *modes, struct apply_failure *f)
 {
 	struct header_modes *h = NULL;
+	struct diff_paths p = { NULL, NULL, NULL, 0 };
 	size_t i, n = git_diff_num_deltas(d), nh = header_modes(diff, len, &h);
 	const char *conflict;
 	int rc = -1;
@@ -598,17 +683,19 @@ static int check_deltas(git_repository *repo, git_tree *tree, git_diff *d, const
 		refuse(f, "", 0, "libgit2 reads %zu files in the diff, git %zu", n, nh);
 		goto out;
 	}
+	diff_paths_init(&p, d, h);
 	for (i = 0; i < n; i++) {
 		pq_buf_reset(&f->hunk);
-		if (check_delta(repo, tree, d, i, h, &modes[i], f) < 0)
+		if (check_delta(repo, tree, &p, i, &modes[i], f) < 0)
 			goto out;
 	}
-	if ((conflict = file_directory_conflict(repo, tree, d))) {
+	if ((conflict = file_directory_conflict(repo, tree, &p))) {
 		refuse(f, conflict, 1, "'%s' appears as both a file and as a directory", conflict);
 		goto out;
 	}
 	rc = 0;
 out:
+	free(p.ref);
 	free(h);
 	return rc;
 }

@@ -504,6 +504,24 @@ static void test_crlf(void)
 	shape("lone-cr", "printf 'a\\rb\\n' >> plain.txt", NULL, GIT_APPLIES, 0);
 }
 
+/* Names git quotes in a header ("a b" is not quoted, "\303\251" and a tab are). */
+static void test_path_names(void)
+{
+	shape("name-with-space-new", "seq 3 > 'a b.txt'", NULL, GIT_APPLIES, 0);
+	shape("name-with-space-rename", "git mv plain.txt 'p l a i n.txt'", NULL, GIT_APPLIES, 0);
+	shape("name-utf8-new", "seq 3 > \"$(printf 'caf\\303\\251.txt')\"", NULL, GIT_APPLIES,
+	      0);
+	shape("name-utf8-rename", "git mv exec.sh \"$(printf '\\303\\251x\\303\\251c.sh')\"",
+	      NULL, GIT_APPLIES, 0);
+	shape("name-with-tab-and-quote", "seq 3 > \"$(printf 'q\\t\\042.txt')\"", NULL,
+	      GIT_APPLIES, 0);
+	shape("name-like-prefix", "mkdir -p b/a && seq 3 > b/a/b", NULL, GIT_APPLIES, 0);
+	shape("new-exec", "seq 3 > run.sh && chmod +x run.sh", NULL, GIT_APPLIES, 0);
+	shape("two-files-one-patch-each-way", "echo 21 >> plain.txt && git rm -q dir/b.txt && "
+					      "echo c > dir/c.txt && chmod -x exec2.sh",
+	      NULL, GIT_APPLIES, 0);
+}
+
 static void test_final_newline(void)
 {
 	shape("newline-added", "echo >> nonl.txt", NULL, GIT_APPLIES, 0);
@@ -571,6 +589,7 @@ int main(void)
 	test_binary();
 	test_empty_files();
 	test_crlf();
+	test_path_names();
 	test_final_newline();
 	printf("%d shapes, %d of those git applies applied by libgit2 alone\n", shapes_run,
 	       shapes_libgit2);
