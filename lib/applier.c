@@ -218,6 +218,7 @@ out:
 struct header_modes {
 	unsigned old_mode;
 	unsigned new_mode;
+	int full_index; /* the "index" line names both blobs in full */
 };
 
 static unsigned octal_at(const char *p, const char *end)
@@ -296,6 +297,8 @@ static size_t header_modes(const char *diff, size_t len, struct header_modes **o
 				sp = memchr(dots, ' ', (size_t)(eol - dots));
 			if (sp)
 				c->old_mode = octal_at(sp + 1, eol);
+			c->full_index = dots && dots - (p + 6) == GIT_OID_HEXSZ &&
+					(sp ? sp : eol) - (dots + 2) == GIT_OID_HEXSZ;
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -582,6 +585,28 @@ static int refuse(struct apply_failure *f, const char *path, int whole_tree, con
 }
 
 /*
+ * git applies a binary patch only to the blob its index line names in
+ * full (apply_binary); libgit2 takes any blob its reverse half gives back.
+ */
+static int check_binary(const git_diff_delta *dd, const struct header_modes *h, const char *name,
+			const git_tree_entry *e, struct apply_failure *f)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+
+	if (!h->full_index)
+		return refuse(f, name, 0,
+			      "cannot apply binary patch to '%s' without full index line", name);
+	if (e && !git_oid_equal(git_tree_entry_id(e), &dd->old_file.id)) {
+		git_oid_tostr(hex, sizeof(hex), git_tree_entry_id(e));
+		return refuse(f, name, 0,
+			      "the patch applies to '%s' (%s), which does not match the current "
+			      "contents.",
+			      name, hex);
+	}
+	return 0;
+}
+
+/*
  * What git checks of one delta before applying it (check_preimage and
  * check_patch in git's apply.c), on tree: st is the mode the file has,
  * h what the header says. Sets *mode to the mode git gives the new path.
@@ -617,6 +642,8 @@ static int check_delta(git_repository *repo, git_tree *tree, const struct diff_p
 	}
 	if (new)
 		nm = h[i].new_mode ? h[i].new_mode : old ? st : GIT_FILEMODE_BLOB;
+	if (MODE_TYPE(nm) == GIT_FILEMODE_BLOB) /* as the index keeps it (create_ce_mode) */
+		nm = nm & 0100 ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
 	if (new && dd->status != GIT_DELTA_MODIFIED &&
 	    git_tree_entry_bypath(&at_new, tree, new) == 0 &&
 	    git_tree_entry_type(at_new) != GIT_OBJECT_TREE && !removed_by(p, new, strlen(new))) {
@@ -636,6 +663,9 @@ static int check_delta(git_repository *repo, git_tree *tree, const struct diff_p
 		refuse(f, new, 1, "affected file '%s' is beyond a symbolic link", new);
 		goto out;
 	}
+	if ((dd->flags & GIT_DIFF_FLAG_BINARY) &&
+	    check_binary(dd, &h[i], old ? old : new, e, f) < 0)
+		goto out;
 	if (MODE_TYPE(st) == GIT_FILEMODE_COMMIT || MODE_TYPE(nm) == GIT_FILEMODE_COMMIT) {
 		refuse(f, new ? new : old, 0,
 		       "a submodule: libgit2 would write its \"Subproject commit\" line as a file");
@@ -700,18 +730,34 @@ out:
 	return rc;
 }
 
-/* Gives each path a delta of d writes in post the mode git gives it (modes, by delta). */
-static int set_modes(git_diff *d, const unsigned *modes, git_index *post)
+/*
+ * Gives each path a delta of d writes in post the mode git gives it
+ * (modes, by delta), and checks a binary patch gave the blob its index
+ * line names, as git does.
+ */
+static int finish_post(git_diff *d, const unsigned *modes, git_index *post, struct apply_failure *f)
 {
 	size_t i, n = git_diff_num_deltas(d);
 
 	for (i = 0; i < n; i++) {
-		const char *p = new_path(git_diff_get_delta(d, i));
+		const git_diff_delta *dd = git_diff_get_delta(d, i);
+		const char *p = new_path(dd);
 		const git_index_entry *e = p ? git_index_get_bypath(post, p, 0) : NULL;
 		git_index_entry fixed;
 		char *path;
 		int rc;
 
+		if (e && (dd->flags & GIT_DIFF_FLAG_BINARY) &&
+		    !git_oid_equal(&e->id, &dd->new_file.id)) {
+			char want[GIT_OID_HEXSZ + 1], got[GIT_OID_HEXSZ + 1];
+
+			git_oid_tostr(want, sizeof(want), &dd->new_file.id);
+			git_oid_tostr(got, sizeof(got), &e->id);
+			refuse(f, p, 0,
+			       "binary patch to '%s' creates incorrect result (expecting %s, got %s)",
+			       p, want, got);
+			return -1;
+		}
 		if (!e || !modes[i] || e->mode == modes[i])
 			continue;
 		fixed = *e;
@@ -720,8 +766,11 @@ static int set_modes(git_diff *d, const unsigned *modes, git_index *post)
 		fixed.mode = modes[i];
 		rc = git_index_add(post, &fixed);
 		free(path);
-		if (rc < 0)
+		if (rc < 0) {
+			why_next(f);
+			pq_buf_addf(&f->why, "libgit2: %s", pq_repo_git_error());
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -744,9 +793,12 @@ static int apply_libgit2(git_repository *repo, git_tree *full, git_tree *target,
 	ao.delta_cb = on_apply_delta;
 	ao.hunk_cb = on_apply_hunk;
 	ao.payload = f;
-	if (git_apply_to_tree(post, repo, target, d, &ao) < 0 || set_modes(d, modes, *post) < 0) {
+	if (git_apply_to_tree(post, repo, target, d, &ao) < 0) {
 		why_next(f);
 		pq_buf_addf(&f->why, "libgit2: %s", pq_repo_git_error());
+		goto out;
+	}
+	if (finish_post(d, modes, *post, f) < 0) {
 		git_index_free(*post);
 		*post = NULL;
 		goto out;
