@@ -11,7 +11,8 @@
  * (it never searches for an offset), a diff without the "diff --git"
  * header, an empty file created or deleted (a header with no hunk). For
  * those `git apply --cached` runs against a temporary index file built
- * from the same tree.
+ * from the same tree. It also applies some that git refuses or applies
+ * otherwise; check_deltas runs git's checks first and sends those to git.
  */
 #include "applier.h"
 

@@ -10,7 +10,11 @@
  * `git apply --cached` against a temporary index of the same repository
  * takes over (run with LC_ALL=C, so its words can be read, and killed
  * after 2 minutes: the patch then does not apply), and the result records
- * which path applied it.
+ * which path applied it. Where libgit2 would apply a patch otherwise than
+ * git (modes, file types, paths beneath symbolic links, submodules, binary
+ * patches), git's checks run first and the patch goes to git, or is
+ * refused in git's words: the tree made is always the one `git am` makes
+ * (tests/unit/test_fidelity.c).
  */
 #ifndef PQ_APPLIER_H
 #define PQ_APPLIER_H

@@ -270,7 +270,8 @@ static void compare(const char *name, const char *mail, enum git_says git, int o
 		if (alone.tree)
 			shapes_libgit2++;
 		else if (getenv("PQ_FIDELITY_VERBOSE"))
-			printf("  %s: git applies it, libgit2 alone does not: %s\n", name, alone.error);
+			printf("  %s: git applies it, libgit2 alone does not: %s\n", name,
+			       alone.error);
 	} else {
 		CHECK_STR(with_git.tree, NULL);
 		CHECK_STR(alone.tree, NULL);
