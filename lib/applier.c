@@ -393,12 +393,23 @@ static git_delta_t status_of(const struct diff_paths *p, size_t delta)
 	return git_diff_get_delta(p->d, delta)->status;
 }
 
-/* Whether a delta before delta i reads or writes path. */
+/*
+ * Whether a delta before delta i writes path or takes it away: git then
+ * reads what that delta left (previous_patch), which libgit2 does only
+ * in part; a copy's source is only read.
+ */
 static int touched_before(const struct diff_paths *p, size_t i, const char *path)
 {
-	size_t len = strlen(path), k = paths_lower(p, path, len);
+	size_t len = strlen(path), k;
 
-	return k < p->n && !key_cmp(p->ref[k].path, path, len) && p->ref[k].delta < i;
+	for (k = paths_lower(p, path, len); k < p->n && !key_cmp(p->ref[k].path, path, len); k++) {
+		const struct path_ref *r = &p->ref[k];
+
+		if (r->delta < i && (r->writes || status_of(p, r->delta) == GIT_DELTA_RENAMED ||
+				     status_of(p, r->delta) == GIT_DELTA_DELETED))
+			return 1;
+	}
+	return 0;
 }
 
 /* Whether git removes path[0..len) from the index before it writes what the diff gives. */

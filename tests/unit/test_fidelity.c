@@ -359,6 +359,8 @@ static void test_renames_and_copies(void)
 	shape("rename-symlink-edited", "git mv longlink longlink2 && ln -sfn dir/a.txt.x longlink2",
 	      "-M10%", GIT_APPLIES, 0);
 	shape("copy-symlink", "cp -P link link3", "-C -C", GIT_APPLIES, 0);
+	shape("copy-and-edit-source", "cp plain.txt p2 && echo 21 >> plain.txt", "-C -C",
+	      GIT_APPLIES, 0);
 	shape("rename-and-edit-both",
 	      "git mv plain.txt p2.txt && echo 21 >> p2.txt && "
 	      "echo more >> exec.sh",
@@ -376,6 +378,8 @@ static void test_modes(void)
 	shape("mode-and-edit", "chmod -x exec2.sh && echo 21 >> exec2.sh", NULL, GIT_APPLIES, 0);
 	/* made where the file is not executable: git keeps the base's mode */
 	shape("edit-exec-from-plain", "chmod -x exec2.sh" STEP "echo 21 >> exec2.sh", NULL,
+	      GIT_APPLIES, 0);
+	shape("edit-plain-from-exec", "chmod +x plain.txt" STEP "echo 21 >> plain.txt", NULL,
 	      GIT_APPLIES, 0);
 	shape("rename-exec-from-plain", "chmod -x exec.sh" STEP "git mv exec.sh r.sh", NULL,
 	      GIT_APPLIES, 0);
