@@ -537,6 +537,25 @@ static void test_path_names(void)
 	      0);
 	shape("name-like-prefix", "mkdir -p b/a && seq 3 > b/a/b", NULL, GIT_APPLIES, 0);
 	shape("new-exec", "seq 3 > run.sh && chmod +x run.sh", NULL, GIT_APPLIES, 0);
+	/* paths git never writes into an index (verify_path) */
+	shape_by_hand(
+		"path-into-dot-git",
+		"diff --git a/.git/hooks/x b/.git/hooks/x\nnew file mode 100755\n"
+		"index 0000000..587be6b\n--- /dev/null\n+++ b/.git/hooks/x\n@@ -0,0 +1 @@\n+x\n",
+		GIT_REFUSES, 0);
+	shape_by_hand(
+		"path-with-dotdot",
+		"diff --git a/dir/../../x b/dir/../../x\nnew file mode 100644\n"
+		"index 0000000..587be6b\n--- /dev/null\n+++ b/dir/../../x\n@@ -0,0 +1 @@\n+x\n",
+		GIT_REFUSES, 0);
+	shape_by_hand("path-ntfs-short-name",
+		      "diff --git a/git~1/x b/git~1/x\nnew file mode 100644\n"
+		      "index 0000000..587be6b\n--- /dev/null\n+++ b/git~1/x\n@@ -0,0 +1 @@\n+x\n",
+		      GIT_REFUSES, 0);
+	shape_by_hand("path-dot-git-upper",
+		      "diff --git a/.GIT/x b/.GIT/x\nnew file mode 100644\n"
+		      "index 0000000..587be6b\n--- /dev/null\n+++ b/.GIT/x\n@@ -0,0 +1 @@\n+x\n",
+		      GIT_REFUSES, 0);
 	/* old git wrote group-writable modes: git reads them as 100644 */
 	shape_sed("new-file-mode-664", "seq 3 > g.txt", NULL,
 		  "s/^new file mode 100644/new file mode 100664/", GIT_APPLIES, 0);
