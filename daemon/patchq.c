@@ -138,15 +138,33 @@ static void die_usage(const char *msg)
 	exit(2);
 }
 
+/* What goes to a terminal carries no control characters from mail
+ * (escape sequences in a subject, a name, a Message-ID). */
+static int write_safe(FILE *f, const char *s, size_t len)
+{
+	struct pq_buf safe = PQ_BUF_INIT;
+	int ret = 0;
+
+	pq_view_text_safe(&safe, s, len);
+	if (safe.len && fwrite(safe.ptr, 1, safe.len, f) != safe.len)
+		ret = 1;
+	pq_buf_free(&safe);
+	return ret;
+}
+
 static int fail(const char *what)
 {
-	fprintf(stderr, "patchq: %s%s%s\n", what, *pq_error_last() ? ": " : "", pq_error_last());
+	struct pq_buf b = PQ_BUF_INIT;
+
+	pq_buf_addf(&b, "patchq: %s%s%s\n", what, *pq_error_last() ? ": " : "", pq_error_last());
+	write_safe(stderr, b.ptr, b.len);
+	pq_buf_free(&b);
 	return 1;
 }
 
 static int print_buf(const struct pq_buf *b)
 {
-	if (b->len && fwrite(b->ptr, 1, b->len, stdout) != b->len)
+	if (write_safe(stdout, pq_buf_str(b), b->len))
 		return 1;
 	return fflush(stdout) ? 1 : 0;
 }
@@ -307,7 +325,10 @@ static int cmd_am(struct pq_store *s, long long id, const struct options *o)
 		pq_error_set(PQ_EIO, "%s", strerror(errno));
 		return fail(o->output);
 	}
-	if ((b.len && fwrite(b.ptr, 1, b.len, f) != b.len) || (f != stdout && fclose(f))) {
+	/* the mbox is data for git am, written as it is, unless to a terminal */
+	if ((f == stdout && isatty(1) ? write_safe(f, pq_buf_str(&b), b.len)
+				      : b.len && fwrite(b.ptr, 1, b.len, f) != b.len) ||
+	    (f != stdout && fclose(f))) {
 		pq_buf_free(&b);
 		pq_error_set(PQ_EIO, "%s", strerror(errno));
 		return fail(o->output ? o->output : "standard output");

@@ -588,3 +588,65 @@ int pq_view_queue(struct pq_store *s, const char *queue, struct pq_buf *out, int
 	}
 	return 0;
 }
+
+/* ---- text for a terminal ---- */
+
+/* Length of the valid UTF-8 sequence at s (2 to 4 bytes) that is not a C1
+ * control character, or 0. */
+static size_t printable_seq(const unsigned char *s, size_t len)
+{
+	unsigned c = s[0], cp;
+	size_t n, i;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0xa0) || (n == 3 && cp < 0x800) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void pq_view_text_safe(struct pq_buf *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = 0, n;
+
+	pq_buf_grow(out, len);
+	while (i < len) {
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		if (p[i] == '\n' || p[i] == '\t') {
+			i++;
+			continue;
+		}
+		if (p[i] >= 0x80 && (n = printable_seq(p + i, len - i))) {
+			i += n;
+			continue;
+		}
+		pq_buf_add(out, s + start, i - start);
+		pq_buf_adds(out, "\xef\xbf\xbd");
+		/* a C1 control is one character of two bytes */
+		i += p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f ? 2 : 1;
+		start = i;
+	}
+	pq_buf_add(out, s + start, i - start);
+}

@@ -27,4 +27,13 @@ int pq_view_unparsable(struct pq_store *s, long long after, struct pq_buf *out, 
  * commits. */
 int pq_view_queue(struct pq_store *s, const char *queue, struct pq_buf *out, int json);
 
+/*
+ * Appends len bytes of s to out as text fit for a terminal: control
+ * characters other than newline and tab (ESC and its sequences, CR, BS,
+ * DEL, the C1 range with CSI) and invalid UTF-8 become U+FFFD. The
+ * executables pass all they print through it: text from mail reaches the
+ * reports as it was sent.
+ */
+void pq_view_text_safe(struct pq_buf *out, const char *s, size_t len);
+
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "am.h"
 #include "buf.h"
 #include "check.h"
 #include "error.h"
@@ -1172,6 +1173,107 @@ static void test_format_patch_v2_supersedes(void)
 	pq_buf_free(&cmd);
 }
 
+/* ---- the commit message with the collected trailers ---- */
+
+/* Runs sh -c cmd with stdin from the file in, into out; 0 on success. */
+static int shell(const char *cmd, struct pq_buf *out)
+{
+	char buf[4096];
+	size_t n;
+	FILE *p = popen(cmd, "r");
+
+	if (!p)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+		pq_buf_add(out, buf, n);
+	return pclose(p) == 0 ? 0 : -1;
+}
+
+static void test_am_trailers_join_the_sign_off_chain(void)
+{
+	static const char body[] = "Change the thing.\n\n"
+				   "Signed-off-by: Ann Author <ann@example.org>\n"
+				   "[ Reworded the commit message and moved the\n"
+				   "  helper to the other file. - Miguel ]\n"
+				   "Signed-off-by: Miguel Ojeda <ojeda@kernel.org>\n"
+				   "---\n"
+				   " thing.c | 1 +\n\n"
+				   "diff --git a/thing.c b/thing.c\n--- a/thing.c\n+++ b/thing.c\n"
+				   "@@ -1 +1,2 @@\n int x;\n+int thing;\n";
+	struct pq_am_options o = { .signoff = "Miguel Ojeda <ojeda@kernel.org>" };
+	struct pq_buf mbox = PQ_BUF_INIT, cmd = PQ_BUF_INIT, parsed = PQ_BUF_INIT;
+	struct env e;
+	FILE *f;
+
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	FEED_MAIL(&e, .msgid = "chain@x", .subject = "[PATCH] rust: the thing", .body = body);
+	FEED_MAIL(&e, .msgid = "chain-r@x", .from = "Rita Reviewer <rita@example.org>",
+		  .subject = "Re: [PATCH] rust: the thing", .irt = "chain@x", .refs = "<chain@x>",
+		  .body = "Reviewed-by: Rita Reviewer <rita@example.org>\n");
+	CHECK_INT(pq_am_write(e.store, 1, &o, &mbox), 0);
+	pq_buf_addf(&cmd, "%s/chain.mbox", tmp_root);
+	f = fopen(cmd.ptr, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fwrite(mbox.ptr, 1, mbox.len, f);
+		fclose(f);
+	}
+	pq_buf_reset(&cmd);
+	pq_buf_addf(&cmd,
+		    "cd '%s' && git mailinfo msg patch < chain.mbox >/dev/null && "
+		    "git interpret-trailers --parse < msg",
+		    tmp_root);
+	CHECK_INT(shell(cmd.ptr, &parsed), 0);
+	/* git sees the whole chain: the review goes in before the applier's
+	 * sign-off, which is not doubled, and the note stays where it was */
+	CHECK_STR(pq_buf_str(&parsed), "Signed-off-by: Ann Author <ann@example.org>\n"
+				       "Reviewed-by: Rita Reviewer <rita@example.org>\n"
+				       "Signed-off-by: Miguel Ojeda <ojeda@kernel.org>\n");
+	CHECK(strstr(pq_buf_str(&mbox),
+		     "  helper to the other file. - Miguel ]\n"
+		     "Reviewed-by: Rita Reviewer <rita@example.org>\n"
+		     "Signed-off-by: Miguel Ojeda <ojeda@kernel.org>\n---\n") != NULL);
+	pq_buf_free(&mbox);
+	pq_buf_free(&cmd);
+	pq_buf_free(&parsed);
+	env_close(&e);
+}
+
+static void test_am_refuses_a_diff_with_a_nul_byte(void)
+{
+	static const char raw[] =
+		"Message-ID: <nul@x>\nFrom: Ann Author <ann@example.org>\n"
+		"Date: Fri, 1 Mar 2024 10:00:00 +0000\nSubject: [PATCH] data: the table\n\n"
+		"Add it.\n\nSigned-off-by: Ann Author <ann@example.org>\n---\n"
+		"diff --git a/table.txt b/table.txt\n--- a/table.txt\n+++ b/table.txt\n"
+		"@@ -1 +1,2 @@\n one\n+tw\0o\n";
+	struct pq_buf mbox = PQ_BUF_INIT;
+	struct env e;
+	char *error;
+
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	CHECK_INT(pq_ingest_message(e.ig, raw, sizeof(raw) - 1, NULL), 0);
+	CHECK_INT(pq_ingest_flush(e.ig), 0);
+	/* stored as a patch, with why it will not be applied */
+	{
+		sqlite3_stmt *st = pq_store_stmt(e.store, "SELECT kind, error FROM message");
+
+		CHECK(st && sqlite3_step(st) == SQLITE_ROW);
+		CHECK_STR(st ? pq_store_col_text(st, 0) : NULL, "patch");
+		error = st ? pq_strdup(pq_store_col_text(st, 1)) : NULL;
+		if (st)
+			sqlite3_reset(st);
+	}
+	CHECK(error && strstr(error, "line 6 of the diff (table.txt) holds a NUL byte"));
+	free(error);
+	CHECK_INT(pq_am_write(e.store, 1, NULL, &mbox), PQ_EGIT);
+	CHECK(strstr(pq_error_last(), "<nul@x>: line 6 of the diff (table.txt)") != NULL);
+	pq_buf_free(&mbox);
+	env_close(&e);
+}
+
 int main(void)
 {
 	int have_git;
@@ -1204,6 +1306,8 @@ int main(void)
 	have_git = make_repo() == 0;
 	CHECK(have_git);
 	if (have_git) {
+		test_am_trailers_join_the_sign_off_chain();
+		test_am_refuses_a_diff_with_a_nul_byte();
 		test_format_patch_threading_modes();
 		test_format_patch_v2_supersedes();
 	}
