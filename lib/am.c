@@ -292,7 +292,7 @@ int pq_am_write(struct pq_store *s, long long id, const struct pq_am_options *o,
 
 	if (!o)
 		o = &none;
-	if ((ret = pq_series_load(s, id, &se)) < 0)
+	if ((ret = pq_series_load_conf(s, o->config, id, 0, &se)) < 0)
 		return ret;
 	for (i = 0; i < se->npatches && !ret; i++)
 		ret = write_patch(s, &se->patches[i], o, out);

@@ -10,14 +10,17 @@
 #define PQ_AM_H
 
 #include "buf.h"
+#include "config.h"
 #include "mail.h"
 #include "patch.h"
 #include "series.h"
 #include "store.h"
 
 struct pq_am_options {
-	const char *signoff; /* "Name <email>" to sign off last, or NULL */
-	const char *link;    /* Link: template with %s for the Message-ID, or NULL */
+	const char *signoff;		/* "Name <email>" to sign off last, or NULL */
+	const char *link;		/* Link: template with %s for the Message-ID, or NULL */
+	const struct pq_config *config; /* its [alias] table decides whose trailers
+					   count (pq_am_write()); NULL: none */
 };
 
 /* One patch of a series as git am would take it. */

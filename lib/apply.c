@@ -65,7 +65,7 @@ int pq_apply_plan_load(struct pq_store *s, const struct pq_config *c, long long 
 	int ret;
 
 	memset(p, 0, sizeof(*p));
-	if ((ret = pq_series_load_upto(s, id, upto, &p->series)) < 0)
+	if ((ret = pq_series_load_conf(s, c, id, upto, &p->series)) < 0)
 		return ret;
 	if (!p->series->complete)
 		return pq_error_set(PQ_EINVAL, "series %lld is incomplete: %d of %d patches", id,
