@@ -401,8 +401,9 @@ static int link_successors(struct pq_store *s, const struct pq_series_member *m,
 
 /*
  * Whether series id is a partial reroll of the version it supersedes, as
- * b4 tells one: an explicit version, the same number of patches, and each
- * patch it has sent in reply to that version's patch of the same number.
+ * b4 tells one: an explicit version one above it, the same number of
+ * patches, and each patch it has sent in reply to that version's patch of
+ * the same number.
  * Records it (or that it is not one) in series.reroll_of; a series named
  * only by such patches takes the earlier version's name.
  */
@@ -410,7 +411,7 @@ static int update_reroll(struct pq_store *s, long long id)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT p.id FROM series n JOIN series p ON p.id = n.supersedes"
-		   " WHERE n.id = ?1 AND n.version_explicit AND n.version > p.version"
+		   " WHERE n.id = ?1 AND n.version_explicit AND n.version = p.version + 1"
 		   " AND n.total = p.total AND n.total > 1"
 		   " AND EXISTS (SELECT 1 FROM message o WHERE o.series_id = n.id"
 		   "  AND o.kind IN ('patch', 'pull'))"

@@ -1341,6 +1341,23 @@ static void test_v3_patch_not_answering_its_v2_patch_is_no_reroll(void)
 	}
 	pq_series_free(v3);
 	env_close(&e);
+
+	/* b4 rerolls from the version just before only: a v4 of v2's 2/3 is not */
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	feed_series_c(&e, 0);
+	{
+		char *b = patch_body("c2-v4");
+
+		FEED_MAIL(&e, .msgid = "v4-2@example.org",
+			  .subject = "[PATCH v4 2/3] rust: widget part 2", .irt = "c2@example.org",
+			  .refs = "<c0@example.org> <c2@example.org>", .body = b);
+		free(b);
+	}
+	v3 = nth_series(e.store, 1);
+	CHECK(v3 && v3->version == 4 && v3->reroll_of == 0 && !v3->complete);
+	pq_series_free(v3);
+	env_close(&e);
 }
 
 /* ---- trailers from another address of the reviewer ---- */
