@@ -1,10 +1,12 @@
 /*
  * reply: composing the mail to the list (see reply.h).
  *
- * The header is written by hand: the values come from decoded mail (UTF-8),
- * so a display name or subject that is not ASCII goes out as RFC 2047
- * encoded words, and a name with specials is quoted. The body is UTF-8,
- * sent 8bit.
+ * Every header field goes through header.c, which refuses control
+ * characters and folds: the values come from decoded mail (UTF-8), so a
+ * display name or subject that is not ASCII goes out as RFC 2047 encoded
+ * words, and a name with specials is quoted; an address header.c would
+ * refuse is nobody the reply goes to. The body is UTF-8, sent 8bit, and
+ * quotes the mail without its control characters.
  */
 #include "reply.h"
 
@@ -14,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "alloc.h"
