@@ -1226,11 +1226,12 @@ static void plain_body(struct pq_mail *m, const struct header *h, int *repaired)
 static size_t mark_nuls(struct pq_mail *m)
 {
 	struct pq_buf out = PQ_BUF_INIT;
-	const char *p = m->body.ptr, *end = p + m->body.len, *nul;
+	const char *p = m->body.ptr, *end, *nul;
 	size_t cap = 0;
 
 	if (!p || !memchr(p, '\0', m->body.len))
 		return 0;
+	end = p + m->body.len;
 	while ((nul = memchr(p, '\0', (size_t)(end - p)))) {
 		pq_buf_add(&out, p, (size_t)(nul - p));
 		if (m->nnul == cap) {

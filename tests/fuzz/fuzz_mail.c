@@ -87,7 +87,8 @@ static void check_header_writer(const struct pq_mail *m)
 	NEED(pq_header_add(&out, "Subject", m->subject, PQ_HEADER_ENCODE) == 0);
 	NEED(pq_header_add(&out, "Subject", m->subject, PQ_HEADER_UTF8) != PQ_EINVAL);
 	if (pq_header_address_ok(m->from_email))
-		NEED(pq_header_add_addresses(&out, "From", &a, 1, PQ_HEADER_ENCODE) == 0);
+		NEED(pq_header_add_addresses(&out, "From", &a, 1,
+					     PQ_HEADER_ENCODE | PQ_HEADER_UTF8) == 0);
 	for (p = pq_buf_str(&out); *p; p = nl + 1) {
 		nl = strchr(p, '\n');
 		NEED(nl != NULL && (size_t)(nl - p) <= PQ_HEADER_LINE_MAX);
