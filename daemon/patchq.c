@@ -28,6 +28,7 @@
 #include "rebuild.h"
 #include "recover.h"
 #include "repo.h"
+#include "series.h"
 #include "source.h"
 #include "store.h"
 #include "triage.h"
@@ -55,6 +56,12 @@ static const char usage_text[] =
 	"  unparsable          mail that could not be parsed, with the reasons\n"
 	"  am SERIES           a git-am-ready mbox of the series with the collected\n"
 	"                      trailers added to each patch\n"
+	"  trailer accept SERIES MSGID-or-TRAILER-ID\n"
+	"                      count a review trailer held back because its address\n"
+	"                      is not its sender's (show lists them with their ids),\n"
+	"                      or every such trailer of the reply MSGID; recorded\n"
+	"                      with who and when ([alias] in -c FILE does it for an\n"
+	"                      address a reviewer always uses)\n"
 	"\n";
 
 /* In two parts: C compilers need only take strings of 4095 bytes. */
@@ -139,15 +146,33 @@ static void die_usage(const char *msg)
 	exit(2);
 }
 
+/* What goes to a terminal carries no control characters from mail
+ * (escape sequences in a subject, a name, a Message-ID). */
+static int write_safe(FILE *f, const char *s, size_t len)
+{
+	struct pq_buf safe = PQ_BUF_INIT;
+	int ret = 0;
+
+	pq_view_text_safe(&safe, s, len);
+	if (safe.len && fwrite(safe.ptr, 1, safe.len, f) != safe.len)
+		ret = 1;
+	pq_buf_free(&safe);
+	return ret;
+}
+
 static int fail(const char *what)
 {
-	fprintf(stderr, "patchq: %s%s%s\n", what, *pq_error_last() ? ": " : "", pq_error_last());
+	struct pq_buf b = PQ_BUF_INIT;
+
+	pq_buf_addf(&b, "patchq: %s%s%s\n", what, *pq_error_last() ? ": " : "", pq_error_last());
+	write_safe(stderr, b.ptr, b.len);
+	pq_buf_free(&b);
 	return 1;
 }
 
 static int print_buf(const struct pq_buf *b)
 {
-	if (b->len && fwrite(b->ptr, 1, b->len, stdout) != b->len)
+	if (write_safe(stdout, pq_buf_str(b), b->len))
 		return 1;
 	return fflush(stdout) ? 1 : 0;
 }
@@ -268,9 +293,10 @@ static int report(int ret, struct pq_buf *b, const char *what)
 	return ret;
 }
 
-static int cmd_am(struct pq_store *s, long long id, const struct options *o)
+static int cmd_am(struct pq_store *s, const struct pq_config *c, long long id,
+		  const struct options *o)
 {
-	struct pq_am_options ao = { .signoff = o->signoff, .link = o->link };
+	struct pq_am_options ao = { .signoff = o->signoff, .link = o->link, .config = c };
 	struct pq_buf b = PQ_BUF_INIT;
 	FILE *f = stdout;
 	int ret;
@@ -284,13 +310,38 @@ static int cmd_am(struct pq_store *s, long long id, const struct options *o)
 		pq_error_set(PQ_EIO, "%s", strerror(errno));
 		return fail(o->output);
 	}
-	if ((b.len && fwrite(b.ptr, 1, b.len, f) != b.len) || (f != stdout && fclose(f))) {
+	/* the mbox is data for git am, written as it is, unless to a terminal */
+	if ((f == stdout && isatty(1) ? write_safe(f, pq_buf_str(&b), b.len)
+				      : b.len && fwrite(b.ptr, 1, b.len, f) != b.len) ||
+	    (f != stdout && fclose(f))) {
 		pq_buf_free(&b);
 		pq_error_set(PQ_EIO, "%s", strerror(errno));
 		return fail(o->output ? o->output : "standard output");
 	}
 	pq_buf_free(&b);
 	return 0;
+}
+
+/*
+ * trailer accept SERIES WHAT: a trailer held back because its address is
+ * not its sender's counts from now on; the maintainer is the configured
+ * committer, else the login name.
+ */
+static int cmd_trailer(struct pq_store *s, const struct pq_config *c, int argc, char **argv)
+{
+	struct pq_buf who = PQ_BUF_INIT, b = PQ_BUF_INIT;
+	const char *login = getenv("USER");
+	int ret;
+
+	(void)argc;
+	if (c)
+		pq_buf_addf(&who, "%s <%s>", c->committer_name, c->committer_email);
+	else
+		pq_buf_adds(&who, login && *login ? login : "unknown");
+	ret = pq_series_trailer_accept(s, c, series_arg(argv[2]), argv[3], pq_buf_str(&who),
+				       (int64_t)time(NULL), &b);
+	pq_buf_free(&who);
+	return report(ret, &b, "trailer accept");
 }
 
 static int needs_config(const char *cmd)
@@ -467,14 +518,19 @@ static int run(struct pq_store *s, const struct pq_config *c, int argc, char **a
 		return report(pq_view_messages(s, &b, o->json), &b, "messages");
 	if (!strcmp(cmd, "unparsable"))
 		return report(pq_view_unparsable(s, 0, &b, o->json), &b, "unparsable");
+	if (!strcmp(cmd, "trailer") && (argc != 4 || strcmp(argv[1], "accept")))
+		die_usage("trailer takes accept SERIES MSGID-or-TRAILER-ID");
 	if (argc != 2 && (!strcmp(cmd, "show") || !strcmp(cmd, "msg") || !strcmp(cmd, "am")))
 		die_usage(!strcmp(cmd, "msg") ? "msg takes one MSGID" : "give one SERIES");
 	if (!strcmp(cmd, "show"))
-		return report(pq_view_series_show(s, series_arg(argv[1]), &b, o->json), &b, "show");
+		return report(pq_view_series_show(s, c, series_arg(argv[1]), &b, o->json), &b,
+			      "show");
+	if (!strcmp(cmd, "trailer"))
+		return cmd_trailer(s, c, argc, argv);
 	if (!strcmp(cmd, "msg"))
 		return report(pq_view_message(s, argv[1], &b, o->json), &b, "msg");
 	if (!strcmp(cmd, "am"))
-		return cmd_am(s, series_arg(argv[1]), o);
+		return cmd_am(s, c, series_arg(argv[1]), o);
 	fprintf(stderr, "patchq: unknown command '%s'\n(see patchq --help)\n", cmd);
 	return 2;
 }

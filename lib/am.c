@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "header.h"
 #include "mail.h"
 #include "patch.h"
 #include "series.h"
@@ -102,9 +103,14 @@ static void add_trailer(struct pq_buf *out, const struct pq_trailer *t)
 		pq_buf_addf(out, "%s\n", t->extinfo);
 }
 
-/* The commit message with the collected trailers, b4's way: after the
+/*
+ * The commit message with the collected trailers, b4's way: after the
  * patch's own trailers, before the applier's sign-off when that already
- * closes the block. */
+ * closes the block. They join the last paragraph whenever that is the
+ * trailer block as git reads it (trailers.c counts as git does, notes
+ * such as "[ Reworded. - Name ]" inside it too), so `git interpret-trailers`
+ * still sees the whole chain of sign-offs.
+ */
 static void message_with_trailers(struct pq_buf *out, const struct pq_patch *pp,
 				  const struct pq_series_patch *sp, const struct pq_am_options *o)
 {
@@ -114,14 +120,18 @@ static void message_with_trailers(struct pq_buf *out, const struct pq_patch *pp,
 	int sob_last = 0;
 
 	if (o->signoff) {
+		const char *last = pp->message.ptr ? pp->message.ptr : "";
+
 		pq_buf_addf(&sob, "Signed-off-by: %s", o->signoff);
-		sob_last = own->n && !strcasecmp(own->v[own->n - 1].name, "Signed-off-by") &&
-			   !strcasecmp(own->v[own->n - 1].value, o->signoff);
-	}
-	if (sob_last) {
-		/* cut the message before its last line, the applier's sign-off */
-		while (msglen && pp->message.ptr[msglen - 1] != '\n')
+		/* the applier's sign-off is the message's last line (not a note
+		 * after it): the collected trailers go before it */
+		while (msglen && last[msglen - 1] != '\n')
 			msglen--;
+		sob_last = own->n && !strcasecmp(own->v[own->n - 1].name, "Signed-off-by") &&
+			   !strcasecmp(own->v[own->n - 1].value, o->signoff) &&
+			   !strncasecmp(last + msglen, "Signed-off-by:", 14);
+		if (!sob_last)
+			msglen = pp->message.len;
 	}
 	pq_buf_add(out, pp->message.ptr, msglen);
 	if (!sob_last)
@@ -177,7 +187,13 @@ int pq_am_patch_load(struct pq_store *s, const struct pq_series_patch *sp,
 		pq_mail_free(&out->mail);
 		return ret;
 	}
-	pq_patch_parse(&out->patch, pq_buf_str(&out->mail.body), out->mail.body.len);
+	pq_patch_parse_mail(&out->patch, &out->mail);
+	if (out->patch.error) {
+		/* refused as git's refusals are: a verdict on the patch */
+		ret = pq_error_set(PQ_EGIT, "<%s>: %s", sp->msgid, out->patch.error);
+		pq_am_patch_free(out);
+		return ret;
+	}
 	message_with_trailers(&out->message, &out->patch, sp, o);
 	/* git am's rules: an in-body Subject: and Date: win over the header's */
 	pq_subject_parse(&subj, out->patch.subject ? out->patch.subject : out->mail.subject);
@@ -204,7 +220,8 @@ static int write_patch(struct pq_store *s, const struct pq_series_patch *sp,
 		       const struct pq_am_options *o, struct pq_buf *out)
 {
 	struct pq_am_patch ap;
-	struct pq_buf head = PQ_BUF_INIT;
+	struct pq_header_addr from;
+	struct pq_buf head = PQ_BUF_INIT, id = PQ_BUF_INIT;
 	const char *body;
 	size_t rest, len;
 	int ret, dashes;
@@ -215,19 +232,37 @@ static int write_patch(struct pq_store *s, const struct pq_series_patch *sp,
 	len = ap.mail.body.len;
 	rest = find_rest(body, len, &dashes);
 
+	from.name = sp->author;
+	from.email = sp->email;
+	pq_buf_addf(&id, "<%s>", sp->msgid);
 	pq_buf_adds(&head, "From git@z Thu Jan  1 00:00:00 1970\n");
-	pq_buf_addf(&head, "Subject: %s\n", ap.mail.subject);
-	pq_buf_addf(&head, "From: %s <%s>\n", sp->author, sp->email);
-	pq_buf_addf(&head, "Date: %s\n", ap.patch.date ? ap.patch.date : ap.mail.date_raw);
-	pq_buf_addf(&head, "Message-Id: <%s>\n", sp->msgid);
-	pq_buf_adds(&head, "MIME-Version: 1.0\n");
-	pq_buf_adds(&head, "Content-Type: text/plain; charset=\"utf-8\"\n");
-	pq_buf_addf(&head, "Content-Transfer-Encoding: %s\n\n",
-		    pq_mail_is_ascii(pq_buf_str(&head), head.len) &&
-				    pq_mail_is_ascii(pq_buf_str(&ap.mail.body), ap.mail.body.len) &&
-				    pq_mail_is_ascii(pq_buf_str(&ap.message), ap.message.len)
-			    ? "7bit"
-			    : "8bit");
+	/* the fields as git am reads them back: the author's name as it is, in
+	 * an 8bit mbox (b4's layout), the subject encoded where it must be */
+	if ((ret = pq_header_add(&head, "Subject", ap.mail.subject, PQ_HEADER_ENCODE)) < 0 ||
+	    (ret = pq_header_add_addresses(&head, "From", &from, 1, PQ_HEADER_UTF8)) < 0 ||
+	    (ret = pq_header_add(&head, "Date", ap.patch.date ? ap.patch.date : ap.mail.date_raw,
+				 PQ_HEADER_UTF8)) < 0 ||
+	    (ret = pq_header_add(&head, "Message-Id", pq_buf_str(&id), PQ_HEADER_UTF8)) < 0 ||
+	    (ret = pq_header_add(&head, "MIME-Version", "1.0", 0)) < 0 ||
+	    (ret = pq_header_add(&head, "Content-Type", "text/plain; charset=\"utf-8\"", 0)) < 0 ||
+	    (ret = pq_header_add(
+		     &head, "Content-Transfer-Encoding",
+		     pq_mail_is_ascii(pq_buf_str(&head), head.len) &&
+				     pq_mail_is_ascii(pq_buf_str(&ap.mail.body), ap.mail.body.len) &&
+				     pq_mail_is_ascii(pq_buf_str(&ap.message), ap.message.len)
+			     ? "7bit"
+			     : "8bit",
+		     0)) < 0) {
+		char *why = pq_strdup(pq_error_last());
+
+		pq_buf_free(&head);
+		pq_buf_free(&id);
+		pq_am_patch_free(&ap);
+		ret = pq_error_set(ret, "<%s>: %s", sp->msgid, why);
+		free(why);
+		return ret;
+	}
+	pq_buf_addc(&head, '\n');
 	pq_buf_add(out, head.ptr, head.len);
 	pq_buf_add(out, ap.message.ptr, ap.message.len);
 	if (dashes && notes_present(body + rest, len - rest)) {
@@ -243,6 +278,7 @@ static int write_patch(struct pq_store *s, const struct pq_series_patch *sp,
 	pq_buf_addc(out, '\n');
 
 	pq_buf_free(&head);
+	pq_buf_free(&id);
 	pq_am_patch_free(&ap);
 	return 0;
 }
@@ -256,7 +292,7 @@ int pq_am_write(struct pq_store *s, long long id, const struct pq_am_options *o,
 
 	if (!o)
 		o = &none;
-	if ((ret = pq_series_load(s, id, &se)) < 0)
+	if ((ret = pq_series_load_conf(s, o->config, id, 0, &se)) < 0)
 		return ret;
 	for (i = 0; i < se->npatches && !ret; i++)
 		ret = write_patch(s, &se->patches[i], o, out);

@@ -10,14 +10,17 @@
 #define PQ_AM_H
 
 #include "buf.h"
+#include "config.h"
 #include "mail.h"
 #include "patch.h"
 #include "series.h"
 #include "store.h"
 
 struct pq_am_options {
-	const char *signoff; /* "Name <email>" to sign off last, or NULL */
-	const char *link;    /* Link: template with %s for the Message-ID, or NULL */
+	const char *signoff;		/* "Name <email>" to sign off last, or NULL */
+	const char *link;		/* Link: template with %s for the Message-ID, or NULL */
+	const struct pq_config *config; /* its [alias] table decides whose trailers
+					   count (pq_am_write()); NULL: none */
 };
 
 /* One patch of a series as git am would take it. */
@@ -39,14 +42,17 @@ int pq_am_mail_load(struct pq_store *s, long long message_id, struct pq_mail *m)
 
 /*
  * Loads patch sp of a series: re-reads the raw mail and composes the commit
- * message with the trailers collected for it. Returns 0, PQ_ENOTFOUND or
- * PQ_EDB. Free with pq_am_patch_free().
+ * message with the trailers collected for it. Returns 0, PQ_ENOTFOUND,
+ * PQ_EDB, or PQ_EGIT for a patch that must not be applied (a NUL byte in
+ * its diff), with the patch and the reason in pq_error_last(). Free with
+ * pq_am_patch_free() (also after a failure).
  */
 int pq_am_patch_load(struct pq_store *s, const struct pq_series_patch *sp,
 		     const struct pq_am_options *o, struct pq_am_patch *out);
 void pq_am_patch_free(struct pq_am_patch *p);
 
-/* Appends the mbox of series id to out. Returns 0, PQ_ENOTFOUND or PQ_EDB. */
+/* Appends the mbox of series id to out. Returns 0, PQ_ENOTFOUND, PQ_EDB, or
+ * PQ_EGIT when a patch must not be applied (see pq_am_patch_load()). */
 int pq_am_write(struct pq_store *s, long long id, const struct pq_am_options *o,
 		struct pq_buf *out);
 

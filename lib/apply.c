@@ -65,7 +65,7 @@ int pq_apply_plan_load(struct pq_store *s, const struct pq_config *c, long long 
 	int ret;
 
 	memset(p, 0, sizeof(*p));
-	if ((ret = pq_series_load_upto(s, id, upto, &p->series)) < 0)
+	if ((ret = pq_series_load_conf(s, c, id, upto, &p->series)) < 0)
 		return ret;
 	if (!p->series->complete)
 		return pq_error_set(PQ_EINVAL, "series %lld is incomplete: %d of %d patches", id,
@@ -359,9 +359,25 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, struct pq_rep
 		return PQ_EINVAL;
 	/* commits are composed from what is stored now; recovery recomposes them
 	 * from the same messages */
-	if ((ret = pq_ingest_last_message(s, &seen)) < 0 ||
-	    (ret = pq_apply_plan_load(s, c, id, seen, &p)) < 0 ||
-	    (ret = pq_apply_tip(repo, q, tip)) < 0)
+	if ((ret = pq_ingest_last_message(s, &seen)) < 0)
+		goto out;
+	if ((ret = pq_apply_plan_load(s, c, id, seen, &p)) < 0) {
+		/* a patch patchq will not apply (a NUL byte in its diff) fails the
+		 * series with its reason, as a patch git refuses does */
+		if (ret == PQ_EGIT && !dry_run && p.series) {
+			char *why = pq_strdup(pq_error_last());
+
+			if (pq_apply_tip(repo, q, tip) < 0)
+				tip[0] = '\0';
+			if (record_failure(s, c, queue, &p, why, tip[0] ? tip : NULL) == PQ_EDB)
+				ret = PQ_EDB;
+			else
+				pq_error_set(PQ_EGIT, "%s", why);
+			free(why);
+		}
+		goto out;
+	}
+	if ((ret = pq_apply_tip(repo, q, tip)) < 0)
 		goto out;
 	/* the intent first: a crash from here on is completed by recovery */
 	if (!dry_run &&

@@ -300,6 +300,7 @@ enum kind {
 	K_WORD,	     /* one of a few words, checked with its section (source type, tls) */
 	K_ADDRESS,   /* "Name <email>": name at off, email at count_off */
 	K_TEMPLATE,  /* a template with one %s */
+	K_EMAILS,    /* a list of bare addresses, repeatable, stored lower-case */
 };
 
 struct key {
@@ -421,6 +422,11 @@ enum {
 	SMTP_MAILDIR,
 };
 
+static const struct key alias_keys[] = {
+	{ "address", K_EMAILS, offsetof(struct pq_alias_conf, addresses),
+	  offsetof(struct pq_alias_conf, naddresses) },
+};
+
 static const struct section sections[] = {
 	{ "patchq", patchq_keys, ARRAY_SIZE(patchq_keys), 0 },
 	{ "queue", queue_keys, ARRAY_SIZE(queue_keys), 1 },
@@ -428,9 +434,10 @@ static const struct section sections[] = {
 	{ "source", source_keys, ARRAY_SIZE(source_keys), 1 },
 	{ "reply", reply_keys, ARRAY_SIZE(reply_keys), 0 },
 	{ "smtp", smtp_keys, ARRAY_SIZE(smtp_keys), 0 },
+	{ "alias", alias_keys, ARRAY_SIZE(alias_keys), 1 },
 };
 
-enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE, SEC_SOURCE, SEC_REPLY, SEC_SMTP };
+enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE, SEC_SOURCE, SEC_REPLY, SEC_SMTP, SEC_ALIAS };
 
 /* Where each single-valued key of one section was set, to refuse twice. */
 #define KEYS_MAX 16
@@ -456,6 +463,7 @@ struct loader {
 	struct meta *qmeta; /* parallel to c->queues */
 	struct meta *rmeta; /* parallel to c->rules */
 	struct meta *smeta; /* parallel to c->sources */
+	struct meta *ameta; /* parallel to c->aliases */
 	char **stype;	    /* parallel to c->sources: type and tls as written */
 	char **stls;
 };
@@ -641,6 +649,32 @@ static int link_ok(const char *v)
 	return n == 1;
 }
 
+/* A bare address: one '@' with text on both sides, no blank, no <>, no
+ * control character. */
+static int email_ok(const char *v)
+{
+	const char *at = strchr(v, '@'), *p;
+
+	if (!at || at == v || !at[1] || strchr(at + 1, '@'))
+		return 0;
+	for (p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || strchr("<>()[],;:\\\"", *p))
+			return 0;
+	return 1;
+}
+
+/* The name of the alias that has address email (lower-case), or NULL. */
+static const char *alias_of(const struct pq_config *c, const char *email)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->naliases; i++)
+		for (j = 0; j < c->aliases[i].naddresses; j++)
+			if (!strcmp(c->aliases[i].addresses[j], email))
+				return c->aliases[i].name;
+	return NULL;
+}
+
 static void list_add(void *obj, const struct key *k, char *s)
 {
 	char ***list = (char ***)((char *)obj + k->off);
@@ -665,7 +699,7 @@ static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, co
 	int b, err;
 	int64_t n;
 
-	if (k->kind != K_GLOBS && k->kind != K_TAGS) {
+	if (k->kind != K_GLOBS && k->kind != K_TAGS && k->kind != K_EMAILS) {
 		if (m->seen & (1u << ki)) {
 			if (m->key_line[ki])
 				return fail(ld, line, "%s is set twice (first at line %d)", kname,
@@ -773,6 +807,28 @@ static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, co
 		*(char **)((char *)obj + k->count_off) = email;
 		return 0;
 	}
+	case K_EMAILS: {
+		char *email = pq_strdup(value), *p;
+		const char *other;
+
+		for (p = email; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (!email_ok(email)) {
+			free(email);
+			return fail(ld, line,
+				    "%s: \"%s\" is not one address (local@domain, without a name "
+				    "or <>)",
+				    kname, value);
+		}
+		if ((other = alias_of(ld->c, email))) {
+			err = fail(ld, line, "%s: %s is already an address of alias \"%s\"", kname,
+				   email, other);
+			free(email);
+			return err;
+		}
+		list_add(obj, k, email);
+		return 0;
+	}
 	case K_TEMPLATE:
 		if (!link_ok(value))
 			return fail(
@@ -877,6 +933,30 @@ static struct pq_source_conf *source_get(struct loader *ld, const char *name, in
 	return src;
 }
 
+static struct pq_alias_conf *alias_get(struct loader *ld, const char *name, int line,
+				       struct meta **m)
+{
+	struct pq_config *c = ld->c;
+	struct pq_alias_conf *a;
+	size_t i;
+
+	for (i = 0; i < c->naliases; i++) {
+		if (!strcmp(c->aliases[i].name, name)) {
+			*m = &ld->ameta[i];
+			return &c->aliases[i];
+		}
+	}
+	c->aliases = pq_reallocarray(c->aliases, c->naliases + 1, sizeof(*c->aliases));
+	ld->ameta = pq_reallocarray(ld->ameta, c->naliases + 1, sizeof(*ld->ameta));
+	a = &c->aliases[c->naliases];
+	memset(a, 0, sizeof(*a));
+	a->name = pq_strdup(name);
+	*m = &ld->ameta[c->naliases++];
+	memset(*m, 0, sizeof(**m));
+	(*m)->line = line;
+	return a;
+}
+
 static int section_find(const char *name, size_t len)
 {
 	size_t i;
@@ -906,11 +986,12 @@ static int fail_section(struct loader *ld, int line, const char *what, const cha
 	if (si < 0)
 		return fail(
 			ld, line,
-			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"], [source \"NAME\"], [reply] and [smtp]",
+			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"], [source \"NAME\"], [reply], [smtp] and [alias \"NAME\"]",
 			what, (int)len, section);
 	if (sections[si].named && (!sub || !*sub))
-		return fail(ld, line, "%s: a %s needs a name: [%s \"NAME\"]", what,
-			    sections[si].name, sections[si].name);
+		return fail(ld, line, "%s: %s %s needs a name: [%s \"NAME\"]", what,
+			    strchr("aeiou", sections[si].name[0]) ? "an" : "a", sections[si].name,
+			    sections[si].name);
 	return fail(ld, line, "%s: [%s] takes no name", what, sections[si].name);
 }
 
@@ -965,6 +1046,8 @@ static int load_entry(struct loader *ld, const git_config_entry *e)
 		obj = rule_get(ld, sub, header_line, &m);
 	else if (si == SEC_SOURCE)
 		obj = source_get(ld, sub, header_line, &m);
+	else if (si == SEC_ALIAS)
+		obj = alias_get(ld, sub, header_line, &m);
 	else if (si == SEC_REPLY)
 		m = &ld->reply;
 	else if (si == SEC_SMTP)
@@ -1014,6 +1097,8 @@ static int load_headers(struct loader *ld)
 				rule_get(ld, h->sub, h->line, &m);
 			else if (si == SEC_SOURCE)
 				source_get(ld, h->sub, h->line, &m);
+			else if (si == SEC_ALIAS)
+				alias_get(ld, h->sub, h->line, &m);
 			else if (si == SEC_SMTP && !ld->smtp.line)
 				ld->smtp.line = h->line;
 			if (si == SEC_SMTP)
@@ -1255,6 +1340,12 @@ static int check_config(struct loader *ld)
 		if (err < 0)
 			return err;
 	}
+	for (i = 0; i < c->naliases; i++)
+		if (c->aliases[i].naddresses < 2)
+			return fail(ld, ld->ameta[i].line,
+				    "alias.%s needs two addresses or more (address = ...), the "
+				    "addresses one person sends from",
+				    c->aliases[i].name);
 	if (!c->reply.from_name) {
 		c->reply.from_name = pq_strdup(c->committer_name);
 		c->reply.from_email = pq_strdup(c->committer_email);
@@ -1338,6 +1429,7 @@ out:
 	free(ld.qmeta);
 	free(ld.rmeta);
 	free(ld.smeta);
+	free(ld.ameta);
 	free(ld.stype);
 	free(ld.stls);
 	free(ld.smtp_tls);
@@ -1390,6 +1482,11 @@ void pq_config_free(struct pq_config *c)
 		free_list(src->mailboxes, src->nmailboxes);
 	}
 	free(c->sources);
+	for (i = 0; i < c->naliases; i++) {
+		free(c->aliases[i].name);
+		free_list(c->aliases[i].addresses, c->aliases[i].naddresses);
+	}
+	free(c->aliases);
 	free(c->reply.from_name);
 	free(c->reply.from_email);
 	free(c->reply.applied);
@@ -1473,4 +1570,25 @@ const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const cha
 		if (!strcmp(c->queues[i].name, name))
 			return &c->queues[i];
 	return NULL;
+}
+
+int pq_config_same_person(const struct pq_config *c, const char *a, const char *b)
+{
+	size_t i, j;
+	int in_a, in_b;
+
+	if (!a || !b || !*a || !*b)
+		return 0;
+	if (!strcasecmp(a, b))
+		return 1;
+	for (i = 0; c && i < c->naliases; i++) {
+		in_a = in_b = 0;
+		for (j = 0; j < c->aliases[i].naddresses; j++) {
+			in_a |= !strcasecmp(c->aliases[i].addresses[j], a);
+			in_b |= !strcasecmp(c->aliases[i].addresses[j], b);
+		}
+		if (in_a || in_b)
+			return in_a && in_b;
+	}
+	return 0;
 }

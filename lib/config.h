@@ -71,6 +71,9 @@
  *           path = /var/mail/rust          # maildir or public-inbox: the directory
  *           pollInterval = 60              # seconds: IMAP without IDLE, public-inbox,
  *                                          # the maildir rescan behind inotify
+ *   [alias "Miguel Ojeda"]                 # one person's addresses (repeatable):
+ *           address = ojeda@kernel.org     # a review trailer naming one counts when
+ *           address = miguel.ojeda.sandonis@gmail.com   # sent from another
  */
 #ifndef PQ_CONFIG_H
 #define PQ_CONFIG_H
@@ -155,6 +158,13 @@ struct pq_smtp_conf {
 	char *maildir;	/* a dry run: replies are written there, nothing is sent */
 };
 
+/* [alias "NAME"]: the addresses one person sends from (a mailmap). */
+struct pq_alias_conf {
+	char *name;
+	char **addresses; /* lower-case, two or more; none in two aliases */
+	size_t naddresses;
+};
+
 struct pq_reply_conf {
 	char *from_name; /* default: the committer */
 	char *from_email;
@@ -182,6 +192,8 @@ struct pq_config {
 	size_t nrules;
 	struct pq_source_conf *sources;
 	size_t nsources;
+	struct pq_alias_conf *aliases;
+	size_t naliases;
 	struct pq_reply_conf reply;
 	struct pq_smtp_conf smtp;
 	int has_smtp; /* an [smtp] section was given */
@@ -206,6 +218,13 @@ void pq_config_free(struct pq_config *c);
  * as ssh refuses such a key; a credential is not checked).
  */
 int pq_config_secret(const char *file, const char *credential, struct pq_buf *out);
+
+/*
+ * 1 when addresses a and b are one person's: the same address (any case),
+ * or two addresses of one [alias]. c may be NULL (no aliases). 0 otherwise,
+ * and for a NULL or empty address.
+ */
+int pq_config_same_person(const struct pq_config *c, const char *a, const char *b);
 
 /* The queue named name (case-sensitive), or NULL; borrowed from c. */
 const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const char *name);

@@ -165,7 +165,16 @@ static void parse(struct parsed *p, const char *raw, size_t len, const struct pq
 	if (p->mail.warning)
 		p->error = pq_strdup(p->mail.warning);
 	pq_subject_parse(&p->subj, p->mail.subject);
-	pq_patch_parse(&p->patch, p->mail.body.ptr ? p->mail.body.ptr : "", p->mail.body.len);
+	pq_patch_parse_mail(&p->patch, &p->mail);
+	if (p->patch.error) {
+		/* stored, with why it will not be applied */
+		struct pq_buf e = PQ_BUF_INIT;
+
+		pq_buf_addf(&e, "%s%s%s", p->error ? p->error : "", p->error ? "; " : "",
+			    p->patch.error);
+		free(p->error);
+		p->error = pq_buf_detach(&e);
+	}
 	if (p->subj.is_pull && !p->subj.is_reply)
 		pq_patch_find_pull(&p->patch, p->mail.body.ptr, p->mail.body.len);
 	p->kind = classify(p);

@@ -99,7 +99,16 @@ void pq_json_quote(struct pq_buf *out, const char *s)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		/* DEL and the C1 controls (U+0080-U+009F) are escaped too: a
+		 * terminal acts on them when the output is shown as it is */
+		if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f) {
+			pq_buf_add(out, start, (size_t)(s - start));
+			pq_buf_addf(out, "\\u%04x", (unsigned char)s[1]);
+			start = s + 2;
+			s++;
+			continue;
+		}
+		if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\')
 			continue;
 		pq_buf_add(out, start, (size_t)(s - start));
 		start = s + 1;

@@ -36,6 +36,7 @@ struct header {
 	size_t n;
 	const char *body; /* first byte after the blank line */
 	size_t bodylen;
+	int cr; /* lines end with a lone CR */
 };
 
 /* ---- UTF-8 ---- */
@@ -93,7 +94,8 @@ static size_t ascii_run(const unsigned char *s, size_t len)
 	return i;
 }
 
-static int utf8_valid(const char *s, size_t len)
+/* Whether s is valid UTF-8; NUL bytes count as valid when keep_nul. */
+static int utf8_valid(const char *s, size_t len, int keep_nul)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, n;
@@ -102,7 +104,7 @@ static int utf8_valid(const char *s, size_t len)
 		i += ascii_run(p + i, len - i);
 		if (i == len)
 			break;
-		n = p[i] ? utf8_seq(p + i, len - i) : 0;
+		n = p[i] ? utf8_seq(p + i, len - i) : (size_t)keep_nul;
 		if (!n)
 			return 0;
 		i += n;
@@ -110,7 +112,8 @@ static int utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
-void pq_utf8_sanitize(struct pq_buf *out, const char *s, size_t len)
+/* pq_utf8_sanitize(), leaving NUL bytes as they are when keep_nul. */
+static void utf8_sanitize(struct pq_buf *out, const char *s, size_t len, int keep_nul)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, start = 0, n;
@@ -120,7 +123,7 @@ void pq_utf8_sanitize(struct pq_buf *out, const char *s, size_t len)
 		i += ascii_run(p + i, len - i);
 		if (i == len)
 			break;
-		n = p[i] ? utf8_seq(p + i, len - i) : 0;
+		n = p[i] ? utf8_seq(p + i, len - i) : (size_t)keep_nul;
 		if (n) {
 			i += n;
 			continue;
@@ -132,8 +135,14 @@ void pq_utf8_sanitize(struct pq_buf *out, const char *s, size_t len)
 	pq_buf_add(out, s + start, i - start);
 }
 
-/* Windows-1252 to UTF-8, by hand: it must work whatever iconv knows. */
-static void cp1252_to_utf8(struct pq_buf *out, const char *s, size_t len)
+void pq_utf8_sanitize(struct pq_buf *out, const char *s, size_t len)
+{
+	utf8_sanitize(out, s, len, 0);
+}
+
+/* Windows-1252 to UTF-8, by hand: it must work whatever iconv knows. A
+ * NUL byte stays one when keep_nul, else it becomes U+FFFD. */
+static void cp1252_to_utf8(struct pq_buf *out, const char *s, size_t len, int keep_nul)
 {
 	static const unsigned short high[32] = {
 		0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
@@ -146,7 +155,7 @@ static void cp1252_to_utf8(struct pq_buf *out, const char *s, size_t len)
 	for (i = 0; i < len; i++) {
 		unsigned c = (unsigned char)s[i];
 
-		if (c == 0)
+		if (c == 0 && !keep_nul)
 			c = 0xfffd;
 		else if (c >= 0x80 && c < 0xa0)
 			c = high[c - 0x80];
@@ -187,9 +196,11 @@ int pq_mail_is_ascii(const char *s, size_t len)
  * Appends text in charset cs (NULL: unlabelled) to out as valid UTF-8. A
  * charset iconv does not know, or bytes that are not in it, fall back to
  * UTF-8 when the bytes are valid UTF-8 and to Windows-1252 otherwise, and
- * set *repaired.
+ * set *repaired. NUL bytes become U+FFFD, or stay NUL bytes when keep_nul
+ * (the caller marks them itself); they never decide the charset.
  */
-static void to_utf8(struct pq_buf *out, const char *cs, const char *s, size_t len, int *repaired)
+static void to_utf8_nul(struct pq_buf *out, const char *cs, const char *s, size_t len,
+			int *repaired, int keep_nul)
 {
 	char *conv = NULL;
 	size_t convlen = 0;
@@ -199,23 +210,28 @@ static void to_utf8(struct pq_buf *out, const char *cs, const char *s, size_t le
 		return;
 	}
 	if (charset_is_cp1252(cs)) {
-		cp1252_to_utf8(out, s, len);
+		cp1252_to_utf8(out, s, len, keep_nul);
 		return;
 	}
 	if (cs && !charset_is_utf8(cs) && strlen(cs) < 64 &&
 	    charconv_buffer("utf-8", cs, s, len, &conv, &convlen) == MAIL_CHARCONV_NO_ERROR) {
-		pq_utf8_sanitize(out, conv, convlen);
+		utf8_sanitize(out, conv, convlen, keep_nul);
 		charconv_buffer_free(conv);
 		return;
 	}
-	if (utf8_valid(s, len)) {
+	if (utf8_valid(s, len, 1)) {
 		if (cs && !charset_is_utf8(cs))
 			*repaired = 1;
-		pq_buf_add(out, s, len);
+		utf8_sanitize(out, s, len, keep_nul);
 		return;
 	}
 	*repaired = 1;
-	cp1252_to_utf8(out, s, len);
+	cp1252_to_utf8(out, s, len, keep_nul);
+}
+
+static void to_utf8(struct pq_buf *out, const char *cs, const char *s, size_t len, int *repaired)
+{
+	to_utf8_nul(out, cs, s, len, repaired, 0);
 }
 
 /* ---- header fields ---- */
@@ -235,12 +251,50 @@ static const struct field *header_get(const struct header *h, const char *name)
 	return NULL;
 }
 
-/* Next line end at or after p: returns the position of '\n' or end. */
-static const char *line_end(const char *p, const char *end)
+/*
+ * Where the line at p ends (its first byte of line end, or end) and where
+ * the next one starts. Line ends are LF or CRLF; a lone CR too when cr (a
+ * message written with CR line ends, as old Mac mailers did).
+ */
+static const char *line_end(const char *p, const char *end, int cr, const char **next)
 {
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *e = p;
 
-	return nl ? nl : end;
+	if (!cr) {
+		e = memchr(p, '\n', (size_t)(end - p));
+		if (!e) {
+			*next = end;
+			return end;
+		}
+		*next = e + 1;
+		return e > p && e[-1] == '\r' ? e - 1 : e;
+	}
+	while (e < end && *e != '\r' && *e != '\n')
+		e++;
+	*next = e < end ? e + 1 : end;
+	if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+		*next = e + 2;
+	return e;
+}
+
+/*
+ * Whether the message ends its lines with a lone CR: its first line end is
+ * one, and no LF comes before the blank line ("\r\r") that would end such
+ * a header (a stray CR in a header of LF mail is no line end). Python's
+ * email package, so b4, reads such a header as lines; git mailinfo reads
+ * the whole message as one line and loses every field but From:. The
+ * header is read as lines; the body is left as it is.
+ */
+static int cr_line_ends(const char *raw, size_t len)
+{
+	const char *p = raw, *end = raw + len, *blank;
+
+	while (p < end && *p != '\r' && *p != '\n')
+		p++;
+	if (p == end || *p != '\r' || (p + 1 < end && p[1] == '\n'))
+		return 0;
+	blank = memmem(p, (size_t)(end - p), "\r\r", 2);
+	return !memchr(raw, '\n', (size_t)((blank ? blank : end) - raw));
 }
 
 /*
@@ -251,26 +305,26 @@ static const char *line_end(const char *p, const char *end)
 static int header_parse(struct header *h, const char *raw, size_t len, size_t max_fields,
 			int *repaired)
 {
-	const char *p = raw, *end = raw + len;
+	const char *p = raw, *end = raw + len, *next;
+	int cr = cr_line_ends(raw, len);
 	size_t cap = 0;
 
 	h->v = NULL;
 	h->n = 0;
+	h->cr = cr;
 	while (p < end) {
-		const char *eol = line_end(p, end), *colon, *q;
+		const char *eol = line_end(p, end, cr, &next), *colon, *q;
 		size_t linelen = (size_t)(eol - p);
 
-		if (linelen && p[linelen - 1] == '\r')
-			linelen--;
 		if (linelen == 0) {
-			p = eol < end ? eol + 1 : end;
+			p = next;
 			break;
 		}
 		if ((*p == ' ' || *p == '\t') && h->n) {
 			struct field *f = &h->v[h->n - 1];
 
 			f->len = (size_t)(eol - f->value);
-			p = eol < end ? eol + 1 : end;
+			p = next;
 			continue;
 		}
 		colon = memchr(p, ':', linelen);
@@ -279,7 +333,7 @@ static int header_parse(struct header *h, const char *raw, size_t len, size_t ma
 				break;
 		if (!colon || q != colon || colon == p) {
 			*repaired = 1;
-			p = eol < end ? eol + 1 : end;
+			p = next;
 			continue;
 		}
 		if (h->n == max_fields)
@@ -293,14 +347,15 @@ static int header_parse(struct header *h, const char *raw, size_t len, size_t ma
 		h->v[h->n].value = colon + 1;
 		h->v[h->n].len = (size_t)(eol - colon - 1);
 		h->n++;
-		p = eol < end ? eol + 1 : end;
+		p = next;
 	}
 	h->body = p;
 	h->bodylen = (size_t)(end - p);
 	return 0;
 }
 
-/* Unfolds a raw value: line breaks go, control bytes become spaces,
+/* Unfolds a raw value: line breaks go (LF, CRLF, and a CR before the
+ * white space of a fold in CR mail), control bytes become spaces,
  * surrounding white space is trimmed. */
 static void unfold(struct pq_buf *out, const char *v, size_t len)
 {
@@ -315,7 +370,8 @@ static void unfold(struct pq_buf *out, const char *v, size_t len)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)v[i];
 
-		if (c == '\r' || c == '\n')
+		if (c == '\n' || (c == '\r' && i + 1 < len &&
+				  (v[i + 1] == '\n' || v[i + 1] == ' ' || v[i + 1] == '\t')))
 			continue;
 		out->ptr[out->len++] = c < ' ' || c == 0x7f ? ' ' : (char)c;
 	}
@@ -433,11 +489,43 @@ static void flush_words(struct pq_buf *out, const char *cs, struct pq_buf *bytes
 
 	if (!bytes->len)
 		return;
+	/* a NUL stays, to become a space with the other control characters */
 	if (charset_is_utf8(cs))
-		pq_utf8_sanitize(out, bytes->ptr, bytes->len);
+		utf8_sanitize(out, bytes->ptr, bytes->len, 1);
 	else
-		to_utf8(out, cs, bytes->ptr, bytes->len, &repaired);
+		to_utf8_nul(out, cs, bytes->ptr, bytes->len, &repaired, 1);
 	pq_buf_reset(bytes);
+}
+
+/*
+ * Control characters (C0 with NUL, CR and LF, DEL, and C1 U+0080-U+009F)
+ * become spaces: a decoded value is one line of text, whatever an encoded
+ * word said, so nothing downstream can write a line break from it.
+ */
+static void controls_to_space(struct pq_buf *b)
+{
+	size_t r, w;
+
+	for (r = w = 0; r < b->len; r++) {
+		unsigned char c = (unsigned char)b->ptr[r];
+
+		if (c < 0x20 || c == 0x7f) {
+			c = ' ';
+		} else if (c == 0xc2 && r + 1 < b->len && (unsigned char)b->ptr[r + 1] >= 0x80 &&
+			   (unsigned char)b->ptr[r + 1] <= 0x9f) {
+			c = ' ';
+			r++;
+		}
+		b->ptr[w++] = (char)c;
+	}
+	pq_buf_truncate(b, w);
+	pq_buf_rtrim(b);
+	for (r = 0; r < b->len && b->ptr[r] == ' '; r++)
+		;
+	if (r) {
+		memmove(b->ptr, b->ptr + r, b->len - r);
+		pq_buf_truncate(b, b->len - r);
+	}
 }
 
 static int all_blank(const char *s, size_t len)
@@ -485,6 +573,7 @@ void pq_mail_decode_header(struct pq_buf *out, const char *value, size_t len)
 	}
 	flush_words(out, charset, &bytes);
 	to_utf8(out, NULL, s + plain, n - plain, &repaired);
+	controls_to_space(out);
 	pq_buf_free(&bytes);
 	pq_buf_free(&raw);
 }
@@ -499,42 +588,188 @@ static char *field_decoded(const struct header *h, const char *name, struct pq_b
 	return pq_strdup(pq_buf_str(tmp));
 }
 
+/* ---- addresses, as git mailinfo reads them ---- */
+
+static int is_wsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/*
+ * git's unquote_quoted_pair(): quoted strings lose their quotes and
+ * backslashes, comments keep their parentheses (nested ones too) and lose
+ * their backslashes. Control characters become spaces on the way.
+ */
+static void unquote_pairs(struct pq_buf *out, const char *s)
+{
+	int c1;
+
+	while ((c1 = (unsigned char)*s++)) {
+		int depth = 0, literal = 0;
+
+		if (c1 != '"' && c1 != '(') {
+			pq_buf_addc(out, c1 < 0x20 || c1 == 0x7f ? ' ' : (char)c1);
+			continue;
+		}
+		if (c1 == '(') {
+			pq_buf_addc(out, '(');
+			depth = 1;
+		}
+		for (; *s; s++) {
+			unsigned char c = (unsigned char)*s;
+
+			if (literal) {
+				literal = 0;
+			} else if (c == '\\') {
+				literal = 1;
+				continue;
+			} else if (c1 == '"' && c == '"') {
+				s++;
+				break;
+			} else if (c1 == '(' && c == '(') {
+				depth++;
+			} else if (c1 == '(' && c == ')' && !--depth) {
+				pq_buf_addc(out, ')');
+				s++;
+				break;
+			}
+			pq_buf_addc(out, c < 0x20 || c == 0x7f ? ' ' : (char)c);
+		}
+	}
+}
+
+/* git's cleanup_space() and strbuf_trim(): runs of white space become one
+ * space, none at either end; C1 control characters count as white space. */
+static void fold_space(struct pq_buf *b)
+{
+	size_t r, w = 0;
+	int space = 0;
+
+	for (r = 0; r < b->len; r++) {
+		unsigned char c = (unsigned char)b->ptr[r];
+
+		if (c == 0xc2 && r + 1 < b->len && (unsigned char)b->ptr[r + 1] >= 0x80 &&
+		    (unsigned char)b->ptr[r + 1] <= 0x9f) {
+			r++;
+			space = 1;
+			continue;
+		}
+		if (is_wsp((char)c)) {
+			space = 1;
+			continue;
+		}
+		if (space && w)
+			b->ptr[w++] = ' ';
+		space = 0;
+		b->ptr[w++] = (char)c;
+	}
+	pq_buf_truncate(b, w);
+}
+
+size_t pq_mail_strip_mailto(char *s)
+{
+	char *r = s, *w = s;
+	size_t removed = 0;
+
+	while (*r) {
+		if (*r == '<' && !strncasecmp(r + 1, "mailto:", 7)) {
+			size_t n = strcspn(r + 8, "<>");
+
+			if (r[8 + n] == '>' && n && r > s && r[-1] != ' ' && r[-1] != '\t') {
+				r += 8 + n + 1;
+				removed++;
+				continue;
+			}
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+	return removed;
+}
+
 void pq_mail_split_address(const char *addr, char **name, char **email)
 {
-	const char *lt = strrchr(addr, '<'), *gt, *paren;
-	struct pq_buf n = PQ_BUF_INIT, e = PQ_BUF_INIT;
+	struct pq_buf f = PQ_BUF_INIT, e = PQ_BUF_INIT;
+	const char *lt = NULL, *gt = NULL, *at, *s;
+	size_t i;
 
-	if (lt && (gt = strchr(lt, '>'))) {
-		pq_buf_add(&e, lt + 1, (size_t)(gt - lt - 1));
-		pq_buf_add(&n, addr, (size_t)(lt - addr));
-	} else if ((paren = strchr(addr, '(')) && strchr(paren, ')')) {
-		pq_buf_add(&e, addr, (size_t)(paren - addr));
-		pq_buf_add(&n, paren + 1, (size_t)(strrchr(paren, ')') - paren - 1));
-	} else {
-		pq_buf_adds(&e, addr);
-	}
-	pq_buf_rtrim(&n);
-	pq_buf_rtrim(&e);
-	*name = pq_strdup(pq_buf_str(&n) + strspn(pq_buf_str(&n), " \t"));
-	*email = pq_strdup(pq_buf_str(&e) + strspn(pq_buf_str(&e), " \t"));
-	/* "Last, First" <a@b>: drop the quotes and their escapes */
-	if ((*name)[0] == '"') {
-		char *r = *name + 1, *w = *name;
+	unquote_pairs(&f, addr);
+	if (f.ptr && pq_mail_strip_mailto(f.ptr))
+		f.len = strlen(f.ptr);
+	s = pq_buf_str(&f);
+	/* the address in the last <...> that holds an '@' */
+	for (i = 0; i < f.len; i++) {
+		const char *close;
 
-		for (; *r; r++) {
-			if (*r == '\\' && r[1])
-				r++;
-			else if (*r == '"')
-				continue;
-			*w++ = *r;
+		if (s[i] != '<' || !(close = memchr(s + i, '>', f.len - i)))
+			continue;
+		if (memchr(s + i, '@', (size_t)(close - s - i)) &&
+		    !memchr(s + i + 1, '<', (size_t)(close - s - i - 1))) {
+			lt = s + i;
+			gt = close;
 		}
-		*w = '\0';
 	}
-	pq_buf_free(&n);
+	if (lt) {
+		pq_buf_add(&e, lt + 1, (size_t)(gt - lt - 1));
+		memmove(f.ptr + (lt - s), gt + 1, f.len - (size_t)(gt + 1 - s) + 1);
+		f.len -= (size_t)(gt + 1 - lt);
+	} else if ((at = strchr(s, '@'))) {
+		/* git's way: the word around the first '@' ("a@b (Name)", "Name <a@b") */
+		const char *start = at, *stop;
+
+		while (start > s && !is_wsp(start[-1]) && start[-1] != '<')
+			start--;
+		if (start > s && start[-1] == '<')
+			f.ptr[start - 1 - s] = ' ';
+		for (stop = at; *stop && !is_wsp(*stop) && *stop != '>'; stop++)
+			;
+		pq_buf_add(&e, start, (size_t)(stop - start));
+		if (*stop)
+			stop++;
+		memmove(f.ptr + (start - s), stop, f.len - (size_t)(stop - s) + 1);
+		f.len -= (size_t)(stop - start);
+	} else if ((lt = strchr(s, '<')) && (gt = strchr(lt, '>'))) {
+		/* "Name <local>": git's parse_bogus_from() */
+		pq_buf_add(&e, lt + 1, (size_t)(gt - lt - 1));
+		pq_buf_truncate(&f, (size_t)(lt - s));
+	}
+	fold_space(&e);
+	fold_space(&f);
+	if (f.len >= 2 && f.ptr[0] == '(' && f.ptr[f.len - 1] == ')') {
+		memmove(f.ptr, f.ptr + 1, f.len - 2);
+		pq_buf_truncate(&f, f.len - 2);
+		fold_space(&f);
+	}
+	/* git's get_sane_name(): a name too short, too long or that looks like
+	 * an address is replaced by the address */
+	if (e.len && (!f.len || f.len > 60 || strpbrk(pq_buf_str(&f), "@<>"))) {
+		pq_buf_reset(&f);
+		pq_buf_add(&f, e.ptr, e.len);
+	}
+	*name = pq_strdup(pq_buf_str(&f));
+	*email = pq_strdup(pq_buf_str(&e));
+	pq_buf_free(&f);
 	pq_buf_free(&e);
 }
 
 /* ---- Message-IDs ---- */
+
+/* C1 control characters (U+0080-U+009F, a terminal's CSI among them) leave
+ * a Message-ID, as the C0 ones and spaces already did. */
+static void drop_c1(struct pq_buf *b)
+{
+	size_t r, w;
+
+	for (r = w = 0; r < b->len; r++) {
+		if ((unsigned char)b->ptr[r] == 0xc2 && r + 1 < b->len &&
+		    (unsigned char)b->ptr[r + 1] >= 0x80 && (unsigned char)b->ptr[r + 1] <= 0x9f) {
+			r++;
+			continue;
+		}
+		b->ptr[w++] = b->ptr[r];
+	}
+	pq_buf_truncate(b, w);
+}
 
 /*
  * Appends the <id>s of a raw field to a list, as clean UTF-8 strings. Past
@@ -559,6 +794,11 @@ static void msgid_list(char ***list, size_t *n, const char *v, size_t len, size_
 		p = gt + 1;
 		if (!id.len || id.len > 998)
 			continue;
+		pq_buf_reset(&clean);
+		pq_utf8_sanitize(&clean, id.ptr, id.len);
+		drop_c1(&clean);
+		if (!clean.len)
+			continue;
 		if (*n == max) {
 			if (!keep_latest)
 				break;
@@ -567,10 +807,10 @@ static void msgid_list(char ***list, size_t *n, const char *v, size_t len, size_
 			(*n)--;
 		}
 		*list = pq_reallocarray(*list, *n + 1, sizeof(**list));
-		pq_utf8_sanitize(&clean, id.ptr, id.len);
 		(*list)[(*n)++] = pq_buf_detach(&clean);
 	}
 	pq_buf_free(&id);
+	pq_buf_free(&clean);
 }
 
 static void refs_remove(struct pq_mail *m, const char *id)
@@ -607,6 +847,7 @@ static void parse_ids(struct pq_mail *m, const struct header *h, size_t max_refs
 				struct pq_buf clean = PQ_BUF_INIT;
 
 				pq_utf8_sanitize(&clean, v.ptr, v.len);
+				drop_c1(&clean);
 				m->msgid = pq_buf_detach(&clean);
 			}
 			pq_buf_free(&v);
@@ -847,12 +1088,13 @@ static void decode_leaf(struct mailmime *mm, struct walk *w)
 			dec = NULL;
 		}
 	}
+	/* NUL bytes stay for now: pq_mail_parse() marks where they were */
 	if (dec) {
-		to_utf8(&text, cs, dec, declen, &w->repaired);
+		to_utf8_nul(&text, cs, dec, declen, &w->repaired, 1);
 		mailmime_decoded_part_free(dec);
 	} else {
-		to_utf8(&text, cs, d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length,
-			&w->repaired);
+		to_utf8_nul(&text, cs, d->dt_data.dt_text.dt_data, d->dt_data.dt_text.dt_length,
+			    &w->repaired, 1);
 	}
 	/* A patch sent inline and attached again (some mailers do both): the
 	 * first copy is the mail's text; a second would be a second patch. */
@@ -891,6 +1133,22 @@ static void walk_mime(struct mailmime *mm, struct walk *w, unsigned depth)
 	}
 }
 
+/* Appends a folded value with every line end (LF, CRLF, a lone CR) as CRLF. */
+static void add_crlf(struct pq_buf *out, const char *v, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (v[i] == '\r' || v[i] == '\n') {
+			if (v[i] == '\r' && i + 1 < len && v[i + 1] == '\n')
+				i++;
+			pq_buf_adds(out, "\r\n");
+		} else {
+			pq_buf_addc(out, v[i]);
+		}
+	}
+}
+
 /*
  * What libetpan needs to see of the message: its MIME header fields and
  * the body. Handing it the whole header would have it parse every address
@@ -908,7 +1166,7 @@ static void mime_input(struct pq_buf *out, const struct header *h)
 			continue;
 		pq_buf_add(out, f->name, f->namelen);
 		pq_buf_addc(out, ':');
-		pq_buf_add(out, f->value, f->len);
+		add_crlf(out, f->value, f->len);
 		pq_buf_adds(out, "\r\n");
 	}
 	pq_buf_adds(out, "\r\n");
@@ -955,9 +1213,39 @@ static void plain_body(struct pq_mail *m, const struct header *h, int *repaired)
 {
 	struct pq_buf text = PQ_BUF_INIT;
 
-	to_utf8(&text, NULL, h->body, h->bodylen, repaired);
+	to_utf8_nul(&text, NULL, h->body, h->bodylen, repaired, 1);
 	add_text(&m->body, &text);
 	pq_buf_free(&text);
+}
+
+/*
+ * The NUL bytes the body kept become U+FFFD, as everywhere text enters, and
+ * their places are kept in m->nul_at, so that a diff that held one can be
+ * refused rather than applied with U+FFFD in a file. Returns their count.
+ */
+static size_t mark_nuls(struct pq_mail *m)
+{
+	struct pq_buf out = PQ_BUF_INIT;
+	const char *p = m->body.ptr, *end, *nul;
+	size_t cap = 0;
+
+	if (!p || !memchr(p, '\0', m->body.len))
+		return 0;
+	end = p + m->body.len;
+	while ((nul = memchr(p, '\0', (size_t)(end - p)))) {
+		pq_buf_add(&out, p, (size_t)(nul - p));
+		if (m->nnul == cap) {
+			cap = cap ? cap * 2 : 8;
+			m->nul_at = pq_reallocarray(m->nul_at, cap, sizeof(*m->nul_at));
+		}
+		m->nul_at[m->nnul++] = out.len;
+		pq_buf_adds(&out, "\xef\xbf\xbd");
+		p = nul + 1;
+	}
+	pq_buf_add(&out, p, (size_t)(end - p));
+	pq_buf_free(&m->body);
+	m->body = out;
+	return m->nnul;
 }
 
 static void add_warning(struct pq_buf *w, const char *what)
@@ -1080,6 +1368,10 @@ int pq_mail_parse(struct pq_mail *m, const char *raw, size_t len, const struct p
 	}
 	if (repaired)
 		add_warning(&warn, "bogus charset or encoding repaired");
+	if (mark_nuls(m))
+		add_warning(&warn, "NUL bytes in the text, shown as U+FFFD");
+	if (h.cr)
+		add_warning(&warn, "lines end with a lone CR: the header read as lines");
 	if (warn.len)
 		m->warning = pq_buf_detach(&warn);
 	fill_empty(m);
@@ -1101,6 +1393,9 @@ fail:
 		crlf = memmem(raw, len, "\r\n\r\n", 4);
 		if (crlf && (!body || crlf < body))
 			body = crlf + 2;
+		if (cr_line_ends(raw, len) && (crlf = memmem(raw, len, "\r\r", 2)) &&
+		    (!body || crlf < body))
+			body = crlf;
 		body = body ? body + 2 : raw;
 		pq_digest(m->content_hash, body, len - (size_t)(body - raw));
 	}
@@ -1130,6 +1425,7 @@ void pq_mail_free(struct pq_mail *m)
 	free(m->cc);
 	free(m->list_id);
 	pq_buf_free(&m->body);
+	free(m->nul_at);
 	free(m->warning);
 	memset(m, 0, sizeof(*m));
 }

@@ -43,11 +43,14 @@ struct pq_mail {
 	char *date_raw;	   /* the Date: field as written, "" when absent */
 	int64_t date;	   /* unix time; valid only when date_valid */
 	int date_valid;
-	int date_offset;			      /* the Date: zone in minutes east of UTC */
-	char *to;				      /* decoded To:, "" when absent */
-	char *cc;				      /* decoded Cc:, "" when absent */
-	char *list_id;				      /* decoded List-Id:, "" when absent */
-	struct pq_buf body;			      /* decoded text of the message, UTF-8, LF */
+	int date_offset;    /* the Date: zone in minutes east of UTC */
+	char *to;	    /* decoded To:, "" when absent */
+	char *cc;	    /* decoded Cc:, "" when absent */
+	char *list_id;	    /* decoded List-Id:, "" when absent */
+	struct pq_buf body; /* decoded text of the message, UTF-8, LF */
+	size_t *nul_at;	    /* where body had a NUL byte: offsets of the
+							 U+FFFD that stands for it, ascending */
+	size_t nnul;
 	char *warning;				      /* what was repaired or left out, or NULL */
 	unsigned char content_hash[PQ_MAIL_HASH_LEN]; /* SHA-256 of sender, subject, body */
 };
@@ -78,9 +81,23 @@ void pq_mail_decode_header(struct pq_buf *out, const char *value, size_t len);
  */
 int pq_mail_parse_date(const char *s, int64_t *t, int *offset);
 
-/* Splits a decoded address "Name <a@b>" / "a@b (Name)" / "a@b" into
- * freshly allocated name and email ("" when absent). */
+/*
+ * Splits a decoded address into freshly allocated name and email as git
+ * mailinfo does for From:. Quotes and their backslashes go, comments stay
+ * ("Name (Comment)"; "a@b (Name)" gives "Name"), runs of white space fold
+ * to one space, control characters become spaces, and a name that is
+ * empty, longer than 60 bytes or holds '@', '<' or '>' is replaced by the
+ * address. The address is the last <...> holding an '@', else the word
+ * around the first '@', else a "<...>"; "" when there is none.
+ */
 void pq_mail_split_address(const char *addr, char **name, char **email);
+
+/*
+ * Removes what HTML mailers append to an address when they turn it into a
+ * link: "a@b<mailto:a@b>" and "<a@b<mailto:a@b>>" lose "<mailto:a@b>".
+ * Works in place on the C string s; returns how many were removed.
+ */
+size_t pq_mail_strip_mailto(char *s);
 
 /* Makes s (len bytes) valid UTF-8 into out: invalid sequences become
  * U+FFFD, NUL bytes too. Used wherever outside text enters. */

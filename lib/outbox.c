@@ -425,7 +425,7 @@ int pq_outbox_preview(struct pq_store *s, const struct pq_config *c, long long i
 	size_t nq = 0, i;
 	int rc, shown = 0;
 
-	if ((rc = pq_series_load(s, id, &se)) < 0)
+	if ((rc = pq_series_load_conf(s, c, id, 0, &se)) < 0)
 		return rc;
 	st = pq_store_stmt(s, "SELECT id, state, queue, message FROM outbox WHERE series_id = ?"
 			      " ORDER BY id");

@@ -99,6 +99,12 @@ struct ctx {
 	size_t set_cap;
 
 	enum pull_state pull;
+
+	/* where the body had NUL bytes (pq_mail.nul_at), and the next to look at */
+	const char *body;
+	const size_t *nul_at;
+	size_t nnul, next_nul;
+	size_t diff_lines;
 };
 
 /* --- bytes and lines -------------------------------------------------- */
@@ -800,9 +806,35 @@ static int head_line(struct ctx *c, const struct line *l)
 
 /* --- the diff ------------------------------------------------------------ */
 
+/*
+ * A diff line that had a NUL byte in the mail: the text holds U+FFFD in its
+ * place, which is not what the file holds. The patch is refused with the
+ * reason, once, rather than applied with the wrong bytes.
+ */
+static void diff_check_nul(struct ctx *c, const struct line *l)
+{
+	size_t start = (size_t)(l->p - c->body), end = start + l->full;
+	struct pq_buf why = PQ_BUF_INIT;
+
+	c->diff_lines++;
+	while (c->next_nul < c->nnul && c->nul_at[c->next_nul] < start)
+		c->next_nul++;
+	if (c->next_nul == c->nnul || c->nul_at[c->next_nul] >= end || c->p->error)
+		return;
+	pq_buf_addf(&why, "line %zu of the diff", c->diff_lines);
+	if (c->p->nfiles)
+		pq_buf_addf(&why, " (%s)", c->p->files[c->p->nfiles - 1]);
+	pq_buf_adds(&why, " holds a NUL byte, which mail cannot carry as text: the patch is not "
+			  "applied; it needs to be sent as a binary patch or an attachment");
+	c->p->error = pq_buf_detach(&why);
+}
+
 static void diff_add(struct ctx *c, const struct line *l, int keep)
 {
 	struct pq_buf *d = &c->p->diff;
+
+	if (c->nnul)
+		diff_check_nul(c, l);
 
 	pq_buf_add(d, l->p, l->full);
 	if (l->full == l->len || l->p[l->full - 1] != '\n')
@@ -1053,7 +1085,8 @@ static char *hdr_take(struct hdr *h)
 	return pq_strdup(pq_buf_str(&h->val));
 }
 
-int pq_patch_parse(struct pq_patch *out, const char *body, size_t len)
+static int parse(struct pq_patch *out, const char *body, size_t len, const size_t *nul_at,
+		 size_t nnul)
 {
 	struct ctx c;
 	struct line cur, next;
@@ -1065,6 +1098,9 @@ int pq_patch_parse(struct pq_patch *out, const char *body, size_t len)
 	memset(&c, 0, sizeof(c));
 	c.p = out;
 	c.phase = P_HEAD;
+	c.body = body;
+	c.nul_at = nul_at;
+	c.nnul = body ? nnul : 0;
 
 	have = body ? line_at(body, len, pos, &cur) : 0;
 	while (have) {
@@ -1089,6 +1125,16 @@ int pq_patch_parse(struct pq_patch *out, const char *body, size_t len)
 	pq_trailers_parse(&out->trailers, pq_buf_str(&out->message), out->message.len,
 			  PQ_TRAILERS_COMMIT);
 	return 0;
+}
+
+int pq_patch_parse(struct pq_patch *out, const char *body, size_t len)
+{
+	return parse(out, body, len, NULL, 0);
+}
+
+int pq_patch_parse_mail(struct pq_patch *out, const struct pq_mail *m)
+{
+	return parse(out, m->body.ptr ? m->body.ptr : "", m->body.len, m->nul_at, m->nnul);
 }
 
 int pq_patch_find_pull(struct pq_patch *p, const char *body, size_t len)
@@ -1135,5 +1181,6 @@ void pq_patch_free(struct pq_patch *p)
 	free(p->pull_branch);
 	free(p->base_commit);
 	free(p->change_id);
+	free(p->error);
 	memset(p, 0, sizeof(*p));
 }

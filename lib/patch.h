@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "mail.h"
 #include "trailers.h"
 
 struct pq_patch {
@@ -50,6 +51,9 @@ struct pq_patch {
 	char *base_commit;	     /* "base-commit: <sha>" (b4, format-patch --base),
 				   or NULL */
 	char *change_id;	     /* "change-id: <id>" (b4), or NULL */
+	char *error;		     /* why the diff must not be applied (it had a NUL
+				   byte, now U+FFFD), or NULL: set by
+				   pq_patch_parse_mail() only */
 };
 
 /*
@@ -61,6 +65,13 @@ struct pq_patch {
  */
 int pq_patch_parse(struct pq_patch *out, const char *body, size_t len);
 void pq_patch_free(struct pq_patch *p);
+
+/*
+ * pq_patch_parse() on the body of a parsed mail, which also knows where the
+ * mail had NUL bytes (m->nul_at): a diff line that held one sets out->error
+ * with the line, the file and why the patch is not applied. Returns 0.
+ */
+int pq_patch_parse_mail(struct pq_patch *out, const struct pq_mail *m);
 
 /*
  * For mail whose subject says it is a pull request ("[GIT PULL]") but whose

@@ -1,10 +1,12 @@
 /*
  * reply: composing the mail to the list (see reply.h).
  *
- * The header is written by hand: the values come from decoded mail (UTF-8),
- * so a display name or subject that is not ASCII goes out as RFC 2047
- * encoded words, and a name with specials is quoted. The body is UTF-8,
- * sent 8bit.
+ * Every header field goes through header.c, which refuses control
+ * characters and folds: the values come from decoded mail (UTF-8), so a
+ * display name or subject that is not ASCII goes out as RFC 2047 encoded
+ * words, and a name with specials is quoted; an address header.c would
+ * refuse is nobody the reply goes to. The body is UTF-8, sent 8bit, and
+ * quotes the mail without its control characters.
  */
 #include "reply.h"
 
@@ -14,12 +16,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "alloc.h"
 #include "am.h"
 #include "error.h"
+#include "header.h"
 #include "mail.h"
 
 /* Lines of the original quoted at the top. */
@@ -47,7 +49,9 @@ static void addrs_add(struct addrs *l, const char *name, const char *email)
 {
 	size_t i;
 
-	if (!email || !strchr(email, '@'))
+	/* what cannot go in a header and to SMTP as it is (a space, a '>', a
+	 * control character) is nobody we can write to */
+	if (!email || !pq_header_address_ok(email))
 		return;
 	for (i = 0; i < l->n; i++)
 		if (same_email(l->v[i].email, email))
@@ -99,84 +103,20 @@ static void addrs_add_list(struct addrs *l, const char *list)
 	}
 }
 
-/* ---- header encoding ---- */
+/* ---- the mail answered ---- */
 
-/* s as RFC 2047 encoded words (base64, UTF-8), each under 76 characters. */
-static void add_encoded(struct pq_buf *b, const char *s)
-{
-	size_t len = strlen(s), off = 0;
-
-	while (off < len) {
-		unsigned char out[64];
-		size_t n = len - off < 45 ? len - off : 45;
-
-		/* never split a UTF-8 sequence */
-		while (off + n < len && n > 1 && ((unsigned char)s[off + n] & 0xc0) == 0x80)
-			n--;
-		EVP_EncodeBlock(out, (const unsigned char *)s + off, (int)n);
-		pq_buf_addf(b, "%s=?UTF-8?B?%s?=", off ? "\n " : "", out);
-		off += n;
-	}
-}
-
-/* A display name as a phrase: encoded when not ASCII, quoted when it holds specials. */
-static void add_phrase(struct pq_buf *b, const char *name)
-{
-	const char *p;
-
-	if (!pq_mail_is_ascii(name, strlen(name))) {
-		add_encoded(b, name);
-		return;
-	}
-	if (!name[strcspn(name, "()<>[]:;@\\,.\"")]) {
-		pq_buf_adds(b, name);
-		return;
-	}
-	pq_buf_addc(b, '"');
-	for (p = name; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			pq_buf_addc(b, '\\');
-		pq_buf_addc(b, *p);
-	}
-	pq_buf_addc(b, '"');
-}
-
-static void add_address(struct pq_buf *b, const struct addr *a)
-{
-	if (a->name && *a->name) {
-		add_phrase(b, a->name);
-		pq_buf_addf(b, " <%s>", a->email);
-	} else {
-		pq_buf_adds(b, a->email);
-	}
-}
-
-static void add_address_header(struct pq_buf *b, const char *field, const struct addrs *l)
+/* Text from mail in the body: control characters (an escape sequence, a
+ * lone CR) become spaces, tabs stay. */
+static void add_clean(struct pq_buf *b, const char *p, size_t len)
 {
 	size_t i;
 
-	if (!l->n)
-		return;
-	pq_buf_addf(b, "%s: ", field);
-	for (i = 0; i < l->n; i++) {
-		if (i)
-			pq_buf_adds(b, ",\n ");
-		add_address(b, &l->v[i]);
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		pq_buf_addc(b, (ch < 0x20 && ch != '\t') || ch == 0x7f ? ' ' : (char)ch);
 	}
-	pq_buf_addc(b, '\n');
 }
-
-static void add_text_header(struct pq_buf *b, const char *field, const char *value)
-{
-	pq_buf_addf(b, "%s: ", field);
-	if (pq_mail_is_ascii(value, strlen(value)))
-		pq_buf_adds(b, value);
-	else
-		add_encoded(b, value);
-	pq_buf_addc(b, '\n');
-}
-
-/* ---- the mail answered ---- */
 
 /* "On DATE, NAME wrote:" and the first lines of the text, quoted. */
 static void add_quote(struct pq_buf *b, const struct pq_mail *m)
@@ -198,7 +138,7 @@ static void add_quote(struct pq_buf *b, const struct pq_mail *m)
 			break;
 		started = 1;
 		pq_buf_adds(b, "> ");
-		pq_buf_add(b, p, len);
+		add_clean(b, p, len);
 		pq_buf_addc(b, '\n');
 		lines++;
 	next:
@@ -291,15 +231,57 @@ static char *new_msgid(const struct pq_config *c, const struct pq_reply_about *a
 	return pq_buf_detach(&b);
 }
 
-static void add_reference_headers(struct pq_buf *b, const struct pq_mail *m)
-{
-	size_t i;
+/* Names as encoded words, addresses as they are (SMTPUTF8 takes those). */
+#define ADDRESSES (PQ_HEADER_ENCODE | PQ_HEADER_UTF8)
 
-	pq_buf_addf(b, "In-Reply-To: <%s>\n", m->msgid);
-	pq_buf_adds(b, "References:");
+/* The header, every field through the one header writer. */
+static int add_header(struct pq_buf *b, const struct addrs *all, const struct addrs *to,
+		      const struct addrs *cc, const char *subject, const char *date,
+		      const char *msgid, const struct pq_mail *m, const struct pq_reply_about *a)
+{
+	struct pq_header_addr *v = pq_calloc(all->n + to->n + cc->n + 1, sizeof(*v));
+	struct pq_buf val = PQ_BUF_INIT;
+	size_t i, n = 0;
+	int ret;
+
+	v[n].name = all->v[0].name;
+	v[n++].email = all->v[0].email;
+	for (i = 0; i < to->n; i++, n++) {
+		v[n].name = to->v[i].name;
+		v[n].email = to->v[i].email;
+	}
+	for (i = 0; i < cc->n; i++, n++) {
+		v[n].name = cc->v[i].name;
+		v[n].email = cc->v[i].email;
+	}
+	pq_buf_addf(&val, "<%s>", msgid);
+	if ((ret = pq_header_add_addresses(b, "From", v, 1, ADDRESSES)) < 0 ||
+	    (ret = pq_header_add_addresses(b, "To", v + 1, to->n, ADDRESSES)) < 0 ||
+	    (ret = pq_header_add_addresses(b, "Cc", v + 1 + to->n, cc->n, ADDRESSES)) < 0 ||
+	    (ret = pq_header_add(b, "Subject", subject, PQ_HEADER_ENCODE)) < 0 ||
+	    (ret = pq_header_add(b, "Date", date, 0)) < 0 ||
+	    (ret = pq_header_add(b, "Message-ID", pq_buf_str(&val), PQ_HEADER_UTF8)) < 0)
+		goto out;
+	pq_buf_reset(&val);
+	pq_buf_addf(&val, "<%s>", m->msgid);
+	if ((ret = pq_header_add(b, "In-Reply-To", pq_buf_str(&val), PQ_HEADER_UTF8)) < 0)
+		goto out;
+	pq_buf_reset(&val);
 	for (i = 0; i < m->nrefs; i++)
-		pq_buf_addf(b, " <%s>\n", m->refs[i]);
-	pq_buf_addf(b, " <%s>\n", m->msgid);
+		pq_buf_addf(&val, "<%s> ", m->refs[i]);
+	pq_buf_addf(&val, "<%s>", m->msgid);
+	if ((ret = pq_header_add(b, "References", pq_buf_str(&val), PQ_HEADER_UTF8)) < 0 ||
+	    (ret = pq_header_add(b, "MIME-Version", "1.0", 0)) < 0 ||
+	    (ret = pq_header_add(b, "Content-Type", "text/plain; charset=utf-8", 0)) < 0 ||
+	    (ret = pq_header_add(b, "Content-Transfer-Encoding", "8bit", 0)) < 0)
+		goto out;
+	pq_buf_reset(&val);
+	pq_buf_addf(&val, "%s %s", a->failure ? "not applied to" : "applied to", a->queue);
+	ret = pq_header_add(b, "X-Patchq", pq_buf_str(&val), PQ_HEADER_UTF8);
+out:
+	pq_buf_free(&val);
+	free(v);
+	return ret;
 }
 
 int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct pq_reply_about *a,
@@ -352,6 +334,11 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 	}
 	/* nobody twice, and not ourselves */
 	addrs_add(&all, c->reply.from_name, c->reply.from_email);
+	if (!all.n) {
+		ret = pq_error_set(PQ_EINVAL, "the reply's sender <%s> is no usable address",
+				   c->reply.from_email);
+		goto out;
+	}
 	for (i = 0; i < to.n; i++)
 		addrs_add(&all, to.v[i].name, to.v[i].email);
 	for (i = 0; i < cc.n;) {
@@ -378,28 +365,21 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	pq_buf_addf(&subject, "%s%s", strncasecmp(m.subject, "Re:", 3) ? "Re: " : "", m.subject);
 
-	pq_buf_adds(&out->text, "From: ");
-	add_address(&out->text, &all.v[0]);
-	pq_buf_addc(&out->text, '\n');
-	add_address_header(&out->text, "To", &to);
-	add_address_header(&out->text, "Cc", &cc);
-	add_text_header(&out->text, "Subject", subject.ptr);
-	pq_buf_addf(&out->text, "Date: %s\nMessage-ID: <%s>\n", date, out->msgid);
-	add_reference_headers(&out->text, &m);
-	pq_buf_adds(&out->text, "MIME-Version: 1.0\n"
-				"Content-Type: text/plain; charset=utf-8\n"
-				"Content-Transfer-Encoding: 8bit\n");
-	pq_buf_addf(&out->text, "X-Patchq: %s %s\n\n", a->failure ? "not applied to" : "applied to",
-		    a->queue);
-	add_quote(&out->text, &m);
-	add_body(&out->text, c, a, q);
-
+	ret = add_header(&out->text, &all, &to, &cc, pq_buf_str(&subject), date, out->msgid, &m, a);
+	if (ret == 0) {
+		pq_buf_addc(&out->text, '\n');
+		add_quote(&out->text, &m);
+		add_body(&out->text, c, a, q);
+	} else {
+		pq_reply_free(out);
+	}
+out:
 	pq_buf_free(&subject);
 	addrs_free(&to);
 	addrs_free(&cc);
 	addrs_free(&all);
 	pq_mail_free(&m);
-	return 0;
+	return ret;
 }
 
 void pq_reply_free(struct pq_reply *r)

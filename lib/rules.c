@@ -158,7 +158,7 @@ int pq_rules_input_load(struct pq_store *s, const struct pq_config *c, struct pq
 	memset(in, 0, sizeof(*in));
 	if (!st)
 		return PQ_EDB;
-	if ((ret = pq_series_load(s, id, &se)) < 0)
+	if ((ret = pq_series_load_conf(s, c, id, 0, &se)) < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, id);
 	while (sqlite3_step(st) == SQLITE_ROW) {

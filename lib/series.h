@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "config.h"
 #include "store.h"
 #include "trailers.h"
 
@@ -62,10 +64,18 @@ struct pq_series_patch {
 	char *author; /* in-body From: wins */
 	char *email;
 	char *date_raw;
+	long long borrowed_from;       /* 0, or the series (an earlier version) this patch
+					  is taken from: the series is a partial reroll */
 	struct pq_trailers own;	       /* the patch's own trailers */
 	struct pq_trailers collected;  /* from replies (to it or to the cover), arrival order */
 	long long *collected_from;     /* the reply (message id) each collected trailer came in */
+	char **collected_note;	       /* per collected trailer: NULL, or why one whose address
+					  is not its sender's counts ("alias NAME", "accepted by
+					  WHO on YYYY-MM-DD HH:MM UTC") */
 	struct pq_trailers mismatched; /* address differs from the reply's sender: not applied */
+	long long *mismatched_from;    /* per mismatched trailer: its reply (message id) */
+	int *mismatched_pos;	       /* and its position there: the trailer id
+					  "MESSAGE.POS" `patchq trailer accept` takes */
 };
 
 struct pq_series_reply {
@@ -89,7 +99,8 @@ struct pq_series {
 	char *state;
 	long long supersedes; /* 0: none */
 	long long superseded_by;
-	long long cover_id; /* 0: none */
+	long long cover_id;  /* 0: none */
+	long long reroll_of; /* 0, or the version this partial reroll takes patches from */
 	char *cover_msgid;
 	char *cover_subject;
 	struct pq_series_patch *patches; /* by index, then arrival */
@@ -107,7 +118,27 @@ int pq_series_load(struct pq_store *s, long long id, struct pq_series **out);
 /* The same, seeing only the replies stored up to message id upto (0: all):
  * what the series looked like at that moment, for reproducing commits. */
 int pq_series_load_upto(struct pq_store *s, long long id, long long upto, struct pq_series **out);
+/*
+ * The same, with c's [alias] table (c may be NULL): a reply's person
+ * trailer counts (collected, with a note) when its address and the reply's
+ * sender are one person's. pq_series_load() and _upto() know no aliases.
+ */
+int pq_series_load_conf(struct pq_store *s, const struct pq_config *c, long long id, long long upto,
+			struct pq_series **out);
 void pq_series_free(struct pq_series *se);
+
+/*
+ * A maintainer accepts for series id trailers held back because their
+ * address is not their reply's sender's (mismatched): what is a trailer id
+ * "MESSAGE.POS" as `patchq show` prints it, or the Message-ID of a reply
+ * (every such trailer of it, angle brackets optional). who (the
+ * maintainer, "Name <email>") and now are recorded with each, in one
+ * transaction; triage looks at the series again. A line per trailer goes
+ * to report (may be NULL). Returns 0, PQ_ENOTFOUND (no such series,
+ * message or trailer, or none of it held back on this series), PQ_EDB.
+ */
+int pq_series_trailer_accept(struct pq_store *s, const struct pq_config *c, long long id,
+			     const char *what, const char *who, int64_t now, struct pq_buf *report);
 
 /* The ids of every series in creation order, into a malloc'd array. */
 int pq_series_list(struct pq_store *s, long long **ids, size_t *n);

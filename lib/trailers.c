@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "error.h"
+#include "mail.h"
 
 /* One line of text without its "\n" or "\r\n"; may hold NUL bytes. */
 struct line {
@@ -51,6 +52,7 @@ struct builder {
 	int open;
 	int person;
 	int addr_joined;
+	int folded; /* continuation lines a reply's trailer took */
 	const char *name;
 	size_t name_len;
 	struct pq_buf value;
@@ -372,6 +374,37 @@ static void list_move(struct pq_trailers *out, struct trailer_list *list)
  * Ends the trailer being read. A reply's person trailer that never got an
  * address is somebody's prose ("Reviewed-by: me, once this is fixed").
  */
+/*
+ * A value as it is kept, on one line: control characters (a tab, a lone
+ * CR, an escape sequence) become spaces, what HTML mailers append to an address
+ * ("a@b<mailto:a@b>") goes, and the ends are trimmed.
+ */
+static void clean_text(struct pq_buf *v)
+{
+	size_t i, start;
+
+	if (!v->len)
+		return;
+	for (i = 0; i < v->len; i++) {
+		unsigned char c = (unsigned char)v->ptr[i];
+
+		if (c < 0x20 || c == 0x7f)
+			v->ptr[i] = ' ';
+		else if (c == 0xc2 && i + 1 < v->len && (unsigned char)v->ptr[i + 1] >= 0x80 &&
+			 (unsigned char)v->ptr[i + 1] <= 0x9f)
+			v->ptr[i] = v->ptr[i + 1] = ' ';
+	}
+	if (pq_mail_strip_mailto(v->ptr))
+		v->len = strlen(v->ptr);
+	pq_buf_rtrim(v);
+	for (start = 0; start < v->len && is_blank(v->ptr[start]); start++)
+		;
+	if (start) {
+		memmove(v->ptr, v->ptr + start, v->len - start);
+		pq_buf_truncate(v, v->len - start);
+	}
+}
+
 static void builder_flush(struct builder *b)
 {
 	struct pq_trailer t;
@@ -379,14 +412,19 @@ static void builder_flush(struct builder *b)
 	if (!b->open)
 		return;
 	b->open = 0;
+	clean_text(&b->value);
 	t.email = b->person ? find_email(b->value.ptr, b->value.len) : NULL;
 	if (b->mode == PQ_TRAILERS_REPLY && b->person && !t.email) {
 		pq_buf_reset(&b->value);
 		pq_buf_reset(&b->extinfo);
 		return;
 	}
+	for (size_t i = 0; i < b->extinfo.len; i++)
+		if ((unsigned char)b->extinfo.ptr[i] < 0x20 && b->extinfo.ptr[i] != '\n' &&
+		    b->extinfo.ptr[i] != '\t')
+			b->extinfo.ptr[i] = ' ';
 	t.name = pq_strndup(b->name, b->name_len);
-	t.value = pq_strndup(b->value.ptr, b->value.len);
+	t.value = pq_strndup(pq_buf_str(&b->value), b->value.len);
 	t.extinfo = b->extinfo.len ? pq_strndup(b->extinfo.ptr, b->extinfo.len) : NULL;
 	pq_buf_reset(&b->value);
 	pq_buf_reset(&b->extinfo);
@@ -401,6 +439,7 @@ static void builder_start(struct builder *b, const struct trailer_line *t)
 	b->name_len = t->name_len;
 	b->person = name_is_person(t->name, t->name_len);
 	b->addr_joined = 0;
+	b->folded = 0;
 	pq_buf_add(&b->value, t->value, t->value_len);
 	if (t->note)
 		pq_buf_add(&b->extinfo, t->note, t->note_len);
@@ -461,10 +500,69 @@ static void builder_free(struct builder *b)
  * are no trailer make it prose, unless a known trailer is there and at
  * least three lines in four are trailers (git's rule, made stricter).
  */
+/*
+ * git's reading of one line of a trailer block (trailer.c,
+ * find_trailer_block_start()): a token of letters, digits and '-', white
+ * space, then ':' makes a trailer line; an indented line continues the one
+ * above. Counts into g.
+ */
+struct git_view {
+	size_t trailers;
+	size_t others;
+	int after_trailer; /* an indented line continues a trailer */
+	int recognized;	   /* a Signed-off-by: or "(cherry picked from commit" */
+};
+
+static void git_view_line(struct git_view *g, const struct line *l)
+{
+	static const char sob[] = "Signed-off-by: ", cherry[] = "(cherry picked from commit ";
+	size_t i;
+	int space = 0;
+
+	if ((l->len >= sizeof(sob) - 1 && !memcmp(l->p, sob, sizeof(sob) - 1)) ||
+	    (l->len >= sizeof(cherry) - 1 && !memcmp(l->p, cherry, sizeof(cherry) - 1))) {
+		g->trailers++;
+		g->recognized = 1;
+		g->after_trailer = 1;
+		return;
+	}
+	if (l->len && is_blank(l->p[0])) {
+		if (!g->after_trailer)
+			g->others++;
+		return;
+	}
+	for (i = 0; i < l->len; i++) {
+		if (l->p[i] == ':')
+			break;
+		if (!space && (is_alnum(l->p[i]) || l->p[i] == '-'))
+			continue;
+		if (i && is_blank(l->p[i])) {
+			space = 1;
+			continue;
+		}
+		i = l->len;
+	}
+	if (i >= 1 && i < l->len) {
+		g->trailers++;
+		g->after_trailer = 1;
+	} else {
+		g->others++;
+		g->after_trailer = 0;
+	}
+}
+
+/* Whether git takes the paragraph it counted as a trailer block: all
+ * trailers, or a Signed-off-by among at least one trailer line in four. */
+static int git_view_block(const struct git_view *g)
+{
+	return g->trailers && (!g->others || (g->recognized && g->trailers * 3 >= g->others));
+}
+
 static void parse_commit(struct builder *b, const char *text, size_t len)
 {
 	size_t pos = 0, here, start = 0, end = 0, trailers = 0, others = 0, n;
 	int in_para = 0, known = 0;
+	struct git_view g = { 0 };
 	struct trailer_line t;
 	struct line l;
 
@@ -482,6 +580,7 @@ static void parse_commit(struct builder *b, const char *text, size_t len)
 	}
 
 	for (pos = start; next_line(text, end, &pos, &l);) {
+		git_view_line(&g, &l);
 		if (line_has_nul(&l)) {
 			/* never copied: a value must not hide bytes behind a NUL */
 			builder_flush(b);
@@ -510,8 +609,75 @@ static void parse_commit(struct builder *b, const char *text, size_t len)
 	}
 	builder_flush(b);
 
-	if (!trailers || (others && (!known || trailers < 3 * others)))
+	/* ours, or git's: what git sees as the block (a maintainer's note in it
+	 * included) must be the block collected trailers are added to */
+	if (!trailers || (others && (!known || trailers < 3 * others) && !git_view_block(&g)))
 		list_free(&b->list);
+}
+
+/* How many '(' of the value are still open, and whether a '"' is. */
+static void value_open(const struct pq_buf *v, int *parens, int *quote)
+{
+	size_t i;
+
+	*parens = 0;
+	*quote = 0;
+	for (i = 0; i < v->len; i++) {
+		if (v->ptr[i] == '"')
+			*quote = !*quote;
+		else if (v->ptr[i] == '(' && !*quote)
+			(*parens)++;
+		else if (v->ptr[i] == ')' && !*quote && *parens)
+			(*parens)--;
+	}
+}
+
+/*
+ * Whether line l continues the reply's trailer being read, as a mail
+ * client wraps a long Fixes: line. An indented line does when the value
+ * is not finished (a '(' or '"' open, a Fixes: without its "(title)");
+ * any line does that closes an open "(title" with its ')' (b4's rule).
+ * Two such lines at most: past them it is prose.
+ */
+static int reply_continues(const struct builder *b, const struct line *l)
+{
+	size_t n = rtrim_len(l->p, l->len);
+	int parens, quote;
+
+	if (!b->open || b->folded >= 2 || !n)
+		return 0;
+	value_open(&b->value, &parens, &quote);
+	if (parens && l->p[n - 1] == ')')
+		return 1;
+	return indent_len(l) > 0 && (parens || quote ||
+				     (name_is(b->name, b->name_len, "fixes") &&
+				      !memchr(b->value.ptr, '(', b->value.len)));
+}
+
+/* "Link: https://... [1]": the reference of a footnote in a discussion,
+ * not a trailer for the patch. */
+static int is_footnote(const struct trailer_line *t)
+{
+	const char *v = t->value;
+	size_t n = t->value_len, i;
+
+	if (!name_is(t->name, t->name_len, "link") && !name_is(t->name, t->name_len, "closes") &&
+	    !name_is(t->name, t->name_len, "buglink"))
+		return 0;
+	/* "[N]" at the start or the end of the value */
+	if (n >= 3 && v[0] == '[') {
+		for (i = 1; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+			;
+		if (i > 1 && i < n && v[i] == ']')
+			return 1;
+	}
+	if (n >= 3 && v[n - 1] == ']') {
+		for (i = n - 1; i > 0 && v[i - 1] >= '0' && v[i - 1] <= '9'; i--)
+			;
+		if (i < n - 1 && i > 0 && v[i - 1] == '[')
+			return 1;
+	}
+	return 0;
 }
 
 /*
@@ -532,6 +698,10 @@ static void parse_reply(struct builder *b, const char *text, size_t len)
 			continue;
 		}
 		if (parse_trailer_line(&l, 1, &t) && name_counts_in_reply(t.name, t.name_len)) {
+			if (is_footnote(&t)) {
+				builder_flush(b);
+				continue;
+			}
 			builder_start(b, &t);
 			continue;
 		}
@@ -541,6 +711,11 @@ static void parse_reply(struct builder *b, const char *text, size_t len)
 		}
 		if (builder_take_address(b, &l))
 			continue;
+		if (reply_continues(b, &l)) {
+			builder_fold(b, l.p, l.len);
+			b->folded++;
+			continue;
+		}
 		builder_flush(b);
 	}
 	builder_flush(b);

@@ -128,7 +128,7 @@ static int reply_if_check_failed(struct pq_store *s, const struct pq_config *c, 
 	sqlite3_reset(st);
 	if (!why)
 		return ret;
-	if ((ret = pq_series_load(s, id, &se)) < 0 || (ret = pq_store_begin(s)) < 0)
+	if ((ret = pq_series_load_conf(s, c, id, 0, &se)) < 0 || (ret = pq_store_begin(s)) < 0)
 		goto out;
 	if ((ret = pq_apply_reply_failure(s, c, queue, se, why, tip)) < 0)
 		pq_store_rollback(s);

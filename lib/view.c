@@ -104,6 +104,43 @@ static void json_trailers(struct pq_json *j, const char *key, const struct pq_tr
 	pq_json_array_end(j);
 }
 
+/* A trailer's id as `patchq trailer accept` takes it: "MESSAGE.POS". */
+static void trailer_id(char *buf, size_t len, const struct pq_series_patch *p, size_t i)
+{
+	snprintf(buf, len, "%lld.%d", p->mismatched_from[i], p->mismatched_pos[i]);
+}
+
+/* The collected trailers with why those from another address count, and
+ * the held-back ones with the id that accepts them. */
+static void json_patch_trailers(struct pq_json *j, const struct pq_series_patch *p)
+{
+	char id[48];
+	size_t i;
+
+	pq_json_key(j, "collected");
+	pq_json_array_begin(j);
+	for (i = 0; i < p->collected.n; i++) {
+		pq_json_object_begin(j);
+		pq_json_kstr(j, "name", p->collected.v[i].name);
+		pq_json_kstr(j, "value", p->collected.v[i].value);
+		if (p->collected_note[i])
+			pq_json_kstr(j, "counts_because", p->collected_note[i]);
+		pq_json_object_end(j);
+	}
+	pq_json_array_end(j);
+	pq_json_key(j, "mismatched");
+	pq_json_array_begin(j);
+	for (i = 0; i < p->mismatched.n; i++) {
+		trailer_id(id, sizeof(id), p, i);
+		pq_json_object_begin(j);
+		pq_json_kstr(j, "name", p->mismatched.v[i].name);
+		pq_json_kstr(j, "value", p->mismatched.v[i].value);
+		pq_json_kstr(j, "id", id);
+		pq_json_object_end(j);
+	}
+	pq_json_array_end(j);
+}
+
 /* Trailers that arrived after patch p was applied to a queue, per queue. */
 static void late_trailers(struct pq_store *s, const struct pq_series_patch *p, struct pq_json *j,
 			  struct pq_buf *text)
@@ -221,6 +258,7 @@ static void series_json(struct pq_store *s, struct pq_json *j, const struct pq_s
 	pq_json_kstr(j, "state", se->state);
 	json_id_or_null(j, "supersedes", se->supersedes);
 	json_id_or_null(j, "superseded_by", se->superseded_by);
+	json_id_or_null(j, "reroll_of", se->reroll_of);
 	pq_json_key(j, "patches");
 	pq_json_array_begin(j);
 	for (i = 0; i < se->npatches; i++) {
@@ -230,12 +268,12 @@ static void series_json(struct pq_store *s, struct pq_json *j, const struct pq_s
 		pq_json_kint(j, "index", p->index);
 		pq_json_kstr(j, "msgid", p->msgid);
 		pq_json_kstr(j, "subject", p->subject);
+		json_id_or_null(j, "from_series", p->borrowed_from);
 		if (detail) {
 			pq_json_kstr(j, "author", p->author);
 			pq_json_kstr(j, "email", p->email);
 			json_trailers(j, "trailers", &p->own);
-			json_trailers(j, "collected", &p->collected);
-			json_trailers(j, "mismatched", &p->mismatched);
+			json_patch_trailers(j, p);
 			late_trailers(s, p, j, NULL);
 		}
 		pq_json_object_end(j);
@@ -272,6 +310,8 @@ static void series_text_line(struct pq_buf *out, const struct pq_series *se)
 		    se->name ? se->name : "(unnamed)", se->submitter ? se->submitter : "");
 	if (se->supersedes)
 		pq_buf_addf(out, "  supersedes %lld", se->supersedes);
+	if (se->reroll_of)
+		pq_buf_addf(out, " (partial reroll: the rest from %lld)", se->reroll_of);
 	pq_buf_addc(out, '\n');
 }
 
@@ -312,14 +352,35 @@ static void trailers_text(struct pq_buf *out, const char *label, const struct pq
 		pq_buf_addf(out, "        %s%s: %s\n", label, t->v[i].name, t->v[i].value);
 }
 
-int pq_view_series_show(struct pq_store *s, long long id, struct pq_buf *out, int json)
+static void patch_trailers_text(struct pq_buf *out, const struct pq_series_patch *p)
+{
+	char id[48];
+	size_t i;
+
+	trailers_text(out, "", &p->own);
+	for (i = 0; i < p->collected.n; i++) {
+		pq_buf_addf(out, "        + %s: %s", p->collected.v[i].name,
+			    p->collected.v[i].value);
+		if (p->collected_note[i])
+			pq_buf_addf(out, "  (%s)", p->collected_note[i]);
+		pq_buf_addc(out, '\n');
+	}
+	for (i = 0; i < p->mismatched.n; i++) {
+		trailer_id(id, sizeof(id), p, i);
+		pq_buf_addf(out, "        ? (sender differs, %s) %s: %s\n", id,
+			    p->mismatched.v[i].name, p->mismatched.v[i].value);
+	}
+}
+
+int pq_view_series_show(struct pq_store *s, const struct pq_config *c, long long id,
+			struct pq_buf *out, int json)
 {
 	struct pq_series *se;
 	struct pq_json j;
 	size_t i;
 	int ret;
 
-	if ((ret = pq_series_load(s, id, &se)) < 0)
+	if ((ret = pq_series_load_conf(s, c, id, 0, &se)) < 0)
 		return ret;
 	if (json) {
 		pq_json_init(&j, out, 1);
@@ -338,9 +399,9 @@ int pq_view_series_show(struct pq_store *s, long long id, struct pq_buf *out, in
 
 		pq_buf_addf(out, "  [%d/%d] %s\n        <%s>\n        From: %s <%s>\n", p->index,
 			    se->total, p->name, p->msgid, p->author, p->email);
-		trailers_text(out, "", &p->own);
-		trailers_text(out, "+ ", &p->collected);
-		trailers_text(out, "? (sender differs) ", &p->mismatched);
+		if (p->borrowed_from)
+			pq_buf_addf(out, "        (from series %lld)\n", p->borrowed_from);
+		patch_trailers_text(out, p);
 		late_trailers(s, p, NULL, out);
 	}
 	queue_states(s, se->id, NULL, out);
@@ -587,4 +648,66 @@ int pq_view_queue(struct pq_store *s, const char *queue, struct pq_buf *out, int
 		pq_json_array_end(&j);
 	}
 	return 0;
+}
+
+/* ---- text for a terminal ---- */
+
+/* Length of the valid UTF-8 sequence at s (2 to 4 bytes) that is not a C1
+ * control character, or 0. */
+static size_t printable_seq(const unsigned char *s, size_t len)
+{
+	unsigned c = s[0], cp;
+	size_t n, i;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0xa0) || (n == 3 && cp < 0x800) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void pq_view_text_safe(struct pq_buf *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = 0, n;
+
+	pq_buf_grow(out, len);
+	while (i < len) {
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		if (p[i] == '\n' || p[i] == '\t') {
+			i++;
+			continue;
+		}
+		if (p[i] >= 0x80 && (n = printable_seq(p + i, len - i))) {
+			i += n;
+			continue;
+		}
+		pq_buf_add(out, s + start, i - start);
+		pq_buf_adds(out, "\xef\xbf\xbd");
+		/* a C1 control is one character of two bytes */
+		i += p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f ? 2 : 1;
+		start = i;
+	}
+	pq_buf_add(out, s + start, i - start);
 }

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "header.h"
 #include "mail.h"
 #include "patch.h"
 #include "subject.h"
@@ -48,22 +49,72 @@ static void need_buf(const struct pq_buf *b)
 	NEED(utf8_ok(pq_buf_str(b), b->len));
 }
 
+static void need_line(const char *s);
+
 static void need_trailers(const struct pq_trailers *t)
 {
 	size_t i;
 
 	for (i = 0; i < t->n; i++) {
 		need_str(t->v[i].name);
-		need_str(t->v[i].value);
+		need_line(t->v[i].value);
 		need_opt(t->v[i].email);
 		need_opt(t->v[i].extinfo);
 	}
+}
+
+/* A decoded header value: one line of text, no control character (C0,
+ * DEL, C1) whatever an encoded word said. */
+static void need_line(const char *s)
+{
+	need_str(s);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		NEED(c >= 0x20 && c != 0x7f);
+		NEED(!(c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f));
+	}
+}
+
+/* What patchq writes from a parsed mail: the header writer takes every
+ * decoded value, and no line of what it writes passes 998. */
+static void check_header_writer(const struct pq_mail *m)
+{
+	struct pq_header_addr a = { m->from_name, m->from_email };
+	struct pq_buf out = PQ_BUF_INIT;
+	const char *p, *nl;
+
+	NEED(pq_header_add(&out, "Subject", m->subject, PQ_HEADER_ENCODE) == 0);
+	NEED(pq_header_add(&out, "Subject", m->subject, PQ_HEADER_UTF8) != PQ_EINVAL);
+	if (pq_header_address_ok(m->from_email))
+		NEED(pq_header_add_addresses(&out, "From", &a, 1,
+					     PQ_HEADER_ENCODE | PQ_HEADER_UTF8) == 0);
+	for (p = pq_buf_str(&out); *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		NEED(nl != NULL && (size_t)(nl - p) <= PQ_HEADER_LINE_MAX);
+	}
+	pq_buf_free(&out);
 }
 
 static void check_mail(const struct pq_mail *m)
 {
 	size_t i;
 
+	need_line(m->msgid);
+	need_line(m->subject);
+	need_line(m->from_name);
+	need_line(m->from_email);
+	need_line(m->to);
+	need_line(m->cc);
+	need_line(m->list_id);
+	need_line(m->date_raw);
+	for (i = 0; i < m->nrefs; i++)
+		need_line(m->refs[i]);
+	for (i = 0; i < m->nnul; i++) {
+		NEED(m->nul_at[i] + 3 <= m->body.len);
+		NEED(!memcmp(m->body.ptr + m->nul_at[i], "\xef\xbf\xbd", 3));
+		NEED(i == 0 || m->nul_at[i] > m->nul_at[i - 1]);
+	}
 	need_str(m->msgid);
 	NEED(*m->msgid);
 	for (i = 0; i < m->nrefs; i++) {
@@ -157,6 +208,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		pq_subject_free(&subj);
 		check_text(pq_buf_str(&m.body), m.body.len);
+		check_header_writer(&m);
+		{
+			struct pq_patch patch;
+
+			NEED(pq_patch_parse_mail(&patch, &m) == 0);
+			need_opt(patch.error);
+			NEED(!patch.error || m.nnul);
+			pq_patch_free(&patch);
+		}
 	}
 	pq_mail_free(&m);
 

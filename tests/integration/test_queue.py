@@ -361,6 +361,57 @@ def test_fixes_in(patchq, source, work):
           "fixesIn: the fixed commit is on rust-next, so the fix goes there")
 
 
+def test_trailer_from_another_address(patchq, source, work):
+    """The demo's Acked-by for dave@elsewhere.example, sent from
+    dave@example.org: held back, listed with an id, taken by `trailer
+    accept` (who and when recorded and shown), or by an [alias]."""
+    d = os.path.join(work, "accept")
+    os.mkdir(d)
+    setup_demo(source, d)
+    pq = [patchq, "-c", "patchq.conf"]
+    run(pq + ["import", "maildir"], cwd=d)
+    v1 = [s for s in json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+          if s["name"] == "rust: time helpers" and s["version"] == 1][0]
+    sid = str(v1["id"])
+    text = run(pq + ["show", sid], cwd=d).stdout
+    m = re.search(r"\? \(sender differs, (\d+\.\d+)\) Acked-by: Dave Someone "
+                  r"<dave@elsewhere\.example>", text)
+    check(m is not None, "show lists the held-back trailer with its id:\n" + text)
+    if not m:
+        return
+    p = run(pq + ["trailer", "accept", sid, "1.0"], cwd=d, ok=False)
+    check(p.returncode == 1 and "held back" in p.stderr, "a wrong id is refused: " + p.stderr)
+    out = run(pq + ["trailer", "accept", sid, m.group(1)], cwd=d).stdout
+    check("accepted Acked-by: Dave Someone <dave@elsewhere.example>" in out,
+          "trailer accept takes it: " + out)
+    text = run(pq + ["show", sid], cwd=d).stdout
+    check(re.search(r"\+ Acked-by: Dave Someone <dave@elsewhere\.example>  \(accepted by Test "
+                    r"Maint <maint@example\.org> on \d{4}-\d\d-\d\d \d\d:\d\d UTC\)", text)
+          is not None and "sender differs" not in text,
+          "show says who accepted it and when:\n" + text)
+    js = json.loads(run(pq + ["show", sid, "--json"], cwd=d).stdout)
+    p1 = [p for p in js["patches"] if p["index"] == 1][0]
+    check([c.get("counts_because", "")[:29] for c in p1["collected"]
+           if c["name"] == "Acked-by"] == ["accepted by Test Maint <maint"] and
+          p1["mismatched"] == [], "and so does --json")
+    mbox = run(pq + ["am", sid], cwd=d).stdout
+    check("Acked-by: Dave Someone <dave@elsewhere.example>" in mbox, "am adds it")
+    p = run(pq + ["trailer", "accept", sid, m.group(1)], cwd=d, ok=False)
+    check(p.returncode == 1, "accepting it twice is refused")
+
+    # the alias table: the same without anyone's word, on a fresh database
+    with open(os.path.join(d, "patchq.conf"), "a") as f:
+        f.write('[alias "Dave Someone"]\n\taddress = dave@example.org\n'
+                "\taddress = Dave@Elsewhere.example\n")
+    os.unlink(os.path.join(d, "patchq.db"))
+    run(pq + ["import", "maildir"], cwd=d)
+    text = run(pq + ["show", sid], cwd=d).stdout
+    check("+ Acked-by: Dave Someone <dave@elsewhere.example>  (alias Dave Someone)" in text and
+          "sender differs" not in text, "an [alias] makes it count:\n" + text)
+    text = run([patchq, "--db", "patchq.db", "show", sid], cwd=d).stdout
+    check("? (sender differs" in text, "without the configuration it is held back")
+
+
 def test_b4_case(patchq, corpus, work):
     b4 = os.path.join(corpus, "b4")
     if not os.path.exists(os.path.join(b4, "gitdir.bundle")):
@@ -419,6 +470,7 @@ def main():
         test_triage(a.patchq, a.source, work)
         test_approve_waits_for_missing_patches(a.patchq, a.source, work)
         test_fixes_in(a.patchq, a.source, work)
+        test_trailer_from_another_address(a.patchq, a.source, work)
         if a.corpus:
             test_b4_case(a.patchq, a.corpus, work)
     finally:

@@ -20,6 +20,7 @@
 usage: test_replies.py --patchq PATH --patchqd PATH --source DIR
 """
 import argparse
+import base64
 import email
 import email.policy
 import json
@@ -27,6 +28,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -233,6 +235,148 @@ def test_smtp(a, work):
         sd.cleanup()
 
 
+def encoded(text):
+    return "=?UTF-8?B?%s?=" % base64.b64encode(text.encode()).decode()
+
+
+def hostile_series(d):
+    """A patch made by git on rust-next whose subject and names carry
+    encoded CR/LF ("\r\nBcc: ..."), and a review whose trailers carry a lone
+    CR (quoted-printable =0D) and an escape sequence; both go in the maildir."""
+    w = os.path.join(d, "hostile-work")
+    run(["git", "clone", "-q", "-b", "rust-next", os.path.join(d, "repo"), w], cwd=d)
+    with open(os.path.join(w, "rust/kernel/blank.rs"), "w") as f:
+        f.write("pub fn is_blank(s: &str) -> bool {\n    s.trim().is_empty()\n}\n")
+    run(["git", "add", "."], cwd=w)
+    run(["git", "-c", "user.name=Mallory", "-c", "user.email=mallory@example.org", "commit",
+         "-qm", "rust: str: add is_blank()", "-m",
+         "Signed-off-by: Mallory <mallory@example.org>"], cwd=w)
+    patch = run(["git", "format-patch", "--stdout", "-1"], cwd=w).stdout
+    head, body = patch.split("\n\n", 1)
+    lines = [h for h in head.split("\n")
+             if not h.startswith(("From:", "Subject:", "Date:"))]
+    lines += [
+        "From: %s <mallory@example.org>" % encoded(
+            "Mallory\r\nBcc: evil-from@example.com\r\nX-Injected: from"),
+        "To: rust-for-linux@vger.example.org",
+        "Cc: %s <carl@example.org>" % encoded("Carl\r\nBcc: evil-cc@example.com"),
+        "Subject: [PATCH] %s" % encoded(
+            "rust: str: add is_blank()\r\nBcc: evil-subject@example.com\r\nX-Injected: subject"),
+        "Date: Thu, 12 Nov 2026 10:00:00 +0000",
+        "Message-ID: <hostile-1@example.org>",
+    ]
+    new = os.path.join(d, "maildir", "new")
+    with open(os.path.join(new, "9001.hostile:2,"), "w") as f:
+        f.write("\n".join(lines) + "\n\n" + body)
+    review = (
+        "From: Bob Reviewer <bob@example.org>\n"
+        "To: rust-for-linux@vger.example.org\n"
+        "Subject: Re: [PATCH] rust: str: add is_blank()\n"
+        "Date: Thu, 12 Nov 2026 11:00:00 +0000\n"
+        "Message-ID: <hostile-r1@example.org>\n"
+        "In-Reply-To: <hostile-1@example.org>\n"
+        "References: <hostile-1@example.org>\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=utf-8\n"
+        "Content-Transfer-Encoding: quoted-printable\n"
+        "\n"
+        "Reviewed-by: Bob Reviewer=0DBcc: evil-trailer@example.com <bob@example.org>\n"
+        "Acked-by: Bob =1B[2J=0D=0ABcc: evil-ack@example.com <bob@example.org>\n")
+    with open(os.path.join(new, "9002.hostile:2,"), "w") as f:
+        f.write(review)
+
+
+def header_block(raw):
+    return raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("utf-8", "replace")
+
+
+def test_hostile_headers(a, work):
+    """What a series' mail says never becomes a header or a recipient of
+    the reply: delivered to a real SMTP receiver, it has only the headers
+    patchq writes and only the recipients it names. The commit reads back,
+    and the CLI prints no control character from mail."""
+    sd = Smtpd(os.path.join(work, "smtp-hostile"), user="patchq", password="s3cret")
+    sd.start()
+    try:
+        d, pq = demo(a, work, "hostile", smtp_conf(sd))
+        hostile_series(d)
+        run(pq + ["import", "maildir"], cwd=d)
+        run(pq + ["triage"], cwd=d)
+        out = run(pq + ["outbox", "send"], cwd=d).stdout
+        got = [(env, raw) for env, raw in sd.messages()
+               if parse(raw)["In-Reply-To"] == "<hostile-1@example.org>"]
+        check(len(got) == 1 and parse(got[0][1])["X-Patchq"] == "applied to rust-dev",
+              "the hostile series was applied and its reply delivered: " +
+              out.replace("\n", " | "))
+        if got:
+            env, raw = got[0]
+            head = header_block(raw)
+            names = [line.split(":", 1)[0].lower() for line in head.split("\n")
+                     if line and line[0] not in " \t"]
+            check(names == ["from", "to", "cc", "subject", "date", "message-id", "in-reply-to",
+                            "references", "mime-version", "content-type",
+                            "content-transfer-encoding", "x-patchq"],
+                  "only the headers patchq writes, once each: %s" % names)
+            check("bcc" not in head.lower().replace("bcc: evil", "") and
+                  "x-injected:" not in "\n".join(
+                      line.lower() for line in head.split("\n") if line[:1] not in " \t"),
+                  "no Bcc: or X-Injected: header")
+            check(all(len(line) <= 998 for line in head.split("\n")), "no line past 998")
+            m = parse(raw)
+            check(m["Bcc"] is None and m["X-Injected"] is None and
+                  "\r" not in m["Subject"] and "\n" not in m["Subject"],
+                  "parsed: no Bcc, no X-Injected, a one-line subject: %r" % m["Subject"])
+            rcpt = sorted(env["rcpt_tos"])
+            check(rcpt == ["bob@example.org", "carl@example.org", "mallory@example.org",
+                           "rust-for-linux@vger.example.org"],
+                  "exactly the author, the list, the Cc and the reviewer: %s" % rcpt)
+            check(not [r for r in rcpt if "evil" in r], "no smuggled recipient")
+            check("\x1b" not in m.get_content(), "no escape sequence in the body")
+        # the commit made from it reads back: one author line, a sane name
+        repo = os.path.join(d, "queues.git")
+        q = json.loads(run(pq + ["queue", "rust-dev", "--json"], cwd=d).stdout)
+        commits = [p["commit"] for s in q for p in s["patches"]
+                   if p["msgid"] == "hostile-1@example.org"]
+        check(len(commits) == 1, "the hostile patch is on rust-dev")
+        if commits:
+            text = git(repo, "cat-file", "commit", commits[0])
+            head = text.split("\n\n", 1)[0].split("\n")
+            authors = [h for h in head if h.startswith("author ")]
+            check(len(authors) == 1 and
+                  re.match(r"^author [^<>\r\n]+ <mallory@example\.org> \d+ [+-]\d{4}$",
+                           authors[0]) is not None,
+                  "the commit's author line reads back: %r" % authors)
+            log = git(repo, "log", "-1", "--format=%an|%ae|%s", commits[0])
+            check(log == "mallory@example.org|mallory@example.org|rust: str: add is_blank() "
+                  "Bcc: evil-subject@example.com X-Injected: subject",
+                  "git log reads it (a name that holds an address is git's \"no name\"): %r"
+                  % log)
+            body = git(repo, "log", "-1", "--format=%b", commits[0])
+            check("Reviewed-by: Bob Reviewer Bcc: evil-trailer@example.com <bob@example.org>"
+                  in body and "\x1b" not in body and "\r" not in body,
+                  "the collected trailers hold no control character: %r" % body)
+        # a database written before these checks: the CLI still prints none
+        db = sqlite3.connect(os.path.join(d, "patchq.db"))
+        db.execute("UPDATE message SET subject = subject || ?, author = ? WHERE msgid = ?",
+                   ("\x1b[2J\x1b]0;owned\x07\r", "Mal\x1b[31mlory\u009b", "hostile-1@example.org"))
+        db.commit()
+        db.close()
+        series = json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+        sid = [s for s in series for p in s["patches"] if p["msgid"] == "hostile-1@example.org"]
+        for args in (["messages"], ["show", str(sid[0]["id"]) if sid else "1"],
+                     ["msg", "hostile-1@example.org"]):
+            text = run(pq + args, cwd=d).stdout
+            bad = [c for c in text if (ord(c) < 0x20 and c not in "\n\t") or
+                   0x7f <= ord(c) <= 0x9f]
+            check(not bad and "\ufffd[2J" in text.replace("\n", "") if args[0] == "messages"
+                  else not bad, "patchq %s prints no control character: %r" % (args[0], bad))
+        js = run(pq + ["--json", "msg", "hostile-1@example.org"], cwd=d).stdout
+        check("\\u001b[2J" in js and "\\u009b" in js and "\x1b" not in js,
+              "--json escapes them")
+    finally:
+        sd.cleanup()
+
+
 def test_sendmail(a, work):
     prog = os.path.join(work, "fake-sendmail")
     spool = os.path.join(work, "sendmail-spool")
@@ -315,6 +459,7 @@ def main():
         test_sendmail(a, work)
         if have_smtpd():
             test_smtp(a, work)
+            test_hostile_headers(a, work)
             test_daemon_crash(a, work)
         else:
             print("skip SMTP delivery: aiosmtpd or openssl is missing")

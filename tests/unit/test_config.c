@@ -1120,6 +1120,64 @@ static void test_free_and_lookup_accept_null(void)
 	CHECK(pq_config_queue(NULL, "q") == NULL);
 }
 
+static void test_alias_addresses(void)
+{
+	struct pq_config *c = load_ok(HEAD "[alias \"Miguel Ojeda\"]\n"
+					   "\taddress = ojeda@kernel.org\n"
+					   "\taddress = Miguel.Ojeda.Sandonis@gmail.com\n"
+					   "[alias \"Bob\"]\n"
+					   "\taddress = bob@example.org\n"
+					   "\taddress = bob@work.example\n");
+
+	if (!c)
+		return;
+	CHECK_INT(c->naliases, 2);
+	CHECK_STR(c->aliases[0].name, "Miguel Ojeda");
+	CHECK_INT(c->aliases[0].naddresses, 2);
+	/* kept lower-case */
+	CHECK_STR(c->aliases[0].naddresses == 2 ? c->aliases[0].addresses[1] : NULL,
+		  "miguel.ojeda.sandonis@gmail.com");
+	CHECK(pq_config_same_person(c, "ojeda@kernel.org", "miguel.ojeda.sandonis@gmail.com"));
+	CHECK(pq_config_same_person(c, "OJEDA@kernel.org", "Miguel.Ojeda.Sandonis@Gmail.com"));
+	CHECK(pq_config_same_person(c, "anyone@example.org", "ANYONE@example.org"));
+	CHECK(!pq_config_same_person(c, "ojeda@kernel.org", "bob@example.org"));
+	CHECK(!pq_config_same_person(c, "ojeda@kernel.org", "someone@gmail.com"));
+	CHECK(!pq_config_same_person(c, "bob@work.example", ""));
+	CHECK(!pq_config_same_person(c, NULL, "bob@work.example"));
+	CHECK(pq_config_same_person(NULL, "a@b", "A@B"));
+	CHECK(!pq_config_same_person(NULL, "a@b", "c@d"));
+	pq_config_free(c);
+}
+
+static void test_alias_mistakes_name_line(void)
+{
+	expect_error(HEAD "[alias \"M\"]\n"
+			  "\taddress = Miguel Ojeda <ojeda@kernel.org>\n",
+		     6, "alias.M.address: \"Miguel Ojeda <ojeda@kernel.org>\" is not one address");
+	expect_error(HEAD "[alias \"M\"]\n"
+			  "\taddress = ojeda@kernel.org\n"
+			  "\taddress = nobody\n",
+		     7, "alias.M.address: \"nobody\" is not one address");
+	expect_error(HEAD "[alias \"M\"]\n"
+			  "\taddress = ojeda@kernel.org\n"
+			  "\taddress = m@gmail.com\n"
+			  "[alias \"N\"]\n"
+			  "\taddress = x@example.org\n"
+			  "\taddress = Ojeda@Kernel.org\n",
+		     10, "alias.N.address: ojeda@kernel.org is already an address of alias \"M\"");
+	expect_error(HEAD "\n[alias \"alone\"]\n"
+			  "\taddress = one@example.org\n",
+		     6, "alias.alone needs two addresses or more");
+	expect_error(HEAD "[alias \"empty\"]\n", 5, "alias.empty needs two addresses or more");
+	expect_error(HEAD "[alias]\n"
+			  "\taddress = one@example.org\n",
+		     6, "alias.address: an alias needs a name");
+	expect_error(HEAD "[alias \"M\"]\n"
+			  "\taddress = a@example.org\n"
+			  "\tname = M\n",
+		     7, "alias.M.name: unknown key: [alias] takes address");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp_root)) {
@@ -1128,6 +1186,8 @@ int main(void)
 	}
 	test_full_file_with_every_key();
 	test_defaults();
+	test_alias_addresses();
+	test_alias_mistakes_name_line();
 	test_fixed_committer_date();
 	test_rules_keep_file_order();
 	test_repeatable_tags_files_from();

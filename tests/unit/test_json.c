@@ -78,7 +78,13 @@ static void test_escaping(void)
 	pq_json_quote(&b, "a\nb\tc\rd\x01"
 			  "e\x1f"
 			  "f\b\f\x7f");
-	CHECK_STR(pq_buf_str(&b), "\"a\\nb\\tc\\rd\\u0001e\\u001ff\\u0008\\u000c\x7f\"");
+	/* DEL too: a terminal showing the output raw would act on it */
+	CHECK_STR(pq_buf_str(&b), "\"a\\nb\\tc\\rd\\u0001e\\u001ff\\u0008\\u000c\\u007f\"");
+	pq_buf_reset(&b);
+	/* the C1 controls (CSI U+009B starts an escape sequence), not U+00A0 */
+	pq_json_quote(&b, "a\xc2\x9b"
+			  "31m\xc2\x80\xc2\x9f\xc2\xa0z");
+	CHECK_STR(pq_buf_str(&b), "\"a\\u009b31m\\u0080\\u009f\xc2\xa0z\"");
 	pq_buf_reset(&b);
 	pq_json_quote(&b, "caf\xc3\xa9 \xf0\x9f\xa6\x80 </script>");
 	CHECK_STR(pq_buf_str(&b), "\"caf\xc3\xa9 \xf0\x9f\xa6\x80 </script>\"");

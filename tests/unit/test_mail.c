@@ -611,8 +611,9 @@ static void test_addresses_quoted_comma_and_comment_forms(void)
 	} cases[] = {
 		{ "\"Doe, Jane\" <j@x.org>", "Doe, Jane", "j@x.org" },
 		{ "j@x.org (Jane Doe)", "Jane Doe", "j@x.org" },
-		{ "j@x.org", "", "j@x.org" },
-		{ "<j@x.org>", "", "j@x.org" },
+		/* git mailinfo: no name, the address is the name */
+		{ "j@x.org", "j@x.org", "j@x.org" },
+		{ "<j@x.org>", "j@x.org", "j@x.org" },
 		{ "Jane Doe <j@x.org>", "Jane Doe", "j@x.org" },
 		{ "\"Jane \\\"JD\\\" Doe\" <j@x.org>", "Jane \"JD\" Doe", "j@x.org" },
 		{ "  Jane   <j@x.org>  ", "Jane", "j@x.org" },
@@ -1236,6 +1237,204 @@ static void test_decode_header_and_sanitize(void)
 	pq_buf_free(&out);
 }
 
+/* ---- what mail must not smuggle into what patchq writes ---- */
+
+/* No byte below 0x20, DEL or C1 control in s. */
+static int no_controls(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f ||
+		    (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f))
+			return 0;
+	}
+	return 1;
+}
+
+static void test_encoded_control_characters_become_spaces(void)
+{
+	struct pq_mail m;
+
+	/* "x\r\nBcc: evil@example.com" in a B word, and in Q words with NUL,
+	 * ESC and CSI (U+009B) too */
+	CHECK_INT(PARSE(&m, "Subject: =?UTF-8?B?eA0KQmNjOiBldmlsQGV4YW1wbGUuY29t?=\n"
+			    "From: =?UTF-8?Q?Mal=0D=0AX-Evil:_1?= <mallory@example.org>\n"
+			    "To: =?UTF-8?Q?Ann=00=1B[2J=C2=9B31m?= <ann@example.org>\n"
+			    "Cc: =?ISO-8859-1?Q?Bo=0Db?= <bob@example.org>\n"
+			    "Message-ID: <c@x>\n\nbody\n"),
+		  0);
+	CHECK_STR(m.subject, "x  Bcc: evil@example.com");
+	CHECK_STR(m.from_name, "Mal X-Evil: 1");
+	CHECK_STR(m.from_email, "mallory@example.org");
+	CHECK_STR(m.to, "Ann  [2J 31m <ann@example.org>");
+	CHECK_STR(m.cc, "Bo b <bob@example.org>");
+	CHECK(no_controls(m.subject) && no_controls(m.from_name) && no_controls(m.to) &&
+	      no_controls(m.cc));
+	pq_mail_free(&m);
+
+	/* a name that decodes to an address is git's "not a name": the address */
+	CHECK_INT(PARSE(&m, "From: =?UTF-8?B?eA0KQmNjOiBldmlsQGV4YW1wbGUuY29t?= <ann@example.org>\n"
+			    "Subject: s\n\nb\n"),
+		  0);
+	CHECK_STR(m.from_name, "ann@example.org");
+	CHECK_STR(m.from_email, "ann@example.org");
+	pq_mail_free(&m);
+
+	/* C1 controls leave a Message-ID as the C0 ones do */
+	CHECK_INT(PARSE(&m, "Message-ID: <a\xc2\x9b"
+			    "31m\x1b[2J@x>\nIn-Reply-To: <\xc2\x9b>\nSubject: s\n\nb\n"),
+		  0);
+	CHECK_STR(m.msgid, "a31m[2J@x");
+	CHECK(m.in_reply_to == NULL);
+	pq_mail_free(&m);
+}
+
+static void test_cr_line_ends_read_as_lines(void)
+{
+	static const char raw[] = "From: Ann Author <ann@example.org>\r"
+				  "Subject: [PATCH] widget: fix\r"
+				  " the frobnicator\r"
+				  "Message-ID: <cr@example.org>\r"
+				  "Date: Mon, 1 Jan 2024 10:00:00 +0000\r"
+				  "\r"
+				  "Body line one.\r"
+				  "\r"
+				  "Signed-off-by: Ann Author <ann@example.org>\r";
+	struct pq_mail m;
+
+	/* git mailinfo reads this as one line (its Author: is the address, the
+	 * rest is lost); Python's email package, so b4, reads the header as
+	 * lines, and so does patchq */
+	CHECK_INT(PARSE_LIT(&m, raw), 0);
+	CHECK_STR(m.subject, "[PATCH] widget: fix the frobnicator");
+	CHECK_STR(m.msgid, "cr@example.org");
+	CHECK_INT(m.msgid_derived, 0);
+	CHECK_STR(m.from_name, "Ann Author");
+	CHECK_STR(m.from_email, "ann@example.org");
+	CHECK_INT(m.date_valid, 1);
+	CHECK(m.warning && strstr(m.warning, "lone CR"));
+	/* the body is left as it came: no line of it is a line for git either */
+	CHECK(body_has(&m, "Body line one.\r\rSigned-off-by"));
+	pq_mail_free(&m);
+
+	/* a lone CR inside a header line of LF mail is no line end */
+	CHECK_INT(PARSE(&m, "Subject: a\rb\nMessage-ID: <lf@x>\n\nbody\n"), 0);
+	CHECK_STR(m.subject, "a b");
+	CHECK(m.warning == NULL || !strstr(m.warning, "lone CR"));
+	pq_mail_free(&m);
+	CHECK_INT(PARSE(&m, "Subject: crlf\r\nMessage-ID: <crlf@x>\r\n\r\nbody\r\n"), 0);
+	CHECK_STR(m.subject, "crlf");
+	CHECK(m.warning == NULL);
+	pq_mail_free(&m);
+}
+
+static void test_nul_places_kept(void)
+{
+	static const char raw[] = "Subject: s\nContent-Type: text/plain; charset=utf-8\n\n"
+				  "caf\xc3\xa9\0x\n\0\n";
+	struct pq_mail m;
+	const char *b;
+
+	CHECK_INT(PARSE_LIT(&m, raw), 0);
+	b = pq_buf_str(&m.body);
+	/* valid UTF-8 around a NUL stays UTF-8 (not read as Windows-1252) */
+	CHECK(body_has(&m, "caf\xc3\xa9\xef\xbf\xbdx\n\xef\xbf\xbd\n"));
+	CHECK_INT(m.nnul, 2);
+	CHECK(m.nnul == 2 && !memcmp(b + m.nul_at[0], "\xef\xbf\xbd", 3) &&
+	      !memcmp(b + m.nul_at[1], "\xef\xbf\xbd", 3) && m.nul_at[0] == 5 && m.nul_at[1] == 10);
+	CHECK(m.warning && strstr(m.warning, "NUL"));
+	pq_mail_free(&m);
+
+	CHECK_INT(PARSE(&m, "Subject: s\n\nno nul\n"), 0);
+	CHECK_INT(m.nnul, 0);
+	CHECK(m.nul_at == NULL);
+	pq_mail_free(&m);
+}
+
+/* What `git mailinfo` says the author of the mail in path is. */
+static int git_mailinfo_author(const char *path, struct pq_buf *name, struct pq_buf *email)
+{
+	struct pq_buf cmd = PQ_BUF_INIT;
+	char line[1024];
+	FILE *p;
+	int ok;
+
+	pq_buf_addf(&cmd, "git mailinfo /dev/null /dev/null < '%s' 2>/dev/null", path);
+	p = popen(cmd.ptr, "r");
+	pq_buf_free(&cmd);
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "Author: ", 8))
+			pq_buf_adds(name, line + 8);
+		else if (!strncmp(line, "Email: ", 7))
+			pq_buf_adds(email, line + 7);
+	}
+	ok = pclose(p) == 0;
+	return ok ? 0 : -1;
+}
+
+static void test_author_as_git_mailinfo_gives_it(void)
+{
+	/* written here and compared with what git mailinfo prints for each */
+	static const char *const froms[] = {
+		"Alice   Q.\t Example <alice@example.org>",
+		"alice@example.org (Alice Example)",
+		"Alice (the dev) <alice@example.org>",
+		"\"Example, Alice\" <alice@example.org>",
+		"\"Alice \\\"Al\\\" Example\" <alice@example.org>",
+		"Alice Example <alice@example.org> (work)",
+		"Alice Example <alice@example.org> (work (nested))",
+		"Alice\tExample  (comment  here)  <alice@example.org>",
+		"=?UTF-8?Q?Alice=20=20Ex?=  ample <alice@example.org>",
+		"=?ISO-8859-1?Q?J=F6rg_M=FCller?= <jm@example.org>",
+		"\"Alice Example\" (comment) <alice@example.org>",
+		"Alice Example <\"alice\"@example.org>",
+		"(Alice) alice@example.org",
+		"alice@example.org",
+		"<alice@example.org>",
+		"Alice <alice@example.org",
+		"Li <li@example.org>",
+		"Aaaaaaaaaa Bbbbbbbbbb Cccccccccc Dddddddddd Eeeeeeeeee Ffffffffff G <l@example.org>",
+		"\"Dr. Alice\" <alice@example.org>",
+		"Al\\ice <alice@example.org>",
+	};
+	struct pq_buf raw = PQ_BUF_INIT, path = PQ_BUF_INIT;
+	size_t i;
+
+	pq_buf_addf(&path, "%s/from.eml", tmp_root);
+	for (i = 0; i < sizeof(froms) / sizeof(froms[0]); i++) {
+		struct pq_buf gname = PQ_BUF_INIT, gemail = PQ_BUF_INIT;
+		struct pq_mail m;
+		FILE *f;
+
+		pq_buf_reset(&raw);
+		pq_buf_addf(&raw, "From: %s\nSubject: s\nMessage-ID: <f@x>\n\nbody\n", froms[i]);
+		f = fopen(path.ptr, "w");
+		CHECK(f != NULL);
+		if (!f)
+			break;
+		fwrite(raw.ptr, 1, raw.len, f);
+		fclose(f);
+		CHECK_INT(git_mailinfo_author(path.ptr, &gname, &gemail), 0);
+		CHECK_INT(PARSE(&m, raw.ptr), 0);
+		if (strcmp(m.from_name, pq_buf_str(&gname)) ||
+		    strcmp(m.from_email, pq_buf_str(&gemail)))
+			fprintf(stderr, "  From: %s: git \"%s\" <%s>, patchq \"%s\" <%s>\n",
+				froms[i], pq_buf_str(&gname), pq_buf_str(&gemail), m.from_name,
+				m.from_email);
+		CHECK_STR(m.from_name, pq_buf_str(&gname));
+		CHECK_STR(m.from_email, pq_buf_str(&gemail));
+		pq_mail_free(&m);
+		pq_buf_free(&gname);
+		pq_buf_free(&gemail);
+	}
+	pq_buf_free(&raw);
+	pq_buf_free(&path);
+}
+
 /* ---- real mail from git format-patch ---- */
 
 static void test_format_patch_plain(void)
@@ -1428,10 +1627,14 @@ int main(void)
 	test_nul_bytes_no_crash_utf8_out();
 	test_assorted_hostile_inputs();
 	test_decode_header_and_sanitize();
+	test_encoded_control_characters_become_spaces();
+	test_cr_line_ends_read_as_lines();
+	test_nul_places_kept();
 
 	have_git = make_repo() == 0;
 	CHECK(have_git);
 	if (have_git) {
+		test_author_as_git_mailinfo_gives_it();
 		test_format_patch_plain();
 		test_format_patch_threaded_cover();
 		test_format_patch_attach_and_qp();

@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "mail.h"
 #include "patch.h"
 
 #include "check.h"
@@ -827,9 +828,48 @@ static void test_large_input_stays_linear(void)
 	pq_buf_free(&body);
 }
 
+/* A NUL byte in the mail: in the diff it refuses the patch, elsewhere not. */
+static void test_nul_in_diff_refuses_the_patch(void)
+{
+	static const char in_diff[] =
+		"Subject: [PATCH] data: add the table\nMessage-ID: <nul@x>\n\n"
+		"Add it.\n\nSigned-off-by: T <t@example.com>\n---\n"
+		"diff --git a/table.txt b/table.txt\n--- a/table.txt\n+++ b/table.txt\n"
+		"@@ -1 +1,2 @@\n one\n+tw\0o\n";
+	static const char in_message[] =
+		"Subject: [PATCH] data: add the table\nMessage-ID: <nul2@x>\n\n"
+		"Add it\0.\n\nSigned-off-by: T <t@example.com>\n---\n"
+		"diff --git a/table.txt b/table.txt\n--- a/table.txt\n+++ b/table.txt\n"
+		"@@ -1 +1,2 @@\n one\n+two\n";
+	struct pq_mail m;
+	struct pq_patch p;
+
+	CHECK(pq_mail_parse(&m, in_diff, sizeof(in_diff) - 1, NULL) == 0);
+	pq_patch_parse_mail(&p, &m);
+	CHECK(p.diff.len > 0);
+	CHECK(p.error != NULL);
+	CHECK(p.error && strstr(p.error, "line 6 of the diff (table.txt)") &&
+	      strstr(p.error, "NUL byte") && strstr(p.error, "not applied"));
+	pq_patch_free(&p);
+	/* pq_patch_parse() alone knows nothing of NUL bytes */
+	pq_patch_parse(&p, m.body.ptr, m.body.len);
+	CHECK(p.error == NULL);
+	pq_patch_free(&p);
+	pq_mail_free(&m);
+
+	CHECK(pq_mail_parse(&m, in_message, sizeof(in_message) - 1, NULL) == 0);
+	CHECK_INT(m.nnul, 1);
+	pq_patch_parse_mail(&p, &m);
+	CHECK(p.diff.len > 0);
+	CHECK(p.error == NULL);
+	pq_patch_free(&p);
+	pq_mail_free(&m);
+}
+
 int main(void)
 {
 	setup_repo();
+	test_nul_in_diff_refuses_the_patch();
 	test_plain_edit_splits_message_notes_and_diff();
 	test_rename_with_change_lists_both_paths();
 	test_mode_change_without_hunk_is_the_whole_diff();

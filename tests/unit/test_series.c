@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "am.h"
 #include "buf.h"
 #include "check.h"
+#include "config.h"
 #include "error.h"
 #include "ingest.h"
 #include "mbox.h"
@@ -1172,6 +1174,411 @@ static void test_format_patch_v2_supersedes(void)
 	pq_buf_free(&cmd);
 }
 
+/* ---- partial rerolls ---- */
+
+/* Series C, v2: cover c0 and patches c1..c3 threaded to it. */
+static void feed_series_c(struct env *e, int skip)
+{
+	static const char *const ids[] = { "c1@example.org", "c2@example.org", "c3@example.org" };
+	struct pq_buf subject = PQ_BUF_INIT;
+	int i;
+
+	FEED_MAIL(e, .msgid = "c0@example.org", .subject = "[PATCH v2 0/3] rust: widgets",
+		  .body = cover_body);
+	for (i = 1; i <= 3; i++) {
+		char tag[16], *b;
+
+		if (i == skip)
+			continue;
+		snprintf(tag, sizeof(tag), "c%d", i);
+		b = patch_body(tag);
+		pq_buf_reset(&subject);
+		pq_buf_addf(&subject, "[PATCH v2 %d/3] rust: widget part %d", i, i);
+		FEED_MAIL(e, .msgid = ids[i - 1], .subject = subject.ptr, .irt = "c0@example.org",
+			  .refs = "<c0@example.org>", .body = b);
+		free(b);
+	}
+	pq_buf_free(&subject);
+}
+
+static void feed_c2(struct env *e)
+{
+	char *b = patch_body("c2");
+
+	FEED_MAIL(e, .msgid = "c2@example.org", .subject = "[PATCH v2 2/3] rust: widget part 2",
+		  .irt = "c0@example.org", .refs = "<c0@example.org>", .body = b);
+	free(b);
+}
+
+/* Reviews of v2: one on the cover, one on 1/3, one on 2/3. */
+static void feed_c_reviews(struct env *e)
+{
+	FEED_MAIL(e, .msgid = "cr0@x", .from = "Rita Reviewer <rita@example.org>",
+		  .subject = "Re: [PATCH v2 0/3] rust: widgets", .irt = "c0@example.org",
+		  .refs = "<c0@example.org>",
+		  .body = "Reviewed-by: Rita Reviewer <rita@example.org>\n");
+	FEED_MAIL(e, .msgid = "cr1@x", .from = "Al Acker <al@example.org>",
+		  .subject = "Re: [PATCH v2 1/3] rust: widget part 1", .irt = "c1@example.org",
+		  .refs = "<c0@example.org> <c1@example.org>",
+		  .body = "Acked-by: Al Acker <al@example.org>\n");
+	FEED_MAIL(e, .msgid = "cr2@x", .from = "Tom Tester <tom@example.org>",
+		  .subject = "Re: [PATCH v2 2/3] rust: widget part 2", .irt = "c2@example.org",
+		  .refs = "<c0@example.org> <c2@example.org>",
+		  .body = "Tested-by: Tom Tester <tom@example.org>\n");
+}
+
+/* "[PATCH v3 2/3]" sent in reply to v2's 2/3, and a review of it. */
+static void feed_v3_2(struct env *e, const char *irt)
+{
+	char *b = patch_body("c2-v3");
+	struct pq_buf refs = PQ_BUF_INIT;
+
+	pq_buf_addf(&refs, "<c0@example.org> <%s>", irt);
+	FEED_MAIL(e, .msgid = "d2@example.org", .subject = "[PATCH v3 2/3] rust: widget part 2",
+		  .irt = irt, .refs = refs.ptr, .body = b,
+		  .date = "Sat, 2 Mar 2024 10:00:00 +0000");
+	FEED_MAIL(e, .msgid = "dr2@x", .from = "Dee Dev <dee@example.org>",
+		  .subject = "Re: [PATCH v3 2/3] rust: widget part 2", .irt = "d2@example.org",
+		  .refs = "<c0@example.org> <c2@example.org> <d2@example.org>",
+		  .body = "Reviewed-by: Dee Dev <dee@example.org>\n");
+	pq_buf_free(&refs);
+	free(b);
+}
+
+static void check_reroll(struct pq_store *s, int line)
+{
+	struct pq_series *v2 = nth_series(s, 0), *v3 = nth_series(s, 1);
+	const struct pq_series_patch *p1, *p2, *p3;
+	int before = check_failures;
+
+	CHECK(v2 && v3);
+	if (!v2 || !v3)
+		goto out;
+	CHECK_INT(v3->version, 3);
+	CHECK_INT(v3->reroll_of, v2->id);
+	CHECK_INT(v3->supersedes, v2->id);
+	CHECK_STR(v2->state, "superseded");
+	CHECK_INT(v3->complete, 1);
+	CHECK_INT(v3->received, 3);
+	CHECK_STR(v3->name, "rust: widgets");
+	CHECK_INT(v3->npatches, 3);
+	p1 = patch_at(v3, 1);
+	p2 = patch_at(v3, 2);
+	p3 = patch_at(v3, 3);
+	CHECK(p1 && p2 && p3);
+	if (!p1 || !p2 || !p3)
+		goto out;
+	/* the rest of v2, with the trailers their own reviews gave them */
+	CHECK_STR(p1->msgid, "c1@example.org");
+	CHECK_INT(p1->borrowed_from, v2->id);
+	CHECK(has_trailer(&p1->collected, "Acked-by", "Al Acker <al@example.org>"));
+	CHECK_STR(p3->msgid, "c3@example.org");
+	CHECK_INT(p3->borrowed_from, v2->id);
+	CHECK_INT(p3->collected.n, 0);
+	/* v2's cover letter review is for v2 */
+	CHECK(!has_trailer(&p1->collected, "Reviewed-by", "Rita Reviewer <rita@example.org>"));
+	/* the new 2/3: its own review, not the one of the patch it replaces */
+	CHECK_STR(p2->msgid, "d2@example.org");
+	CHECK_INT(p2->borrowed_from, 0);
+	CHECK(has_trailer(&p2->collected, "Reviewed-by", "Dee Dev <dee@example.org>"));
+	CHECK(!has_trailer(&p2->collected, "Tested-by", "Tom Tester <tom@example.org>"));
+	CHECK_INT(p2->collected.n, 1);
+	/* and v2 is what it was */
+	CHECK_INT(v2->reroll_of, 0);
+	CHECK_INT(v2->npatches, 3);
+	CHECK(patch_at(v2, 2) && has_trailer(&patch_at(v2, 2)->collected, "Tested-by",
+					     "Tom Tester <tom@example.org>"));
+out:
+	pq_series_free(v2);
+	pq_series_free(v3);
+	if (check_failures != before)
+		fprintf(stderr, "  (partial reroll checked from line %d)\n", line);
+}
+
+static void test_partial_reroll_takes_the_rest_of_v2(void)
+{
+	struct env e;
+
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	feed_series_c(&e, 0);
+	feed_c_reviews(&e);
+	feed_v3_2(&e, "c2@example.org");
+	CHECK_INT(count_series(e.store), 2);
+	check_reroll(e.store, __LINE__);
+	CHECK_INT(count_rows(e.store, pq_store_stmt(e.store, "SELECT count(*) FROM complete_series"
+							     " WHERE version = 3")),
+		  1);
+	env_close(&e);
+
+	/* the replaced patch of v2 arriving after the reroll */
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	feed_series_c(&e, 2);
+	feed_v3_2(&e, "c2@example.org");
+	feed_c2(&e);
+	feed_c_reviews(&e);
+	check_reroll(e.store, __LINE__);
+	env_close(&e);
+}
+
+static void test_v3_patch_not_answering_its_v2_patch_is_no_reroll(void)
+{
+	struct pq_series *v3;
+	struct env e;
+
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	feed_series_c(&e, 0);
+	/* in reply to the v2 cover, not to the 2/3 it would replace */
+	feed_v3_2(&e, "c0@example.org");
+	v3 = nth_series(e.store, 1);
+	CHECK(v3 != NULL);
+	if (v3) {
+		CHECK_INT(v3->reroll_of, 0);
+		CHECK_INT(v3->complete, 0);
+		CHECK_INT(v3->npatches, 1);
+	}
+	pq_series_free(v3);
+	env_close(&e);
+
+	/* b4 rerolls from the version just before only: a v4 of v2's 2/3 is not */
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	feed_series_c(&e, 0);
+	{
+		char *b = patch_body("c2-v4");
+
+		FEED_MAIL(&e, .msgid = "v4-2@example.org",
+			  .subject = "[PATCH v4 2/3] rust: widget part 2", .irt = "c2@example.org",
+			  .refs = "<c0@example.org> <c2@example.org>", .body = b);
+		free(b);
+	}
+	v3 = nth_series(e.store, 1);
+	CHECK(v3 && v3->version == 4 && v3->reroll_of == 0 && !v3->complete);
+	pq_series_free(v3);
+	env_close(&e);
+}
+
+/* ---- trailers from another address of the reviewer ---- */
+
+static void feed_acked_from_other_address(struct env *e)
+{
+	static const int order[] = { A_COVER, A_P1, A_P2 };
+
+	feed_series_a(e, order, 3);
+	/* a maintainer's Acked-by, sent from their second address */
+	FEED_MAIL(e, .msgid = "mo1@x", .from = "Miguel Ojeda <miguel.ojeda.sandonis@gmail.com>",
+		  .subject = "Re: [PATCH 1/2] rust: first part", .irt = "a1@example.org",
+		  .refs = "<a0@example.org> <a1@example.org>",
+		  .body = "Acked-by: Miguel Ojeda <ojeda@kernel.org>\n"
+			  "Tested-by: Someone Else <else@example.org>\n");
+}
+
+static void test_alias_makes_a_trailer_count(void)
+{
+	char *addresses[] = { "ojeda@kernel.org", "miguel.ojeda.sandonis@gmail.com" };
+	struct pq_alias_conf alias = { "Miguel Ojeda", addresses, 2 };
+	struct pq_config c;
+	struct pq_series *se = NULL;
+	const struct pq_series_patch *p1;
+	struct env e;
+
+	memset(&c, 0, sizeof(c));
+	c.aliases = &alias;
+	c.naliases = 1;
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	feed_acked_from_other_address(&e);
+	/* without the alias table: held back */
+	se = nth_series(e.store, 0);
+	p1 = patch_at(se, 1);
+	CHECK(p1 && p1->mismatched.n == 2 && p1->collected.n == 0);
+	pq_series_free(se);
+	/* with it: counts, and says why */
+	CHECK_INT(pq_series_load_conf(e.store, &c, 1, 0, &se), 0);
+	p1 = patch_at(se, 1);
+	CHECK(p1 != NULL);
+	if (p1) {
+		CHECK_INT(p1->collected.n, 1);
+		CHECK(has_trailer(&p1->collected, "Acked-by", "Miguel Ojeda <ojeda@kernel.org>"));
+		CHECK_STR(p1->collected.n ? p1->collected_note[0] : NULL, "alias Miguel Ojeda");
+		/* someone else's trailer is still someone else's */
+		CHECK_INT(p1->mismatched.n, 1);
+		CHECK(has_trailer(&p1->mismatched, "Tested-by", "Someone Else <else@example.org>"));
+	}
+	pq_series_free(se);
+	env_close(&e);
+}
+
+static void test_trailer_accept_recorded_and_counted(void)
+{
+	struct pq_buf report = PQ_BUF_INIT, id = PQ_BUF_INIT;
+	struct pq_series *se = NULL;
+	const struct pq_series_patch *p1;
+	struct env e;
+
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	feed_acked_from_other_address(&e);
+	CHECK_INT(pq_ingest_flush(e.ig), 0);
+	se = nth_series(e.store, 0);
+	p1 = patch_at(se, 1);
+	CHECK(p1 && p1->mismatched.n == 2);
+	if (!p1) {
+		pq_series_free(se);
+		env_close(&e);
+		return;
+	}
+	/* the trailer id show prints: reply message id and position */
+	pq_buf_addf(&id, "%lld.%d", p1->mismatched_from[0], p1->mismatched_pos[0]);
+	pq_series_free(se);
+
+	CHECK_INT(pq_series_trailer_accept(e.store, NULL, 1, "nonsense", "Test Maint <m@x>", 1000,
+					   &report),
+		  PQ_ENOTFOUND);
+	CHECK_INT(pq_series_trailer_accept(e.store, NULL, 1, "999.0", "Test Maint <m@x>", 1000,
+					   &report),
+		  PQ_ENOTFOUND);
+	CHECK_INT(pq_series_trailer_accept(e.store, NULL, 1, id.ptr, "Test Maint <m@x>", 1000,
+					   &report),
+		  0);
+	CHECK(strstr(pq_buf_str(&report), "accepted Acked-by: Miguel Ojeda <ojeda@kernel.org>") !=
+	      NULL);
+	CHECK_INT(count_rows(e.store, pq_store_stmt(e.store, "SELECT count(*) FROM trailer_accept"
+							     " WHERE who = 'Test Maint <m@x>'"
+							     " AND accepted = 1000")),
+		  1);
+	se = nth_series(e.store, 0);
+	p1 = patch_at(se, 1);
+	CHECK(p1 != NULL);
+	if (p1) {
+		CHECK(has_trailer(&p1->collected, "Acked-by", "Miguel Ojeda <ojeda@kernel.org>"));
+		CHECK_STR(p1->collected.n ? p1->collected_note[0] : NULL,
+			  "accepted by Test Maint <m@x> on 1970-01-01 00:16 UTC");
+		CHECK_INT(p1->mismatched.n, 1);
+	}
+	pq_series_free(se);
+	/* once accepted, it is held back no more */
+	CHECK_INT(pq_series_trailer_accept(e.store, NULL, 1, id.ptr, "Test Maint <m@x>", 1001,
+					   &report),
+		  PQ_ENOTFOUND);
+	/* by Message-ID: every held-back trailer of that reply */
+	CHECK_INT(pq_series_trailer_accept(e.store, NULL, 1, "<mo1@x>", "Test Maint <m@x>", 1002,
+					   &report),
+		  0);
+	se = nth_series(e.store, 0);
+	p1 = patch_at(se, 1);
+	CHECK(p1 && p1->mismatched.n == 0 && p1->collected.n == 2);
+	/* it was for this series only */
+	CHECK(patch_at(se, 2) && patch_at(se, 2)->collected.n == 0);
+	pq_series_free(se);
+	pq_buf_free(&report);
+	pq_buf_free(&id);
+	env_close(&e);
+}
+
+/* ---- the commit message with the collected trailers ---- */
+
+/* Runs sh -c cmd with stdin from the file in, into out; 0 on success. */
+static int shell(const char *cmd, struct pq_buf *out)
+{
+	char buf[4096];
+	size_t n;
+	FILE *p = popen(cmd, "r");
+
+	if (!p)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+		pq_buf_add(out, buf, n);
+	return pclose(p) == 0 ? 0 : -1;
+}
+
+static void test_am_trailers_join_the_sign_off_chain(void)
+{
+	static const char body[] = "Change the thing.\n\n"
+				   "Signed-off-by: Ann Author <ann@example.org>\n"
+				   "[ Reworded the commit message and moved the\n"
+				   "  helper to the other file. - Miguel ]\n"
+				   "Signed-off-by: Miguel Ojeda <ojeda@kernel.org>\n"
+				   "---\n"
+				   " thing.c | 1 +\n\n"
+				   "diff --git a/thing.c b/thing.c\n--- a/thing.c\n+++ b/thing.c\n"
+				   "@@ -1 +1,2 @@\n int x;\n+int thing;\n";
+	struct pq_am_options o = { .signoff = "Miguel Ojeda <ojeda@kernel.org>" };
+	struct pq_buf mbox = PQ_BUF_INIT, cmd = PQ_BUF_INIT, parsed = PQ_BUF_INIT;
+	struct env e;
+	FILE *f;
+
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	FEED_MAIL(&e, .msgid = "chain@x", .subject = "[PATCH] rust: the thing", .body = body);
+	FEED_MAIL(&e, .msgid = "chain-r@x", .from = "Rita Reviewer <rita@example.org>",
+		  .subject = "Re: [PATCH] rust: the thing", .irt = "chain@x", .refs = "<chain@x>",
+		  .body = "Reviewed-by: Rita Reviewer <rita@example.org>\n");
+	CHECK_INT(pq_am_write(e.store, 1, &o, &mbox), 0);
+	pq_buf_addf(&cmd, "%s/chain.mbox", tmp_root);
+	f = fopen(cmd.ptr, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fwrite(mbox.ptr, 1, mbox.len, f);
+		fclose(f);
+	}
+	pq_buf_reset(&cmd);
+	pq_buf_addf(&cmd,
+		    "cd '%s' && git mailinfo msg patch < chain.mbox >/dev/null && "
+		    "git interpret-trailers --parse < msg",
+		    tmp_root);
+	CHECK_INT(shell(cmd.ptr, &parsed), 0);
+	/* git sees the whole chain: the review goes in before the applier's
+	 * sign-off, which is not doubled, and the note stays where it was */
+	CHECK_STR(pq_buf_str(&parsed), "Signed-off-by: Ann Author <ann@example.org>\n"
+				       "Reviewed-by: Rita Reviewer <rita@example.org>\n"
+				       "Signed-off-by: Miguel Ojeda <ojeda@kernel.org>\n");
+	CHECK(strstr(pq_buf_str(&mbox),
+		     "  helper to the other file. - Miguel ]\n"
+		     "Reviewed-by: Rita Reviewer <rita@example.org>\n"
+		     "Signed-off-by: Miguel Ojeda <ojeda@kernel.org>\n---\n") != NULL);
+	pq_buf_free(&mbox);
+	pq_buf_free(&cmd);
+	pq_buf_free(&parsed);
+	env_close(&e);
+}
+
+static void test_am_refuses_a_diff_with_a_nul_byte(void)
+{
+	static const char raw[] =
+		"Message-ID: <nul@x>\nFrom: Ann Author <ann@example.org>\n"
+		"Date: Fri, 1 Mar 2024 10:00:00 +0000\nSubject: [PATCH] data: the table\n\n"
+		"Add it.\n\nSigned-off-by: Ann Author <ann@example.org>\n---\n"
+		"diff --git a/table.txt b/table.txt\n--- a/table.txt\n+++ b/table.txt\n"
+		"@@ -1 +1,2 @@\n one\n+tw\0o\n";
+	struct pq_buf mbox = PQ_BUF_INIT;
+	struct env e;
+	char *error;
+
+	if (env_open(&e, ":memory:", 0) < 0)
+		return;
+	CHECK_INT(pq_ingest_message(e.ig, raw, sizeof(raw) - 1, NULL), 0);
+	CHECK_INT(pq_ingest_flush(e.ig), 0);
+	/* stored as a patch, with why it will not be applied */
+	{
+		sqlite3_stmt *st = pq_store_stmt(e.store, "SELECT kind, error FROM message");
+
+		CHECK(st && sqlite3_step(st) == SQLITE_ROW);
+		CHECK_STR(st ? pq_store_col_text(st, 0) : NULL, "patch");
+		error = st ? pq_strdup(pq_store_col_text(st, 1)) : NULL;
+		if (st)
+			sqlite3_reset(st);
+	}
+	CHECK(error && strstr(error, "line 6 of the diff (table.txt) holds a NUL byte"));
+	free(error);
+	CHECK_INT(pq_am_write(e.store, 1, NULL, &mbox), PQ_EGIT);
+	CHECK(strstr(pq_error_last(), "<nul@x>: line 6 of the diff (table.txt)") != NULL);
+	pq_buf_free(&mbox);
+	env_close(&e);
+}
+
 int main(void)
 {
 	int have_git;
@@ -1200,10 +1607,16 @@ int main(void)
 	test_ingest_twice_same_series();
 	test_cursor_committed_with_batch();
 	test_load_missing_series();
+	test_partial_reroll_takes_the_rest_of_v2();
+	test_v3_patch_not_answering_its_v2_patch_is_no_reroll();
+	test_alias_makes_a_trailer_count();
+	test_trailer_accept_recorded_and_counted();
 
 	have_git = make_repo() == 0;
 	CHECK(have_git);
 	if (have_git) {
+		test_am_trailers_join_the_sign_off_chain();
+		test_am_refuses_a_diff_with_a_nul_byte();
 		test_format_patch_threading_modes();
 		test_format_patch_v2_supersedes();
 	}

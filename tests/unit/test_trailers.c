@@ -116,13 +116,66 @@ static void test_commit_mixed_block_needs_three_trailers_in_four(void)
 		      NULL);
 	pq_trailers_free(&t);
 
+	/* without a known trailer, prose is prose */
 	PARSE(&t,
 	      "subject\n\n"
-	      "Signed-off-by: Ann Author <ann@example.org>\n"
+	      "Reviewed-by: Ann Author <ann@example.org>\n"
 	      "first line of prose\n"
 	      "second line of prose\n",
 	      PQ_TRAILERS_COMMIT);
 	CHECK_INT(t.n, 0);
+	pq_trailers_free(&t);
+
+	/* but git takes a paragraph with a Signed-off-by and one trailer line
+	 * in four as the trailer block (git interpret-trailers --parse shows
+	 * the sign-off), so it is one */
+	PARSE(&t,
+	      "subject\n\n"
+	      "Signed-off-by: Ann Author <ann@example.org>\n"
+	      "first line of prose\n"
+	      "second line of prose\n"
+	      "third line of prose\n",
+	      PQ_TRAILERS_COMMIT);
+	CHECK_INT(t.n, 1);
+	pq_trailers_free(&t);
+	PARSE(&t,
+	      "subject\n\n"
+	      "Signed-off-by: Ann Author <ann@example.org>\n"
+	      "first line of prose\n"
+	      "second line of prose\n"
+	      "third line of prose\n"
+	      "fourth line of prose\n",
+	      PQ_TRAILERS_COMMIT);
+	CHECK_INT(t.n, 0);
+	pq_trailers_free(&t);
+}
+
+static void test_commit_maintainer_note_keeps_the_chain(void)
+{
+	struct pq_trailers t = { 0 };
+
+	/* a note over two lines between two sign-offs: git's block, whole */
+	PARSE(&t,
+	      "subject\n\n"
+	      "Signed-off-by: Ann Author <ann@example.org>\n"
+	      "[ Reworded the commit message and moved the\n"
+	      "  helper to the other file. - Miguel ]\n"
+	      "Signed-off-by: Miguel Ojeda <ojeda@kernel.org>\n",
+	      PQ_TRAILERS_COMMIT);
+	CHECK_INT(t.n, 2);
+	check_trailer(&t, 1, "Signed-off-by", "Miguel Ojeda <ojeda@kernel.org>", "ojeda@kernel.org",
+		      NULL);
+	pq_trailers_free(&t);
+	/* on one line it is the extra information of the trailer above */
+	PARSE(&t,
+	      "subject\n\n"
+	      "Signed-off-by: Ann Author <ann@example.org>\n"
+	      "[ Reworded. - Miguel ]\n"
+	      "Signed-off-by: Miguel Ojeda <ojeda@kernel.org>\n",
+	      PQ_TRAILERS_COMMIT);
+	CHECK_INT(t.n, 2);
+	check_trailer(&t, 0, "Signed-off-by", "Ann Author <ann@example.org>", "ann@example.org",
+		      "[ Reworded. - Miguel ]");
 	pq_trailers_free(&t);
 }
 
@@ -402,6 +455,96 @@ static void test_reply_prose_with_colon_ignored(void)
 	pq_trailers_free(&t);
 }
 
+static void test_reply_folded_fixes_is_one_trailer(void)
+{
+	struct pq_trailers t = { 0 };
+
+	/* a mail client wrapped the line; the title goes on indented */
+	PARSE(&t,
+	      "Please add:\n"
+	      "\n"
+	      "Fixes: 0123456789ab (\"widget: add the frobnicator to every\n"
+	      "  board that has one\")\n"
+	      "Reviewed-by: Rev Iewer <rev@example.com>\n",
+	      PQ_TRAILERS_REPLY);
+	CHECK_INT(t.n, 2);
+	check_trailer(&t, 0, "Fixes",
+		      "0123456789ab (\"widget: add the frobnicator to every board that has one\")",
+		      NULL, NULL);
+	check_trailer(&t, 1, "Reviewed-by", "Rev Iewer <rev@example.com>", "rev@example.com", NULL);
+	pq_trailers_free(&t);
+
+	/* the title alone on the next, indented line */
+	PARSE(&t, "Fixes: 0123456789ab\n\t(\"widget: add the frobnicator\")\n", PQ_TRAILERS_REPLY);
+	CHECK_INT(t.n, 1);
+	check_trailer(&t, 0, "Fixes", "0123456789ab (\"widget: add the frobnicator\")", NULL, NULL);
+	pq_trailers_free(&t);
+
+	/* b4's rule: a line that closes the open "(title" continues it */
+	PARSE(&t, "Fixes: 0123456789ab (\"widget: add\nthe frobnicator\")\n", PQ_TRAILERS_REPLY);
+	CHECK_INT(t.n, 1);
+	check_trailer(&t, 0, "Fixes", "0123456789ab (\"widget: add the frobnicator\")", NULL, NULL);
+	pq_trailers_free(&t);
+
+	/* a finished value takes no indented prose after it */
+	PARSE(&t,
+	      "Fixes: 0123456789ab (\"widget: add the frobnicator\")\n"
+	      "  and this is what I think about it\n",
+	      PQ_TRAILERS_REPLY);
+	CHECK_INT(t.n, 1);
+	check_trailer(&t, 0, "Fixes", "0123456789ab (\"widget: add the frobnicator\")", NULL, NULL);
+	pq_trailers_free(&t);
+}
+
+static void test_reply_link_footnote_is_not_a_trailer(void)
+{
+	struct pq_trailers t = { 0 };
+
+	PARSE(&t,
+	      "This was discussed before [1], and the conclusion was to keep\n"
+	      "the old name [2].\n"
+	      "\n"
+	      "Link: https://lore.example.org/r/old@msg.example [1]\n"
+	      "Link: [2] https://lore.example.org/r/older@msg.example\n"
+	      "\n"
+	      "Acked-by: Ack Er <acker@example.com>\n"
+	      "Link: https://lore.example.org/r/real@msg.example\n",
+	      PQ_TRAILERS_REPLY);
+	CHECK_INT(t.n, 2);
+	check_trailer(&t, 0, "Acked-by", "Ack Er <acker@example.com>", "acker@example.com", NULL);
+	check_trailer(&t, 1, "Link", "https://lore.example.org/r/real@msg.example", NULL, NULL);
+	pq_trailers_free(&t);
+}
+
+static void test_mailto_links_cleaned(void)
+{
+	struct pq_trailers t = { 0 };
+
+	PARSE(&t,
+	      "Reviewed-by: Html Mailer <html@example.com<mailto:html@example.com>>\n"
+	      "Tested-by: bare@example.com<mailto:bare@example.com>\n",
+	      PQ_TRAILERS_REPLY);
+	CHECK_INT(t.n, 2);
+	check_trailer(&t, 0, "Reviewed-by", "Html Mailer <html@example.com>", "html@example.com",
+		      NULL);
+	check_trailer(&t, 1, "Tested-by", "bare@example.com", "bare@example.com", NULL);
+	pq_trailers_free(&t);
+}
+
+static void test_control_characters_become_spaces(void)
+{
+	struct pq_trailers t = { 0 };
+
+	/* a lone CR (from a quoted-printable =0D) and an escape sequence */
+	PARSE(&t, "Reviewed-by: Bob\rBcc: evil@example.org \x1b[2J<bob@example.com>\n",
+	      PQ_TRAILERS_REPLY);
+	CHECK_INT(t.n, 1);
+	check_trailer(&t, 0, "Reviewed-by", "Bob Bcc: evil@example.org  [2J<bob@example.com>",
+		      "bob@example.com", NULL);
+	CHECK(t.n && !strpbrk(t.v[0].value, "\r\n\x1b"));
+	pq_trailers_free(&t);
+}
+
 static void test_reply_extinfo(void)
 {
 	struct pq_trailers t = { 0 };
@@ -555,6 +698,7 @@ int main(void)
 	test_commit_prose_paragraph_at_end_gives_none();
 	test_commit_prose_with_colon_is_not_a_block();
 	test_commit_mixed_block_needs_three_trailers_in_four();
+	test_commit_maintainer_note_keeps_the_chain();
 	test_commit_unknown_names_count_in_pure_block();
 	test_commit_url_line_is_not_a_trailer();
 	test_commit_person_without_address_kept();
@@ -573,6 +717,10 @@ int main(void)
 	test_reply_wrapped_address_rejoined();
 	test_reply_prose_with_colon_ignored();
 	test_reply_extinfo();
+	test_reply_folded_fixes_is_one_trailer();
+	test_reply_link_footnote_is_not_a_trailer();
+	test_mailto_links_cleaned();
+	test_control_characters_become_spaces();
 	test_crlf_line_ends();
 	test_nul_byte_inside_text();
 	test_empty_text();
