@@ -46,6 +46,8 @@
 #define JOB_STUCK_SEC (15 * 60)
 /* IDLE is re-issued this often (RFC 2177: servers may drop it after 30 minutes). */
 #define IDLE_REFRESH_SEC 1200
+/* After a database error a source tries again within this. */
+#define DB_RETRY_MAX_SEC 10
 /* Reconnection backoff doubles up to this. */
 #define BACKOFF_MAX_SEC 300
 /* The pipeline also runs this often, to see queues moved by `patchq approve`. */
@@ -408,6 +410,10 @@ static void source_done(struct job *j)
 		src->backoff = src->backoff ? src->backoff * 2 : 1;
 		if (src->backoff > BACKOFF_MAX_SEC)
 			src->backoff = BACKOFF_MAX_SEC;
+		/* the database is local: tried again soon, so a disk that was
+		 * cleared is noticed without a server's patience */
+		if (src->rc == PQ_EDB && src->backoff > DB_RETRY_MAX_SEC)
+			src->backoff = DB_RETRY_MAX_SEC;
 		tv.tv_sec = src->backoff;
 		evtimer_add(src->timer, &tv);
 	} else {
