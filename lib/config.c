@@ -368,6 +368,7 @@ static const struct key source_keys[] = {
 	{ "mailbox", K_GLOBS, offsetof(struct pq_source_conf, mailboxes),
 	  offsetof(struct pq_source_conf, nmailboxes) },
 	{ "pollInterval", K_COUNT, offsetof(struct pq_source_conf, poll_interval), 0 },
+	{ "timeout", K_COUNT, offsetof(struct pq_source_conf, timeout), 0 },
 };
 
 enum {
@@ -380,6 +381,7 @@ enum {
 	SOURCE_PASSWORD_FILE,
 	SOURCE_CREDENTIAL,
 	SOURCE_POLL = 11,
+	SOURCE_TIMEOUT,
 };
 
 struct section {
@@ -1196,11 +1198,17 @@ static int check_source(struct loader *ld, size_t i)
 	else if (src->poll_interval < 1)
 		return fail(ld, m->key_line[SOURCE_POLL],
 			    "source.%s.pollInterval: at least 1 (second)", src->name);
+	if (!(m->seen & (1u << SOURCE_TIMEOUT)))
+		src->timeout = 60;
+	else if (src->timeout < 1)
+		return fail(ld, m->key_line[SOURCE_TIMEOUT],
+			    "source.%s.timeout: at least 1 (second)", src->name);
 
 	if (src->type != PQ_SRC_IMAP) {
 		static const size_t imap_only[] = { SOURCE_HOST,	  SOURCE_PORT,
 						    SOURCE_TLS,		  SOURCE_USER,
-						    SOURCE_PASSWORD_FILE, SOURCE_CREDENTIAL };
+						    SOURCE_PASSWORD_FILE, SOURCE_CREDENTIAL,
+						    SOURCE_TIMEOUT };
 
 		if (!src->path)
 			return fail(ld, m->line, "source.%s.path is missing (the %s directory)",

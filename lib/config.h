@@ -71,6 +71,7 @@
  *           path = /var/mail/rust          # maildir or public-inbox: the directory
  *           pollInterval = 60              # seconds: IMAP without IDLE, public-inbox,
  *                                          # the maildir rescan behind inotify
+ *           timeout = 60                   # imap: seconds the server may stay silent
  *   [alias "Miguel Ojeda"]                 # one person's addresses (repeatable):
  *           address = ojeda@kernel.org     # a review trailer naming one counts when
  *           address = miguel.ojeda.sandonis@gmail.com   # sent from another
@@ -142,6 +143,7 @@ struct pq_source_conf {
 	char **mailboxes; /* at least one for imap ("INBOX" when none given) */
 	size_t nmailboxes;
 	int poll_interval; /* seconds */
+	int timeout;	   /* imap: seconds one wait on the server may last (default 60) */
 };
 
 /* [smtp]: exactly one of host, sendmail and maildir. */

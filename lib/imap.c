@@ -7,6 +7,7 @@
  */
 #include "imap.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,39 +16,120 @@
 #include <libetpan/libetpan.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "error.h"
+#include "mail.h"
 #include "tls.h"
 
 /* Messages per UID FETCH: bounds the bodies held in memory at once. */
 #define FETCH_CHUNK 100
+/* Bytes of bodies per UID FETCH, as the server announced their sizes (one message at least). */
+#define FETCH_BYTES (32u << 20)
+/* Bytes any answer but one carrying bodies may take: lines, and literals in them. */
+#define ANSWER_MAX (16u << 20)
+/* What is kept of a message over the size limit: the start of its header. */
+#define HEADER_KEEP 65536
+/* UIDs per UID SEARCH when no maximum is given: bounds the "* SEARCH" line. */
+#define SEARCH_WINDOW 65536
+/* Bytes per second a server sending bodies must keep up, on top of the timeout. */
+#define MIN_RATE (64 * 1024)
 #define DEFAULT_TIMEOUT 60
 
 struct pq_imap {
 	mailimap *imap;
 	char *host;
 	time_t timeout;
-	struct timespec op_start; /* when the current network operation began */
-	int dead;		  /* the stream failed: no command may follow */
+	size_t max_message; /* bytes of one message */
+	int dead;	    /* the stream failed: no command may follow */
 	int selected;
 	int idling;
 	int has_idle;
+
+	/* the operation at hand: what the server may send before it is refused */
+	unsigned long long op_nread; /* bytes read from the stream before it began */
+	unsigned long long op_budget;
+	unsigned long long op_literal; /* bytes one literal may announce */
+	struct pq_buf why;	       /* why read_check() refused, for the message */
 };
 
-/* ---- errors ---- */
+/* ---- bounds on what the server sends ---- */
 
+/*
+ * When the text libetpan is parsing ends in a literal's announcement,
+ * "{N}" CRLF, its next read from the network is that literal: sets *n.
+ */
+static int literal_announced(const char *s, size_t len, unsigned long long *n)
+{
+	size_t i, digits = 0;
+
+	if (len < 4 || s[len - 1] != '\n' || s[len - 2] != '\r' || s[len - 3] != '}')
+		return 0;
+	for (i = len - 3; i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9'; i--)
+		digits++;
+	if (digits == 0 || i == 0 || s[i - 1] != '{')
+		return 0;
+	*n = 0;
+	for (; i < len - 3; i++) {
+		if (*n > (~0ULL - 9) / 10) {
+			*n = ~0ULL; /* more than anyone allows */
+			return 1;
+		}
+		*n = *n * 10 + (unsigned long long)(s[i] - '0');
+	}
+	return 1;
+}
+
+/*
+ * Before each read from the network (tls.h): refuses an answer that grew
+ * past its budget, and a literal announced bigger than allowed before a
+ * byte of it is read, so a hostile "{4000000000}" costs nothing.
+ */
+static int read_check(void *arg, unsigned long long nread)
+{
+	struct pq_imap *im = arg;
+	const MMAPString *b = im->imap->imap_stream_buffer;
+	unsigned long long n;
+
+	if (nread - im->op_nread > im->op_budget) {
+		pq_buf_reset(&im->why);
+		pq_buf_addf(&im->why, "answer over %llu bytes (refused)", im->op_budget);
+		return -1;
+	}
+	if (b != NULL && literal_announced(b->str, b->len, &n) && n > im->op_literal) {
+		pq_buf_reset(&im->why);
+		pq_buf_addf(&im->why,
+			    "the server announced a literal of %llu bytes, over the limit of %llu "
+			    "(refused before reading it)",
+			    n, im->op_literal);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Starts an operation that may read budget bytes, with literals of at most
+ * literal bytes, and must end within seconds (each wait within the timeout).
+ */
+static void op_start(struct pq_imap *im, unsigned long long budget, unsigned long long literal,
+		     long seconds)
+{
+	mailstream *s = im->imap->imap_stream;
+
+	im->op_budget = budget;
+	im->op_literal = literal;
+	if (s == NULL)
+		return;
+	im->op_nread = pq_tls_bytes_read(s);
+	pq_tls_deadline(s, seconds > INT32_MAX ? INT32_MAX : (int)seconds);
+}
+
+/* An ordinary command: a small answer, within twice the timeout. */
 static void op_begin(struct pq_imap *im)
 {
-	clock_gettime(CLOCK_MONOTONIC, &im->op_start);
+	op_start(im, ANSWER_MAX, im->max_message, 2 * (long)im->timeout);
 }
 
-/* 1 when the operation begun by op_begin() ran into the timeout. */
-static int op_timed_out(const struct pq_imap *im)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec - im->op_start.tv_sec >= im->timeout;
-}
+/* ---- errors ---- */
 
 /*
  * Turns libetpan's code r for the step what into a PQ_E* code and message.
@@ -57,17 +139,35 @@ static int op_timed_out(const struct pq_imap *im)
 static int session_error(struct pq_imap *im, int r, const char *what)
 {
 	const char *text = im->imap->imap_response;
+	mailstream *s = im->imap->imap_stream;
 
 	if (text == NULL || text[0] == '\0')
 		text = "no reason given";
+	/* the connection's own failure says best what went wrong */
+	switch (s ? pq_tls_failure(s) : PQ_TLS_OK) {
+	case PQ_TLS_OK:
+		break;
+	case PQ_TLS_CLOSED:
+		im->dead = 1;
+		return pq_error_set(PQ_EIO, "IMAP %s: %s: connection closed by the server",
+				    im->host, what);
+	case PQ_TLS_TIMEOUT:
+		im->dead = 1;
+		return pq_error_set(PQ_EIO, "IMAP %s: %s: no answer within %ld s (timed out)",
+				    im->host, what, (long)im->timeout);
+	case PQ_TLS_STOPPED:
+		im->dead = 1;
+		return pq_error_set(PQ_EIO, "IMAP %s: %s: connection cut (stopping)", im->host,
+				    what);
+	case PQ_TLS_REFUSED:
+		im->dead = 1;
+		return pq_error_set(PQ_EIO, "IMAP %s: %s: %s", im->host, what,
+				    pq_buf_str(&im->why));
+	}
 	switch (r) {
 	case MAILIMAP_ERROR_STREAM:
 	case MAILIMAP_ERROR_CONNECTION_REFUSED:
 		im->dead = 1;
-		if (op_timed_out(im))
-			return pq_error_set(PQ_EIO,
-					    "IMAP %s: %s: no answer within %ld s (timed out)",
-					    im->host, what, (long)im->timeout);
 		return pq_error_set(PQ_EIO, "IMAP %s: %s: connection closed by the server",
 				    im->host, what);
 	case MAILIMAP_ERROR_PARSE:
@@ -176,11 +276,11 @@ static int session_open(struct pq_imap *im, const struct pq_imap_conf *c)
 	    c->tls != PQ_IMAP_TLS_NONE)
 		return pq_error_set(PQ_EINVAL, "IMAP %s: unknown TLS mode %d", im->host, c->tls);
 
-	fd = pq_tls_dial("IMAP", im->host, port, (int)im->timeout, &loopback);
+	fd = pq_tls_dial("IMAP", im->host, port, (int)im->timeout, PQ_TLS_STOPPABLE, &loopback);
 	if (fd < 0)
 		return fd;
 	if (c->tls == PQ_IMAP_TLS_NONE && !loopback) {
-		close(fd);
+		pq_tls_close_fd(fd);
 		return pq_error_set(PQ_EINVAL,
 				    "IMAP %s: refusing to send the password in clear text to a "
 				    "non-loopback address; use implicit TLS or STARTTLS",
@@ -191,7 +291,11 @@ static int session_open(struct pq_imap *im, const struct pq_imap_conf *c)
 			(int)im->timeout);
 	if (r < 0)
 		return r;
+	pq_tls_set_check(stream, read_check, im);
 	/* From here the session owns the stream and closes it. */
+	im->imap->imap_stream = stream; /* for op_begin(): mailimap_connect() sets it too */
+	op_begin(im);
+	im->imap->imap_stream = NULL;
 	r = mailimap_connect(im->imap, stream);
 	if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED)
 		return session_error(im, r, "greeting");
@@ -238,6 +342,7 @@ int pq_imap_connect(struct pq_imap **out, const struct pq_imap_conf *c)
 	im = pq_calloc(1, sizeof(*im));
 	im->host = pq_strdup(c->host);
 	im->timeout = c->timeout > 0 ? c->timeout : DEFAULT_TIMEOUT;
+	im->max_message = c->max_message ? c->max_message : pq_mail_default_limits.max_size;
 	im->imap = mailimap_new(0, NULL);
 	if (im->imap == NULL) {
 		free(im->host);
@@ -347,7 +452,8 @@ static int search_range(struct pq_imap *im, uint32_t lo, uint32_t hi, uint32_t *
  * least max of them when there are (0: all). With a bound, the search
  * walks UID windows that start at 4 * max and double while they come back
  * short, so a caller that takes 200 at a time from a backlog of a million
- * does not make the server list the million each time. The window that
+ * does not make the server list the million each time; without one,
+ * windows of SEARCH_WINDOW UIDs keep each answer small. The window that
  * reaches the UIDNEXT seen at EXAMINE ends in "*", for what came since.
  */
 static int search_since(struct pq_imap *im, uint32_t after, size_t max, uint32_t **out,
@@ -360,21 +466,22 @@ static int search_since(struct pq_imap *im, uint32_t after, size_t max, uint32_t
 	int r;
 
 	top = sel ? sel->sel_uidnext : 0;
-	window = max ? 4 * (uint64_t)max : 0;
-	if (window != 0 && window < 256)
+	/* without a bound, windows all the same keep each answer small */
+	window = max ? 4 * (uint64_t)max : SEARCH_WINDOW;
+	if (window < 256)
 		window = 256;
 	for (;;) {
-		hi = window == 0 || top == 0 || lo + window >= top ? 0
-								   : (uint32_t)(lo + window - 1);
+		hi = top == 0 || lo + window >= top ? 0 : (uint32_t)(lo + window - 1);
 		r = search_range(im, (uint32_t)lo, hi, &uids, &n, &cap);
 		if (r < 0) {
 			free(uids);
 			return r;
 		}
-		if (hi == 0 || n >= max)
+		if (hi == 0 || (max != 0 && n >= max))
 			break;
 		lo = (uint64_t)hi + 1;
-		window *= 2;
+		if (max != 0)
+			window *= 2;
 	}
 	if (n > 1)
 		qsort(uids, n, sizeof(*uids), uid_cmp);
@@ -388,6 +495,7 @@ static int search_since(struct pq_imap *im, uint32_t after, size_t max, uint32_t
 
 struct fetched {
 	uint32_t uid;
+	uint32_t size; /* RFC822.SIZE */
 	const char *raw;
 	size_t len;
 };
@@ -397,11 +505,14 @@ static int fetched_cmp(const void *a, const void *b)
 	return uid_cmp(&((const struct fetched *)a)->uid, &((const struct fetched *)b)->uid);
 }
 
-/* Finds the UID and the BODY[] of one FETCH response; 0 when either is missing. */
-static int fetched_parse(struct mailimap_msg_att *att, struct fetched *f)
+/*
+ * Finds the UID, and the RFC822.SIZE or the BODY[...] (as want says), of
+ * one FETCH response; 0 when either is missing.
+ */
+static int fetched_parse(struct mailimap_msg_att *att, int want, struct fetched *f)
 {
 	clistiter *it;
-	int have_uid = 0, have_body = 0;
+	int have_uid = 0, have = 0;
 
 	for (it = clist_begin(att->att_list); it != NULL; it = clist_next(it)) {
 		struct mailimap_msg_att_item *item = clist_content(it);
@@ -415,100 +526,258 @@ static int fetched_parse(struct mailimap_msg_att *att, struct fetched *f)
 		if (st->att_type == MAILIMAP_MSG_ATT_UID) {
 			f->uid = st->att_data.att_uid;
 			have_uid = 1;
-		} else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION &&
-			   st->att_data.att_body_section != NULL) {
+		} else if (st->att_type == want && want == MAILIMAP_MSG_ATT_RFC822_SIZE) {
+			f->size = st->att_data.att_rfc822_size;
+			have = 1;
+		} else if (st->att_type == want && st->att_data.att_body_section != NULL) {
 			struct mailimap_msg_att_body_section *sec = st->att_data.att_body_section;
 
 			/* NIL is an empty message, not a lost one. */
 			f->raw = sec->sec_body_part ? sec->sec_body_part : "";
 			f->len = sec->sec_body_part ? sec->sec_length : 0;
-			have_body = 1;
+			have = 1;
 		}
 	}
-	return have_uid && have_body;
+	return have_uid && have;
 }
 
-typedef int (*fetch_fn)(const char *raw, size_t len, uint32_t uid, void *arg);
+typedef int (*fetch_fn)(const char *raw, size_t len, uint32_t uid, const char *refused, void *arg);
 
-/* UID FETCHes BODY.PEEK[] of uids[0..n) (ascending) and hands them out in order. */
-static int fetch_chunk(struct pq_imap *im, const uint32_t *uids, size_t n, fetch_fn fn, void *arg,
-		       struct pq_tls_sigpipe *guard)
+/* A UID set for uids[0..n) (ascending), ranges joined. NULL when out of memory. */
+static struct mailimap_set *uid_set(const uint32_t *uids, size_t n)
 {
-	struct mailimap_fetch_type *ft;
-	struct mailimap_fetch_att *att;
-	struct mailimap_section *section;
-	struct mailimap_set *set;
-	struct fetched *got;
-	clist *result = NULL;
-	clistiter *it;
-	size_t i, start, ngot = 0;
-	int r, ret = 0;
+	struct mailimap_set *set = mailimap_set_new_empty();
+	size_t i, start;
 
-	set = mailimap_set_new_empty();
-	ft = mailimap_fetch_type_new_fetch_att_list_empty();
-	if (set == NULL || ft == NULL)
-		goto nomem;
+	if (set == NULL)
+		return NULL;
 	for (start = 0, i = 1; i <= n; i++) {
 		if (i < n && uids[i] == uids[i - 1] + 1)
 			continue;
-		if (mailimap_set_add_interval(set, uids[start], uids[i - 1]) != MAILIMAP_NO_ERROR)
-			goto nomem;
+		if (mailimap_set_add_interval(set, uids[start], uids[i - 1]) != MAILIMAP_NO_ERROR) {
+			mailimap_set_free(set);
+			return NULL;
+		}
 		start = i;
 	}
-	att = mailimap_fetch_att_new_uid();
-	if (att == NULL)
-		goto nomem;
-	if (mailimap_fetch_type_new_fetch_att_list_add(ft, att) != 0) {
-		mailimap_fetch_att_free(att);
-		goto nomem;
-	}
-	section = mailimap_section_new(NULL);
-	att = section ? mailimap_fetch_att_new_body_peek_section(section) : NULL;
-	if (att == NULL || mailimap_fetch_type_new_fetch_att_list_add(ft, att) != 0) {
-		if (att != NULL)
-			mailimap_fetch_att_free(att);
-		else if (section != NULL)
-			mailimap_section_free(section);
-		goto nomem;
-	}
+	return set;
+}
 
-	op_begin(im);
-	r = mailimap_uid_fetch(im->imap, set, ft, &result);
+/*
+ * UID FETCHes (UID att) for uids[0..n) and collects, in ascending UID order
+ * without repeats, the answers for those UIDs that carry want (see
+ * fetched_parse()) into *got (free() it; the bytes point into *result,
+ * mailimap_fetch_list_free() it). Unsolicited FETCH answers (flag changes)
+ * are skipped, and so is a message expunged meanwhile.
+ */
+static int fetch_list(struct pq_imap *im, const uint32_t *uids, size_t n,
+		      struct mailimap_fetch_att *att, int want, clist **result,
+		      struct fetched **got, size_t *ngot)
+{
+	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	struct mailimap_fetch_att *uid_att = NULL;
+	struct mailimap_set *set = uid_set(uids, n);
+	clistiter *it;
+	size_t i, k = 0;
+	int r;
+
+	*result = NULL;
+	*got = NULL;
+	*ngot = 0;
+	if (ft == NULL || set == NULL)
+		goto nomem;
+	uid_att = mailimap_fetch_att_new_uid();
+	if (uid_att == NULL || mailimap_fetch_type_new_fetch_att_list_add(ft, uid_att) != 0)
+		goto nomem;
+	uid_att = NULL;
+	if (mailimap_fetch_type_new_fetch_att_list_add(ft, att) != 0)
+		goto nomem;
+	att = NULL;
+
+	r = mailimap_uid_fetch(im->imap, set, ft, result);
 	mailimap_fetch_type_free(ft);
 	mailimap_set_free(set);
 	if (r != MAILIMAP_NO_ERROR)
 		return session_error(im, r, "UID FETCH");
 
-	got = pq_reallocarray(NULL, (result ? clist_count(result) : 0) + 1, sizeof(*got));
-	for (it = result ? clist_begin(result) : NULL; it != NULL; it = clist_next(it)) {
-		struct fetched f = { 0, NULL, 0 };
+	*got = pq_reallocarray(NULL, (*result ? clist_count(*result) : 0) + 1, sizeof(**got));
+	for (it = *result ? clist_begin(*result) : NULL; it != NULL; it = clist_next(it)) {
+		struct fetched f = { 0, 0, NULL, 0 };
 
-		/* Unsolicited FETCH responses (flag changes) carry no body: skip them. */
-		if (fetched_parse(clist_content(it), &f) &&
+		if (fetched_parse(clist_content(it), want, &f) &&
 		    bsearch(&f.uid, uids, n, sizeof(*uids), uid_cmp) != NULL)
-			got[ngot++] = f;
+			(*got)[k++] = f;
 	}
-	if (ngot > 1)
-		qsort(got, ngot, sizeof(*got), fetched_cmp);
-	for (i = 0; i < ngot && ret == 0; i++) {
-		if (i > 0 && got[i].uid == got[i - 1].uid)
-			continue;
-		/* The callback runs with the caller's own signal mask. */
-		pq_tls_sigpipe_restore(guard);
-		ret = fn(got[i].raw, got[i].len, got[i].uid, arg);
-		pq_tls_sigpipe_block(guard);
-	}
-	free(got);
-	if (result != NULL)
-		mailimap_fetch_list_free(result);
-	return ret;
+	if (k > 1)
+		qsort(*got, k, sizeof(**got), fetched_cmp);
+	for (i = 0, *ngot = 0; i < k; i++)
+		if (*ngot == 0 || (*got)[*ngot - 1].uid != (*got)[i].uid)
+			(*got)[(*ngot)++] = (*got)[i];
+	return 0;
 
 nomem:
+	if (uid_att != NULL)
+		mailimap_fetch_att_free(uid_att);
+	if (att != NULL)
+		mailimap_fetch_att_free(att);
 	if (ft != NULL)
 		mailimap_fetch_type_free(ft);
 	if (set != NULL)
 		mailimap_set_free(set);
 	return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
+}
+
+/* BODY.PEEK[] or, with partial, BODY.PEEK[HEADER]<0.partial>; NULL when out of memory. */
+static struct mailimap_fetch_att *body_att(uint32_t partial)
+{
+	struct mailimap_section *section = partial ? mailimap_section_new_header()
+						   : mailimap_section_new(NULL);
+	struct mailimap_fetch_att *att;
+
+	if (section == NULL)
+		return NULL;
+	att = partial ? mailimap_fetch_att_new_body_peek_section_partial(section, 0, partial)
+		      : mailimap_fetch_att_new_body_peek_section(section);
+	if (att == NULL)
+		mailimap_section_free(section);
+	return att;
+}
+
+/* Hands got[0..n) to fn in order, with the caller's signal mask; stops at its first non-zero. */
+static int hand_out(const struct fetched *got, size_t n, const char *refused, fetch_fn fn,
+		    void *arg, struct pq_tls_sigpipe *guard)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < n && ret == 0; i++) {
+		pq_tls_sigpipe_restore(guard);
+		ret = fn(got[i].raw, got[i].len, got[i].uid, refused, arg);
+		pq_tls_sigpipe_block(guard);
+	}
+	return ret;
+}
+
+/*
+ * The RFC822.SIZE of uids[0..n) (ascending) into *out (free() it), in UID
+ * order; expunged messages are missing.
+ */
+static int fetch_sizes(struct pq_imap *im, const uint32_t *uids, size_t n, struct fetched **out,
+		       size_t *nout)
+{
+	struct mailimap_fetch_att *att = mailimap_fetch_att_new_rfc822_size();
+	clist *result;
+	int r;
+
+	if (att == NULL)
+		return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
+	op_begin(im);
+	r = fetch_list(im, uids, n, att, MAILIMAP_MSG_ATT_RFC822_SIZE, &result, out, nout);
+	if (result != NULL)
+		mailimap_fetch_list_free(result);
+	return r;
+}
+
+/*
+ * UID FETCHes BODY.PEEK[] of the messages of m[0..n) (ascending, their
+ * sizes announced) and hands them out in order. The answer may take twice
+ * the announced bytes (a server may count line ends its own way) and one
+ * message up to twice the limit more; each literal at most twice the limit
+ * (ingest keeps one over the limit as unparsable).
+ */
+static int fetch_bodies(struct pq_imap *im, const struct fetched *m, size_t n, fetch_fn fn,
+			void *arg, struct pq_tls_sigpipe *guard)
+{
+	unsigned long long announced = 0, budget;
+	struct mailimap_fetch_att *att = body_att(0);
+	struct fetched *got = NULL;
+	clist *result = NULL;
+	uint32_t *uids;
+	size_t i, ngot;
+	int r;
+
+	if (att == NULL)
+		return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
+	uids = pq_reallocarray(NULL, n, sizeof(*uids));
+	for (i = 0; i < n; i++) {
+		uids[i] = m[i].uid;
+		announced += m[i].size;
+	}
+	budget = 2 * announced + 2 * (unsigned long long)im->max_message + (1u << 20);
+	op_start(im, budget, 2 * (unsigned long long)im->max_message,
+		 2 * (long)im->timeout + (long)((2 * announced) / MIN_RATE));
+	r = fetch_list(im, uids, n, att, MAILIMAP_MSG_ATT_BODY_SECTION, &result, &got, &ngot);
+	free(uids);
+	if (r == 0)
+		r = hand_out(got, ngot, NULL, fn, arg, guard);
+	free(got);
+	if (result != NULL)
+		mailimap_fetch_list_free(result);
+	return r;
+}
+
+/*
+ * A message whose announced size is over the limit: not fetched. The start
+ * of its header (HEADER_KEEP bytes at most) goes to fn with the reason, so
+ * that what was left out is on record.
+ */
+static int fetch_refused(struct pq_imap *im, const struct fetched *m, fetch_fn fn, void *arg,
+			 struct pq_tls_sigpipe *guard)
+{
+	struct mailimap_fetch_att *att = body_att(HEADER_KEEP);
+	struct fetched *got = NULL;
+	struct pq_buf why = PQ_BUF_INIT;
+	clist *result = NULL;
+	size_t ngot;
+	int r;
+
+	if (att == NULL)
+		return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
+	op_start(im, ANSWER_MAX, 2 * HEADER_KEEP, 2 * (long)im->timeout);
+	r = fetch_list(im, &m->uid, 1, att, MAILIMAP_MSG_ATT_BODY_SECTION, &result, &got, &ngot);
+	if (r == 0) {
+		pq_buf_addf(&why,
+			    "message of %" PRIu32 " bytes (RFC822.SIZE) is over the limit of %zu: "
+			    "not fetched, only the start of its header is kept",
+			    m->size, im->max_message);
+		r = hand_out(got, ngot, why.ptr, fn, arg, guard);
+	}
+	pq_buf_free(&why);
+	free(got);
+	if (result != NULL)
+		mailimap_fetch_list_free(result);
+	return r;
+}
+
+/*
+ * Fetches uids[0..n) (ascending): their sizes first, then the bodies of
+ * those within the limit in batches of FETCH_BYTES announced bytes, in UID
+ * order with the refused ones between them.
+ */
+static int fetch_chunk(struct pq_imap *im, const uint32_t *uids, size_t n, fetch_fn fn, void *arg,
+		       struct pq_tls_sigpipe *guard)
+{
+	struct fetched *m = NULL;
+	unsigned long long bytes;
+	size_t nm, i, j;
+	int r;
+
+	r = fetch_sizes(im, uids, n, &m, &nm);
+	for (i = 0; r == 0 && i < nm; i = j) {
+		if (m[i].size > im->max_message) {
+			r = fetch_refused(im, &m[i], fn, arg, guard);
+			j = i + 1;
+			continue;
+		}
+		bytes = m[i].size;
+		for (j = i + 1;
+		     j < nm && m[j].size <= im->max_message && bytes + m[j].size <= FETCH_BYTES;
+		     j++)
+			bytes += m[j].size;
+		r = fetch_bodies(im, m + i, j - i, fn, arg, guard);
+	}
+	free(m);
+	return r;
 }
 
 int pq_imap_fetch_since(struct pq_imap *im, uint32_t after, size_t max, fetch_fn fn, void *arg)
@@ -628,6 +897,7 @@ void pq_imap_free(struct pq_imap *im)
 	}
 	mailimap_free(im->imap);
 	pq_tls_sigpipe_restore(&guard);
+	pq_buf_free(&im->why);
 	free(im->host);
 	free(im);
 }

@@ -8,9 +8,23 @@
  * caller's event loop. The source cursor is (UIDVALIDITY, last UID).
  *
  * Every wait on the network (connect, TLS handshake, each read or write) is
- * bounded by the configured timeout; name resolution has the system
- * resolver's own. A silent or vanished server ends the call with PQ_EIO and
- * leaves the session dead (only pq_imap_free() is then useful).
+ * bounded by the configured timeout, and each command's whole answer by a
+ * deadline (twice the timeout, plus a second per 64 KiB of bodies it
+ * carries) so a server that trickles cannot hold the caller; name
+ * resolution has the system resolver's own. A silent, vanished or trickling
+ * server ends the call with PQ_EIO and leaves the session dead (only
+ * pq_imap_free() is then useful). A connection the peer closed fails at
+ * once, whatever libetpan was reading.
+ *
+ * What a server sends is bounded: a literal announced over the limit
+ * ("{4000000000}") is refused before a byte of it is read, and each answer
+ * has a budget of bytes (16 MiB for ordinary commands; for bodies, twice
+ * their announced sizes plus twice the message limit). Past a bound the
+ * call fails with PQ_EIO naming it, and the session is dead.
+ *
+ * The socket is registered with the process-wide stop (stop.h): once a
+ * stop is requested, whatever the session waits for ends at once (PQ_EIO,
+ * "stopping"), so a stopping daemon never waits for a server.
  *
  * libetpan and GnuTLS write with plain send(): so that a vanished peer
  * cannot kill the process with SIGPIPE, these functions block SIGPIPE in the
@@ -36,7 +50,8 @@ struct pq_imap_conf {
 	const char *ca_file; /* PEM CA bundle trusted besides the system store; NULL: system only */
 	const char *user;
 	const char *password;
-	int timeout; /* seconds any one wait on the network may last; 0: 60 */
+	int timeout;	    /* seconds any one wait on the network may last; 0: 60 */
+	size_t max_message; /* bytes of one message; 0: pq_mail_default_limits (mail.h) */
 };
 
 struct pq_imap;
@@ -74,15 +89,25 @@ int pq_imap_select(struct pq_imap *im, const char *mailbox, uint32_t *uidvalidit
  * bytes as the server returns BODY.PEEK[] (\Seen is not set; IMAP servers
  * end every line with CRLF). raw is valid only during the call, which runs
  * with the caller's signal mask. UIDs come from UID SEARCH (over windows of
- * about 4 * max UIDs when max is given, so a big backlog is not listed
- * whole on every call; 4 bytes kept per UID) and bodies from UID FETCH, 100
- * at a time. A message expunged meanwhile is skipped. Stops at the first
- * non-zero value fn returns and returns it; else 0, PQ_EINVAL when no
- * mailbox is selected or the session is idling, PQ_EIO on network or
- * protocol failure.
+ * about 4 * max UIDs when max is given, of 65536 UIDs else, so a big
+ * backlog is not listed whole on every call; 4 bytes kept per UID), then
+ * UID FETCH asks for RFC822.SIZE, 100 at a time, and for the bodies, at
+ * most 100 and about 32 MiB (as announced) at a time.
+ *
+ * A message announced over the size limit is not fetched: fn gets the
+ * start of its header (64 KiB at most, maybe empty) as raw and the reason
+ * in refused ("message of N bytes (RFC822.SIZE) is over the limit of M:
+ * ..."); refused is NULL for every other message. A message expunged
+ * meanwhile is skipped. Stops at the first non-zero value fn returns and
+ * returns it; else 0, PQ_EINVAL when no mailbox is selected or the session
+ * is idling, PQ_EIO on network or protocol failure, or an answer past its
+ * bounds (a body's literal over twice the limit though its RFC822.SIZE was
+ * within it, for one).
  */
 int pq_imap_fetch_since(struct pq_imap *im, uint32_t after, size_t max,
-			int (*fn)(const char *raw, size_t len, uint32_t uid, void *arg), void *arg);
+			int (*fn)(const char *raw, size_t len, uint32_t uid, const char *refused,
+				  void *arg),
+			void *arg);
 
 /*
  * Enters IDLE on the selected mailbox and returns the socket to watch for
@@ -97,8 +122,8 @@ int pq_imap_idle_start(struct pq_imap *im, int *pending);
 
 /*
  * Leaves IDLE (DONE) and reads the server's completion, with whatever
- * untagged news came meanwhile; fetch again after it. 0, PQ_EINVAL when
- * not idling, PQ_EIO.
+ * untagged news came meanwhile, within the deadline of any command; fetch
+ * again after it. 0, PQ_EINVAL when not idling, PQ_EIO.
  */
 int pq_imap_idle_done(struct pq_imap *im);
 

@@ -152,14 +152,15 @@ static char *join_words(char *const *v, size_t n, char sep)
 	return n ? pq_buf_detach(&b) : NULL;
 }
 
+/* refused: the source did not take the message whole, for that reason (else NULL). */
 static void parse(struct parsed *p, const char *raw, size_t len, const struct pq_mail_limits *lim,
-		  int *ok)
+		  const char *refused, int *ok)
 {
 	memset(p, 0, sizeof(*p));
-	*ok = pq_mail_parse(&p->mail, raw, len, lim) == 0;
+	*ok = pq_mail_parse(&p->mail, raw, len, lim) == 0 && !refused;
 	if (!*ok) {
 		p->kind = "unparsable";
-		p->error = pq_strdup(pq_error_last());
+		p->error = pq_strdup(refused ? refused : pq_error_last());
 		return;
 	}
 	if (p->mail.warning)
@@ -408,15 +409,15 @@ static void series_member(struct pq_series_member *m, const struct parsed *p)
 	m->change_id = p->patch.change_id;
 }
 
-static int store_message(struct pq_ingest *ig, const char *raw, size_t len, const char *cursor,
-			 const unsigned char *hash)
+static int store_message(struct pq_ingest *ig, const char *raw, size_t len, const char *refused,
+			 const char *cursor, const unsigned char *hash)
 {
 	struct pq_series_member member;
 	struct parsed p;
 	long long existing, raw_id, id, series = 0;
 	int ok, other_content, ret;
 
-	parse(&p, raw, len, &ig->limits, &ok);
+	parse(&p, raw, len, &ig->limits, refused, &ok);
 	if ((ret = find_message(ig->store, &p.mail, &existing, &other_content)) < 0)
 		goto out;
 	if (existing) {
@@ -477,7 +478,8 @@ static int raw_known(struct pq_store *s, const unsigned char *hash, int *known)
 	return 0;
 }
 
-int pq_ingest_message(struct pq_ingest *ig, const char *raw, size_t len, const char *cursor)
+static int ingest_one(struct pq_ingest *ig, const char *raw, size_t len, const char *refused,
+		      const char *cursor)
 {
 	unsigned char hash[PQ_DIGEST_LEN];
 	int known, ret;
@@ -493,7 +495,7 @@ int pq_ingest_message(struct pq_ingest *ig, const char *raw, size_t len, const c
 		goto fail;
 	if (known)
 		ig->stats.same_bytes++;
-	else if ((ret = store_message(ig, raw, len, cursor, hash)) < 0)
+	else if ((ret = store_message(ig, raw, len, refused, cursor, hash)) < 0)
 		goto fail;
 	if (ig->pending >= ig->batch)
 		return pq_ingest_flush(ig);
@@ -502,4 +504,15 @@ fail:
 	pq_store_rollback(ig->store);
 	ig->pending = 0;
 	return ret;
+}
+
+int pq_ingest_message(struct pq_ingest *ig, const char *raw, size_t len, const char *cursor)
+{
+	return ingest_one(ig, raw, len, NULL, cursor);
+}
+
+int pq_ingest_refused(struct pq_ingest *ig, const char *raw, size_t len, const char *reason,
+		      const char *cursor)
+{
+	return ingest_one(ig, raw, len, reason, cursor);
 }

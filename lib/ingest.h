@@ -45,6 +45,17 @@ int pq_ingest_new(struct pq_ingest **out, struct pq_store *s, const char *source
  */
 int pq_ingest_message(struct pq_ingest *ig, const char *raw, size_t len, const char *cursor);
 
+/*
+ * Records a message the source did not take whole (over the size limit, so
+ * not fetched): raw is what was kept of it (the start of its header, maybe
+ * empty), stored as an unparsable message whose error is reason, with
+ * cursor as for pq_ingest_message(), so the loss is on record and counted
+ * once; byte-identical raw is skipped as there. Returns 0, or a negative
+ * code when the database fails (the batch is then rolled back).
+ */
+int pq_ingest_refused(struct pq_ingest *ig, const char *raw, size_t len, const char *reason,
+		      const char *cursor);
+
 /* Commits the pending batch. Returns 0 or PQ_EDB. */
 int pq_ingest_flush(struct pq_ingest *ig);
 

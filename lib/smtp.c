@@ -623,7 +623,7 @@ static int session_open(struct session *ss, const char *helo)
 
 	if (port == NULL)
 		port = srv->tls == PQ_SMTP_TLS_IMPLICIT ? "465" : "587";
-	fd = pq_tls_dial("SMTP", ss->host, port, ss->timeout, &ss->loopback);
+	fd = pq_tls_dial("SMTP", ss->host, port, ss->timeout, 0, &ss->loopback);
 	if (fd < 0)
 		return fd == PQ_EIO ? PQ_ETEMP : fd;
 	if (srv->tls == PQ_SMTP_TLS_NONE && !ss->loopback) {

@@ -40,6 +40,7 @@ struct pq_source {
 	char *host, *port, *ca_file, *user, *password_file, *credential, *mailbox;
 	enum pq_imap_tls tls;
 	int no_verify;
+	int timeout;
 	struct pq_imap *im;
 	uint32_t uidvalidity, uidnext;
 	int idle_fd;
@@ -113,6 +114,7 @@ static void copy_imap_conf(struct pq_source *src, const struct pq_source_conf *s
 		   : sc->tls == PQ_TLS_NONE   ? PQ_IMAP_TLS_NONE
 					      : PQ_IMAP_TLS_IMPLICIT;
 	src->no_verify = !sc->verify;
+	src->timeout = sc->timeout;
 }
 
 int pq_source_open(struct pq_source **out, const struct pq_source_spec *spec)
@@ -360,6 +362,7 @@ static int imap_connect(struct pq_source *src)
 		.no_verify = src->no_verify,
 		.ca_file = src->ca_file,
 		.user = src->user,
+		.timeout = src->timeout,
 	};
 	int rc;
 
@@ -398,13 +401,20 @@ struct imap_fetch {
 	int rc;
 };
 
-static int imap_on_message(const char *raw, size_t len, uint32_t uid, void *arg)
+static int imap_on_message(const char *raw, size_t len, uint32_t uid, const char *refused,
+			   void *arg)
 {
 	struct imap_fetch *f = arg;
 	char cursor[32];
 
 	snprintf(cursor, sizeof(cursor), "%" PRIu32 ":%" PRIu32, f->src->uidvalidity, uid);
-	f->rc = source_ingest(f->src, f->ig, raw, len, cursor);
+	if (refused) {
+		/* on record as unparsable, committed with the cursor: once, and not lost */
+		source_warn(f->src, "%s UID %s: %s", f->src->mailbox, cursor, refused);
+		f->rc = pq_ingest_refused(f->ig, raw, len, refused, cursor);
+	} else {
+		f->rc = source_ingest(f->src, f->ig, raw, len, cursor);
+	}
 	f->last = uid;
 	f->n++;
 	return f->rc < 0;

@@ -28,6 +28,10 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "stop.h"
+
+/* A stopping process looks at a connect this often (ms). */
+#define STOP_TICK_MS 200
 
 /* ---- TCP ---- */
 
@@ -57,8 +61,11 @@ static long ms_since(const struct timespec *start)
 	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
-/* Waits for a non-blocking connect() on fd; 0 or an errno value. */
-static int connect_wait(int fd, int timeout)
+/*
+ * Waits for a non-blocking connect() on fd; 0 or an errno value (ECANCELED
+ * when stoppable and a stop was requested).
+ */
+static int connect_wait(int fd, int timeout, int stoppable)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	struct timespec start;
@@ -68,15 +75,17 @@ static int connect_wait(int fd, int timeout)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
+		if (stoppable && pq_stop_requested())
+			return ECANCELED;
 		left = (long)timeout * 1000 - ms_since(&start);
 		if (left <= 0)
 			return ETIMEDOUT;
+		if (stoppable && left > STOP_TICK_MS)
+			left = STOP_TICK_MS;
 		r = poll(&pfd, 1, (int)left);
 		if (r > 0)
 			break;
-		if (r == 0)
-			return ETIMEDOUT;
-		if (errno != EINTR)
+		if (r < 0 && errno != EINTR)
 			return errno;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -84,13 +93,21 @@ static int connect_wait(int fd, int timeout)
 	return err;
 }
 
-int pq_tls_dial(const char *proto, const char *host, const char *port, int timeout, int *loopback)
+void pq_tls_close_fd(int fd)
 {
+	pq_stop_unwatch_fd(fd);
+	close(fd);
+}
+
+int pq_tls_dial(const char *proto, const char *host, const char *port, int timeout, unsigned flags,
+		int *loopback)
+{
+	int stoppable = (flags & PQ_TLS_STOPPABLE) != 0;
 	struct addrinfo hints, *res, *ai;
 	char addr[INET6_ADDRSTRLEN] = "";
 	unsigned long n;
 	char *end;
-	int fd = -1, r, err = 0, flags;
+	int fd = -1, r, err = 0, fl;
 
 	*loopback = 0;
 	n = strtoul(port, &end, 10);
@@ -113,17 +130,21 @@ int pq_tls_dial(const char *proto, const char *host, const char *port, int timeo
 			continue;
 		}
 		err = 0;
+		if (stoppable)
+			pq_stop_watch_fd(fd);
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 			err = errno;
 			if (err == EINPROGRESS)
-				err = connect_wait(fd, timeout);
+				err = connect_wait(fd, timeout, stoppable);
 		}
 		if (err == 0) {
 			*loopback = addr_is_loopback(ai->ai_addr);
 			break;
 		}
-		close(fd);
+		pq_tls_close_fd(fd);
 		fd = -1;
+		if (err == ECANCELED)
+			break;
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
@@ -131,12 +152,13 @@ int pq_tls_dial(const char *proto, const char *host, const char *port, int timeo
 				    addr, port,
 				    err == ETIMEDOUT	  ? "timed out"
 				    : err == ECONNREFUSED ? "connection refused"
+				    : err == ECANCELED	  ? "stopping"
 							  : strerror(err));
 	/* libetpan's TLS handshake wants a blocking socket. */
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		err = errno;
-		close(fd);
+		pq_tls_close_fd(fd);
 		return pq_error_set(PQ_EIO, "%s %s: fcntl: %s", proto, host, strerror(err));
 	}
 	return fd;
@@ -160,9 +182,225 @@ static void tls_on_setup(struct mailstream_ssl_context *ctx, void *arg)
 		mailstream_ssl_set_server_name(ctx, (char *)host);
 }
 
+/* ---- the guard: the layer between libetpan and the connection ---- */
+
+struct guard {
+	mailstream_low *inner; /* the socket or TLS layer */
+	int fd;
+	time_t timeout;		  /* seconds, each wait */
+	int has_deadline;	  /* the operation at hand ends by deadline */
+	struct timespec deadline; /* CLOCK_MONOTONIC */
+	int (*check)(void *arg, unsigned long long nread);
+	void *check_arg;
+	unsigned long long nread;
+	enum pq_tls_fail fail; /* sticky: once failed, the stream is dead */
+};
+
+/* Seconds the next wait may last, or 0 when the deadline has passed. */
+static time_t guard_wait(struct guard *g)
+{
+	struct timespec now;
+	long long left_ms;
+
+	if (!g->has_deadline)
+		return g->timeout;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left_ms = (long long)(g->deadline.tv_sec - now.tv_sec) * 1000 +
+		  (g->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	if (left_ms <= 0)
+		return 0;
+	if (left_ms < (long long)g->timeout * 1000)
+		return (time_t)((left_ms + 999) / 1000);
+	return g->timeout;
+}
+
+/* Records why a read or write that waited at most wait seconds from start failed. */
+static void guard_failed(struct guard *g, ssize_t r, time_t wait, const struct timespec *start)
+{
+	if (pq_stop_requested())
+		g->fail = PQ_TLS_STOPPED;
+	else if (r < 0 && ms_since(start) >= (long)wait * 1000 - 50)
+		g->fail = PQ_TLS_TIMEOUT;
+	else
+		g->fail = PQ_TLS_CLOSED;
+}
+
+static ssize_t guard_read(mailstream_low *s, void *buf, size_t count)
+{
+	struct guard *g = s->data;
+	struct timespec start;
+	time_t wait;
+	ssize_t r;
+
+	if (g->fail)
+		return -1;
+	if (g->check != NULL && g->check(g->check_arg, g->nread) < 0) {
+		g->fail = PQ_TLS_REFUSED;
+		return -1;
+	}
+	wait = guard_wait(g);
+	if (wait == 0) {
+		g->fail = PQ_TLS_TIMEOUT;
+		return -1;
+	}
+	mailstream_low_set_timeout(g->inner, wait);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	r = mailstream_low_read(g->inner, buf, count);
+	if (r > 0) {
+		g->nread += (unsigned long long)r;
+		return r;
+	}
+	/* 0 is end of file: libetpan would read again, for ever */
+	guard_failed(g, r, wait, &start);
+	return -1;
+}
+
+static ssize_t guard_write(mailstream_low *s, const void *buf, size_t count)
+{
+	struct guard *g = s->data;
+	struct timespec start;
+	time_t wait;
+	ssize_t r;
+
+	if (g->fail)
+		return -1;
+	wait = guard_wait(g);
+	if (wait == 0) {
+		g->fail = PQ_TLS_TIMEOUT;
+		return -1;
+	}
+	mailstream_low_set_timeout(g->inner, wait);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	r = mailstream_low_write(g->inner, buf, count);
+	if (r > 0 || count == 0)
+		return r;
+	guard_failed(g, r, wait, &start);
+	return -1;
+}
+
+static int guard_close(mailstream_low *s)
+{
+	struct guard *g = s->data;
+
+	/* before the number can be reused by another file */
+	pq_stop_unwatch_fd(g->fd);
+	return mailstream_low_close(g->inner);
+}
+
+static int guard_get_fd(mailstream_low *s)
+{
+	return mailstream_low_get_fd(((struct guard *)s->data)->inner);
+}
+
+static void guard_free(mailstream_low *s)
+{
+	struct guard *g = s->data;
+
+	mailstream_low_free(g->inner);
+	free(g);
+	free(s);
+}
+
+static void guard_cancel(mailstream_low *s)
+{
+	mailstream_low_cancel(((struct guard *)s->data)->inner);
+}
+
+static struct mailstream_cancel *guard_get_cancel(mailstream_low *s)
+{
+	return mailstream_low_get_cancel(((struct guard *)s->data)->inner);
+}
+
+static carray *guard_get_certificate_chain(mailstream_low *s)
+{
+	return mailstream_low_get_certificate_chain(((struct guard *)s->data)->inner);
+}
+
+static int guard_setup_idle(mailstream_low *s)
+{
+	return mailstream_low_setup_idle(((struct guard *)s->data)->inner);
+}
+
+static int guard_unsetup_idle(mailstream_low *s)
+{
+	return mailstream_low_unsetup_idle(((struct guard *)s->data)->inner);
+}
+
+static int guard_interrupt_idle(mailstream_low *s)
+{
+	return mailstream_low_interrupt_idle(((struct guard *)s->data)->inner);
+}
+
+static mailstream_low_driver guard_driver = {
+	.mailstream_read = guard_read,
+	.mailstream_write = guard_write,
+	.mailstream_close = guard_close,
+	.mailstream_get_fd = guard_get_fd,
+	.mailstream_free = guard_free,
+	.mailstream_cancel = guard_cancel,
+	.mailstream_get_cancel = guard_get_cancel,
+	.mailstream_get_certificate_chain = guard_get_certificate_chain,
+	.mailstream_setup_idle = guard_setup_idle,
+	.mailstream_unsetup_idle = guard_unsetup_idle,
+	.mailstream_interrupt_idle = guard_interrupt_idle,
+};
+
+/* The guard of a stream from pq_tls_open(). */
+static struct guard *guard_of(mailstream *s)
+{
+	mailstream_low *low = mailstream_get_low(s);
+
+	return low->driver == &guard_driver ? low->data : NULL;
+}
+
+void pq_tls_deadline(mailstream *s, int seconds)
+{
+	struct guard *g = guard_of(s);
+
+	if (g == NULL)
+		return;
+	g->has_deadline = seconds > 0;
+	clock_gettime(CLOCK_MONOTONIC, &g->deadline);
+	g->deadline.tv_sec += seconds;
+}
+
+void pq_tls_set_check(mailstream *s, int (*check)(void *arg, unsigned long long nread), void *arg)
+{
+	struct guard *g = guard_of(s);
+
+	if (g == NULL)
+		return;
+	g->check = check;
+	g->check_arg = arg;
+}
+
+unsigned long long pq_tls_bytes_read(mailstream *s)
+{
+	struct guard *g = guard_of(s);
+
+	return g ? g->nread : 0;
+}
+
+enum pq_tls_fail pq_tls_failure(mailstream *s)
+{
+	struct guard *g = guard_of(s);
+
+	return g ? g->fail : PQ_TLS_OK;
+}
+
+/* " (timed out)" or " (stopping)" after a handshake that failed, begun at start. */
+static const char *handshake_why(const struct timespec *start, int timeout)
+{
+	if (pq_stop_requested())
+		return " (stopping)";
+	return ms_since(start) >= (long)timeout * 1000 - 50 ? " (timed out)" : "";
+}
+
 int pq_tls_open(mailstream **out, int fd, int tls, const char *proto, const char *host, int timeout)
 {
 	struct timespec start;
+	mailstream_low *low;
+	struct guard *g;
 
 	*out = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -171,36 +409,50 @@ int pq_tls_open(mailstream **out, int fd, int tls, const char *proto, const char
 								 (void *)host);
 	else
 		*out = mailstream_socket_open_timeout(fd, timeout);
-	if (*out != NULL)
-		return 0;
-	close(fd);
-	if (tls)
-		return pq_error_set(PQ_EIO, "%s %s: TLS handshake failed%s", proto, host,
-				    ms_since(&start) >= (long)timeout * 1000 ? " (timed out)" : "");
-	return pq_error_set(PQ_ERROR, "%s %s: out of memory", proto, host);
+	if (*out == NULL) {
+		pq_tls_close_fd(fd);
+		if (tls)
+			return pq_error_set(PQ_EIO, "%s %s: TLS handshake failed%s", proto, host,
+					    handshake_why(&start, timeout));
+		return pq_error_set(PQ_ERROR, "%s %s: out of memory", proto, host);
+	}
+	g = pq_calloc(1, sizeof(*g));
+	g->inner = mailstream_get_low(*out);
+	g->fd = fd;
+	g->timeout = timeout > 0 ? timeout : 1;
+	low = mailstream_low_new(g, &guard_driver);
+	if (low == NULL) {
+		free(g);
+		pq_stop_unwatch_fd(fd);
+		mailstream_close(*out);
+		*out = NULL;
+		return pq_error_set(PQ_ERROR, "%s %s: out of memory", proto, host);
+	}
+	mailstream_set_low(*out, low);
+	return 0;
 }
 
 int pq_tls_starttls(mailstream *s, const char *proto, const char *host, int timeout)
 {
-	mailstream_low *plain, *tls;
+	struct guard *g = guard_of(s);
+	mailstream_low *tls;
 	struct timespec start;
-	int fd;
 
+	if (g == NULL)
+		return pq_error_set(PQ_ERROR, "%s %s: STARTTLS on a stream not from pq_tls_open",
+				    proto, host);
 	if (s->read_buffer_len != 0)
 		return pq_error_set(PQ_EIO, "%s %s: server sent data after its STARTTLS answer",
 				    proto, host);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	plain = mailstream_get_low(s);
-	fd = mailstream_low_get_fd(plain);
-	tls = mailstream_low_tls_open_with_callback_timeout(fd, timeout, tls_on_setup,
+	tls = mailstream_low_tls_open_with_callback_timeout(g->fd, timeout, tls_on_setup,
 							    (void *)host);
 	if (tls == NULL)
 		return pq_error_set(PQ_EIO, "%s %s: TLS handshake after STARTTLS failed%s", proto,
-				    host,
-				    ms_since(&start) >= (long)timeout * 1000 ? " (timed out)" : "");
+				    host, handshake_why(&start, timeout));
 	/* Frees the plain layer without closing fd, which tls now owns. */
-	mailstream_low_free(plain);
-	mailstream_set_low(s, tls);
+	mailstream_low_free(g->inner);
+	g->inner = tls;
 	return 0;
 }
 

@@ -10,6 +10,14 @@
  *
  * Messages start with "PROTO HOST: ", PROTO being the caller's protocol
  * name ("IMAP", "SMTP"), so a failure says which connection it was.
+ *
+ * Every stream pq_tls_open() makes reads and writes through a guard: a
+ * peer that closed the connection fails the read (libetpan would take the
+ * 0 of end of file for "nothing yet" and loop on it for ever), each wait
+ * is bounded by the timeout and, when the caller set one, by the deadline
+ * of the operation at hand, a caller's check can refuse a read before it
+ * is made, and the guard remembers why the stream failed. Once a read or
+ * write failed, every later one fails at once: the stream is dead.
  */
 #ifndef PQ_TLS_H
 #define PQ_TLS_H
@@ -18,15 +26,33 @@
 
 #include <libetpan/mailstream.h>
 
+/* Flags of pq_tls_dial(). */
+enum {
+	/*
+	 * The socket is registered with pq_stop_watch_fd() (stop.h) from its
+	 * creation until the stream over it is closed: a stop request cuts
+	 * the connection at once, whatever it waits for. For connections
+	 * that may be cut at any point without harm (reading mail), not for
+	 * one that sends (a cut SMTP DATA may be delivered and sent again).
+	 */
+	PQ_TLS_STOPPABLE = 1,
+};
+
 /*
  * Connects to host:port (port "1".."65535"), trying each resolved address
  * in turn, each bounded by timeout seconds. Returns the connected socket,
- * blocking and close-on-exec (the caller owns it), and sets *loopback to 1
- * when the peer is a loopback address (127.0.0.0/8, ::1, v4-mapped
- * 127/8). Errors: PQ_EINVAL (bad port), PQ_EIO ("cannot resolve host",
- * "cannot connect to ADDR port P: connection refused|timed out|...").
+ * blocking and close-on-exec (the caller owns it: pq_tls_open() it, or
+ * pq_tls_close_fd() it), and sets *loopback to 1 when the peer is a
+ * loopback address (127.0.0.0/8, ::1, v4-mapped 127/8). flags: 0 or
+ * PQ_TLS_STOPPABLE. Errors: PQ_EINVAL (bad port), PQ_EIO ("cannot resolve
+ * host", "cannot connect to ADDR port P: connection refused|timed
+ * out|...", "stopping" once a stop was requested for a stoppable one).
  */
-int pq_tls_dial(const char *proto, const char *host, const char *port, int timeout, int *loopback);
+int pq_tls_dial(const char *proto, const char *host, const char *port, int timeout, unsigned flags,
+		int *loopback);
+
+/* Closes a socket from pq_tls_dial() that was not handed to pq_tls_open(). */
+void pq_tls_close_fd(int fd);
 
 /*
  * Wraps the connected socket fd in a libetpan stream whose every read and
@@ -60,6 +86,34 @@ int pq_tls_starttls(mailstream *s, const char *proto, const char *host, int time
  * system store cannot be loaded), PQ_ERROR (out of memory).
  */
 int pq_tls_verify(mailstream *s, const char *proto, const char *host, const char *ca_file);
+
+/* Why a stream from pq_tls_open() failed (pq_tls_failure()). */
+enum pq_tls_fail {
+	PQ_TLS_OK = 0,	/* it has not failed */
+	PQ_TLS_CLOSED,	/* the peer closed or reset it, or TLS failed */
+	PQ_TLS_TIMEOUT, /* a wait ran out of time, or the operation out of its deadline */
+	PQ_TLS_STOPPED, /* the connection was cut by a stop request (stop.h) */
+	PQ_TLS_REFUSED, /* the check set with pq_tls_set_check() refused the read */
+};
+
+/*
+ * Starts an operation on s: from now on it may last at most seconds in all
+ * (each wait still at most the stream's timeout); 0 lifts the bound.
+ */
+void pq_tls_deadline(mailstream *s, int seconds);
+
+/*
+ * Sets check, called before every read from the network on s with the
+ * number of bytes read from it so far; a negative return fails the read
+ * (PQ_TLS_REFUSED). NULL removes it. arg is borrowed.
+ */
+void pq_tls_set_check(mailstream *s, int (*check)(void *arg, unsigned long long nread), void *arg);
+
+/* Bytes read from the network on s so far (decrypted bytes for TLS). */
+unsigned long long pq_tls_bytes_read(mailstream *s);
+
+/* Why s failed: PQ_TLS_OK while it works. */
+enum pq_tls_fail pq_tls_failure(mailstream *s);
 
 /*
  * libetpan and GnuTLS write with send() without MSG_NOSIGNAL, so a peer

@@ -9,7 +9,9 @@
  *   connect                 prints "connected idle=yes|no"
  *   list AFTER [MAX [STOP]] prints "uidvalidity N uidnext N", then
  *                           "UID SIZE SHA256" per message above AFTER (at
- *                           most MAX, 0: all); with STOP the callback
+ *                           most MAX, 0: all), "UID SIZE SHA256 refused:
+ *                           REASON" for one over the size limit (SIZE and
+ *                           SHA256 then of the header kept); with STOP the callback
  *                           returns 42 after STOP messages, and the probe
  *                           prints "stopped 42"
  *   idle AFTER SECONDS      examines, enters IDLE, prints "idling", waits on
@@ -71,7 +73,7 @@ static char *read_password(const char *path)
 	return b.len ? pq_buf_detach(&b) : pq_strdup("");
 }
 
-static int print_message(const char *raw, size_t len, uint32_t uid, void *arg)
+static int print_message(const char *raw, size_t len, uint32_t uid, const char *refused, void *arg)
 {
 	struct list_state *st = arg;
 	unsigned char d[PQ_DIGEST_LEN];
@@ -81,6 +83,8 @@ static int print_message(const char *raw, size_t len, uint32_t uid, void *arg)
 	printf("%u %zu ", uid, len);
 	for (i = 0; i < sizeof(d); i++)
 		printf("%02x", d[i]);
+	if (refused)
+		printf(" refused: %s", refused);
 	printf("\n");
 	st->seen++;
 	if (st->stop != 0 && st->seen >= st->stop)

@@ -171,7 +171,8 @@ class SilentServer:
 class FakeImap:
     """A scripted IMAP server on loopback for what dovecot will not do on
     demand. replies maps a command ("LOGIN", "UID FETCH", "DONE"...) to the
-    bytes sent back in one write, "{tag}" replaced by the command's tag."""
+    bytes sent back in one write, "{tag}" replaced by the command's tag; a
+    UID FETCH that asks for RFC822.SIZE is "UID FETCH SIZE"."""
 
     def __init__(self, greeting, replies, reset_after=None):
         self.greeting = greeting
@@ -211,6 +212,8 @@ class FakeImap:
                     cmd = words[1].decode().upper()
                     if cmd == "UID":
                         cmd += " " + words[2].decode().upper()
+                    if cmd == "UID FETCH" and b"RFC822.SIZE" in line.upper():
+                        cmd += " SIZE"
                 self.commands.append(cmd)
                 reply = self.replies.get(cmd, b"{tag} BAD unknown\r\n")
                 c.sendall(reply.replace(b"{tag}", tag))
@@ -241,6 +244,8 @@ def test_scripted(pr):
         "IDLE": b"+ idling\r\n* 4 EXISTS\r\n",
         "DONE": b"{tag} OK idle done\r\n",
         "UID SEARCH": b"* SEARCH 10 3 9 10\r\n{tag} OK searched\r\n",
+        "UID FETCH SIZE": b"* 3 FETCH (UID 10 RFC822.SIZE 5)\r\n* 2 FETCH (UID 9 RFC822.SIZE 3)\r\n"
+                          b"* 2 FETCH (UID 9 RFC822.SIZE 3)\r\n{tag} OK fetched\r\n",
         "UID FETCH": b"* 3 FETCH (UID 10 BODY[] {5}\r\nhello)\r\n* 1 FETCH (FLAGS (\\Seen))\r\n"
                      b"* 2 FETCH (UID 9 BODY[] {3}\r\nabc)\r\n{tag} OK fetched\r\n",
         "LOGOUT": b"* BYE bye\r\n{tag} OK out\r\n",
@@ -481,9 +486,11 @@ def test_big(pr, dc):
     msgs = parse_list(p.stdout)[2]
     check(p.returncode == 0 and msgs == want, "500 messages: all of them, exact, in UID order")
     sent = proxy.sent.decode(errors="replace")
-    fetches = re.findall(r"UID FETCH ([^ ]+) ", sent)
-    check(len(fetches) == 5 and len(re.findall(r"UID SEARCH", sent)) == 1,
-          "fetched with one UID SEARCH and 5 UID FETCHes of 100 (%d FETCH)" % len(fetches))
+    sizes = re.findall(r"UID FETCH ([^ ]+) \(UID RFC822\.SIZE\)", sent)
+    bodies = re.findall(r"UID FETCH ([^ ]+) \(UID BODY\.PEEK\[\]\)", sent)
+    check(len(sizes) == 5 and len(bodies) == 5 and len(re.findall(r"UID SEARCH", sent)) == 1,
+          "fetched with one UID SEARCH, 5 UID FETCHes of 100 sizes and 5 of 100 bodies "
+          "(%d, %d)" % (len(sizes), len(bodies)))
     check("BODY.PEEK[]" in sent and "BODY[]" not in sent.replace("BODY.PEEK[]", ""),
           "bodies are fetched with BODY.PEEK[]")
     p = pr.run("list", str(uids[449]), extra=["--mailbox", "big"])
