@@ -46,62 +46,108 @@ struct pq_imap {
 	int has_idle;
 
 	/* the operation at hand: what the server may send before it is refused */
-	unsigned long long op_nread; /* bytes read from the stream before it began */
+	unsigned long long op_read; /* bytes read from the network since it began */
 	unsigned long long op_budget;
 	unsigned long long op_literal; /* bytes one literal may announce */
-	struct pq_buf why;	       /* why read_check() refused, for the message */
+	long op_seconds;	       /* it must end within */
+	struct pq_buf why;	       /* why filter() refused, for the message */
+
+	/* where the server's byte stream stands in IMAP's syntax (filter()) */
+	unsigned long long lit_left; /* bytes of a literal still to come */
+	char tail[32];		     /* the end of the line read so far */
+	size_t ntail;
 };
 
 /* ---- bounds on what the server sends ---- */
 
 /*
- * When the text libetpan is parsing ends in a literal's announcement,
- * "{N}" CRLF, its next read from the network is that literal: sets *n.
+ * When the line read so far, t[0..len), ends in a literal's announcement,
+ * "{N}" and CRLF (or two spaces: libetpan takes those for CRLF, for Lotus
+ * Domino), sets *n and returns 1 for CRLF, 2 for the spaces; else 0. A
+ * number too long for the tail kept counts as more than anyone allows.
  */
-static int literal_announced(const char *s, size_t len, unsigned long long *n)
+static int literal_announced(const char *t, size_t len, size_t cap, unsigned long long *n)
 {
 	size_t i, digits = 0;
+	int kind;
 
-	if (len < 4 || s[len - 1] != '\n' || s[len - 2] != '\r' || s[len - 3] != '}')
+	if (len < 4 || t[len - 3] != '}')
 		return 0;
-	for (i = len - 3; i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9'; i--)
+	if (t[len - 2] == '\r' && t[len - 1] == '\n')
+		kind = 1;
+	else if (t[len - 2] == ' ' && t[len - 1] == ' ')
+		kind = 2;
+	else
+		return 0;
+	for (i = len - 3; i > 0 && t[i - 1] >= '0' && t[i - 1] <= '9'; i--)
 		digits++;
-	if (digits == 0 || i == 0 || s[i - 1] != '{')
+	if (digits == 0)
+		return 0;
+	if (i == 0 && len == cap) { /* the digits fill the tail: far too many */
+		*n = ~0ULL;
+		return kind;
+	}
+	if (i == 0 || t[i - 1] != '{')
 		return 0;
 	*n = 0;
 	for (; i < len - 3; i++) {
 		if (*n > (~0ULL - 9) / 10) {
-			*n = ~0ULL; /* more than anyone allows */
-			return 1;
+			*n = ~0ULL;
+			return kind;
 		}
-		*n = *n * 10 + (unsigned long long)(s[i] - '0');
+		*n = *n * 10 + (unsigned long long)(t[i] - '0');
 	}
-	return 1;
+	return kind;
 }
 
 /*
- * Before each read from the network (tls.h): refuses an answer that grew
- * past its budget, and a literal announced bigger than allowed before a
- * byte of it is read, so a hostile "{4000000000}" costs nothing.
+ * Sees every byte the server sends before libetpan does (tls.h). It
+ * follows IMAP's syntax, lines and the literals they announce, so that a
+ * literal announced bigger than the operation allows is refused before
+ * libetpan reads its announcement (libetpan would reserve the announced
+ * size at once, and read it all), and an answer past its budget of bytes
+ * is cut.
  */
-static int read_check(void *arg, unsigned long long nread)
+static int filter(void *arg, const char *p, size_t n)
 {
 	struct pq_imap *im = arg;
-	const MMAPString *b = im->imap->imap_stream_buffer;
-	unsigned long long n;
+	unsigned long long len;
+	size_t k;
+	int kind;
 
-	if (nread - im->op_nread > im->op_budget) {
+	im->op_read += n;
+	if (im->op_read > im->op_budget) {
 		pq_buf_reset(&im->why);
 		pq_buf_addf(&im->why, "answer over %llu bytes (refused)", im->op_budget);
 		return -1;
 	}
-	if (b != NULL && literal_announced(b->str, b->len, &n) && n > im->op_literal) {
-		pq_buf_reset(&im->why);
-		pq_buf_addf(&im->why,
-			    "the server announced a literal of %llu bytes, over the limit of %llu "
-			    "(refused before reading it)",
-			    n, im->op_literal);
-		return -1;
+	while (n > 0) {
+		if (im->lit_left > 0) {
+			k = n < im->lit_left ? n : (size_t)im->lit_left;
+			p += k;
+			n -= k;
+			im->lit_left -= k;
+			continue;
+		}
+		if (im->ntail == sizeof(im->tail))
+			memmove(im->tail, im->tail + 1, --im->ntail);
+		im->tail[im->ntail++] = *p++;
+		n--;
+		kind = literal_announced(im->tail, im->ntail, sizeof(im->tail), &len);
+		if (kind && len > im->op_literal) {
+			pq_buf_reset(&im->why);
+			pq_buf_addf(&im->why,
+				    "the server announced a literal of %llu bytes, over the limit "
+				    "of %llu (refused before reading it)",
+				    len, im->op_literal);
+			return -1;
+		}
+		if (kind == 1) {
+			im->lit_left = len;
+			im->ntail = 0;
+		} else if (im->tail[im->ntail - 1] == '\n') {
+			im->ntail = 0;
+		}
 	}
 	return 0;
 }
@@ -117,9 +163,10 @@ static void op_start(struct pq_imap *im, unsigned long long budget, unsigned lon
 
 	im->op_budget = budget;
 	im->op_literal = literal;
+	im->op_seconds = seconds;
+	im->op_read = 0;
 	if (s == NULL)
 		return;
-	im->op_nread = pq_tls_bytes_read(s);
 	pq_tls_deadline(s, seconds > INT32_MAX ? INT32_MAX : (int)seconds);
 }
 
@@ -155,6 +202,12 @@ static int session_error(struct pq_imap *im, int r, const char *what)
 		im->dead = 1;
 		return pq_error_set(PQ_EIO, "IMAP %s: %s: no answer within %ld s (timed out)",
 				    im->host, what, (long)im->timeout);
+	case PQ_TLS_DEADLINE:
+		im->dead = 1;
+		return pq_error_set(PQ_EIO,
+				    "IMAP %s: %s: answer not complete within %ld s (timed out; the "
+				    "server sends too slowly)",
+				    im->host, what, im->op_seconds);
 	case PQ_TLS_STOPPED:
 		im->dead = 1;
 		return pq_error_set(PQ_EIO, "IMAP %s: %s: connection cut (stopping)", im->host,
@@ -291,7 +344,7 @@ static int session_open(struct pq_imap *im, const struct pq_imap_conf *c)
 			(int)im->timeout);
 	if (r < 0)
 		return r;
-	pq_tls_set_check(stream, read_check, im);
+	pq_tls_set_filter(stream, filter, im);
 	/* From here the session owns the stream and closes it. */
 	im->imap->imap_stream = stream; /* for op_begin(): mailimap_connect() sets it too */
 	op_begin(im);

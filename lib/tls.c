@@ -190,9 +190,8 @@ struct guard {
 	time_t timeout;		  /* seconds, each wait */
 	int has_deadline;	  /* the operation at hand ends by deadline */
 	struct timespec deadline; /* CLOCK_MONOTONIC */
-	int (*check)(void *arg, unsigned long long nread);
-	void *check_arg;
-	unsigned long long nread;
+	int (*filter)(void *arg, const char *data, size_t len);
+	void *filter_arg;
 	enum pq_tls_fail fail; /* sticky: once failed, the stream is dead */
 };
 
@@ -220,7 +219,7 @@ static void guard_failed(struct guard *g, ssize_t r, time_t wait, const struct t
 	if (pq_stop_requested())
 		g->fail = PQ_TLS_STOPPED;
 	else if (r < 0 && ms_since(start) >= (long)wait * 1000 - 50)
-		g->fail = PQ_TLS_TIMEOUT;
+		g->fail = wait < g->timeout ? PQ_TLS_DEADLINE : PQ_TLS_TIMEOUT;
 	else
 		g->fail = PQ_TLS_CLOSED;
 }
@@ -234,20 +233,19 @@ static ssize_t guard_read(mailstream_low *s, void *buf, size_t count)
 
 	if (g->fail)
 		return -1;
-	if (g->check != NULL && g->check(g->check_arg, g->nread) < 0) {
-		g->fail = PQ_TLS_REFUSED;
-		return -1;
-	}
 	wait = guard_wait(g);
 	if (wait == 0) {
-		g->fail = PQ_TLS_TIMEOUT;
+		g->fail = PQ_TLS_DEADLINE;
 		return -1;
 	}
 	mailstream_low_set_timeout(g->inner, wait);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	r = mailstream_low_read(g->inner, buf, count);
 	if (r > 0) {
-		g->nread += (unsigned long long)r;
+		if (g->filter != NULL && g->filter(g->filter_arg, buf, (size_t)r) < 0) {
+			g->fail = PQ_TLS_REFUSED;
+			return -1;
+		}
 		return r;
 	}
 	/* 0 is end of file: libetpan would read again, for ever */
@@ -266,7 +264,7 @@ static ssize_t guard_write(mailstream_low *s, const void *buf, size_t count)
 		return -1;
 	wait = guard_wait(g);
 	if (wait == 0) {
-		g->fail = PQ_TLS_TIMEOUT;
+		g->fail = PQ_TLS_DEADLINE;
 		return -1;
 	}
 	mailstream_low_set_timeout(g->inner, wait);
@@ -364,21 +362,15 @@ void pq_tls_deadline(mailstream *s, int seconds)
 	g->deadline.tv_sec += seconds;
 }
 
-void pq_tls_set_check(mailstream *s, int (*check)(void *arg, unsigned long long nread), void *arg)
+void pq_tls_set_filter(mailstream *s, int (*filter)(void *arg, const char *data, size_t len),
+		       void *arg)
 {
 	struct guard *g = guard_of(s);
 
 	if (g == NULL)
 		return;
-	g->check = check;
-	g->check_arg = arg;
-}
-
-unsigned long long pq_tls_bytes_read(mailstream *s)
-{
-	struct guard *g = guard_of(s);
-
-	return g ? g->nread : 0;
+	g->filter = filter;
+	g->filter_arg = arg;
 }
 
 enum pq_tls_fail pq_tls_failure(mailstream *s)

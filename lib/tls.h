@@ -15,8 +15,9 @@
  * peer that closed the connection fails the read (libetpan would take the
  * 0 of end of file for "nothing yet" and loop on it for ever), each wait
  * is bounded by the timeout and, when the caller set one, by the deadline
- * of the operation at hand, a caller's check can refuse a read before it
- * is made, and the guard remembers why the stream failed. Once a read or
+ * of the operation at hand, a caller's filter sees every byte read before
+ * libetpan does and can refuse them, and the guard remembers why the
+ * stream failed. Once a read or
  * write failed, every later one fails at once: the stream is dead.
  */
 #ifndef PQ_TLS_H
@@ -89,11 +90,12 @@ int pq_tls_verify(mailstream *s, const char *proto, const char *host, const char
 
 /* Why a stream from pq_tls_open() failed (pq_tls_failure()). */
 enum pq_tls_fail {
-	PQ_TLS_OK = 0,	/* it has not failed */
-	PQ_TLS_CLOSED,	/* the peer closed or reset it, or TLS failed */
-	PQ_TLS_TIMEOUT, /* a wait ran out of time, or the operation out of its deadline */
-	PQ_TLS_STOPPED, /* the connection was cut by a stop request (stop.h) */
-	PQ_TLS_REFUSED, /* the check set with pq_tls_set_check() refused the read */
+	PQ_TLS_OK = 0,	 /* it has not failed */
+	PQ_TLS_CLOSED,	 /* the peer closed or reset it, or TLS failed */
+	PQ_TLS_TIMEOUT,	 /* a wait ran out of time */
+	PQ_TLS_DEADLINE, /* the operation ran out of the time pq_tls_deadline() gave it */
+	PQ_TLS_STOPPED,	 /* the connection was cut by a stop request (stop.h) */
+	PQ_TLS_REFUSED,	 /* the filter set with pq_tls_set_filter() refused what came */
 };
 
 /*
@@ -103,14 +105,13 @@ enum pq_tls_fail {
 void pq_tls_deadline(mailstream *s, int seconds);
 
 /*
- * Sets check, called before every read from the network on s with the
- * number of bytes read from it so far; a negative return fails the read
- * (PQ_TLS_REFUSED). NULL removes it. arg is borrowed.
+ * Sets filter, called with the bytes of each read from the network on s
+ * (decrypted, for TLS) before libetpan sees them; a negative return drops
+ * them and fails the read (PQ_TLS_REFUSED). NULL removes it. arg is
+ * borrowed.
  */
-void pq_tls_set_check(mailstream *s, int (*check)(void *arg, unsigned long long nread), void *arg);
-
-/* Bytes read from the network on s so far (decrypted bytes for TLS). */
-unsigned long long pq_tls_bytes_read(mailstream *s);
+void pq_tls_set_filter(mailstream *s, int (*filter)(void *arg, const char *data, size_t len),
+		       void *arg);
 
 /* Why s failed: PQ_TLS_OK while it works. */
 enum pq_tls_fail pq_tls_failure(mailstream *s);

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""patchqd against a hostile IMAP server (fake_imap.py) on loopback.
+
+Nothing a server sends may hang patchqd, spin it or make its memory
+unbounded, and SIGTERM ends it within seconds whatever a source is doing:
+
+- the connection cut in the middle of a FETCH literal: the operation
+  fails, the loss is logged once, the daemon backs off without burning
+  CPU, reconnects, says "working again", and the message, served whole
+  at last, is stored exactly once;
+- "{4000000000}": a message whose RFC822.SIZE says so is not fetched
+  but recorded (unparsable, with the reason; a warning); one whose size
+  lied and whose literal says so is refused before it is read: the
+  daemon's peak RSS stays far below the announced size, and it recovers
+  once the server behaves;
+- a server that never speaks (plain, or in the TLS handshake), that
+  stalls in the middle of a literal, or that never answers IDLE's DONE:
+  each wait times out (the log says so) and the daemon reconnects; with
+  a long timeout, SIGTERM still ends it within 10 s with status 0;
+- a server that trickles a literal a byte at a time, each byte within
+  the timeout: the command's deadline ends it.
+
+usage: test_daemon_hostile_imap.py --patchqd PATH
+"""
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, failures, wait_until  # noqa: E402
+from fake_imap import FakeImap, HUGE  # noqa: E402
+from test_daemon import Daemon, Notify  # noqa: E402
+
+SOURCE = "source hostile/INBOX"
+STOP_LIMIT = 10.0  # seconds SIGTERM may take
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def mail(n, body=None):
+    """A small message with a real header, CRLF as IMAP sends it."""
+    body = body or "message number %d\r\n" % n
+    return ("From: Sender %d <s%d@example.org>\r\nTo: list@example.org\r\n"
+            "Subject: hostile test %d\r\nMessage-ID: <hostile-%d@example.org>\r\n"
+            "Date: Mon, 1 Jan 2024 00:00:%02d +0000\r\n\r\n%s" % (n, n, n, n, n, body)).encode()
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time the process used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def peak_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return -1
+
+
+def rows(db, sql, args=()):
+    c = sqlite3.connect(db)
+    try:
+        return c.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        c.close()
+
+
+class Setup:
+    """A configuration with one imap source on the fake server, and its daemon."""
+
+    def __init__(self, work, name, patchqd, srv, timeout, tls="none", poll=3600):
+        self.dir = os.path.join(work, name)
+        os.mkdir(self.dir)
+        subprocess.run(["git", "init", "-q", "--bare", os.path.join(self.dir, "q.git")],
+                       check=True)
+        pw = os.path.join(self.dir, "pw")
+        with open(pw, "w") as f:
+            f.write("secret\n")
+        os.chmod(pw, 0o600)
+        self.conf = os.path.join(self.dir, "patchq.conf")
+        self.db = os.path.join(self.dir, "patchq.db")
+        extra = "\tverify = false\n" if tls != "none" else ""
+        with open(self.conf, "w") as f:
+            f.write("[patchq]\n\tdatabase = patchq.db\n\trepository = q.git\n"
+                    "\tcommitter = Test <test@example.org>\n"
+                    '[source "hostile"]\n\ttype = imap\n\thost = 127.0.0.1\n\tport = %d\n'
+                    "\ttls = %s\n%s\tuser = patchq\n\tpasswordFile = pw\n"
+                    "\tpollInterval = %d\n\ttimeout = %d\n"
+                    % (srv.port, tls, extra, poll, timeout))
+        self.notify = Notify()
+        self.dm = Daemon(patchqd, self.conf, self.notify, os.path.join(self.dir, "patchqd.log"))
+
+    def log(self):
+        return self.dm.text()
+
+    def stored(self):
+        r = rows(self.db, "SELECT count(*) FROM message")
+        return r[0][0] if r else 0
+
+    def kill(self):
+        if self.dm.alive():
+            self.dm.kill()
+
+    def stop(self):
+        """SIGTERM: (exit status, seconds it took)."""
+        t = time.monotonic()
+        rc = self.dm.stop(timeout=30)
+        return rc, time.monotonic() - t
+
+
+def check_stop(s, what):
+    rc, secs = s.stop()
+    check(rc == 0 and secs < STOP_LIMIT,
+          "SIGTERM %s: exit %r in %.2f s (limit %.0f s)" % (what, rc, secs, STOP_LIMIT))
+    return secs
+
+
+def test_cut(a, work, figures):
+    """The connection closed mid-literal: error, backoff at rest, reconnect, stored once."""
+    srv = FakeImap()
+    srv.messages[1] = mail(1, "a body long enough to be cut in two\r\n" * 50)
+    srv.body_plan[1] = ["cut", "cut", "cut", "ok"]
+    s = Setup(work, "cut", a.patchqd, srv, timeout=30)
+    try:
+        check(wait_until(lambda: srv.count("cut") >= 1, 15), "the server cut a FETCH literal")
+        c0 = cpu_seconds(s.dm.pid)
+        t0 = time.monotonic()
+        # backoff 1 s, 2 s, 4 s: the second and third cuts come within the window
+        check(wait_until(lambda: srv.count("cut") >= 3, 15),
+              "the source reconnected after each cut (%d cuts, %d connections)"
+              % (srv.count("cut"), srv.connections))
+        cpu = cpu_seconds(s.dm.pid) - c0
+        wall = time.monotonic() - t0
+        figures.append("cut: %.2f s CPU over %.1f s of backoff" % (cpu, wall))
+        check(cpu < 0.1 * wall + 0.1,
+              "no spinning while it backs off: %.2f s CPU over %.1f s" % (cpu, wall))
+        check(wait_until(lambda: "working again" in s.log(), 20),
+              "the source says it works again")
+        check(wait_until(lambda: s.stored() == 1, 10), "the message, served whole, is stored")
+        log = s.log()
+        errors = [ln for ln in log.splitlines() if SOURCE in ln and "error" in ln]
+        check(len(errors) == 1 and "connection closed by the server" in errors[0],
+              "the loss is logged once: %s" % errors)
+        check(s.stored() == 1 and len(rows(s.db, "SELECT id FROM raw")) == 1,
+              "exactly once: one message, one raw")
+        check(srv.connections >= 4, "a new connection after each cut (%d)" % srv.connections)
+        check_stop(s, "after recovery")
+    finally:
+        s.kill()
+        srv.close()
+
+
+def test_huge(a, work, figures):
+    """{4000000000}: honest size skipped and recorded; lying literal refused unread."""
+    srv = FakeImap()
+    srv.messages[1] = mail(1)
+    srv.messages[2] = mail(2)
+    srv.messages[3] = mail(3)
+    srv.sizes[2] = HUGE  # honest: RFC822.SIZE says it
+    srv.body_plan[2] = ["huge"] * 10  # (never asked for)
+    srv.body_plan[3] = ["huge", "huge"]  # RFC822.SIZE lies, the literal says it
+    s = Setup(work, "huge", a.patchqd, srv, timeout=30)
+    try:
+        check(wait_until(lambda: srv.count("huge") >= 2, 30),
+              "the hostile literal was announced twice (once per connection)")
+        check(wait_until(lambda: "working again" in s.log(), 20),
+              "the source works again once the server sends the real message")
+        check(wait_until(lambda: s.stored() == 3, 10), "three messages stored (%d)" % s.stored())
+        peak = peak_rss_mb(s.dm.pid)
+        figures.append("huge: peak RSS %.1f MB; the client took %.1f MB of the 4 GB literal"
+                       % (peak, srv.huge_sent / 1e6))
+        check(0 < peak < 100, "patchqd's peak RSS stays under 100 MB: %.1f MB" % peak)
+        check(srv.huge_sent < 32 << 20,
+              "of the 4 GB literal the client took only what the kernel buffered: %.1f MB"
+              % (srv.huge_sent / 1e6))
+        log = s.log()
+        check("announced a literal of %d bytes" % HUGE in log and "refused before reading" in log,
+              "the refused literal is logged with its size")
+        check(not srv.commands_like(r"UID FETCH 2 \(UID BODY\.PEEK\[\]\)"),
+              "the body of the message announced at 4 GB is never asked for")
+        warn = [ln for ln in log.splitlines() if "UID 7:2" in ln]
+        check(len(warn) == 1 and "over the limit" in warn[0],
+              "a warning names the message left out: %s" % warn)
+        got = rows(s.db, "SELECT msgid, kind, error FROM message ORDER BY id")
+        check([g[0] for g in got] == ["hostile-1@example.org", "hostile-2@example.org",
+                                      "hostile-3@example.org"],
+              "exactly once each, in UID order: %s" % [g[0] for g in got])
+        check(len(got) == 3 and got[1][1] == "unparsable" and "4000000000 bytes" in got[1][2]
+              and "over the limit" in got[1][2],
+              "the one left out is on record as unparsable with the reason: %s" % (got[1:2],))
+        check(got[0][1] != "unparsable" and got[2][1] != "unparsable",
+              "the others are ordinary messages")
+        check(rows(s.db, "SELECT position FROM cursor WHERE source = ?", (SOURCE,)) == [("7:3",)],
+              "the cursor is past all three")
+        check_stop(s, "after recovery")
+    finally:
+        s.kill()
+        srv.close()
+
+
+def test_silent(a, work, figures):
+    """Silent server: every wait times out and the daemon reconnects; SIGTERM is quick."""
+    for tls, what in (("none", "greeting"), ("imaps", "TLS handshake")):
+        srv = FakeImap()
+        srv.silent = True
+        s = Setup(work, "silent-" + tls, a.patchqd, srv, timeout=2, tls=tls)
+        try:
+            want = "greeting: no answer within 2 s (timed out)" if tls == "none" else \
+                "TLS handshake failed (timed out)"
+            check(wait_until(lambda: want in s.log(), 15),
+                  "a silent server (%s): the wait times out: %s" % (what, want))
+            check(wait_until(lambda: srv.connections >= 2, 15),
+                  "... and the daemon connects again (%d)" % srv.connections)
+            check_stop(s, "(silent server, %s, timeout 2 s)" % what)
+        finally:
+            s.kill()
+            srv.close()
+
+        # the same with a long timeout: only the stop can end the wait
+        srv = FakeImap()
+        srv.silent = True
+        s = Setup(work, "silent-long-" + tls, a.patchqd, srv, timeout=600, tls=tls)
+        try:
+            check(wait_until(lambda: srv.count("silent") >= 1, 15),
+                  "the daemon waits on a silent server (%s, timeout 600 s)" % what)
+            time.sleep(1)
+            secs = check_stop(s, "while it waits for the %s of a silent server" % what)
+            figures.append("stop, silent server (%s): %.2f s" % (what, secs))
+        finally:
+            s.kill()
+            srv.close()
+
+
+def test_stall(a, work, figures):
+    """A literal half sent, then silence: timeout and reconnect; SIGTERM is quick."""
+    srv = FakeImap()
+    srv.messages[1] = mail(1, "stalled\r\n" * 100)
+    srv.body_plan[1] = ["stall", "ok"]
+    s = Setup(work, "stall", a.patchqd, srv, timeout=2)
+    try:
+        check(wait_until(lambda: "UID FETCH: no answer within 2 s (timed out)" in s.log(), 15),
+              "a literal stalled half way: the read times out")
+        check(wait_until(lambda: s.stored() == 1, 15),
+              "the daemon reconnects and stores the message")
+        check_stop(s, "after a stalled literal")
+    finally:
+        s.kill()
+        srv.close()
+
+    srv = FakeImap()
+    srv.messages[1] = mail(1, "stalled\r\n" * 100)
+    srv.body_plan[1] = ["stall"]
+    s = Setup(work, "stall-long", a.patchqd, srv, timeout=600)
+    try:
+        check(wait_until(lambda: srv.count("stall") >= 1, 15),
+              "the daemon is in the middle of a stalled literal (timeout 600 s)")
+        time.sleep(1)
+        c0 = cpu_seconds(s.dm.pid)
+        time.sleep(2)
+        cpu = cpu_seconds(s.dm.pid) - c0
+        check(cpu < 0.2, "waiting on a stalled literal costs no CPU (%.2f s in 2 s)" % cpu)
+        secs = check_stop(s, "in the middle of a stalled literal")
+        figures.append("stop, mid-literal stall: %.2f s" % secs)
+    finally:
+        s.kill()
+        srv.close()
+
+
+def test_trickle(a, work, figures):
+    """A literal a byte at a time, each within the timeout: the command's deadline ends it."""
+    srv = FakeImap()
+    srv.messages[1] = mail(1)
+    srv.body_plan[1] = ["trickle", "ok"]
+    s = Setup(work, "trickle", a.patchqd, srv, timeout=2)
+    try:
+        check(wait_until(lambda: "answer not complete within 4 s" in s.log(), 20),
+              "a server that trickles (a byte every 0.5 s, timeout 2 s) runs out of the "
+              "command's deadline")
+        check(wait_until(lambda: s.stored() == 1, 15),
+              "the daemon reconnects and stores the message")
+        check_stop(s, "after a trickling server")
+    finally:
+        s.kill()
+        srv.close()
+
+
+def test_done(a, work, figures):
+    """IDLE, news, then DONE never answered: timeout and reconnect; SIGTERM quick."""
+    for timeout in (2, 600):
+        srv = FakeImap()
+        srv.idle = True
+        srv.done_silent = True
+        srv.messages[1] = mail(1)
+        s = Setup(work, "done-%d" % timeout, a.patchqd, srv, timeout=timeout)
+        try:
+            check(wait_until(lambda: s.stored() == 1 and srv.idlers, 15),
+                  "the message is stored and the daemon waits in IDLE (timeout %d s)" % timeout)
+            srv.messages[2] = mail(2)
+            srv.idle_news()
+            check(wait_until(lambda: srv.count("done-silent") >= 1, 10),
+                  "news in IDLE: the daemon sends DONE, which the server never answers")
+            if timeout == 2:
+                check(wait_until(lambda: "IDLE DONE: no answer within 2 s (timed out)"
+                                 in s.log(), 15), "DONE times out")
+                srv.done_silent = False
+                check(wait_until(lambda: s.stored() == 2, 15),
+                      "the daemon reconnects and fetches the news")
+                check_stop(s, "after a DONE that timed out")
+            else:
+                time.sleep(1)
+                secs = check_stop(s, "while DONE waits for its answer")
+                figures.append("stop, DONE unanswered: %.2f s" % secs)
+        finally:
+            s.kill()
+            srv.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patchqd", required=True)
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    a.patchqd = os.path.abspath(a.patchqd)
+    work = tempfile.mkdtemp(prefix="pq-hostile-imap-")
+    figures = []
+    tests = [test_cut, test_huge, test_silent, test_stall, test_trickle, test_done]
+    try:
+        for t in tests:
+            if a.only and a.only not in t.__name__:
+                continue
+            print("# " + t.__name__, flush=True)
+            t(a, work, figures)
+    finally:
+        for f in figures:
+            print("figure: " + f)
+        if failures:
+            for d in sorted(os.listdir(work)):
+                log = os.path.join(work, d, "patchqd.log")
+                if os.path.exists(log):
+                    print("---- %s/patchqd.log (end)\n%s" % (d, open(log, errors="replace")
+                                                           .read()[-1500:]))
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d failed" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
