@@ -79,7 +79,8 @@ static const char usage_text[] =
 	"Signals:\n"
 	"  SIGHUP    reload the configuration; a bad one is reported and the\n"
 	"            running one kept\n"
-	"  SIGTERM   finish the running transaction and exit 0 (SIGINT too)\n"
+	"  SIGTERM   finish the running transaction and exit 0 (SIGINT too); an\n"
+	"            IMAP read in progress is cut at once\n"
 	"\n"
 	"systemd: run it as Type=notify (contrib/patchqd.service): READY=1 once the\n"
 	"database is open and every source has been tried, STATUS= with the\n"
@@ -736,7 +737,9 @@ static void on_term(evutil_socket_t fd, short what, void *arg)
 	pq_log(LOG_NOTICE, "stopping");
 	d->stopping = 1;
 	/* the running jobs finish their transaction (a pass ends after the
-	 * series or reply at hand); finish() waits for them outside the loop */
+	 * series or reply at hand; an IMAP read is cut at once: the stop
+	 * request shuts its socket down); finish() waits for them outside
+	 * the loop */
 	pq_stop_request();
 	event_base_loopexit(d->base, NULL);
 }

@@ -345,10 +345,10 @@ static int session_open(struct pq_imap *im, const struct pq_imap_conf *c)
 	if (r < 0)
 		return r;
 	pq_tls_set_filter(stream, filter, im);
-	/* From here the session owns the stream and closes it. */
-	im->imap->imap_stream = stream; /* for op_begin(): mailimap_connect() sets it too */
+	/* the greeting: mailimap_connect() attaches the stream, so op_begin() cannot see it */
 	op_begin(im);
-	im->imap->imap_stream = NULL;
+	pq_tls_deadline(stream, 2 * (int)im->timeout);
+	/* From here the session owns the stream and closes it. */
 	r = mailimap_connect(im->imap, stream);
 	if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED)
 		return session_error(im, r, "greeting");
@@ -523,6 +523,9 @@ static int search_since(struct pq_imap *im, uint32_t after, size_t max, uint32_t
 	window = max ? 4 * (uint64_t)max : SEARCH_WINDOW;
 	if (window < 256)
 		window = 256;
+	/* an EXISTS from now on is news the search may miss (pq_imap_idle_start()) */
+	if (im->imap->imap_selection_info != NULL)
+		im->imap->imap_selection_info->sel_has_exists = 0;
 	for (;;) {
 		hi = top == 0 || lo + window >= top ? 0 : (uint32_t)(lo + window - 1);
 		r = search_range(im, (uint32_t)lo, hi, &uids, &n, &cap);
@@ -861,7 +864,9 @@ int pq_imap_fetch_since(struct pq_imap *im, uint32_t after, size_t max, fetch_fn
 
 int pq_imap_idle_start(struct pq_imap *im, int *pending)
 {
+	struct mailimap_selection_info *sel = im->imap->imap_selection_info;
 	struct pq_tls_sigpipe guard;
+	int news;
 	int r;
 
 	*pending = 0;
@@ -872,6 +877,12 @@ int pq_imap_idle_start(struct pq_imap *im, int *pending)
 		return pq_error_set(PQ_EINVAL, "IMAP %s: IDLE: no mailbox selected", im->host);
 	if (!im->has_idle)
 		return pq_error_set(PQ_EINVAL, "IMAP %s: server does not support IDLE", im->host);
+	/*
+	 * Mail delivered after the last UID SEARCH was announced ("* N
+	 * EXISTS") in the answer to a later command, and will not be again:
+	 * it is news all the same (mailimap_idle() forgets it).
+	 */
+	news = sel != NULL && sel->sel_has_exists;
 	pq_tls_sigpipe_block(&guard);
 	op_begin(im);
 	r = mailimap_idle(im->imap);
@@ -885,7 +896,7 @@ int pq_imap_idle_start(struct pq_imap *im, int *pending)
 	}
 	im->idling = 1;
 	/* What arrived with the "+ idling" line sits in libetpan's buffer. */
-	*pending = im->imap->imap_stream->read_buffer_len > 0;
+	*pending = news || im->imap->imap_stream->read_buffer_len > 0;
 	return mailimap_idle_get_fd(im->imap);
 }
 

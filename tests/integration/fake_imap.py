@@ -18,6 +18,10 @@ misbehaves as told, per connection or per body:
         # "trickle" its literal a byte every half second
     srv.idle = True                   # offer IDLE; srv.idle_news sends "* N EXISTS"
     srv.done_silent = True            # never answer DONE
+    srv.on_body = fn                  # fn(uid) just before a body is sent
+
+Like a real server, it announces a changed message count ("* N EXISTS")
+once per connection, before the tagged answer of the next command.
     ...
     srv.close()
 
@@ -55,6 +59,7 @@ class FakeImap:
         self.silent = False
         self.idle = False
         self.done_silent = False
+        self.on_body = None
         self.lock = threading.Lock()
         self.connections = 0
         self.commands = []
@@ -155,6 +160,15 @@ class FakeImap:
     def _session(self, c, f):
         c.sendall(b"* OK fake IMAP ready\r\n")
         idle_tag = b"*"
+        told = [len(self.messages)]  # the message count this client knows
+
+        def tagged(tag, text):
+            news = b""
+            if len(self.messages) != told[0]:
+                told[0] = len(self.messages)
+                news = b"* %d EXISTS\r\n" % told[0]
+            return news + tag + b" " + text + b"\r\n"
+
         while True:
             line = f.readline()
             if not line:
@@ -178,11 +192,12 @@ class FakeImap:
                 words[1].upper() == "UID" else words[1].upper() if len(words) > 1 else ""
             if cmd == "CAPABILITY":
                 caps = b"IMAP4rev1" + (b" IDLE" if self.idle else b"")
-                c.sendall(b"* CAPABILITY " + caps + b"\r\n" + tag + b" OK done\r\n")
+                c.sendall(b"* CAPABILITY " + caps + b"\r\n" + tagged(tag, b"OK done"))
             elif cmd == "LOGIN":
-                c.sendall(tag + b" OK logged in\r\n")
+                c.sendall(tagged(tag, b"OK logged in"))
             elif cmd in ("EXAMINE", "SELECT"):
                 uids = self._uids()
+                told[0] = len(uids)
                 c.sendall(b"* %d EXISTS\r\n* OK [UIDVALIDITY %d] v\r\n* OK [UIDNEXT %d] n\r\n"
                           % (len(uids), self.uidvalidity, (uids[-1] + 1) if uids else 1) +
                           tag + b" OK [READ-ONLY] examined\r\n")
@@ -192,25 +207,26 @@ class FakeImap:
                 want = parse_set(m.group(1), uids[-1] if uids else 0) if m else set(uids)
                 found = [u for u in uids if u in want]
                 c.sendall(b"* SEARCH" + b"".join(b" %d" % u for u in found) + b"\r\n" +
-                          tag + b" OK searched\r\n")
+                          tagged(tag, b"OK searched"))
             elif cmd == "UID FETCH":
-                if not self._fetch(c, tag, words[3], text.upper()):
+                if not self._fetch(c, words[3], text.upper()):
                     return
+                c.sendall(tagged(tag, b"OK fetched"))
             elif cmd == "IDLE":
                 idle_tag = tag
                 with self.lock:
                     self.idlers.append(c)
                 c.sendall(b"+ idling\r\n")
             elif cmd == "NOOP":
-                c.sendall(tag + b" OK noop\r\n")
+                c.sendall(tagged(tag, b"OK noop"))
             elif cmd == "LOGOUT":
                 c.sendall(b"* BYE bye\r\n" + tag + b" OK out\r\n")
                 return
             else:
                 c.sendall(tag + b" BAD unknown\r\n")
 
-    def _fetch(self, c, tag, setspec, upper):
-        """One UID FETCH; False when the connection must end."""
+    def _fetch(self, c, setspec, upper):
+        """One UID FETCH but its tagged answer; False when the connection must end."""
         uids = self._uids()
         want = parse_set(setspec, uids[-1] if uids else 0)
         for seq, uid in enumerate(uids, 1):
@@ -228,6 +244,8 @@ class FakeImap:
                 c.sendall(b"* %d FETCH (UID %d BODY[HEADER]<0> {%d}\r\n" % (seq, uid, len(head))
                           + head + b")\r\n")
                 continue
+            if self.on_body:
+                self.on_body(uid)
             plan = self.body_plan.get(uid)
             how = plan.pop(0) if plan else "ok"
             if how == "ok":
@@ -261,5 +279,4 @@ class FakeImap:
                 return False
             self._linger(c)  # "stall"
             return False
-        c.sendall(tag + b" OK fetched\r\n")
         return True

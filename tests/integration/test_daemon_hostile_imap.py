@@ -293,6 +293,28 @@ def test_trickle(a, work, figures):
         srv.close()
 
 
+def test_news_mid_fetch(a, work, figures):
+    """Mail announced in a FETCH answer, after the SEARCH: not lost until the next poll."""
+    srv = FakeImap()
+    srv.idle = True
+    srv.messages[1] = mail(1)
+
+    def deliver(uid):
+        if uid == 1 and 2 not in srv.messages:
+            srv.messages[2] = mail(2)
+    srv.on_body = deliver
+    s = Setup(work, "news", a.patchqd, srv, timeout=30)
+    try:
+        check(wait_until(lambda: s.stored() == 2, 10),
+              "a message delivered while the first was fetched (announced once, in the "
+              "FETCH answer) is fetched at once, not at the next poll an hour later (%d)"
+              % s.stored())
+        check_stop(s, "in IDLE")
+    finally:
+        s.kill()
+        srv.close()
+
+
 def test_done(a, work, figures):
     """IDLE, news, then DONE never answered: timeout and reconnect; SIGTERM quick."""
     for timeout in (2, 600):
@@ -332,7 +354,8 @@ def main():
     a.patchqd = os.path.abspath(a.patchqd)
     work = tempfile.mkdtemp(prefix="pq-hostile-imap-")
     figures = []
-    tests = [test_cut, test_huge, test_silent, test_stall, test_trickle, test_done]
+    tests = [test_cut, test_huge, test_silent, test_stall, test_trickle, test_news_mid_fetch,
+             test_done]
     try:
         for t in tests:
             if a.only and a.only not in t.__name__:

@@ -986,7 +986,8 @@ static void test_sources(void)
 					   "\thost = 127.0.0.1\n"
 					   "\tverify = false\n"
 					   "\tuser = u\n"
-					   "\tpasswordFile = pw\n");
+					   "\tpasswordFile = pw\n"
+					   "\ttimeout = 7\n");
 
 	if (!c)
 		return;
@@ -998,6 +999,8 @@ static void test_sources(void)
 	CHECK_STR(c->sources[0].mailboxes[1], "kbuild");
 	CHECK_STR(c->sources[0].credential, "imap.pass");
 	CHECK_INT(c->sources[0].poll_interval, 60);
+	CHECK_INT(c->sources[0].timeout, 60);
+	CHECK_INT(c->sources[2].timeout, 7);
 	CHECK_INT(c->sources[1].type, PQ_SRC_MAILDIR);
 	CHECK_STR(c->sources[1].path, "/srv/mail");
 	CHECK_INT(c->sources[1].poll_interval, 5);
@@ -1026,6 +1029,11 @@ static void test_source_errors_name_line(void)
 		     "pollInterval: at least 1");
 	expect_error(HEAD "[source \"s\"]\n\ttype = maildir\n\tpath = /x\n\tport = 1\n", 8,
 		     "source.s.port: only an imap source takes it");
+	expect_error(HEAD "[source \"s\"]\n\ttype = maildir\n\tpath = /x\n\ttimeout = 5\n", 8,
+		     "source.s.timeout: only an imap source takes it");
+	expect_error(HEAD "[source \"s\"]\n\ttype = imap\n\thost = h\n\tuser = u\n"
+			  "\tcredential = c\n\ttimeout = 0\n",
+		     10, "source.s.timeout: at least 1 (second)");
 	expect_error(HEAD "[source \"s\"]\n\ttype = imap\n\thost = h\n\tuser = u\n"
 			  "\tcredential = c\n\tport = 0\n",
 		     10, "source.s.port: \"0\" is not a port (1 to 65535)");
