@@ -14,11 +14,11 @@
  * patchqd does on SIGTERM.
  */
 #include <errno.h>
-#include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "buf.h"
@@ -76,22 +76,27 @@ static const char *code_name(int r)
 	}
 }
 
-/* pq_stop_request() is one atomic store: safe in a signal handler. */
-static void on_alarm(int sig)
+/* pq_stop_request() takes a lock: called from a thread, not a signal handler. */
+static void *stop_later(void *arg)
 {
+	long ms = *(long *)arg;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 	pq_stop_request();
+	return NULL;
 }
 
 /* Asks to stop ms milliseconds from now. */
 static void stop_after(long ms)
 {
-	struct itimerval it;
+	static long delay;
+	pthread_t t;
 
-	memset(&it, 0, sizeof(it));
-	it.it_value.tv_sec = ms / 1000;
-	it.it_value.tv_usec = (ms % 1000) * 1000;
-	signal(SIGALRM, on_alarm);
-	setitimer(ITIMER_REAL, &it, NULL);
+	delay = ms;
+	if (pthread_create(&t, NULL, stop_later, &delay) == 0)
+		pthread_detach(t);
 }
 
 int main(int argc, char **argv)
