@@ -445,6 +445,8 @@ int pq_imap_select(struct pq_imap *im, const char *mailbox, uint32_t *uidvalidit
 	if (r != MAILIMAP_NO_ERROR)
 		return session_error(im, r, "EXAMINE");
 	sel = im->imap->imap_selection_info;
+	if (sel != NULL) /* what EXAMINE says is the state, not news (pq_imap_idle_start()) */
+		sel->sel_has_exists = 0;
 	if (uidvalidity != NULL)
 		*uidvalidity = sel ? sel->sel_uidvalidity : 0;
 	if (uidnext != NULL)
@@ -878,9 +880,9 @@ int pq_imap_idle_start(struct pq_imap *im, int *pending)
 	if (!im->has_idle)
 		return pq_error_set(PQ_EINVAL, "IMAP %s: server does not support IDLE", im->host);
 	/*
-	 * Mail delivered after the last UID SEARCH was announced ("* N
-	 * EXISTS") in the answer to a later command, and will not be again:
-	 * it is news all the same (mailimap_idle() forgets it).
+	 * Mail delivered after the last EXAMINE or UID SEARCH was announced
+	 * ("* N EXISTS") in the answer to a later command, and will not be
+	 * again: it is news all the same (mailimap_idle() forgets it).
 	 */
 	news = sel != NULL && sel->sel_has_exists;
 	pq_tls_sigpipe_block(&guard);

@@ -115,7 +115,7 @@ int pq_imap_fetch_since(struct pq_imap *im, uint32_t after, size_t max,
  * pq_imap_free()), or PQ_EINVAL (no IDLE capability, nothing selected,
  * already idling) or PQ_EIO. *pending is set to 1 when the server's data
  * is already buffered in the session, or when the server announced new
- * mail after the last fetch's UID SEARCH (in the answer to a later
+ * mail after the last EXAMINE or fetch's UID SEARCH (in the answer to a later
  * command, so it will not say it again), so the caller should not wait on
  * the fd but call pq_imap_idle_done() at once; else 0. Only
  * pq_imap_idle_done() and pq_imap_free() may follow.
