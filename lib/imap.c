@@ -295,6 +295,7 @@ static int has_capability(struct pq_imap *im, const char *name)
 static int login(struct pq_imap *im, const struct pq_imap_conf *c)
 {
 	struct mailimap_capability_data *caps = NULL;
+	struct mailimap_connection_info *ci;
 	int r;
 
 	op_begin(im);
@@ -307,7 +308,26 @@ static int login(struct pq_imap *im, const struct pq_imap_conf *c)
 	}
 	if (r != MAILIMAP_NO_ERROR)
 		return session_error(im, r, "LOGIN");
-	/* Capabilities change with login; ask rather than trust the old list. */
+	/*
+	 * Capabilities change with login; ask rather than trust the old list.
+	 * On OK, libetpan's mailimap_capability() copies the list it last
+	 * saw and crashes when it saw none (no CAPABILITY in the greeting,
+	 * the LOGIN answer or this one): give it an empty list, which a
+	 * "* CAPABILITY" line in the answer replaces.
+	 */
+	ci = im->imap->imap_connection_info;
+	if (ci == NULL)
+		return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
+	if (ci->imap_capability == NULL) {
+		clist *none = clist_new();
+
+		ci->imap_capability = none ? mailimap_capability_data_new(none) : NULL;
+		if (ci->imap_capability == NULL) {
+			if (none != NULL)
+				clist_free(none);
+			return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
+		}
+	}
 	op_begin(im);
 	r = mailimap_capability(im->imap, &caps);
 	if (r != MAILIMAP_NO_ERROR)
