@@ -37,6 +37,12 @@ name=$(basename "$target")
 dict=$(dirname "$0")/${name#fuzz_}.dict
 dictarg=-dict=$dict
 [ -f "$dict" ] || dictarg=-print_final_stats=1
+# LeakSanitizer suppressions for leaks inside a library, named the same (imap.lsan)
+supp=$(dirname "$0")/${name#fuzz_}.lsan
+if [ -f "$supp" ]; then
+	LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$supp")" && pwd)/$(basename "$supp")
+	export LSAN_OPTIONS
+fi
 # one seed directory per line: paths may hold spaces
 IFS='
 '
