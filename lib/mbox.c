@@ -196,11 +196,14 @@ static int mbox_split(const char *data, size_t len, int mapped, pq_mbox_cb cb, v
 
 	if (len == 0)
 		return 0;
+	/* blank lines before the first From_ line are skipped, as git mailsplit does */
+	for (sep = data; sep < end && *sep && strchr(" \t\r\n\v\f", *sep); sep++)
+		;
 	/* Not an mbox: one message, bytes untouched (a body may quote ">From "). */
-	if (!mbox_is_from_at(data, end))
+	if (sep == end || !mbox_is_from_at(sep, end))
 		return cb(ctx, data, len, "mbox:0");
 
-	for (sep = data; sep && rc == 0; sep = next) {
+	for (; sep && rc == 0; sep = next) {
 		nl = memchr(sep, '\n', (size_t)(end - sep));
 		body = nl ? nl + 1 : end;
 		next = mbox_next_from(body, end);

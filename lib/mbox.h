@@ -33,8 +33,10 @@ int pq_mbox_is_from_line(const char *line, size_t len);
  * a sender token, a space and a date (a time and a four-digit year) at the
  * start of data or of a line; other "From " lines stay in the body. The one
  * blank line the format puts after each message is dropped, the last one's
- * too; every other byte (CR, NUL) is kept. Data that does not start with a
- * From_ line is one message, "mbox:0", handed out unchanged (no unquoting).
+ * too; every other byte (CR, NUL) is kept. Blank lines before the first
+ * From_ line are skipped, as git mailsplit skips them; data that does not
+ * start with a From_ line after them is one message, "mbox:0", handed out
+ * unchanged (no unquoting).
  * Empty messages are skipped. The cursor "mbox:OFFSET" is the byte offset
  * of the message's From_ line. Returns 0 or the callback's non-zero value.
  */

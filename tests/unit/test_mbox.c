@@ -236,6 +236,24 @@ static void test_split_without_from_line_is_one_message(void)
 	got_free(&g);
 }
 
+/* git mailsplit skips blank lines before the first From_ line: so does patchq. */
+static void test_split_leading_blank_lines_skipped(void)
+{
+	static const char data[] = "\n\r\n  \n"
+				   "From alice@example.org Mon Sep 17 00:00:00 2001\n"
+				   "Subject: one\n\nbody one\n\n"
+				   "From bob@example.org Tue Oct  2 12:34:56 2001\n"
+				   "Subject: two\n\nbody two\n";
+	struct got g = { 0 };
+
+	CHECK_INT(SPLIT(data, &g), 0);
+	CHECK_INT(g.n, 2);
+	GOT_IS(&g, 0, "Subject: one\n\nbody one\n");
+	GOT_IS(&g, 1, "Subject: two\n\nbody two\n");
+	CHECK_INT(strtoul(g.cursor[0] + 5, NULL, 10), strstr(data, "From alice") - data);
+	got_free(&g);
+}
+
 static void test_split_single_from_line_is_mbox(void)
 {
 	static const char data[] = "From 1234abcd Mon Sep 17 00:00:00 2001\n"
@@ -746,6 +764,7 @@ int main(void)
 	test_split_body_from_line_not_separator_stays();
 	test_split_separator_date_forms();
 	test_split_without_from_line_is_one_message();
+	test_split_leading_blank_lines_skipped();
 	test_split_single_from_line_is_mbox();
 	test_split_crlf_kept();
 	test_split_nul_byte_kept();
