@@ -1,10 +1,12 @@
 /* buf: growable NUL-terminated byte buffer (see buf.h). */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 
@@ -112,4 +114,24 @@ void pq_buf_free(struct pq_buf *b)
 	free(b->ptr);
 	b->ptr = NULL;
 	b->len = b->cap = 0;
+}
+
+int pq_buf_read_fd(struct pq_buf *b, int fd)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (b->cap - b->len < 4097)
+			pq_buf_grow(b, 65536);
+		n = read(fd, b->ptr + b->len, b->cap - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	b->ptr[b->len] = '\0';
+	return 0;
 }

@@ -34,6 +34,10 @@ void pq_buf_reset(struct pq_buf *b);
 void pq_buf_truncate(struct pq_buf *b, size_t len);
 /* Removes trailing spaces, tabs, CRs and newlines. */
 void pq_buf_rtrim(struct pq_buf *b);
+
+/* Appends all that fd gives until end of file (EINTR retried). Returns 0,
+ * or -1 with errno set; what was read before stays in b. */
+int pq_buf_read_fd(struct pq_buf *b, int fd);
 /* The contents as a C string, "" when empty; borrowed from the buffer. */
 const char *pq_buf_str(const struct pq_buf *b);
 /* Hands the contents to the caller (free() them) and empties the buffer. */

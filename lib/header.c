@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "error.h"
+#include "mail.h"
 
 /* pq_header_add_addresses() to pq_header_add(): fold after every comma. */
 #define HEADER_LIST (1u << 8)
@@ -27,34 +28,12 @@
  */
 static size_t printable_seq(const unsigned char *s, size_t len)
 {
-	unsigned c = s[0], cp;
-	size_t n, i;
+	unsigned cp;
+	size_t n = pq_utf8_decode(s, len, &cp);
 
-	if (c < 0x80)
-		return c >= 0x20 && c != 0x7f;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0xa0) || (n == 3 && cp < 0x800) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	if (n == 1)
+		return cp >= 0x20 && cp != 0x7f;
+	return cp >= 0x80 && cp < 0xa0 ? 0 : n;
 }
 
 /* 0 when s is printable UTF-8 (*ascii set when it is all ASCII), else the

@@ -41,24 +41,23 @@ struct header {
 
 /* ---- UTF-8 ---- */
 
-/* Length of the valid UTF-8 sequence at s, or 0 when it is invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
+size_t pq_utf8_decode(const unsigned char *s, size_t len, unsigned *cp)
 {
 	unsigned c = s[0];
 	size_t n, i;
-	unsigned cp;
 
+	*cp = c;
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xc2 && c <= 0xdf) {
 		n = 2;
-		cp = c & 0x1f;
+		*cp = c & 0x1f;
 	} else if (c >= 0xe0 && c <= 0xef) {
 		n = 3;
-		cp = c & 0x0f;
+		*cp = c & 0x0f;
 	} else if (c >= 0xf0 && c <= 0xf4) {
 		n = 4;
-		cp = c & 0x07;
+		*cp = c & 0x07;
 	} else {
 		return 0;
 	}
@@ -67,12 +66,20 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
 	for (i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
+		*cp = (*cp << 6) | (s[i] & 0x3f);
 	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	if ((n == 3 && *cp < 0x800) || (n == 4 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
+	    (*cp >= 0xd800 && *cp <= 0xdfff))
 		return 0;
 	return n;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 when it is invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned cp;
+
+	return pq_utf8_decode(s, len, &cp);
 }
 
 /* Length of the run of ASCII bytes other than NUL at s, eight at a time:

@@ -99,6 +99,13 @@ void pq_mail_split_address(const char *addr, char **name, char **email);
  */
 size_t pq_mail_strip_mailto(char *s);
 
+/*
+ * The valid UTF-8 sequence at s (len > 0 bytes): its length (1 to 4) and
+ * its code point into *cp, or 0 when it is invalid (overlong, a
+ * surrogate, past U+10FFFF, cut short).
+ */
+size_t pq_utf8_decode(const unsigned char *s, size_t len, unsigned *cp);
+
 /* Makes s (len bytes) valid UTF-8 into out: invalid sequences become
  * U+FFFD, NUL bytes too. Used wherever outside text enters. */
 void pq_utf8_sanitize(struct pq_buf *out, const char *s, size_t len);

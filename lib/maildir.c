@@ -107,28 +107,6 @@ void pq_maildir_list_free(struct pq_maildir_list *l)
 	l->n = l->alloc = 0;
 }
 
-/* Reads all of fd into b; -1 with errno on failure. */
-static int read_all(int fd, struct pq_buf *b, size_t hint)
-{
-	ssize_t n;
-
-	pq_buf_grow(b, hint + 1);
-	for (;;) {
-		if (b->cap - b->len < 4097)
-			pq_buf_grow(b, 65536);
-		n = read(fd, b->ptr + b->len, b->cap - b->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		b->len += (size_t)n;
-	}
-	b->ptr[b->len] = '\0';
-	return 0;
-}
-
 int pq_maildir_load(const char *dir, const struct pq_maildir_file *f, struct pq_buf *b,
 		    const char **raw, size_t *len)
 {
@@ -156,8 +134,11 @@ int pq_maildir_load(const char *dir, const struct pq_maildir_file *f, struct pq_
 		rc = pq_error_set(PQ_EIO, "%s: %s", path.ptr, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
 		rc = 1;
-	else if (read_all(fd, b, (size_t)st.st_size) < 0)
-		rc = pq_error_set(PQ_EIO, "%s: %s", path.ptr, strerror(errno));
+	if (rc == 0 && S_ISREG(st.st_mode)) {
+		pq_buf_grow(b, (size_t)st.st_size + 1); /* one allocation for most files */
+		if (pq_buf_read_fd(b, fd) < 0)
+			rc = pq_error_set(PQ_EIO, "%s: %s", path.ptr, strerror(errno));
+	}
 	close(fd);
 	pq_buf_free(&path);
 	if (rc)

@@ -225,26 +225,6 @@ int pq_mbox_split(const char *data, size_t len, pq_mbox_cb cb, void *ctx)
 	return mbox_split(data, len, 0, cb, ctx);
 }
 
-/* Reads all of fd into b (appending); -1 with errno on failure. */
-static int mbox_slurp(int fd, struct pq_buf *b)
-{
-	ssize_t n;
-
-	for (;;) {
-		pq_buf_grow(b, 65536);
-		n = read(fd, b->ptr + b->len, b->cap - b->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		b->len += (size_t)n;
-	}
-	b->ptr[b->len] = '\0';
-	return 0;
-}
-
 /* Reads fd (not closed here), named what in errors: mapped when it is a regular file. */
 static int mbox_read_fd(int fd, const char *what, pq_mbox_cb cb, void *ctx)
 {
@@ -273,7 +253,7 @@ static int mbox_read_fd(int fd, const char *what, pq_mbox_cb cb, void *ctx)
 	}
 
 	/* A pipe, a device, or a file system that cannot map: read it. */
-	if (mbox_slurp(fd, &b) < 0) {
+	if (pq_buf_read_fd(&b, fd) < 0) {
 		rc = pq_error_set(PQ_EIO, "%s: %s", what, strerror(errno));
 		pq_buf_free(&b);
 		return rc;

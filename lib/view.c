@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "json.h"
+#include "mail.h"
 #include "series.h"
 
 static void json_col_int(struct pq_json *j, sqlite3_stmt *st, const char *key, int i)
@@ -656,32 +657,10 @@ int pq_view_queue(struct pq_store *s, const char *queue, struct pq_buf *out, int
  * control character, or 0. */
 static size_t printable_seq(const unsigned char *s, size_t len)
 {
-	unsigned c = s[0], cp;
-	size_t n, i;
+	unsigned cp;
+	size_t n = pq_utf8_decode(s, len, &cp);
 
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0xa0) || (n == 3 && cp < 0x800) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	return n < 2 || (cp >= 0x80 && cp < 0xa0) ? 0 : n;
 }
 
 void pq_view_text_safe(struct pq_buf *out, const char *s, size_t len)
