@@ -461,7 +461,7 @@ def main():
                 verdict = "GROWS with the database (+%.1f MB from %dk to %dk)" % (
                     mb(last - first), marks[0][0] // 1000, marks[-1][0] // 1000)
         print()
-        if marks:
+        if len(marks) >= 2:
             print("patchqd RSS: %.0f MB after %dk, %.0f MB after %dk, peak %.0f MB; %s" % (
                 mb(marks[0][1][2]["VmRSS"]), marks[0][0] // 1000,
                 mb(marks[-1][1][2]["VmRSS"]), marks[-1][0] // 1000, mb(hwm), verdict))
