@@ -44,6 +44,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -302,6 +303,8 @@ def main():
     if sum(len(t.parts) > 1 for t in templates) < 9900:
         die("fewer than 9,900 messages have a Message-ID in angle brackets")
 
+    # meson ends a benchmark past its timeout with SIGTERM: clean up then too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = tempfile.mkdtemp(prefix="pq-bench-memory-")
     os.environ["GIT_CEILING_DIRECTORIES"] = os.path.dirname(work)
     notify = Notify()
