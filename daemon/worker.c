@@ -107,6 +107,8 @@ int worker_start(struct worker *w, const char *name, struct job_returns *r, void
 		errno = err;
 		return -1;
 	}
+	/* top -H and /proc/PID/task/TID/comm tell the workers apart */
+	pthread_setname_np(w->thread, name);
 	w->start = 1;
 	return 0;
 }
