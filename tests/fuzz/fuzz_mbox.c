@@ -79,9 +79,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.hi = copy + size;
 	ret = pq_mbox_split(copy, size, seen_cb, &s);
 	NEED(ret == 0);
-	if (size && (size < 5 || memcmp(copy, "From ", 5)) && s.calls) {
-		/* not an mbox: the whole input, untouched */
-		NEED(s.calls == 1 && s.total == size);
+	if (size && s.calls) {
+		/* blank lines before the first From_ line are skipped, as git
+		 * mailsplit does; without a From_ line after them, not an mbox:
+		 * the whole input, untouched */
+		size_t lead = 0;
+
+		while (lead < size && copy[lead] && strchr(" \t\r\n\v\f", copy[lead]))
+			lead++;
+		if (size - lead < 5 || memcmp(copy + lead, "From ", 5))
+			NEED(s.calls == 1 && s.total == size);
 	}
 	if (s.calls > 1) {
 		size_t calls = s.calls;
