@@ -466,8 +466,8 @@ def main():
         # writes and fills again, and when both stay full first varies from
         # run to run (40k in one, 120k in the next): the first third is left
         # out, and single figures are not compared.
-        verdict = "no figure"
-        if len(marks) >= 2:
+        verdict = "too few figures to tell whether it levels off (the caches fill first)"
+        if len(marks) >= 5:
             n = len(marks)
             mid = marks[n // 3:max(2 * n // 3, n // 3 + 1)] if n >= 3 else marks[:1]
             last = marks[max(2 * n // 3, n // 3 + 1):] if n >= 3 else marks[1:]
