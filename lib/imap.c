@@ -318,6 +318,12 @@ static int login(struct pq_imap *im, const struct pq_imap_conf *c)
 	ci = im->imap->imap_connection_info;
 	if (ci == NULL)
 		return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
+	/* "[CAPABILITY]" with nothing in it leaves a list-less record: the same crash */
+	if (ci->imap_capability != NULL && ci->imap_capability->cap_list == NULL) {
+		ci->imap_capability->cap_list = clist_new();
+		if (ci->imap_capability->cap_list == NULL)
+			return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
+	}
 	if (ci->imap_capability == NULL) {
 		clist *none = clist_new();
 
