@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "error.h"
+#include "imapcode.h"
 #include "mail.h"
 #include "tls.h"
 
@@ -34,6 +36,8 @@
 /* Bytes per second a server sending bodies must keep up, on top of the timeout. */
 #define MIN_RATE (64 * 1024)
 #define DEFAULT_TIMEOUT 60
+/* Bytes of a line's start kept to screen its response code (imapcode.h). */
+#define HEAD_MAX 1024
 
 struct pq_imap {
 	mailimap *imap;
@@ -56,6 +60,11 @@ struct pq_imap {
 	unsigned long long lit_left; /* bytes of a literal still to come */
 	char tail[32];		     /* the end of the line read so far */
 	size_t ntail;
+	char head[HEAD_MAX]; /* the start of the line, up to a literal (imapcode.h) */
+	size_t nhead;
+	int head_cut;	   /* the line went on past head */
+	int after_literal; /* the line read so far announced a literal: what
+			      follows it is no line start */
 };
 
 /* ---- bounds on what the server sends ---- */
@@ -101,12 +110,40 @@ static int literal_announced(const char *t, size_t len, size_t cap, unsigned lon
 }
 
 /*
+ * Shows the line start kept in head to the response-code screen when the
+ * line, or its part before a literal, ended with the byte just read: a
+ * malformed code is refused before libetpan, which parses a line only once
+ * its CRLF has come, can read it. literal: the part ended in "{N}" CRLF.
+ */
+static int screen_line(struct pq_imap *im, int literal)
+{
+	const char *bad = NULL;
+	size_t len = im->nhead;
+
+	if (!im->after_literal) {
+		if (!im->head_cut) /* the line's end: CRLF, or LF alone */
+			len -= im->head[len - 1] == '\n' ? 1 : 0;
+		if (!im->head_cut && len && im->head[len - 1] == '\r')
+			len--;
+		bad = pq_imap_code_check(im->head, len, !im->head_cut && !literal);
+	}
+	im->nhead = 0;
+	im->head_cut = 0;
+	im->after_literal = literal;
+	if (bad == NULL)
+		return 0;
+	pq_buf_reset(&im->why);
+	pq_buf_addf(&im->why, "the server sent %s (refused)", bad);
+	return -1;
+}
+
+/*
  * Sees every byte the server sends before libetpan does (tls.h). It
  * follows IMAP's syntax, lines and the literals they announce, so that a
  * literal announced bigger than the operation allows is refused before
  * libetpan reads its announcement (libetpan would reserve the announced
- * size at once, and read it all), and an answer past its budget of bytes
- * is cut.
+ * size at once, and read it all), an answer past its budget of bytes is
+ * cut, and a line's response code is screened (screen_line()).
  */
 static int filter(void *arg, const char *p, size_t n)
 {
@@ -131,7 +168,12 @@ static int filter(void *arg, const char *p, size_t n)
 		}
 		if (im->ntail == sizeof(im->tail))
 			memmove(im->tail, im->tail + 1, --im->ntail);
-		im->tail[im->ntail++] = *p++;
+		im->tail[im->ntail++] = *p;
+		if (im->nhead < sizeof(im->head))
+			im->head[im->nhead++] = *p;
+		else
+			im->head_cut = 1;
+		p++;
 		n--;
 		kind = literal_announced(im->tail, im->ntail, sizeof(im->tail), &len);
 		if (kind && len > im->op_literal) {
@@ -145,8 +187,12 @@ static int filter(void *arg, const char *p, size_t n)
 		if (kind == 1) {
 			im->lit_left = len;
 			im->ntail = 0;
+			if (screen_line(im, 1) < 0)
+				return -1;
 		} else if (im->tail[im->ntail - 1] == '\n') {
 			im->ntail = 0;
+			if (screen_line(im, 0) < 0)
+				return -1;
 		}
 	}
 	return 0;
@@ -287,15 +333,30 @@ static int starttls(struct pq_imap *im)
 
 /* ---- session ---- */
 
+/*
+ * Reads the capability list libetpan keeps from the last answer that had
+ * one. A server decides its shape ("[CAPABILITY]" with nothing in it, no
+ * list at all), so every pointer is checked here rather than trusted.
+ */
 static int has_capability(struct pq_imap *im, const char *name)
 {
-	return mailimap_has_extension(im->imap, (char *)name) != 0;
+	struct mailimap_connection_info *ci = im->imap->imap_connection_info;
+	clistiter *it;
+
+	if (ci == NULL || ci->imap_capability == NULL || ci->imap_capability->cap_list == NULL)
+		return 0;
+	for (it = clist_begin(ci->imap_capability->cap_list); it; it = clist_next(it)) {
+		const struct mailimap_capability *cap = clist_content(it);
+
+		if (cap != NULL && cap->cap_type == MAILIMAP_CAPABILITY_NAME &&
+		    cap->cap_data.cap_name != NULL && strcasecmp(cap->cap_data.cap_name, name) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 static int login(struct pq_imap *im, const struct pq_imap_conf *c)
 {
-	struct mailimap_capability_data *caps = NULL;
-	struct mailimap_connection_info *ci;
 	int r;
 
 	op_begin(im);
@@ -310,35 +371,16 @@ static int login(struct pq_imap *im, const struct pq_imap_conf *c)
 		return session_error(im, r, "LOGIN");
 	/*
 	 * Capabilities change with login; ask rather than trust the old list.
-	 * On OK, libetpan's mailimap_capability() copies the list it last
-	 * saw and crashes when it saw none (no CAPABILITY in the greeting,
-	 * the LOGIN answer or this one): give it an empty list, which a
-	 * "* CAPABILITY" line in the answer replaces.
+	 * Not through mailimap_capability(): it copies whatever list the
+	 * server last left behind, and a server that left none, an empty
+	 * "[CAPABILITY]" or a list freed by a later answer crashes it. The
+	 * plain command lets the answer update the list has_capability()
+	 * reads with its own checks.
 	 */
-	ci = im->imap->imap_connection_info;
-	if (ci == NULL)
-		return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
-	/* "[CAPABILITY]" with nothing in it leaves a list-less record: the same crash */
-	if (ci->imap_capability != NULL && ci->imap_capability->cap_list == NULL) {
-		ci->imap_capability->cap_list = clist_new();
-		if (ci->imap_capability->cap_list == NULL)
-			return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
-	}
-	if (ci->imap_capability == NULL) {
-		clist *none = clist_new();
-
-		ci->imap_capability = none ? mailimap_capability_data_new(none) : NULL;
-		if (ci->imap_capability == NULL) {
-			if (none != NULL)
-				clist_free(none);
-			return pq_error_set(PQ_ERROR, "IMAP %s: out of memory", im->host);
-		}
-	}
 	op_begin(im);
-	r = mailimap_capability(im->imap, &caps);
+	r = mailimap_custom_command(im->imap, "CAPABILITY");
 	if (r != MAILIMAP_NO_ERROR)
 		return session_error(im, r, "CAPABILITY");
-	mailimap_capability_data_free(caps);
 	im->has_idle = has_capability(im, "IDLE");
 	return 0;
 }

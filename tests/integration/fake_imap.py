@@ -59,6 +59,7 @@ class FakeImap:
         self.silent = False
         self.idle = False
         self.done_silent = False
+        self.malformed = 0  # EXAMINE answers that carry a code libetpan would crash on
         self.on_body = None
         self.lock = threading.Lock()
         self.connections = 0
@@ -198,6 +199,10 @@ class FakeImap:
             elif cmd in ("EXAMINE", "SELECT"):
                 uids = self._uids()
                 told[0] = len(uids)
+                if self.malformed > 0:
+                    self.malformed -= 1
+                    self._event("malformed")
+                    c.sendall(b"* OK [PERMANENTFLAGS (\\Seen * BYE\r\n")
                 c.sendall(b"* %d EXISTS\r\n* OK [UIDVALIDITY %d] v\r\n* OK [UIDNEXT %d] n\r\n"
                           % (len(uids), self.uidvalidity, (uids[-1] + 1) if uids else 1) +
                           tag + b" OK [READ-ONLY] examined\r\n")

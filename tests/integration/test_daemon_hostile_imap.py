@@ -315,6 +315,27 @@ def test_news_mid_fetch(a, work, figures):
         srv.close()
 
 
+def test_malformed(a, work, figures):
+    """A response code libetpan 1.9 crashes on: refused, the daemon lives and reconnects."""
+    srv = FakeImap()
+    srv.malformed = 2
+    srv.messages[1] = mail(1)
+    s = Setup(work, "malformed", a.patchqd, srv, timeout=30)
+    try:
+        check(wait_until(lambda: srv.count("malformed") >= 2, 20),
+              "the server sent the malformed code on two connections")
+        check(wait_until(lambda: s.stored() == 1, 20),
+              "the daemon lived, reconnected and stored the message")
+        check(s.dm.alive(), "patchqd is still running")
+        errors = [ln for ln in s.log().splitlines() if SOURCE in ln and "error" in ln]
+        check(len(errors) >= 1 and all("malformed response code" in e for e in errors),
+              "each refusal is logged with its reason: %s" % errors)
+        check_stop(s, "after the malformed answers")
+    finally:
+        s.kill()
+        srv.close()
+
+
 def test_done(a, work, figures):
     """IDLE, news, then DONE never answered: timeout and reconnect; SIGTERM quick."""
     for timeout in (2, 600):
@@ -355,7 +376,7 @@ def main():
     work = tempfile.mkdtemp(prefix="pq-hostile-imap-")
     figures = []
     tests = [test_cut, test_huge, test_silent, test_stall, test_trickle, test_news_mid_fetch,
-             test_done]
+             test_done, test_malformed]
     try:
         for t in tests:
             if a.only and a.only not in t.__name__:

@@ -1,0 +1,29 @@
+/*
+ * imapcode: the screen of an IMAP server's response codes.
+ *
+ * libetpan 1.9 parses the bracketed code of a status response ("* OK
+ * [PERMANENTFLAGS (...)] text") and crashes on some malformed ones: a
+ * flag list that is not closed frees a list it never made. imap.c shows
+ * this screen every response line before libetpan reads it, and refuses
+ * the server's answer when the code is not what RFC 3501 (and the
+ * extensions libetpan knows) allow: a server that sends such a line gets
+ * its session ended, not the daemon.
+ *
+ * Pure functions, no state.
+ */
+#ifndef PQ_IMAPCODE_H
+#define PQ_IMAPCODE_H
+
+#include <stddef.h>
+
+/*
+ * Checks the line line[0..len): the start of a response line without its
+ * CRLF, up to the first literal it announces; whole is 0 when the caller
+ * kept only its first len bytes. Returns NULL when it holds no response
+ * code or a well-formed one, else why it is refused (a static string). A
+ * line cut short is judged on the part seen: refused only where that part
+ * is already wrong.
+ */
+const char *pq_imap_code_check(const char *line, size_t len, int whole);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * test_imapcode: the screen of IMAP response codes. What real servers send
+ * (dovecot's greeting and SELECT answers, UIDPLUS and CONDSTORE codes)
+ * passes; the shapes that crash libetpan 1.9's parser (a flag list never
+ * closed, an empty CAPABILITY) and other malformed codes are refused; a
+ * line cut short by the caller is judged on what was seen.
+ */
+#include <string.h>
+
+#include "check.h"
+#include "imapcode.h"
+
+static const char *check(const char *line)
+{
+	return pq_imap_code_check(line, strlen(line), 1);
+}
+
+int main(void)
+{
+	static const char *const good[] = {
+		"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ "
+		"AUTH=PLAIN] Dovecot (Debian) ready.",
+		"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)",
+		"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags "
+		"permitted.",
+		"* OK [PERMANENTFLAGS ()] Read-only mailbox.",
+		"* OK [UIDVALIDITY 1733460000] UIDs valid",
+		"* OK [UIDNEXT 4392] Predicted next UID",
+		"* OK [HIGHESTMODSEQ 715194045007] Highest",
+		"* OK [NOMODSEQ] No permanent modsequences",
+		"2 OK [READ-ONLY] Examine completed (0.001 + 0.000 secs).",
+		"a1 OK [APPENDUID 38505 3955] APPEND completed",
+		"a2 OK [COPYUID 38505 304,319:320 3956:3958] Done",
+		"a3 NO [BADCHARSET (UTF-8 \"US ASCII\")] charset",
+		"a3 NO [BADCHARSET] charset",
+		"* NO [ALERT] System shutdown in 10 minutes",
+		"* OK [UNAVAILABLE] a code libetpan does not know",
+		"* BYE [UNAVAILABLE Server shutting down] bye",
+		"3 OK [CLOSED] Previous mailbox closed",
+		"+ idling",
+		"* 17 EXISTS",
+		"* SEARCH 2 84 882",
+		"* OK no code, [just text",
+		"4 OK Logged in",
+		"* ok [uidnext 7] lower case",
+		"*\tOK [UIDNEXT 7] tab",
+		"2 OK [ALERT] text",
+	};
+	static const char *const bad[] = {
+		"5 OK [PERMANENTFLAGS (* BYE logging out",
+		"* OK [PERMANENTFLAGS (\\Seen",
+		"* OK [PERMANENTFLAGS \\Seen] no list",
+		"* OK [PERMANENTFLAGS (\\Seen  \\Draft)] two spaces",
+		"* OK [CAPABILITY] empty",
+		"* OK [CAPABILITY IMAP4rev1 (x)] list",
+		"* OK [UIDVALIDITY] no number",
+		"* OK [UIDVALIDITY x9] not a number",
+		"* OK [UIDNEXT 99999999999999999999] too long",
+		"* OK [READ-ONLY extra] arguments",
+		"a1 OK [APPENDUID 38505] no uid",
+		"* OK [BADCHARSET ()] empty list",
+		"* OK [UIDNEXT 5 hi",
+		"+ [ALERT",
+		"* OK [] nothing",
+		/* libetpan takes tabs and runs of blanks for a space */
+		"*\tOK [BADCHARSET (",
+		"*  OK\t[PERMANENTFLAGS (\\Seen",
+		"a1\tNO [UIDNEXT x]",
+		/* libetpan copies the text after ALERT and PARSE: there must be one */
+		"2 OK [ALERT]",
+		"2 OK [PARSE] ",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		const char *why = check(good[i]);
+
+		if (why)
+			fprintf(stderr, "refused: %s (%s)\n", good[i], why);
+		CHECK(why == NULL);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *why = check(bad[i]);
+
+		if (!why)
+			fprintf(stderr, "passed: %s\n", bad[i]);
+		CHECK(why != NULL);
+	}
+	CHECK_STR(check("5 OK [PERMANENTFLAGS (* BYE"), "a malformed response code");
+	CHECK_STR(check("* OK [UIDNEXT 5"), "a response code that is not closed");
+
+	/* cut short by the caller: the part seen decides */
+	CHECK(pq_imap_code_check("* OK [CAPABILITY IMAP4rev1 ID", 29, 0) == NULL);
+	CHECK(pq_imap_code_check("* OK [PERMANENTFLAGS (* ", 24, 0) != NULL);
+	/* a literal ends the part the caller shows */
+	CHECK(pq_imap_code_check("a3 NO [BADCHARSET ({5}", 22, 0) == NULL);
+	CHECK_DONE();
+}
