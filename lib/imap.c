@@ -143,7 +143,8 @@ static int screen_line(struct pq_imap *im, int literal)
  * literal announced bigger than the operation allows is refused before
  * libetpan reads its announcement (libetpan would reserve the announced
  * size at once, and read it all), an answer past its budget of bytes is
- * cut, and a line's response code is screened (screen_line()).
+ * cut, a line's response code is screened (screen_line()) and a NUL
+ * byte outside a literal refused.
  */
 static int filter(void *arg, const char *p, size_t n)
 {
@@ -165,6 +166,14 @@ static int filter(void *arg, const char *p, size_t n)
 			n -= k;
 			im->lit_left -= k;
 			continue;
+		}
+		if (*p == '\0') {
+			/* IMAP has no NUL outside literals, and libetpan reads lines as C
+			 * strings: a line cut at one is not the line that was sent */
+			pq_buf_reset(&im->why);
+			pq_buf_adds(&im->why,
+				    "the server sent a NUL byte outside a literal (refused)");
+			return -1;
 		}
 		if (im->ntail == sizeof(im->tail))
 			memmove(im->tail, im->tail + 1, --im->ntail);

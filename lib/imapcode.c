@@ -302,12 +302,16 @@ static int word(struct in *in, const char *w)
 	return 1;
 }
 
-/* tag: 1*(ASTRING-CHAR but "+"), then SP */
+/*
+ * A tag, then blanks: any run of bytes but blanks and line ends, as far as
+ * this screen is concerned, since libetpan is more lenient than the RFC's
+ * tag and the screen must not miss a line libetpan would take as tagged.
+ */
 static int tag(struct in *in)
 {
 	const char *start = in->p;
 
-	while (more(in) && *in->p != '+' && (atom_char((unsigned char)*in->p) || *in->p == ']'))
+	while (more(in) && !strchr(" \t\r\n", *in->p))
 		in->p++;
 	return in->p > start && blanks(in);
 }

@@ -69,6 +69,8 @@ int main(void)
 		/* libetpan copies the text after ALERT and PARSE: there must be one */
 		"2 OK [ALERT]",
 		"2 OK [PARSE] ",
+		"\x8a"
+		"2 OK [ALERT]",
 	};
 	size_t i;
 
