@@ -29,6 +29,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "diagnose.h"
 #include "error.h"
 #include "packbuf.h"
 #include "repo.h"
@@ -55,6 +56,7 @@ struct apply_failure {
 	struct pq_buf why;  /* what libgit2 and git said */
 	int whole_tree;	    /* git refuses it for what lies beyond the paths it names:
 			       the fallback must see the whole tree */
+	const char *where;  /* the tree's name in a reason ("rust-next") */
 };
 
 static void failure_free(struct apply_failure *f)
@@ -987,16 +989,48 @@ static void failure_from_git(struct apply_failure *f, const struct pq_buf *err, 
 }
 
 /*
+ * Why git apply --3way failed: the files whose merge conflicts ("U PATH"
+ * in its output), or that the repository lacks the blobs the patch was
+ * made from. Added to what f says already (why the patch itself does not
+ * apply; apply_git() put the separator).
+ */
+static void merge_failure(struct apply_failure *f, const struct pq_run_result *res)
+{
+	const char *p = pq_buf_str(&res->err), *end = p + res->err.len;
+	int n = 0;
+
+	for (; p < end; p++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (line_starts(p, l, "U ")) {
+			pq_buf_adds(&f->why, n++ ? ", " : "a three-way merge conflicts in ");
+			pq_buf_add(&f->why, p + 2, l - 2);
+		}
+		p += l;
+	}
+	if (n == 0 && strstr(pq_buf_str(&res->err), "lacks the necessary blob"))
+		pq_buf_adds(&f->why, "no three-way merge: the repository lacks the blobs the "
+				     "patch was made from");
+	else if (n == 0)
+		pq_buf_adds(&f->why, "the three-way merge failed too");
+}
+
+/*
  * Applies the diff to tree with `git apply --cached` on a temporary index
  * holding tree, read back into *post. The blobs git writes land in the
  * object database libgit2 reads.
  */
 static int apply_git(git_repository *repo, git_tree *tree, const char *diff, size_t len,
-		     git_index **post, struct apply_failure *f)
+		     int three_way, git_index **post, struct apply_failure *f)
 {
 	/* options pinned, so the configuration cannot change what a patch gives */
 	static const char *const apply_args[] = {
 		"apply", "--cached", "--whitespace=nowarn", "--no-ignore-whitespace", "-", NULL,
+	};
+	static const char *const merge_args[] = {
+		"apply", "--cached", "--whitespace=nowarn", "--no-ignore-whitespace", "--3way",
+		"-",	 NULL,
 	};
 	struct pq_run_result res;
 	struct pq_buf dir = PQ_BUF_INIT, idx_path = PQ_BUF_INIT, lock = PQ_BUF_INIT;
@@ -1022,18 +1056,21 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 		goto out;
 	}
 
-	if (run_git(git_repository_path(repo), idx_path.ptr, apply_args, diff, len, &res, &f->why) <
-	    0)
+	if (run_git(git_repository_path(repo), idx_path.ptr, three_way ? merge_args : apply_args,
+		    diff, len, &res, &f->why) < 0)
 		goto out;
 	if (res.timed_out) {
 		pq_buf_addf(&f->why, "git apply did not finish within %d s; killed",
 			    GIT_APPLY_TIMEOUT_MS / 1000);
 		goto out;
 	}
+	if (res.status && three_way) {
+		merge_failure(f, &res);
+		goto out;
+	}
 	if (res.status) {
-		pq_buf_adds(&f->why, "git apply: ");
 		if (res.signal)
-			pq_buf_addf(&f->why, "killed by signal %d%s", res.signal,
+			pq_buf_addf(&f->why, "git apply was killed by signal %d%s", res.signal,
 				    res.err.len ? "; " : "");
 		if (!res.signal || res.err.len)
 			add_git_stderr(&f->why, &res.err);
@@ -1187,13 +1224,37 @@ static int splice_back(git_repository *repo, git_tree *full, const struct touche
 #define PACKBUF_FLUSH (16u << 20)
 
 /*
+ * Replaces what libgit2 and git said of a patch that does not apply by the
+ * file, hunk and reason diagnose.h finds on tree, when it finds one.
+ */
+static void explain(git_repository *repo, git_tree *tree, const char *diff, size_t len,
+		    struct apply_failure *f)
+{
+	struct pq_diagnosis d = PQ_DIAGNOSIS_INIT;
+
+	if (pq_diagnose(repo, tree, diff, len, f->where, &d) == 1) {
+		pq_buf_reset(&f->file);
+		pq_buf_reset(&f->hunk);
+		pq_buf_reset(&f->why);
+		/* a reason about a whole file names it itself */
+		if (d.hunk.len)
+			pq_buf_add(&f->file, pq_buf_str(&d.file), d.file.len);
+		pq_buf_add(&f->hunk, pq_buf_str(&d.hunk), d.hunk.len);
+		pq_buf_add(&f->why, pq_buf_str(&d.why), d.why.len);
+	}
+	pq_diagnosis_free(&d);
+}
+
+/*
  * Applies one diff to tree into *tree_id: with libgit2, then with git
- * where libgit2 refuses and git_fallback allows; *path says which. Both
- * work on the small tree of the touched paths when there is one.
+ * where libgit2 refuses and the options allow, then with git's three-way
+ * merge; *path says which. All work on the small tree of the touched paths
+ * when there is one. A patch none of them applies gets its reason from
+ * explain(), and what the three-way merge found.
  */
 static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tree,
-		       const char *diff, size_t len, int git_fallback, git_oid *tree_id,
-		       enum pq_applier_path *path, struct apply_failure *f)
+		       const char *diff, size_t len, const struct pq_applier_opts *o,
+		       git_oid *tree_id, enum pq_applier_path *path, struct apply_failure *f)
 {
 	struct touched t = { NULL, NULL, 0 };
 	git_diff *d = NULL;
@@ -1214,8 +1275,12 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 	*path = PQ_APPLIER_LIBGIT2;
 	if (d && git_diff_num_deltas(d))
 		rc = apply_libgit2(repo, tree, target, d, diff, len, &post, f);
-	if (rc < 0 && git_fallback) {
+	if (rc < 0 && o->git_fallback) {
 		*path = PQ_APPLIER_GIT;
+		/* git's words, not libgit2's, are the story from here */
+		pq_buf_reset(&f->file);
+		pq_buf_reset(&f->hunk);
+		pq_buf_reset(&f->why);
 		/* what git refuses beyond the paths the diff names, it must see */
 		if (f->whole_tree)
 			target = tree;
@@ -1225,8 +1290,16 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 			why_next(f);
 			pq_buf_adds(&f->why, pq_error_last());
 		} else {
-			rc = apply_git(repo, target, diff, len, &post, f);
+			rc = apply_git(repo, target, diff, len, 0, &post, f);
 		}
+		if (rc < 0)
+			explain(repo, tree, diff, len, f);
+		if (rc < 0 && o->three_way) {
+			*path = PQ_APPLIER_THREEWAY;
+			rc = apply_git(repo, target, diff, len, 1, &post, f);
+		}
+	} else if (rc < 0) {
+		explain(repo, tree, diff, len, f);
 	}
 	if (rc == 0 && target == small && splice_back(repo, tree, &t, post, tree_id) < 0) {
 		/* the diff reached beyond its paths (git read it otherwise): redo in full */
@@ -1235,7 +1308,8 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 		target = tree;
 		rc = *path == PQ_APPLIER_LIBGIT2
 			     ? apply_libgit2(repo, tree, tree, d, diff, len, &post, f)
-			     : apply_git(repo, tree, diff, len, &post, f);
+			     : apply_git(repo, tree, diff, len, *path == PQ_APPLIER_THREEWAY, &post,
+					 f);
 	}
 	if (rc == 0 && target == tree && git_index_write_tree_to(tree_id, post, repo) < 0) {
 		why_next(f);
@@ -1540,15 +1614,16 @@ static int apply_all(git_repository *repo, struct pq_packbuf *pb, const char *br
 
 	for (i = 0; i < n; i++) {
 		const struct pq_applier_patch *p = &patches[i];
-		struct apply_failure f = { PQ_BUF_INIT, PQ_BUF_INIT, PQ_BUF_INIT, 0 };
+		struct apply_failure f = { PQ_BUF_INIT, PQ_BUF_INIT, PQ_BUF_INIT, 0,
+					   opts->where ? opts->where : branch };
 		git_commit *next = NULL;
 		git_tree *tree = NULL;
 		git_oid tree_id, commit_id;
 
 		rc = git_commit_tree(&tree, head);
 		if (rc == 0)
-			rc = apply_patch(repo, pb, tree, patch_diff(p), p->diff_len,
-					 opts->git_fallback, &tree_id, &results[i].path, &f);
+			rc = apply_patch(repo, pb, tree, patch_diff(p), p->diff_len, opts, &tree_id,
+					 &results[i].path, &f);
 		else
 			pq_buf_addf(&f.why, "cannot read the tree: %s", pq_repo_git_error());
 		applied = rc == 0;

@@ -13,8 +13,11 @@
  * which path applied it. Where libgit2 would apply a patch otherwise than
  * git (modes, file types, paths beneath symbolic links, submodules, binary
  * patches), git's checks run first and the patch goes to git, or is
- * refused in git's words: the tree made is always the one `git am` makes
- * (tests/unit/test_fidelity.c).
+ * refused with git's reason: the tree made is always the one `git am` makes
+ * (tests/unit/test_fidelity.c). With three_way, a patch neither applies
+ * goes through `git apply --cached --3way` (git am -3's merge): when its
+ * index lines name blobs the repository has, the change is merged into
+ * the file as it is now; a conflict is a failure naming the files.
  */
 #ifndef PQ_APPLIER_H
 #define PQ_APPLIER_H
@@ -39,22 +42,27 @@ struct pq_applier_patch {
 
 enum pq_applier_path {
 	PQ_APPLIER_LIBGIT2 = 1,
-	PQ_APPLIER_GIT = 2, /* git apply --cached fallback */
+	PQ_APPLIER_GIT = 2,	 /* git apply --cached fallback */
+	PQ_APPLIER_THREEWAY = 3, /* git apply --cached --3way: merged as git am -3 does */
 };
 
 struct pq_applier_result {
 	char commit[41];	   /* hex id of the commit made, "" when not applied */
 	enum pq_applier_path path; /* which applied it; 0 when commit is "" */
-	char *error;		   /* why it did not apply (file and hunk), or NULL */
+	char *error;		   /* why it did not apply, or NULL: "FILE, hunk @@ -A,B +C,D @@:
+				      REASON" in plain words (diagnose.h), else git's */
 	char merge[41];		   /* the last patch's, with merge_onto: the merge commit */
 };
 
 struct pq_applier_opts {
 	const char *committer_name;
 	const char *committer_email;
-	int git_fallback; /* allow git apply --cached */
-	int dry_run;	  /* build the commits, move nothing */
-	int keep_objects; /* with dry_run: write the commits all the same (for a caller
+	int git_fallback;  /* allow git apply --cached */
+	int three_way;	   /* with git_fallback: where neither applies the patch, merge it
+			     with the blobs its index lines name, as git am -3 does */
+	const char *where; /* names the tree patched in failure reasons; NULL: the branch */
+	int dry_run;	   /* build the commits, move nothing */
+	int keep_objects;  /* with dry_run: write the commits all the same (for a caller
 			     that chains series and moves the branch itself) */
 	/*
 	 * Applying on a series' base-commit: the patches go on base, and the

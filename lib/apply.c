@@ -34,6 +34,7 @@ void pq_apply_plan_free(struct pq_apply_plan *p)
 	free(p->patches);
 	free(p->results);
 	free(p->messages);
+	pq_buf_free(&p->failure);
 	pq_series_free(p->series);
 	memset(p, 0, sizeof(*p));
 }
@@ -111,6 +112,8 @@ static int run_queue(const struct pq_config *c, struct pq_repo *repo, const stru
 		.committer_name = c->committer_name,
 		.committer_email = c->committer_email,
 		.git_fallback = c->git_fallback,
+		.three_way = c->three_way,
+		.where = q->name,
 		.dry_run = mode != PQ_APPLY_MOVE,
 		.keep_objects = mode == PQ_APPLY_CHAIN,
 		.merge_onto = merge_onto,
@@ -146,9 +149,9 @@ static char *series_base_commit(struct pq_store *s, long long id)
  * the base-commit the series names and merged onto tip instead (as b4
  * shazam --merge does); report (may be NULL) says so.
  */
-int pq_apply_plan_run(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
-		      const struct pq_queue_conf *q, long long id, const char *tip,
-		      struct pq_apply_plan *p, enum pq_apply_mode mode, struct pq_buf *report)
+static int plan_run(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		    const struct pq_queue_conf *q, long long id, const char *tip,
+		    struct pq_apply_plan *p, enum pq_apply_mode mode, struct pq_buf *report)
 {
 	struct pq_buf msg = PQ_BUF_INIT;
 	struct pq_applier_result *on_tip, *swap;
@@ -197,6 +200,25 @@ int pq_apply_plan_run(struct pq_store *s, const struct pq_config *c, struct pq_r
 	return ret;
 }
 
+int pq_apply_plan_run(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		      const struct pq_queue_conf *q, long long id, const char *tip,
+		      struct pq_apply_plan *p, enum pq_apply_mode mode, struct pq_buf *report)
+{
+	int ret = plan_run(s, c, repo, q, id, tip, p, mode, report);
+	size_t i;
+
+	pq_buf_reset(&p->failure);
+	for (i = 0; ret == PQ_EGIT && i < p->n; i++) {
+		if (!p->results[i].error)
+			continue;
+		pq_buf_addf(&p->failure, "[%d/%d] %s: %s", p->series->patches[i].index,
+			    p->series->total, p->am[i].title, p->results[i].error);
+		pq_error_set(PQ_EGIT, "%s", p->failure.ptr);
+		break;
+	}
+	return ret;
+}
+
 static void report_results(struct pq_buf *report, const struct pq_apply_plan *p)
 {
 	size_t i;
@@ -211,18 +233,29 @@ static void report_results(struct pq_buf *report, const struct pq_apply_plan *p)
 		else if (r->commit[0])
 			pq_buf_addf(report, "  [%d/%d] %s\n        %.12s%s\n",
 				    p->series->patches[i].index, p->series->total, p->am[i].title,
-				    r->commit, r->path == PQ_APPLIER_GIT ? " (git apply)" : "");
+				    r->commit,
+				    r->path == PQ_APPLIER_GIT	     ? " (git apply)"
+				    : r->path == PQ_APPLIER_THREEWAY ? " (three-way merge)"
+								     : "");
 	}
 }
 
 const char *pq_apply_plan_error(const struct pq_apply_plan *p)
 {
-	size_t i;
+	return p->failure.len ? p->failure.ptr : NULL;
+}
 
-	for (i = 0; i < p->n; i++)
-		if (p->results[i].error)
-			return p->results[i].error;
-	return NULL;
+/* How a patch went in, as the application table names it. */
+static const char *path_name(enum pq_applier_path path)
+{
+	switch (path) {
+	case PQ_APPLIER_GIT:
+		return "git-apply";
+	case PQ_APPLIER_THREEWAY:
+		return "three-way";
+	default:
+		return "libgit2";
+	}
 }
 
 /* Every Message-ID of p to its commit, and the series applied. */
@@ -244,8 +277,7 @@ int pq_apply_record_rows(struct pq_store *s, const char *queue, const struct pq_
 		sqlite3_bind_int64(st, 3, p->series->patches[i].id);
 		pq_store_bind_text(st, 4, p->series->patches[i].msgid);
 		pq_store_bind_text(st, 5, p->results[i].commit);
-		pq_store_bind_text(st, 6,
-				   p->results[i].path == PQ_APPLIER_GIT ? "git-apply" : "libgit2");
+		pq_store_bind_text(st, 6, path_name(p->results[i].path));
 		sqlite3_bind_int64(st, 7, (long long)time(NULL));
 		if ((ret = pq_store_step_done(s, st)) < 0)
 			return ret;

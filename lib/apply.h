@@ -64,7 +64,8 @@ struct pq_apply_plan {
 	struct pq_buf *messages;
 	size_t n;
 	char signoff[512];
-	char tip[41]; /* where the branch goes: the last commit, or the merge */
+	char tip[41];	       /* where the branch goes: the last commit, or the merge */
+	struct pq_buf failure; /* "[3/7] title: FILE, hunk H: REASON" (pq_apply_plan_error) */
 };
 
 /* How pq_apply_plan_run() treats the branch. */
@@ -93,7 +94,12 @@ int pq_apply_plan_run(struct pq_store *s, const struct pq_config *c, struct pq_r
 		      const struct pq_queue_conf *q, long long id, const char *tip,
 		      struct pq_apply_plan *p, enum pq_apply_mode mode, struct pq_buf *report);
 
-/* The first patch's reason for not applying, or NULL; borrowed from p. */
+/*
+ * Why p did not apply, fit for the list: the first patch that failed as
+ * "[3/7] title: " and its result's error; NULL when no patch failed (a
+ * merge conflict or a repository error: pq_error_last() says). Borrowed
+ * from p.
+ */
 const char *pq_apply_plan_error(const struct pq_apply_plan *p);
 
 /* Every Message-ID of p to its commit on queue, and the series applied; in the caller's

@@ -318,6 +318,7 @@ static const struct key patchq_keys[] = {
 	{ "link", K_LINK, offsetof(struct pq_config, link), 0 },
 	{ "committerDate", K_DATE, 0, 0 },
 	{ "gitFallback", K_BOOL, offsetof(struct pq_config, git_fallback), 0 },
+	{ "threeWay", K_BOOL, offsetof(struct pq_config, three_way), 0 },
 	{ "pushRemote", K_STRING, offsetof(struct pq_config, push_remote), 0 },
 };
 

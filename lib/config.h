@@ -21,6 +21,7 @@
  *           link = https://lore.kernel.org/r/%s
  *           committerDate = author         # author | mail | fixed:<unix time>
  *           gitFallback = true             # git apply --cached where libgit2 refuses
+ *           threeWay = false               # with gitFallback: merge as git am -3 does
  *           pushRemote = origin            # where `patchq push` sends the queues
  *   [queue "rust-next"]
  *           branch = rust-next
@@ -187,6 +188,7 @@ struct pq_config {
 	enum pq_committer_date committer_date;
 	int64_t fixed_date; /* unix time, for PQ_DATE_FIXED */
 	int git_fallback;
+	int three_way;	   /* git am -3: merge what does not apply (needs git_fallback) */
 	char *push_remote; /* remote name or URL for push, or NULL */
 	struct pq_queue_conf *queues;
 	size_t nqueues;

@@ -173,11 +173,12 @@ def test_crash_recovery(patchq, source, work):
           "a second recover and apply change nothing: " + p.stdout.strip()[:80])
 
 
-def test_base_commit(patchq, source, work):
-    """A series that no longer applies on rust-next but names its
-    base-commit: refused, unless useBaseCommit, which applies it there and
-    merges it onto the tip."""
-    d = os.path.join(work, "basecommit")
+def context_changed(patchq, source, work, name):
+    """The demo in work/name, and a series on rust-next's notes.txt whose
+    context changed on rust-next since (line 13 changed in the series, line
+    11 on the branch). Returns (directory, patchq command, queue repository,
+    series id, its base-commit, rust-next's tip)."""
+    d = os.path.join(work, name)
     os.mkdir(d)
     setup_demo(source, d)
     pq = [patchq, "-c", "patchq.conf"]
@@ -205,10 +206,21 @@ def test_base_commit(patchq, source, work):
     run(pq + ["import", "-"], cwd=d, stdin=mail)
     sid = [s for s in json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
            if s["name"] == "notes: spell out 13"][0]["id"]
+    return d, pq, repo, sid, base, tip
+
+
+def test_base_commit(patchq, source, work):
+    """A series that no longer applies on rust-next but names its
+    base-commit: refused, unless useBaseCommit, which applies it there and
+    merges it onto the tip."""
+    d, pq, repo, sid, base, tip = context_changed(patchq, source, work, "basecommit")
     p = run(pq + ["apply", str(sid), "--queue", "rust-next"], cwd=d, ok=False)
-    check(p.returncode != 0 and "notes.txt" in p.stdout + p.stderr and
+    want = ("[1/1] notes: spell out 13: notes.txt, hunk @@ -10,7 +10,7 @@: "
+            "hunk does not match: the context has changed")
+    check(p.returncode != 0 and want in p.stdout + p.stderr and
           git(repo, "rev-parse", "rust-next") == tip,
-          "without useBaseCommit the series is refused, naming the file")
+          "without useBaseCommit the series is refused, naming the patch, file and hunk "
+          "in plain words: " + (p.stdout + p.stderr).strip()[-160:])
     conf = open(os.path.join(d, "patchq.conf")).read()
     assert conf.count("useBaseCommit = false") == 1  # rust-next's, in the example
     conf = conf.replace("useBaseCommit = false", "useBaseCommit = true")
@@ -225,6 +237,28 @@ def test_base_commit(patchq, source, work):
           "the merge commit says which series it brings")
     q = json.loads(run(pq + ["queue", "rust-next", "--json"], cwd=d).stdout)
     check([s["series"] for s in q] == [sid], "rust-next lists the series")
+
+
+def test_three_way(patchq, source, work):
+    """threeWay = true: the series whose context changed is merged as
+    git am -3 merges it, and the record says it went in three-way; a real
+    conflict still fails, naming the file."""
+    d, pq, repo, sid, base, tip = context_changed(patchq, source, work, "threeway")
+    conf_path = os.path.join(d, "patchq.conf")
+    conf = open(conf_path).read()
+    assert conf.count("threeWay = false") == 1
+    open(conf_path, "w").write(conf.replace("threeWay = false", "threeWay = true"))
+    out = run(pq + ["apply", str(sid), "--queue", "rust-next"], cwd=d).stdout
+    check("(three-way merge)" in out, "the report says it went in three-way: " + out.strip())
+    check(git(repo, "rev-parse", "rust-next^") == tip,
+          "one commit on the tip, no merge commit")
+    check(git(repo, "show", "rust-next:notes.txt").count("line eleven\nline 12\nline thirteen")
+          == 1, "the file holds both changes")
+    db = sqlite3.connect(os.path.join(d, "patchq.db"))
+    paths = [r[0] for r in db.execute("SELECT path FROM application WHERE series_id = ?",
+                                      (sid,))]
+    db.close()
+    check(paths == ["three-way"], "the application is recorded as three-way: %s" % paths)
 
 
 def test_rebuild_and_push(patchq, source, work):
@@ -466,6 +500,7 @@ def main():
         test_conflict(pq, work, sid)
         test_crash_recovery(a.patchq, a.source, work)
         test_base_commit(a.patchq, a.source, work)
+        test_three_way(a.patchq, a.source, work)
         test_rebuild_and_push(a.patchq, a.source, work)
         test_triage(a.patchq, a.source, work)
         test_approve_waits_for_missing_patches(a.patchq, a.source, work)
