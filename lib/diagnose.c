@@ -167,6 +167,20 @@ static const char *file_name(const struct file *f)
 	return f->deleted || !f->new_path.len ? pq_buf_str(&f->old_path) : pq_buf_str(&f->new_path);
 }
 
+/*
+ * b with every control character made a '?': a path or hunk header comes
+ * from mail, and the reason goes into a reply's body, where a line break
+ * would let a patch write lines of its own.
+ */
+static void printable(struct pq_buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->len; i++)
+		if ((unsigned char)b->ptr[i] < 0x20 || b->ptr[i] == 0x7f)
+			b->ptr[i] = '?';
+}
+
 /* Names the file (and hunk) at fault; the caller adds why. Returns 1. */
 static int found(struct ctx *c, const char *file, const char *hunk, size_t hunk_len)
 {
@@ -307,28 +321,49 @@ static void replace(struct file *f, size_t pos, size_t n, const struct lines *po
 	f->image = next;
 }
 
-/* "@@ -A[,B] +C[,D] @@": the numbers; 0 when the line is no hunk header. */
+/* A decimal number at *p (before end), at most 9 digits; -1 when none. */
+static long number_at(const char **p, const char *end)
+{
+	long n = 0;
+	int digits = 0;
+
+	while (*p < end && **p >= '0' && **p <= '9' && digits < 10) {
+		n = n * 10 + (**p - '0');
+		(*p)++;
+		digits++;
+	}
+	return digits == 0 || digits > 9 ? -1 : n;
+}
+
+/*
+ * "@@ -A[,B] +C[,D] @@": the numbers (B and D 1 when left out) and the
+ * header's length; 0 when the line p[0..len) is no hunk header.
+ */
 static int hunk_header(const char *p, size_t len, long *a, long *b, long *c, long *dd,
 		       size_t *header_len)
 {
-	const char *end = p + len, *q;
-	char *num_end;
+	const char *end = p + len, *q = p + 4;
 
 	if (!line_is(p, len, "@@ -"))
 		return 0;
-	*a = strtol(p + 4, &num_end, 10);
+	*a = number_at(&q, end);
 	*b = 1;
-	if (*num_end == ',')
-		*b = strtol(num_end + 1, &num_end, 10);
-	if (num_end >= end || *num_end != ' ' || num_end[1] != '+')
+	if (q < end && *q == ',') {
+		q++;
+		*b = number_at(&q, end);
+	}
+	if (end - q < 2 || q[0] != ' ' || q[1] != '+')
 		return 0;
-	*c = strtol(num_end + 2, &num_end, 10);
+	q += 2;
+	*c = number_at(&q, end);
 	*dd = 1;
-	if (*num_end == ',')
-		*dd = strtol(num_end + 1, &num_end, 10);
+	if (q < end && *q == ',') {
+		q++;
+		*dd = number_at(&q, end);
+	}
 	if (*a < 0 || *b < 0 || *c < 0 || *dd < 0)
 		return 0;
-	for (q = num_end; q + 1 < end && !(q[0] == '@' && q[1] == '@'); q++)
+	for (; q + 1 < end && !(q[0] == '@' && q[1] == '@'); q++)
 		;
 	if (q + 1 >= end)
 		return 0;
@@ -501,6 +536,9 @@ int pq_diagnose(git_repository *repo, git_tree *tree, const char *diff, size_t l
 	if (rc == 0 && in_file)
 		rc = file_end(&c, &f);
 	file_reset(&f);
+	printable(&d->file);
+	printable(&d->hunk);
+	printable(&d->why);
 	return rc;
 }
 
