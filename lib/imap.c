@@ -125,7 +125,7 @@ static int screen_line(struct pq_imap *im, int literal)
 			len -= im->head[len - 1] == '\n' ? 1 : 0;
 		if (!im->head_cut && len && im->head[len - 1] == '\r')
 			len--;
-		bad = pq_imap_code_check(im->head, len, !im->head_cut && !literal);
+		bad = pq_imap_code_check(im->head, len, !im->head_cut);
 	}
 	im->nhead = 0;
 	im->head_cut = 0;

@@ -97,24 +97,13 @@ static int number(struct in *in)
 	return r;
 }
 
-/* A literal's announcement "{N}" ends what the caller could show. */
-static int literal_at_end(const struct in *in)
-{
-	const char *q = in->p;
-
-	if (q >= in->end || *q != '{')
-		return 0;
-	for (q++; q < in->end && digit((unsigned char)*q); q++)
-		;
-	return q < in->end && *q == '}' && q + 1 == in->end;
-}
-
-/* astring: 1*ASTRING-CHAR or a quoted string (a literal ends the line seen) */
+/*
+ * astring: 1*ASTRING-CHAR or a quoted string. Not a literal: no server
+ * puts one in a response code, and libetpan crashes reading one there.
+ */
 static int astring(struct in *in)
 {
 	if (!more(in))
-		return SHORT;
-	if (literal_at_end(in))
 		return SHORT;
 	if (*in->p != '"') {
 		const char *start = in->p;

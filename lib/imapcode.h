@@ -3,7 +3,8 @@
  *
  * libetpan 1.9 parses the bracketed code of a status response ("* OK
  * [PERMANENTFLAGS (...)] text") and crashes on some malformed ones: a
- * flag list that is not closed frees a list it never made. imap.c shows
+ * flag list that is not closed frees a list it never made, a literal in a
+ * charset list is read through a stream it does not have. imap.c shows
  * this screen every response line before libetpan reads it, and refuses
  * the server's answer when the code is not what RFC 3501 (and the
  * extensions libetpan knows) allow: a server that sends such a line gets
@@ -18,8 +19,9 @@
 
 /*
  * Checks the line line[0..len): the start of a response line without its
- * CRLF, up to the first literal it announces; whole is 0 when the caller
- * kept only its first len bytes. Returns NULL when it holds no response
+ * CRLF, up to and with the first literal it announces ("{N}": a code is
+ * over before one); whole is 0 when the caller kept only its first len
+ * bytes. Returns NULL when it holds no response
  * code or a well-formed one, else why it is refused (a static string). A
  * line cut short is judged on the part seen: refused only where that part
  * is already wrong.

@@ -94,7 +94,9 @@ int main(void)
 	/* cut short by the caller: the part seen decides */
 	CHECK(pq_imap_code_check("* OK [CAPABILITY IMAP4rev1 ID", 29, 0) == NULL);
 	CHECK(pq_imap_code_check("* OK [PERMANENTFLAGS (* ", 24, 0) != NULL);
-	/* a literal ends the part the caller shows */
-	CHECK(pq_imap_code_check("a3 NO [BADCHARSET ({5}", 22, 0) == NULL);
+	/* a literal inside a code is refused, one after it is the text's business */
+	CHECK(pq_imap_code_check("a3 NO [BADCHARSET ({5}", 22, 1) != NULL);
+	CHECK(pq_imap_code_check("*\tOK [BADCHARSET (\"L{5}", 24, 1) != NULL);
+	CHECK(pq_imap_code_check("* OK [ALERT] {5}", 16, 1) == NULL);
 	CHECK_DONE();
 }
