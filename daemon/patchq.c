@@ -31,6 +31,7 @@
 #include "series.h"
 #include "source.h"
 #include "store.h"
+#include "token.h"
 #include "triage.h"
 #include "view.h"
 
@@ -105,6 +106,12 @@ static const char usage_queues[] =
 	"  outbox preview SERIES\n"
 	"                      the series' replies as they are or would be sent\n"
 	"  outbox retry ID     a failed reply pending again (the cause was fixed)\n"
+	"\n"
+	"Maintainers of the desk (patchqd's web pages and API; see [http]):\n"
+	"  token new NAME      make NAME's token for the desk's actions and print it,\n"
+	"                      once: only its hash is kept (revoke it to make another)\n"
+	"  token list          the tokens' names, when made and last used\n"
+	"  token revoke NAME   NAME's token no longer works\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE   the configuration (git-config format; default\n"
@@ -327,21 +334,64 @@ static int cmd_am(struct pq_store *s, const struct pq_config *c, long long id,
  * not its sender's counts from now on; the maintainer is the configured
  * committer, else the login name.
  */
+/* Who acts from the command line: the configured committer, else the login. */
+static void cli_who(const struct pq_config *c, struct pq_buf *who)
+{
+	const char *login = getenv("USER");
+
+	if (c)
+		pq_buf_addf(who, "%s <%s>", c->committer_name, c->committer_email);
+	else
+		pq_buf_adds(who, login && *login ? login : "unknown");
+}
+
+/* Records a maintainer's action done from the command line (see token.h). */
+static int record(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
+		  const char *what, const char *reason)
+{
+	struct pq_buf who = PQ_BUF_INIT;
+	int ret;
+
+	cli_who(c, &who);
+	ret = pq_token_record(s, id, queue, what, pq_buf_str(&who), reason, (long long)time(NULL));
+	pq_buf_free(&who);
+	return ret;
+}
+
 static int cmd_trailer(struct pq_store *s, const struct pq_config *c, int argc, char **argv)
 {
 	struct pq_buf who = PQ_BUF_INIT, b = PQ_BUF_INIT;
-	const char *login = getenv("USER");
 	int ret;
 
 	(void)argc;
-	if (c)
-		pq_buf_addf(&who, "%s <%s>", c->committer_name, c->committer_email);
-	else
-		pq_buf_adds(&who, login && *login ? login : "unknown");
+	cli_who(c, &who);
 	ret = pq_series_trailer_accept(s, c, series_arg(argv[2]), argv[3], pq_buf_str(&who),
 				       (int64_t)time(NULL), &b);
 	pq_buf_free(&who);
 	return report(ret, &b, "trailer accept");
+}
+
+static int cmd_token(struct pq_store *s, int argc, char **argv)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	char token[PQ_TOKEN_HEX + 1];
+
+	if (argc == 2 && !strcmp(argv[1], "list"))
+		return report(pq_token_list(s, &b), &b, "token list");
+	if (argc == 3 && !strcmp(argv[1], "revoke")) {
+		if (pq_token_revoke(s, argv[2]) < 0)
+			return fail("token revoke");
+		printf("the token of %s no longer works\n", argv[2]);
+		return 0;
+	}
+	if (argc != 3 || strcmp(argv[1], "new"))
+		die_usage("token takes new NAME, list or revoke NAME");
+	if (pq_token_new(s, argv[2], (long long)time(NULL), token) < 0)
+		return fail("token new");
+	printf("%s\n", token);
+	if (isatty(STDOUT_FILENO))
+		fprintf(stderr, "the token of %s: keep it now, it is not shown again\n", argv[2]);
+	return 0;
 }
 
 static int needs_config(const char *cmd)
@@ -382,6 +432,10 @@ static int cmd_apply(struct pq_store *s, const struct pq_config *c, struct pq_re
 		      : pq_apply_series(s, c, repo, id, o->queue, o->dry_run, &b);
 	print_buf(&b);
 	pq_buf_free(&b);
+	if (!o->dry_run && ret != PQ_EDB && ret != PQ_ENOTFOUND && ret != PQ_EINVAL &&
+	    record(s, c, id, o->queue, approve ? "approve" : "apply",
+		   ret < 0 ? pq_error_last() : NULL) < 0)
+		return fail("recording the action");
 	if (ret < 0)
 		return fail(o->dry_run ? "would not apply" : "not applied");
 	if (!approve)
@@ -452,6 +506,9 @@ static int run_git_cmd(struct pq_store *s, const struct pq_config *c, int argc, 
 	} else if (!strcmp(cmd, "rebuild")) {
 		ret = pq_rebuild_queue(s, c, repo, argv[1], &b);
 		print_buf(&b);
+		if (ret != PQ_EDB && ret != PQ_EINVAL &&
+		    record(s, c, 0, argv[1], "rebuild", ret < 0 ? pq_error_last() : NULL) < 0)
+			ret = PQ_EDB;
 		ret = ret < 0 ? fail("rebuild") : 0;
 	} else if (!strcmp(cmd, "why")) {
 		ret = report(pq_triage_explain(s, c, repo, series_arg(argv[1]), &b), &b, "why");
@@ -490,7 +547,8 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 		return report(pq_view_queue(s, argv[1], &b, o->json), &b, "queue");
 	}
 	if (!strcmp(cmd, "reject")) {
-		if (pq_approval_reject(s, series_arg(argv[1]), o->queue, o->reason) < 0)
+		if (pq_approval_reject(s, series_arg(argv[1]), o->queue, o->reason) < 0 ||
+		    record(s, c, series_arg(argv[1]), o->queue, "reject", o->reason) < 0)
 			return fail("reject");
 		printf("rejected series %s%s%s\n", argv[1], o->queue ? " on " : "",
 		       o->queue ? o->queue : "");
@@ -518,6 +576,8 @@ static int run(struct pq_store *s, const struct pq_config *c, int argc, char **a
 		return report(pq_view_messages(s, &b, o->json), &b, "messages");
 	if (!strcmp(cmd, "unparsable"))
 		return report(pq_view_unparsable(s, 0, &b, o->json), &b, "unparsable");
+	if (!strcmp(cmd, "token"))
+		return cmd_token(s, argc, argv);
 	if (!strcmp(cmd, "trailer") && (argc != 4 || strcmp(argv[1], "accept")))
 		die_usage("trailer takes accept SERIES MSGID-or-TRAILER-ID");
 	if (argc != 2 && (!strcmp(cmd, "show") || !strcmp(cmd, "msg") || !strcmp(cmd, "am")))

@@ -1,26 +1,535 @@
 /*
  * desk: the maintainer's desk (see desk.h).
+ *
+ * The router reads the path segment by segment, %-decoding each; a page
+ * is its fragment (deskpage.c, todo.c, view.c) in the frame of html.c,
+ * and its JSON twin the CLI's --json. Who asks is read from a Bearer
+ * token or the login cookie; an action wants one of them, and with the
+ * cookie also the form's CSRF value.
  */
 #include "desk.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "approval.h"
+#include "apply.h"
+#include "deskpage.h"
+#include "digest.h"
 #include "error.h"
+#include "form.h"
 #include "html.h"
+#include "json.h"
+#include "outbox.h"
+#include "rebuild.h"
+#include "token.h"
+#include "view.h"
 
-static void respond(struct pq_desk_response *rs, int status, const char *type)
+#define HTML "text/html; charset=utf-8"
+#define JSON "application/json"
+/* Path segments the router looks at; more is a 404. */
+#define MAX_SEGMENTS 4
+#define COOKIE "patchq"
+
+struct ctx {
+	const struct pq_desk_env *env;
+	const struct pq_desk_request *rq;
+	struct pq_desk_response *rs;
+	struct pq_buf seg[MAX_SEGMENTS]; /* the path's segments, decoded */
+	size_t nseg;
+	char *who;		      /* the maintainer, or NULL */
+	char token[PQ_TOKEN_HEX + 1]; /* theirs, when known */
+	char csrf[PQ_TOKEN_HEX + 1];  /* its CSRF value, when from the cookie */
+	int bearer;		      /* the token came as Authorization: Bearer */
+	int api;		      /* under /api/: answers are JSON */
+};
+
+static int is(const struct ctx *x, size_t i, const char *s)
 {
-	rs->status = status;
-	rs->content_type = type;
+	return i < x->nseg && !strcmp(pq_buf_str(&x->seg[i]), s);
 }
 
-/* A plain page for an error status: what went wrong, escaped. */
-static void error_page(struct pq_desk_response *rs, int status, const char *what)
+static const char *segment(const struct ctx *x, size_t i)
 {
-	pq_buf_reset(&rs->body);
-	respond(rs, status, "text/html; charset=utf-8");
-	pq_html_begin(&rs->body, what, NULL);
-	pq_html_end(&rs->body);
+	return i < x->nseg ? pq_buf_str(&x->seg[i]) : "";
+}
+
+/* The decimal id in segment i, or 0. */
+static long long seg_id(const struct ctx *x, size_t i)
+{
+	const char *s = segment(x, i);
+	char *end;
+	long long id;
+
+	if (!*s || *s == '0' || strlen(s) > 18)
+		return 0;
+	id = strtoll(s, &end, 10);
+	return *end || id <= 0 ? 0 : id;
+}
+
+/* ---- answers ---- */
+
+static void answer(struct ctx *x, int status, const char *type)
+{
+	x->rs->status = status;
+	x->rs->content_type = type;
+}
+
+/* An error status: a small page, or {"error": what} under /api/. */
+static void fail(struct ctx *x, int status, const char *what)
+{
+	pq_buf_reset(&x->rs->body);
+	if (x->api) {
+		answer(x, status, JSON);
+		pq_buf_adds(&x->rs->body, "{\"error\": ");
+		pq_json_quote(&x->rs->body, what);
+		pq_buf_adds(&x->rs->body, "}\n");
+		return;
+	}
+	answer(x, status, HTML);
+	pq_html_begin(&x->rs->body, what, x->who);
+	pq_html_end(&x->rs->body);
+}
+
+/* The error of a library call: 404 for what does not exist, else 500. */
+static int fail_ret(struct ctx *x, int ret)
+{
+	fail(x, ret == PQ_ENOTFOUND ? 404 : 500,
+	     ret == PQ_ENOTFOUND ? "Not found" : pq_error_last());
+	return ret == PQ_EDB ? PQ_EDB : 0;
+}
+
+static void redirect(struct ctx *x, const char *to)
+{
+	answer(x, 303, HTML);
+	pq_buf_adds(&x->rs->headers, "Location: ");
+	pq_buf_adds(&x->rs->headers, to);
+	pq_buf_addc(&x->rs->headers, '\n');
+}
+
+/* A page: title and the fragment body, framed. */
+static void page(struct ctx *x, const char *title, const struct pq_buf *body)
+{
+	answer(x, 200, HTML);
+	pq_html_begin(&x->rs->body, title, x->who);
+	pq_buf_add(&x->rs->body, pq_buf_str(body), body->len);
+	pq_html_end(&x->rs->body);
+}
+
+/* A listing's JSON: {"items": ITEMS, "next": null}; items is a JSON array. */
+static void listing(struct ctx *x, const struct pq_buf *items)
+{
+	answer(x, 200, JSON);
+	pq_buf_adds(&x->rs->body, "{\"items\": ");
+	pq_buf_add(&x->rs->body, pq_buf_str(items), items->len);
+	pq_buf_adds(&x->rs->body, ", \"next\": null}\n");
+}
+
+/*
+ * An ETag from the body; a request that has it already gets 304 and no
+ * body. Only for a 200 to GET or HEAD.
+ */
+static void etag(struct ctx *x)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char d[PQ_DIGEST_LEN];
+	char tag[2 * 16 + 3];
+	size_t i;
+
+	if (x->rs->status != 200)
+		return;
+	pq_digest(d, pq_buf_str(&x->rs->body), x->rs->body.len);
+	tag[0] = '"';
+	for (i = 0; i < 16; i++) {
+		tag[1 + 2 * i] = digits[d[i] >> 4];
+		tag[2 + 2 * i] = digits[d[i] & 15];
+	}
+	tag[33] = '"';
+	tag[34] = '\0';
+	pq_buf_addf(&x->rs->headers, "ETag: %s\n", tag);
+	if (x->rq->if_none_match && strstr(x->rq->if_none_match, tag)) {
+		x->rs->status = 304;
+		pq_buf_reset(&x->rs->body);
+	}
+}
+
+/* ---- who asks ---- */
+
+static int identify(struct ctx *x)
+{
+	const struct pq_desk_request *rq = x->rq;
+	struct pq_buf v = PQ_BUF_INIT;
+	int ret = 0;
+
+	if (rq->authorization && !strncmp(rq->authorization, "Bearer ", 7)) {
+		pq_buf_adds(&v, rq->authorization + 7);
+		x->bearer = 1;
+	} else if (!rq->cookie || pq_form_cookie(rq->cookie, COOKIE, &v) != 1) {
+		goto out;
+	}
+	if (v.len == PQ_TOKEN_HEX &&
+	    (ret = pq_token_check(x->env->store, v.ptr, x->env->now, &x->who)) == 1) {
+		memcpy(x->token, v.ptr, PQ_TOKEN_HEX + 1);
+		pq_token_csrf(x->token, x->csrf);
+	}
+	ret = ret < 0 ? ret : 0;
+out:
+	pq_buf_free(&v);
+	return ret;
+}
+
+/* The form field name of a POST into out; 1 when there. */
+static int field(struct ctx *x, const char *name, struct pq_buf *out)
+{
+	if (!x->rq->body)
+		return 0;
+	return pq_form_value(x->rq->body, x->rq->body_len, name, out) == 1;
+}
+
+/*
+ * Whether the POST may act: 401 without a maintainer, 403 when the login
+ * cookie comes without the form's CSRF value.
+ */
+static int may_act(struct ctx *x)
+{
+	struct pq_buf v = PQ_BUF_INIT;
+	int ok;
+
+	if (!x->who) {
+		fail(x, 401, "Log in first: actions are for maintainers with a token");
+		pq_buf_adds(&x->rs->headers, "WWW-Authenticate: Bearer realm=\"patchq\"\n");
+		return 0;
+	}
+	if (x->bearer)
+		return 1;
+	ok = field(x, "csrf", &v) && pq_token_equal(pq_buf_str(&v), x->csrf);
+	pq_buf_free(&v);
+	if (!ok)
+		fail(x, 403, "The form's CSRF value is missing or wrong: reload the page");
+	return ok;
+}
+
+/* ---- pages ---- */
+
+static int login_page(struct ctx *x)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+
+	pq_buf_adds(&b,
+		    "<form method=\"post\" action=\"/login\"><p><label>token <input "
+		    "name=\"token\" type=\"password\" autocomplete=\"current-password\" "
+		    "required></label> <button type=\"submit\">log in</button></p></form>\n"
+		    "<p class=\"meta\">A maintainer's token is made with <code>patchq token new "
+		    "NAME</code>.</p>\n");
+	page(x, "Log in", &b);
+	pq_buf_free(&b);
+	return 0;
+}
+
+static int login(struct ctx *x)
+{
+	struct pq_buf v = PQ_BUF_INIT;
+	char *who = NULL;
+	int ret = 0;
+
+	if (field(x, "token", &v) && v.len == PQ_TOKEN_HEX &&
+	    (ret = pq_token_check(x->env->store, v.ptr, x->env->now, &who)) == 1) {
+		redirect(x, "/");
+		pq_buf_addf(&x->rs->headers,
+			    "Set-Cookie: " COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict\n",
+			    v.ptr);
+		ret = 0;
+	} else if (ret == 0) {
+		fail(x, 403, "That is not a maintainer's token");
+	}
+	free(who);
+	pq_buf_free(&v);
+	return ret < 0 ? fail_ret(x, ret) : 0;
+}
+
+static int logout(struct ctx *x)
+{
+	redirect(x, "/");
+	pq_buf_adds(&x->rs->headers, "Set-Cookie: " COOKIE "=; Path=/; HttpOnly; SameSite=Strict; "
+				     "Max-Age=0\n");
+	return 0;
+}
+
+static int series_page(struct ctx *x, long long id)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	char *title = NULL;
+	int ret;
+
+	if (x->api) {
+		ret = pq_view_series_show(x->env->store, x->env->config, id, &b, 1);
+		if (ret == 0) {
+			answer(x, 200, JSON);
+			pq_buf_add(&x->rs->body, pq_buf_str(&b), b.len);
+		}
+	} else {
+		ret = pq_deskpage_series(x->env->store, x->env->config, x->env->repo, id,
+					 x->who ? x->csrf : NULL, &b, &title);
+		if (ret == 0)
+			page(x, title, &b);
+	}
+	free(title);
+	pq_buf_free(&b);
+	return ret < 0 ? fail_ret(x, ret) : 0;
+}
+
+static int queue_page(struct ctx *x, const char *name)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	int ret;
+
+	if (!pq_config_queue(x->env->config, name))
+		ret = pq_error_set(PQ_ENOTFOUND, "no queue %s", name);
+	else if (x->api)
+		ret = pq_view_queue(x->env->store, name, &b, 1);
+	else
+		ret = pq_deskpage_queue(x->env->store, x->env->config, x->env->repo, name,
+					x->who ? x->csrf : NULL, &b);
+	if (ret == 0 && x->api)
+		listing(x, &b);
+	else if (ret == 0)
+		page(x, name, &b);
+	pq_buf_free(&b);
+	return ret < 0 ? fail_ret(x, ret) : 0;
+}
+
+static int outbox_page(struct ctx *x)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	int ret = x->api ? pq_outbox_list(x->env->store, &b, 1)
+			 : pq_deskpage_outbox(x->env->store, x->who ? x->csrf : NULL, &b);
+
+	if (ret == 0 && x->api)
+		listing(x, &b);
+	else if (ret == 0)
+		page(x, "Outbox", &b);
+	pq_buf_free(&b);
+	return ret < 0 ? fail_ret(x, ret) : 0;
+}
+
+static int message_page(struct ctx *x, const char *msgid, int raw)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	int ret = pq_deskpage_message(x->env->store, msgid, raw, &b);
+
+	if (ret == 0 && raw) {
+		answer(x, 200, "text/plain; charset=utf-8");
+		pq_buf_add(&x->rs->body, pq_buf_str(&b), b.len);
+	} else if (ret == 0) {
+		struct pq_buf t = PQ_BUF_INIT;
+
+		pq_buf_addf(&t, "<%s>", msgid);
+		page(x, t.ptr, &b);
+		pq_buf_free(&t);
+	}
+	pq_buf_free(&b);
+	return ret < 0 ? fail_ret(x, ret) : 0;
+}
+
+/* ---- actions ---- */
+
+/*
+ * The end of an action: the outcome as JSON for the API, else back to the
+ * page at back. ret is the library's; report what it said.
+ */
+static int acted(struct ctx *x, int ret, const struct pq_buf *report, const char *back)
+{
+	if (ret == PQ_EDB)
+		return fail_ret(x, ret);
+	if (x->api) {
+		answer(x, ret == 0 ? 200 : ret == PQ_ENOTFOUND ? 404 : 409, JSON);
+		pq_buf_addf(&x->rs->body, "{\"ok\": %s, \"report\": ", ret == 0 ? "true" : "false");
+		pq_json_quote(&x->rs->body, pq_buf_str(report));
+		pq_buf_adds(&x->rs->body, ", \"error\": ");
+		if (ret == 0)
+			pq_buf_adds(&x->rs->body, "null");
+		else
+			pq_json_quote(&x->rs->body, pq_error_last());
+		pq_buf_adds(&x->rs->body, "}\n");
+		return 0;
+	}
+	if (ret == PQ_ENOTFOUND)
+		return fail_ret(x, ret);
+	redirect(x, back);
+	return 0;
+}
+
+static int series_action(struct ctx *x, long long id, const char *what)
+{
+	const struct pq_desk_env *e = x->env;
+	struct pq_buf queue = PQ_BUF_INIT, reason = PQ_BUF_INIT, report = PQ_BUF_INIT,
+		      back = PQ_BUF_INIT;
+	int ret;
+
+	if (!field(x, "queue", &queue) || !pq_config_queue(e->config, queue.ptr)) {
+		fail(x, 422, "Which queue? The form names none the configuration has");
+		ret = 0;
+		goto out;
+	}
+	pq_buf_addf(&back, "/series/%lld", id);
+	if (!strcmp(what, "reject")) {
+		field(x, "reason", &reason);
+		ret = pq_approval_reject(e->store, id, queue.ptr, reason.len ? reason.ptr : NULL);
+	} else if (!e->repo) {
+		fail(x, 503, "The queue repository is not open here");
+		ret = 0;
+		goto out;
+	} else if (!strcmp(what, "approve")) {
+		ret = pq_approval_grant(e->store, e->config, e->repo, id, queue.ptr, &report);
+	} else {
+		ret = pq_apply_series(e->store, e->config, e->repo, id, queue.ptr, 0, &report);
+	}
+	if (ret != PQ_EDB && ret != PQ_ENOTFOUND &&
+	    pq_token_record(e->store, id, queue.ptr, what, x->who,
+			    ret == 0 ? (reason.len ? reason.ptr : NULL) : pq_error_last(),
+			    e->now) == PQ_EDB)
+		ret = PQ_EDB;
+	ret = acted(x, ret, &report, back.ptr);
+out:
+	pq_buf_free(&queue);
+	pq_buf_free(&reason);
+	pq_buf_free(&report);
+	pq_buf_free(&back);
+	return ret;
+}
+
+static int rebuild_action(struct ctx *x, const char *name)
+{
+	const struct pq_desk_env *e = x->env;
+	struct pq_buf report = PQ_BUF_INIT, back = PQ_BUF_INIT;
+	int ret;
+
+	if (!pq_config_queue(e->config, name)) {
+		fail(x, 404, "Not found");
+		return 0;
+	}
+	if (!e->repo) {
+		fail(x, 503, "The queue repository is not open here");
+		return 0;
+	}
+	ret = pq_rebuild_queue(e->store, e->config, e->repo, name, &report);
+	if (ret != PQ_EDB && pq_token_record(e->store, 0, name, "rebuild", x->who,
+					     ret ? pq_error_last() : NULL, e->now) == PQ_EDB)
+		ret = PQ_EDB;
+	pq_buf_adds(&back, "/queues/");
+	pq_html_url(&back, name);
+	ret = acted(x, ret, &report, back.ptr);
+	pq_buf_free(&report);
+	pq_buf_free(&back);
+	return ret;
+}
+
+static int retry_action(struct ctx *x, long long id)
+{
+	struct pq_buf report = PQ_BUF_INIT;
+	int ret = pq_outbox_retry(x->env->store, id);
+
+	if (ret != PQ_EDB && ret != PQ_ENOTFOUND &&
+	    pq_token_record(x->env->store, 0, NULL, "retry reply", x->who, NULL, x->env->now) ==
+		    PQ_EDB)
+		ret = PQ_EDB;
+	ret = acted(x, ret, &report, "/outbox");
+	pq_buf_free(&report);
+	return ret;
+}
+
+/* ---- the routes ---- */
+
+/* Splits the path into decoded segments; 0, or -1 for a path the router refuses. */
+static int split(struct ctx *x)
+{
+	const char *p = x->rq->path + 1;
+
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (x->nseg == MAX_SEGMENTS || len == 0)
+			return -1;
+		if (pq_form_path(p, len, &x->seg[x->nseg]) < 0)
+			return -1;
+		if (!strcmp(x->seg[x->nseg].ptr ? x->seg[x->nseg].ptr : "", "..") ||
+		    !x->seg[x->nseg].len)
+			return -1;
+		x->nseg++;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+/* GET and HEAD. */
+static int get(struct ctx *x)
+{
+	size_t n = x->nseg;
+
+	if (n == 0 && !x->api) {
+		struct pq_buf b = PQ_BUF_INIT;
+		size_t i;
+
+		/* the to-do: until todo.c, the queues */
+		pq_buf_adds(&b, "<ul>\n");
+		for (i = 0; i < x->env->config->nqueues; i++) {
+			pq_buf_adds(&b, "<li><a href=\"/queues/");
+			pq_html_url(&b, x->env->config->queues[i].name);
+			pq_buf_adds(&b, "\">");
+			pq_html_text(&b, x->env->config->queues[i].name);
+			pq_buf_adds(&b, "</a></li>\n");
+		}
+		pq_buf_adds(&b, "</ul>\n");
+		page(x, "To do", &b);
+		pq_buf_free(&b);
+		return 0;
+	}
+	if (!x->api && n == 1 && is(x, 0, "desk.css")) {
+		answer(x, 200, "text/css; charset=utf-8");
+		pq_buf_adds(&x->rs->body, pq_html_css);
+		return 0;
+	}
+	if (!x->api && n == 1 && is(x, 0, "login"))
+		return login_page(x);
+	if (n == 2 && is(x, 0, "series") && seg_id(x, 1))
+		return series_page(x, seg_id(x, 1));
+	if (n == 2 && is(x, 0, "queues"))
+		return queue_page(x, segment(x, 1));
+	if (n == 1 && is(x, 0, "outbox"))
+		return outbox_page(x);
+	if (!x->api && (n == 2 || (n == 3 && is(x, 2, "raw"))) && is(x, 0, "messages"))
+		return message_page(x, segment(x, 1), n == 3);
+	fail(x, 404, "Not found");
+	return 0;
+}
+
+/* POST: the actions. */
+static int post(struct ctx *x)
+{
+	size_t n = x->nseg;
+
+	if (!x->api && n == 1 && is(x, 0, "login"))
+		return login(x);
+	if (!x->api && n == 1 && is(x, 0, "logout"))
+		return logout(x);
+	if (!((n == 3 && is(x, 0, "series") && seg_id(x, 1) &&
+	       (is(x, 2, "approve") || is(x, 2, "reject") || is(x, 2, "apply"))) ||
+	      (n == 3 && is(x, 0, "queues") && is(x, 2, "rebuild")) ||
+	      (n == 3 && is(x, 0, "outbox") && seg_id(x, 1) && is(x, 2, "retry")))) {
+		fail(x, 404, "Not found");
+		return 0;
+	}
+	if (!may_act(x))
+		return 0;
+	if (is(x, 0, "series"))
+		return series_action(x, seg_id(x, 1), segment(x, 2));
+	if (is(x, 0, "queues"))
+		return rebuild_action(x, segment(x, 1));
+	return retry_action(x, seg_id(x, 1));
 }
 
 int pq_desk_is_action(const struct pq_desk_request *rq)
@@ -31,24 +540,50 @@ int pq_desk_is_action(const struct pq_desk_request *rq)
 int pq_desk_handle(const struct pq_desk_env *env, const struct pq_desk_request *rq,
 		   struct pq_desk_response *rs)
 {
-	(void)env;
+	struct ctx x;
+	size_t i;
+	int ret = 0, head;
+
 	memset(rs, 0, sizeof(*rs));
-	if (!rq->path || rq->path[0] != '/') {
-		error_page(rs, 400, "Bad request");
-		return 0;
+	memset(&x, 0, sizeof(x));
+	x.env = env;
+	x.rq = rq;
+	x.rs = rs;
+	if (!rq->method || !rq->path || rq->path[0] != '/' || split(&x) < 0) {
+		fail(&x, rq->path && rq->path[0] == '/' ? 404 : 400,
+		     rq->path && rq->path[0] == '/' ? "Not found" : "Bad request");
+		goto out;
 	}
-	if (!strcmp(rq->path, "/desk.css")) {
-		if (strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD")) {
-			error_page(rs, 405, "Method not allowed");
-			pq_buf_adds(&rs->headers, "Allow: GET, HEAD\n");
-			return 0;
-		}
-		respond(rs, 200, "text/css; charset=utf-8");
-		pq_buf_adds(&rs->body, pq_html_css);
-		return 0;
+	if (is(&x, 0, "api")) {
+		/* the same routes, as JSON */
+		pq_buf_free(&x.seg[0]);
+		memmove(&x.seg[0], &x.seg[1], sizeof(x.seg[0]) * (x.nseg - 1));
+		memset(&x.seg[x.nseg - 1], 0, sizeof(x.seg[0]));
+		x.nseg--;
+		x.api = 1;
 	}
-	error_page(rs, 404, "Not found");
-	return 0;
+	if ((ret = identify(&x)) < 0) {
+		ret = fail_ret(&x, ret);
+		goto out;
+	}
+	head = !strcmp(rq->method, "HEAD");
+	if (head || !strcmp(rq->method, "GET")) {
+		ret = get(&x);
+		etag(&x);
+	} else if (!strcmp(rq->method, "POST")) {
+		ret = post(&x);
+	} else {
+		fail(&x, 405, "Method not allowed");
+		pq_buf_adds(&rs->headers, "Allow: GET, HEAD, POST\n");
+	}
+	/* nothing a maintainer sees is kept by a shared cache */
+	pq_buf_adds(&rs->headers,
+		    x.who ? "Cache-Control: private, no-cache\n" : "Cache-Control: no-cache\n");
+out:
+	for (i = 0; i < MAX_SEGMENTS; i++)
+		pq_buf_free(&x.seg[i]);
+	free(x.who);
+	return ret;
 }
 
 void pq_desk_response_free(struct pq_desk_response *rs)

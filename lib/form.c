@@ -18,15 +18,15 @@ static int hexval(char c)
 	return -1;
 }
 
-/* Decodes v[0..len) into out; PQ_EINVAL on a bad escape or a NUL. */
-static int decode(const char *v, size_t len, struct pq_buf *out)
+/* Decodes v[0..len) into out ('+' a space when plus); PQ_EINVAL on a bad escape or a NUL. */
+static int decode(const char *v, size_t len, int plus, struct pq_buf *out)
 {
 	size_t i;
 
 	for (i = 0; i < len; i++) {
 		char c = v[i];
 
-		if (c == '+') {
+		if (c == '+' && plus) {
 			c = ' ';
 		} else if (c == '%') {
 			int hi, lo;
@@ -65,11 +65,17 @@ int pq_form_value(const char *s, size_t len, const char *name, struct pq_buf *ou
 		if ((size_t)((eq ? eq : sep) - p) == n && !memcmp(p, name, n)) {
 			if (!eq)
 				return 1;
-			return decode(eq + 1, (size_t)(sep - eq - 1), out) < 0 ? PQ_EINVAL : 1;
+			return decode(eq + 1, (size_t)(sep - eq - 1), 1, out) < 0 ? PQ_EINVAL : 1;
 		}
 		p = sep < end ? sep + 1 : end;
 	}
 	return 0;
+}
+
+int pq_form_path(const char *s, size_t len, struct pq_buf *out)
+{
+	pq_buf_reset(out);
+	return decode(s, len, 0, out);
 }
 
 int pq_form_cookie(const char *header, const char *name, struct pq_buf *out)

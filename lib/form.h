@@ -23,6 +23,13 @@
 int pq_form_value(const char *s, size_t len, const char *name, struct pq_buf *out);
 
 /*
+ * Appends the path segment s[0..len) with its %XX escapes decoded ('+'
+ * stays itself) to out (reset first). Returns 0, or PQ_EINVAL for a bad
+ * escape or a NUL byte (out then empty).
+ */
+int pq_form_path(const char *s, size_t len, struct pq_buf *out);
+
+/*
  * Finds the cookie name in a Cookie header value ("a=1; b=2") and appends
  * its value, as sent (no decoding), to out (reset first). Returns 1 when
  * found, 0 when not.

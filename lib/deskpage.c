@@ -1,0 +1,623 @@
+/*
+ * deskpage: the desk's pages of one thing (see deskpage.h).
+ */
+#include "deskpage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "html.h"
+#include "series.h"
+#include "triage.h"
+
+/* ---- small pieces ---- */
+
+static void date_cell(struct pq_buf *out, long long t)
+{
+	char buf[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm)) {
+		pq_buf_adds(out, "<td></td>");
+		return;
+	}
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M", &tm);
+	pq_buf_addf(out, "<td>%s</td>", buf);
+}
+
+static void cell(struct pq_buf *out, const char *s)
+{
+	pq_buf_adds(out, "<td>");
+	pq_html_text(out, s);
+	pq_buf_adds(out, "</td>");
+}
+
+static void series_link(struct pq_buf *out, long long id, const char *name)
+{
+	pq_buf_addf(out, "<a href=\"/series/%lld\">", id);
+	if (name && *name)
+		pq_html_text(out, name);
+	else
+		pq_buf_addf(out, "series %lld", id);
+	pq_buf_adds(out, "</a>");
+}
+
+static void message_link(struct pq_buf *out, const char *msgid, const char *text)
+{
+	pq_buf_adds(out, "<a href=\"/messages/");
+	pq_html_url(out, msgid);
+	pq_buf_adds(out, "\">");
+	pq_html_text(out, text);
+	pq_buf_adds(out, "</a>");
+}
+
+/* A hidden CSRF field and the form's opening tag, for an action at url. */
+static void form_begin(struct pq_buf *out, const char *url, const char *csrf)
+{
+	pq_buf_adds(out, "<form class=\"inline\" method=\"post\" action=\"");
+	pq_html_text(out, url);
+	pq_buf_adds(out, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
+	pq_html_text(out, csrf);
+	pq_buf_adds(out, "\">");
+}
+
+/* text as a <pre>, each diff line in a span of its kind. */
+static void diff_block(struct pq_buf *out, const char *text)
+{
+	const char *p = text;
+
+	pq_buf_adds(out, "<pre class=\"diff\">");
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		const char *cls = NULL;
+
+		if (!strncmp(p, "+++", 3) || !strncmp(p, "---", 3) || !strncmp(p, "diff ", 5) ||
+		    !strncmp(p, "index ", 6))
+			cls = "meta";
+		else if (!strncmp(p, "@@", 2))
+			cls = "hunk";
+		else if (*p == '+')
+			cls = "add";
+		else if (*p == '-')
+			cls = "del";
+		if (cls)
+			pq_buf_addf(out, "<span class=\"%s\">", cls);
+		pq_html_text_len(out, p, len);
+		if (cls)
+			pq_buf_adds(out, "</span>");
+		pq_buf_addc(out, '\n');
+		p = nl ? nl + 1 : NULL;
+	}
+	pq_buf_adds(out, "</pre>\n");
+}
+
+/* The body and diff of message id (columns of the message table). */
+static int message_text(struct pq_store *s, long long id, char **body, char **diff)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT body, diff FROM message WHERE id = ?");
+
+	*body = *diff = NULL;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*body = pq_store_col_dup(st, 0);
+		*diff = pq_store_col_dup(st, 1);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* ---- a series ---- */
+
+static int series_queues(struct pq_store *s, const struct pq_config *c, long long id,
+			 const char *csrf, struct pq_buf *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT q.queue, q.state, q.rule, q.reason, q.updated, k.ok, k.error, k.tip"
+		   " FROM series_queue q LEFT JOIN check_result k"
+		   " ON k.series_id = q.series_id AND k.queue = q.queue"
+		   " WHERE q.series_id = ? ORDER BY q.queue");
+	size_t i;
+
+	if (!st)
+		return PQ_EDB;
+	pq_buf_adds(out, "<h2>Queues</h2>\n<table>\n<tr><th>queue</th><th>state</th><th>rule</th>"
+			 "<th>reason</th><th>since</th><th>dry run</th></tr>\n");
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		pq_buf_adds(out, "<tr><td><a href=\"/queues/");
+		pq_html_url(out, pq_store_col_text(st, 0));
+		pq_buf_adds(out, "\">");
+		pq_html_text(out, pq_store_col_text(st, 0));
+		pq_buf_adds(out, "</a></td>");
+		cell(out, pq_store_col_text(st, 1));
+		cell(out, pq_store_col_text(st, 2));
+		cell(out, pq_store_col_text(st, 3));
+		date_cell(out, sqlite3_column_int64(st, 4));
+		if (sqlite3_column_type(st, 5) == SQLITE_NULL)
+			pq_buf_adds(out, "<td class=\"meta\">not checked</td>");
+		else if (sqlite3_column_int(st, 5))
+			pq_buf_addf(out, "<td class=\"good\">applies on %.12s</td>",
+				    pq_store_col_text(st, 7));
+		else {
+			pq_buf_adds(out, "<td class=\"bad\">");
+			pq_html_text(out, pq_store_col_text(st, 6));
+			pq_buf_adds(out, "</td>");
+		}
+		pq_buf_adds(out, "</tr>\n");
+	}
+	sqlite3_reset(st);
+	pq_buf_adds(out, "</table>\n");
+	if (!csrf)
+		return 0;
+	/* the actions: approve or apply to a queue, reject with a reason */
+	pq_buf_adds(out, "<p>");
+	for (i = 0; i < c->nqueues; i++) {
+		struct pq_buf url = PQ_BUF_INIT;
+
+		if (c->queues[i].frozen)
+			continue;
+		pq_buf_addf(&url, "/series/%lld/approve", id);
+		form_begin(out, url.ptr, csrf);
+		pq_buf_adds(out, "<input type=\"hidden\" name=\"queue\" value=\"");
+		pq_html_text(out, c->queues[i].name);
+		pq_buf_adds(out, "\"><button type=\"submit\">approve for ");
+		pq_html_text(out, c->queues[i].name);
+		pq_buf_adds(out, "</button></form> ");
+		pq_buf_free(&url);
+	}
+	pq_buf_adds(out, "</p>\n");
+	{
+		struct pq_buf url = PQ_BUF_INIT;
+
+		pq_buf_addf(&url, "/series/%lld/reject", id);
+		form_begin(out, url.ptr, csrf);
+		pq_buf_adds(out, "<label>queue <select name=\"queue\">");
+		for (i = 0; i < c->nqueues; i++) {
+			pq_buf_adds(out, "<option>");
+			pq_html_text(out, c->queues[i].name);
+			pq_buf_adds(out, "</option>");
+		}
+		pq_buf_adds(out,
+			    "</select></label> <label>reason <input name=\"reason\" "
+			    "required></label> <button type=\"submit\">reject</button></form>\n");
+		pq_buf_free(&url);
+	}
+	return 0;
+}
+
+static int series_versions(struct pq_store *s, const struct pq_series *se, struct pq_buf *out)
+{
+	sqlite3_stmt *down = pq_store_stmt(s, "SELECT supersedes FROM series WHERE id = ?");
+	sqlite3_stmt *row =
+		pq_store_stmt(s, "SELECT version, name, state FROM series WHERE id = ?");
+	sqlite3_stmt *up = pq_store_stmt(s, "SELECT id FROM series WHERE supersedes = ? LIMIT 1");
+	long long ids[64], id = se->id;
+	int n = 0, i;
+
+	if (!down || !row || !up)
+		return PQ_EDB;
+	/* the oldest first: walk down, then up from the series */
+	while (id && n < 32) {
+		ids[n++] = id;
+		sqlite3_bind_int64(down, 1, id);
+		id = sqlite3_step(down) == SQLITE_ROW ? sqlite3_column_int64(down, 0) : 0;
+		sqlite3_reset(down);
+	}
+	for (i = 0; i < n / 2; i++) {
+		long long t = ids[i];
+
+		ids[i] = ids[n - 1 - i];
+		ids[n - 1 - i] = t;
+	}
+	id = se->id;
+	while (n < 64) {
+		sqlite3_bind_int64(up, 1, id);
+		id = sqlite3_step(up) == SQLITE_ROW ? sqlite3_column_int64(up, 0) : 0;
+		sqlite3_reset(up);
+		if (!id)
+			break;
+		ids[n++] = id;
+	}
+	if (n < 2)
+		return 0;
+	pq_buf_adds(out, "<h2>Versions</h2>\n<ul>\n");
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_int64(row, 1, ids[i]);
+		if (sqlite3_step(row) == SQLITE_ROW) {
+			pq_buf_addf(out, "<li>v%d ", sqlite3_column_int(row, 0));
+			if (ids[i] == se->id)
+				pq_buf_adds(out, "<b>this one</b>");
+			else
+				series_link(out, ids[i], pq_store_col_text(row, 1));
+			pq_buf_adds(out, " <span class=\"meta\">");
+			pq_html_text(out, pq_store_col_text(row, 2));
+			pq_buf_adds(out, "</span></li>\n");
+		}
+		sqlite3_reset(row);
+	}
+	pq_buf_adds(out, "</ul>\n");
+	return 0;
+}
+
+static void trailer_rows(struct pq_buf *out, const struct pq_trailers *t, const char *cls,
+			 const char *label)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		pq_buf_addf(out, "<li class=\"%s\">", cls);
+		if (label)
+			pq_buf_addf(out, "%s ", label);
+		pq_html_text(out, t->v[i].name);
+		pq_buf_adds(out, ": ");
+		pq_html_text(out, t->v[i].value);
+		pq_buf_adds(out, "</li>\n");
+	}
+}
+
+static int series_patch(struct pq_store *s, const struct pq_series *se,
+			const struct pq_series_patch *p, struct pq_buf *out)
+{
+	char *body = NULL, *diff = NULL;
+	int ret = message_text(s, p->id, &body, &diff);
+
+	if (ret < 0)
+		return ret;
+	pq_buf_addf(out, "<h2 id=\"patch-%d\">[%d/%d] ", p->index, p->index, se->total);
+	pq_html_text(out, p->name ? p->name : p->subject);
+	pq_buf_adds(out, "</h2>\n<p class=\"meta\">From ");
+	pq_html_text(out, p->author);
+	pq_buf_adds(out, " &lt;");
+	pq_html_text(out, p->email);
+	pq_buf_adds(out, "&gt;, ");
+	pq_html_text(out, p->date_raw);
+	pq_buf_adds(out, " - ");
+	message_link(out, p->msgid, "the mail");
+	pq_buf_adds(out, "</p>\n<ul class=\"trailers\">\n");
+	trailer_rows(out, &p->own, "own", NULL);
+	trailer_rows(out, &p->collected, "good", "+");
+	trailer_rows(out, &p->mismatched, "bad", "held back (sender differs):");
+	pq_buf_adds(out, "</ul>\n");
+	if (body && *body) {
+		pq_buf_adds(out, "<pre class=\"message\">");
+		pq_html_text(out, body);
+		pq_buf_adds(out, "</pre>\n");
+	}
+	if (diff && *diff)
+		diff_block(out, diff);
+	free(body);
+	free(diff);
+	return 0;
+}
+
+static int series_replies(struct pq_store *s, long long id, const char *csrf, struct pq_buf *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(s,
+					 "SELECT id, queue, kind, state, attempts, error, created"
+					 " FROM outbox WHERE series_id = ? ORDER BY id");
+	int any = 0;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (!any++)
+			pq_buf_adds(out,
+				    "<h2>Replies</h2>\n<table>\n<tr><th>reply</th><th>queue</th>"
+				    "<th>kind</th><th>state</th><th>attempts</th><th>last "
+				    "error</th><th>made</th></tr>\n");
+		pq_buf_addf(out, "<tr><td><a href=\"/outbox/%lld\">%lld</a></td>",
+			    sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 0));
+		cell(out, pq_store_col_text(st, 1));
+		cell(out, pq_store_col_text(st, 2));
+		cell(out, pq_store_col_text(st, 3));
+		pq_buf_addf(out, "<td>%d</td>", sqlite3_column_int(st, 4));
+		cell(out, pq_store_col_text(st, 5));
+		date_cell(out, sqlite3_column_int64(st, 6));
+		pq_buf_adds(out, "</tr>\n");
+	}
+	sqlite3_reset(st);
+	if (any)
+		pq_buf_adds(out, "</table>\n");
+	(void)csrf;
+	return 0;
+}
+
+static int series_actions(struct pq_store *s, long long id, struct pq_buf *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT what, queue, who, reason, at FROM action"
+					    " WHERE series_id = ? ORDER BY id");
+	int any = 0;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (!any++)
+			pq_buf_adds(out,
+				    "<h2>Actions</h2>\n<table>\n<tr><th>action</th><th>queue</th>"
+				    "<th>by</th><th>reason</th><th>when</th></tr>\n");
+		pq_buf_adds(out, "<tr>");
+		cell(out, pq_store_col_text(st, 0));
+		cell(out, pq_store_col_text(st, 1));
+		cell(out, pq_store_col_text(st, 2));
+		cell(out, pq_store_col_text(st, 3));
+		date_cell(out, sqlite3_column_int64(st, 4));
+		pq_buf_adds(out, "</tr>\n");
+	}
+	sqlite3_reset(st);
+	if (any)
+		pq_buf_adds(out, "</table>\n");
+	return 0;
+}
+
+int pq_deskpage_series(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		       long long id, const char *csrf, struct pq_buf *out, char **title)
+{
+	struct pq_series *se = NULL;
+	struct pq_buf why = PQ_BUF_INIT;
+	const char *first;
+	size_t i;
+	int ret;
+
+	*title = NULL;
+	if ((ret = pq_series_load_conf(s, c, id, 0, &se)) < 0)
+		return ret;
+	{
+		struct pq_buf t = PQ_BUF_INIT;
+
+		pq_buf_addf(&t, "%s (v%d)", se->name ? se->name : "(no name yet)", se->version);
+		*title = pq_buf_detach(&t);
+	}
+	pq_buf_addf(out, "<p class=\"meta\">series %lld, %s, %d of %d patches, from ", se->id,
+		    se->complete ? "complete" : "incomplete", se->received, se->total);
+	pq_html_text(out, se->submitter_name);
+	pq_buf_adds(out, " &lt;");
+	pq_html_text(out, se->submitter);
+	pq_buf_adds(out, "&gt;; state ");
+	pq_html_text(out, se->state);
+	if (se->superseded_by) {
+		pq_buf_adds(out, "; superseded by ");
+		series_link(out, se->superseded_by, NULL);
+	}
+	first = se->cover_msgid ? se->cover_msgid : se->npatches ? se->patches[0].msgid : NULL;
+	if (first && c->link) {
+		struct pq_buf url = PQ_BUF_INIT, enc = PQ_BUF_INIT;
+
+		pq_html_url(&enc, first);
+		pq_buf_addf(&url, c->link, enc.ptr);
+		pq_buf_adds(out, "; <a href=\"");
+		pq_html_text(out, url.ptr);
+		pq_buf_adds(out, "\">on the archive</a>");
+		pq_buf_free(&url);
+		pq_buf_free(&enc);
+	}
+	pq_buf_adds(out, "</p>\n");
+	if ((ret = series_queues(s, c, id, csrf, out)) < 0)
+		goto out;
+	if (repo && pq_triage_explain(s, c, repo, id, &why) == 0) {
+		pq_buf_adds(out, "<h2>Why</h2>\n<pre>");
+		pq_html_text(out, pq_buf_str(&why));
+		pq_buf_adds(out, "</pre>\n");
+	}
+	if ((ret = series_versions(s, se, out)) < 0)
+		goto out;
+	if (se->cover_id) {
+		char *body = NULL, *diff = NULL;
+
+		if ((ret = message_text(s, se->cover_id, &body, &diff)) < 0)
+			goto out;
+		pq_buf_adds(out, "<h2 id=\"cover\">");
+		pq_html_text(out, se->cover_subject);
+		pq_buf_adds(out, "</h2>\n<pre class=\"message\">");
+		pq_html_text(out, body);
+		pq_buf_adds(out, "</pre>\n");
+		free(body);
+		free(diff);
+	}
+	for (i = 0; i < se->npatches; i++)
+		if ((ret = series_patch(s, se, &se->patches[i], out)) < 0)
+			goto out;
+	if ((ret = series_replies(s, id, csrf, out)) < 0 || (ret = series_actions(s, id, out)) < 0)
+		goto out;
+	ret = 0;
+out:
+	pq_buf_free(&why);
+	pq_series_free(se);
+	return ret;
+}
+
+/* ---- a queue ---- */
+
+int pq_deskpage_queue(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		      const char *name, const char *csrf, struct pq_buf *out)
+{
+	const struct pq_queue_conf *q = pq_config_queue(c, name);
+	sqlite3_stmt *st;
+	char tip[41] = "", base[41] = "";
+	long long last = 0;
+
+	if (!q)
+		return pq_error_set(PQ_ENOTFOUND, "no queue \"%s\"", name);
+	if (repo) {
+		if (pq_repo_tip(repo, q->branch, tip) < 0)
+			snprintf(tip, sizeof(tip), "%s", "missing");
+		if (q->base && pq_repo_tip(repo, q->base, base) < 0)
+			snprintf(base, sizeof(base), "%s", "missing");
+	}
+	pq_buf_adds(out, "<p class=\"meta\">branch ");
+	pq_html_text(out, q->branch);
+	pq_buf_addf(out, " at %.12s", tip[0] ? tip : "?");
+	if (q->base) {
+		pq_buf_adds(out, "; base ");
+		pq_html_text(out, q->base);
+		pq_buf_addf(out, " at %.12s", base[0] ? base : "?");
+	}
+	pq_buf_addf(out, "; %s%s%s</p>\n", q->automatic ? "automatic" : "by approval",
+		    q->rebuild ? ", rebuilt when its base moves" : "", q->frozen ? ", frozen" : "");
+	if (csrf && q->rebuild) {
+		struct pq_buf url = PQ_BUF_INIT;
+
+		pq_buf_adds(&url, "/queues/");
+		pq_html_url(&url, q->name);
+		pq_buf_adds(&url, "/rebuild");
+		form_begin(out, url.ptr, csrf);
+		pq_buf_adds(out, "<button type=\"submit\">rebuild now</button></form>\n");
+		pq_buf_free(&url);
+	}
+
+	st = pq_store_stmt(s,
+			   "SELECT a.series_id, s.name, s.version, a.msgid, a.commit_id,"
+			   " a.path, m.name FROM application a JOIN series s ON s.id = a.series_id"
+			   " JOIN message m ON m.id = a.message_id"
+			   " WHERE a.queue = ? AND a.active ORDER BY a.id");
+	if (!st)
+		return PQ_EDB;
+	pq_buf_adds(out, "<h2>On the queue</h2>\n<table>\n<tr><th>series</th><th>commit</th>"
+			 "<th>patch</th><th>how</th></tr>\n");
+	pq_store_bind_text(st, 1, q->name);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long long id = sqlite3_column_int64(st, 0);
+
+		pq_buf_adds(out, "<tr><td>");
+		if (id != last) {
+			series_link(out, id, pq_store_col_text(st, 1));
+			pq_buf_addf(out, " v%d", sqlite3_column_int(st, 2));
+		}
+		last = id;
+		pq_buf_addf(out, "</td><td><code>%.12s</code></td><td>", pq_store_col_text(st, 4));
+		message_link(out, pq_store_col_text(st, 3), pq_store_col_text(st, 6));
+		pq_buf_adds(out, "</td>");
+		cell(out, pq_store_col_text(st, 5));
+		pq_buf_adds(out, "</tr>\n");
+	}
+	sqlite3_reset(st);
+	pq_buf_adds(out, "</table>\n");
+
+	st = pq_store_stmt(s, "SELECT q.series_id, s.name, s.version, q.state, q.rule, q.reason"
+			      " FROM series_queue q JOIN series s ON s.id = q.series_id"
+			      " WHERE q.queue = ? AND q.state IN ('queued', 'approved', 'failed')"
+			      " ORDER BY q.series_id DESC LIMIT 200");
+	if (!st)
+		return PQ_EDB;
+	pq_buf_adds(out, "<h2>Waiting or failed</h2>\n<table>\n<tr><th>series</th><th>state</th>"
+			 "<th>rule</th><th>reason</th></tr>\n");
+	pq_store_bind_text(st, 1, q->name);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		pq_buf_adds(out, "<tr><td>");
+		series_link(out, sqlite3_column_int64(st, 0), pq_store_col_text(st, 1));
+		pq_buf_addf(out, " v%d</td>", sqlite3_column_int(st, 2));
+		cell(out, pq_store_col_text(st, 3));
+		cell(out, pq_store_col_text(st, 4));
+		cell(out, pq_store_col_text(st, 5));
+		pq_buf_adds(out, "</tr>\n");
+	}
+	sqlite3_reset(st);
+	pq_buf_adds(out, "</table>\n");
+	return 0;
+}
+
+/* ---- the outbox ---- */
+
+int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT o.id, o.series_id, s.name, o.queue, o.kind, o.state, o.attempts,"
+		   " o.error, o.created, o.msgid FROM outbox o JOIN series s ON s.id = o.series_id"
+		   " ORDER BY o.id DESC LIMIT 500");
+
+	if (!st)
+		return PQ_EDB;
+	pq_buf_adds(out, "<table>\n<tr><th>reply</th><th>series</th><th>queue</th><th>kind</th>"
+			 "<th>state</th><th>attempts</th><th>last error</th><th>made</th><th></th>"
+			 "</tr>\n");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long long id = sqlite3_column_int64(st, 0);
+
+		pq_buf_addf(out, "<tr><td><a href=\"/outbox/%lld\">%lld</a></td><td>", id, id);
+		series_link(out, sqlite3_column_int64(st, 1), pq_store_col_text(st, 2));
+		pq_buf_adds(out, "</td>");
+		cell(out, pq_store_col_text(st, 3));
+		cell(out, pq_store_col_text(st, 4));
+		cell(out, pq_store_col_text(st, 5));
+		pq_buf_addf(out, "<td>%d</td>", sqlite3_column_int(st, 6));
+		cell(out, pq_store_col_text(st, 7));
+		date_cell(out, sqlite3_column_int64(st, 8));
+		pq_buf_adds(out, "<td>");
+		if (csrf && !strcmp(pq_store_col_text(st, 5), "failed")) {
+			struct pq_buf url = PQ_BUF_INIT;
+
+			pq_buf_addf(&url, "/outbox/%lld/retry", id);
+			form_begin(out, url.ptr, csrf);
+			pq_buf_adds(out, "<button type=\"submit\">retry</button></form>");
+			pq_buf_free(&url);
+		}
+		pq_buf_adds(out, "</td></tr>\n");
+	}
+	sqlite3_reset(st);
+	pq_buf_adds(out, "</table>\n");
+	return 0;
+}
+
+/* ---- a message ---- */
+
+int pq_deskpage_message(struct pq_store *s, const char *msgid, int raw, struct pq_buf *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT m.id, m.subject, m.author, m.email, m.date_raw, m.kind, m.series_id,"
+		   " m.body, m.diff, m.error, r.bytes FROM message m JOIN raw r ON r.id = m.raw_id"
+		   " WHERE m.msgid = ? ORDER BY m.id LIMIT 1");
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, msgid);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return pq_error_set(PQ_ENOTFOUND, "no message <%s>", msgid);
+	}
+	if (raw) {
+		pq_buf_add(out, sqlite3_column_blob(st, 10), (size_t)sqlite3_column_bytes(st, 10));
+		sqlite3_reset(st);
+		return 0;
+	}
+	pq_buf_adds(out, "<table>\n<tr><th>Subject</th>");
+	cell(out, pq_store_col_text(st, 1));
+	pq_buf_adds(out, "</tr>\n<tr><th>From</th><td>");
+	pq_html_text(out, pq_store_col_text(st, 2));
+	pq_buf_adds(out, " &lt;");
+	pq_html_text(out, pq_store_col_text(st, 3));
+	pq_buf_adds(out, "&gt;</td></tr>\n<tr><th>Date</th>");
+	cell(out, pq_store_col_text(st, 4));
+	pq_buf_adds(out, "</tr>\n<tr><th>Message-ID</th><td>&lt;");
+	pq_html_text(out, msgid);
+	pq_buf_adds(out, "&gt;</td></tr>\n<tr><th>Kind</th>");
+	cell(out, pq_store_col_text(st, 5));
+	pq_buf_adds(out, "</tr>\n");
+	if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+		pq_buf_adds(out, "<tr><th>Series</th><td>");
+		series_link(out, sqlite3_column_int64(st, 6), NULL);
+		pq_buf_adds(out, "</td></tr>\n");
+	}
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+		pq_buf_adds(out, "<tr><th>Error</th>");
+		cell(out, pq_store_col_text(st, 9));
+		pq_buf_adds(out, "</tr>\n");
+	}
+	pq_buf_adds(out, "</table>\n<p><a href=\"/messages/");
+	pq_html_url(out, msgid);
+	pq_buf_adds(out, "/raw\">raw</a></p>\n<pre class=\"message\">");
+	pq_html_text(out, pq_store_col_text(st, 7));
+	pq_buf_adds(out, "</pre>\n");
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+		diff_block(out, pq_store_col_text(st, 8));
+	sqlite3_reset(st);
+	return 0;
+}

@@ -1,0 +1,329 @@
+/*
+ * test_desk: the desk's answers, asked directly (no sockets): the pages
+ * and their JSON twins for a world with real mail and a real queue
+ * repository; a hostile subject and name shown as text; 404 and 405 as
+ * the protocol says; ETags; the actions refused without a token (401) or,
+ * with the login cookie, without the form's CSRF value (403), and done
+ * and recorded with them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "queue_fixture.h"
+
+#include "desk.h"
+#include "html.h"
+#include "token.h"
+#include "triage.h"
+
+#define CONF                      \
+	"[queue \"rust-next\"]\n" \
+	"\tbranch = rust-next\n"  \
+	"[rule \"next\"]\n"       \
+	"\tqueue = rust-next\n"   \
+	"\ttag = rust-next\n"
+
+#define HOSTILE "<script>alert(1)</script>"
+
+static struct fx_mail mail_h;
+static struct fx_world w;
+
+static int make_mail(void)
+{
+	int rc = fx_topic("h", "base");
+
+	fx_src_write("rust/kernel/str.rs", "// SPDX-License-Identifier: GPL-2.0\n\n"
+					   "//! String helpers.\n\n"
+					   "pub fn len(s: &str) -> usize {\n    s.len()\n}\n"
+					   "// a < b && c > d\n");
+	rc |= fx_commit("rust: str: " HOSTILE, "Quotes \" and ' and <b>bold</b>.", NULL);
+	rc |= fx_format_patch(&mail_h, NULL, "--subject-prefix='PATCH rust-next' -1 h");
+	return rc;
+}
+
+/* Asks the desk; the response is the caller's to free. */
+static void ask(const char *method, const char *path, const char *query, const char *body,
+		const char *auth, const char *cookie, const char *inm, struct pq_desk_response *rs)
+{
+	struct pq_desk_env env = { w.s, w.c, w.repo, 1795000000 };
+	struct pq_desk_request rq = {
+		.method = method,
+		.path = path,
+		.query = query,
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
+		.authorization = auth,
+		.cookie = cookie,
+		.if_none_match = inm,
+	};
+
+	CHECK_INT(pq_desk_handle(&env, &rq, rs), 0);
+}
+
+static const char *header_of(const struct pq_desk_response *rs, const char *name)
+{
+	static char value[512];
+	const char *p = strstr(pq_buf_str(&rs->headers), name), *nl;
+
+	if (!p)
+		return NULL;
+	p += strlen(name) + 2;
+	nl = strchr(p, '\n');
+	snprintf(value, sizeof(value), "%.*s", (int)(nl ? nl - p : (long)strlen(p)), p);
+	return value;
+}
+
+static int status_of(const char *method, const char *path)
+{
+	struct pq_desk_response rs;
+	int st;
+
+	ask(method, path, NULL, NULL, NULL, NULL, NULL, &rs);
+	st = rs.status;
+	pq_desk_response_free(&rs);
+	return st;
+}
+
+static void test_pages(long long id)
+{
+	struct pq_desk_response rs;
+	struct pq_buf path = PQ_BUF_INIT;
+	const char *body;
+	char *msgid = fx_msgid(mail_h.v[0]);
+
+	ask("GET", "/", NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK(strstr(pq_buf_str(&rs.body), "/queues/rust-next") != NULL);
+	pq_desk_response_free(&rs);
+
+	pq_buf_addf(&path, "/series/%lld", id);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	body = pq_buf_str(&rs.body);
+	CHECK_INT(rs.status, 200);
+	CHECK_STR(rs.content_type, "text/html; charset=utf-8");
+	/* the hostile subject is text, never markup, in the title and the headings */
+	CHECK(strstr(body, HOSTILE) == NULL);
+	CHECK(strstr(body, "&lt;script&gt;alert(1)&lt;/script&gt;") != NULL);
+	CHECK(strstr(body, "<b>bold</b>") == NULL);
+	CHECK(strstr(body, "&lt;b&gt;bold&lt;/b&gt;") != NULL);
+	/* the diff, coloured by line type, its own "<" escaped */
+	CHECK(strstr(body, "<span class=\"add\">+// a &lt; b &amp;&amp; c &gt; d</span>") != NULL);
+	CHECK(strstr(body, "<span class=\"hunk\">@@ ") != NULL);
+	/* the queue it waits on, with the dry run, and why */
+	CHECK(strstr(body, "<a href=\"/queues/rust-next\">rust-next</a>") != NULL);
+	CHECK(strstr(body, "applies on") != NULL);
+	CHECK(strstr(body, "<h2>Why</h2>") != NULL);
+	/* the archive link from the configured template, the Message-ID %-encoded */
+	CHECK(strstr(body, "https://lore.example.org/r/") != NULL);
+	/* read-only without a token: no forms */
+	CHECK(strstr(body, "<form") == NULL);
+	pq_desk_response_free(&rs);
+
+	/* the same as JSON, as `patchq --json show` prints it */
+	pq_buf_reset(&path);
+	pq_buf_addf(&path, "/api/series/%lld", id);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK_STR(rs.content_type, "application/json");
+	CHECK(strstr(pq_buf_str(&rs.body), "\"rust: str: " HOSTILE "\"") != NULL);
+	pq_desk_response_free(&rs);
+
+	ask("GET", "/queues/rust-next", NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK(strstr(pq_buf_str(&rs.body), "Waiting or failed") != NULL);
+	pq_desk_response_free(&rs);
+	ask("GET", "/api/queues/rust-next", NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK(!strncmp(pq_buf_str(&rs.body), "{\"items\": [", 11));
+	CHECK(strstr(pq_buf_str(&rs.body), "\"next\": null}") != NULL);
+	pq_desk_response_free(&rs);
+
+	/* a message by its Message-ID, %-encoded in the path, and raw */
+	pq_buf_reset(&path);
+	pq_buf_adds(&path, "/messages/");
+	pq_html_url(&path, msgid);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK(strstr(pq_buf_str(&rs.body), HOSTILE) == NULL);
+	pq_desk_response_free(&rs);
+	pq_buf_adds(&path, "/raw");
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK_STR(rs.content_type, "text/plain; charset=utf-8");
+	CHECK(strcasestr(pq_buf_str(&rs.body), "Message-ID: <") != NULL);
+	pq_desk_response_free(&rs);
+
+	/* ETag: the same page again, named by its tag, is 304 without a body */
+	ask("GET", "/outbox", NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	{
+		char *tag = pq_strdup(header_of(&rs, "ETag"));
+		struct pq_desk_response again;
+
+		CHECK(tag[0] == '"');
+		ask("GET", "/outbox", NULL, NULL, NULL, NULL, tag, &again);
+		CHECK_INT(again.status, 304);
+		CHECK_INT(again.body.len, 0);
+		pq_desk_response_free(&again);
+		free(tag);
+	}
+	pq_desk_response_free(&rs);
+
+	/* the protocol's answers */
+	CHECK_INT(status_of("GET", "/nowhere"), 404);
+	CHECK_INT(status_of("GET", "/series/0"), 404);
+	CHECK_INT(status_of("GET", "/series/12abc"), 404);
+	CHECK_INT(status_of("GET", "/series/999999"), 404);
+	CHECK_INT(status_of("GET", "/queues/no-such-queue"), 404);
+	CHECK_INT(status_of("GET", "/messages/%2e%2e/raw/x"), 404);
+	CHECK_INT(status_of("GET", "/messages/nobody%40example.org"), 404);
+	CHECK_INT(status_of("GET", "/series/%zz"), 404);
+	CHECK_INT(status_of("GET", "/a/b/c/d/e/f"), 404);
+	CHECK_INT(status_of("DELETE", "/"), 405);
+	CHECK_INT(status_of("PUT", "/series/1"), 405);
+	CHECK_INT(status_of("GET", "no-slash"), 400);
+	CHECK_INT(status_of("HEAD", "/desk.css"), 200);
+	pq_buf_free(&path);
+	free(msgid);
+}
+
+static void test_actions(long long id)
+{
+	struct pq_desk_response rs;
+	struct pq_buf path = PQ_BUF_INIT, cookie = PQ_BUF_INIT, auth = PQ_BUF_INIT,
+		      form = PQ_BUF_INIT;
+	char token[PQ_TOKEN_HEX + 1], csrf[PQ_TOKEN_HEX + 1], other[PQ_TOKEN_HEX + 1];
+	char *state;
+
+	CHECK_INT(pq_token_new(w.s, "Test Maint", 1795000000, token), 0);
+	CHECK_INT(pq_token_new(w.s, "Test Maint", 1795000000, other), PQ_EEXISTS);
+	pq_token_csrf(token, csrf);
+	pq_buf_addf(&path, "/series/%lld/approve", id);
+
+	/* no token: 401, and nothing happened */
+	ask("POST", path.ptr, NULL, "queue=rust-next", NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 401);
+	CHECK(header_of(&rs, "WWW-Authenticate") != NULL);
+	pq_desk_response_free(&rs);
+	pq_buf_addf(&auth, "Bearer %064d", 0);
+	ask("POST", path.ptr, NULL, "queue=rust-next", auth.ptr, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 401);
+	pq_desk_response_free(&rs);
+
+	/* logging in sets the cookie: HttpOnly, SameSite=Strict */
+	pq_buf_addf(&form, "token=%s", token);
+	ask("POST", "/login", NULL, form.ptr, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 303);
+	CHECK(header_of(&rs, "Set-Cookie") && strstr(header_of(&rs, "Set-Cookie"), "HttpOnly") &&
+	      strstr(header_of(&rs, "Set-Cookie"), "SameSite=Strict"));
+	pq_desk_response_free(&rs);
+	ask("POST", "/login", NULL, "token=0123", NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 403);
+	pq_desk_response_free(&rs);
+
+	/* the cookie without the form's CSRF value: 403, and nothing happened */
+	pq_buf_addf(&cookie, "other=1; patchq=%s", token);
+	ask("POST", path.ptr, NULL, "queue=rust-next", NULL, cookie.ptr, NULL, &rs);
+	CHECK_INT(rs.status, 403);
+	pq_desk_response_free(&rs);
+	ask("POST", path.ptr, NULL, "queue=rust-next&csrf=0000", NULL, cookie.ptr, NULL, &rs);
+	CHECK_INT(rs.status, 403);
+	pq_desk_response_free(&rs);
+	state = fx_queue_state(w.s, id, "rust-next");
+	CHECK_STR(state, "queued");
+	free(state);
+
+	/* with the cookie the page carries the forms and their CSRF value */
+	{
+		struct pq_buf page_path = PQ_BUF_INIT;
+
+		pq_buf_addf(&page_path, "/series/%lld", id);
+		ask("GET", page_path.ptr, NULL, NULL, NULL, cookie.ptr, NULL, &rs);
+		CHECK(strstr(pq_buf_str(&rs.body), csrf) != NULL);
+		CHECK(strstr(pq_buf_str(&rs.body), "approve for rust-next") != NULL);
+		CHECK(strstr(pq_buf_str(&rs.body), "Test Maint") != NULL);
+		pq_desk_response_free(&rs);
+		pq_buf_free(&page_path);
+	}
+
+	/* the form as the browser sends it: approved, applied, recorded */
+	pq_buf_reset(&form);
+	pq_buf_addf(&form, "csrf=%s&queue=rust-next", csrf);
+	ask("POST", path.ptr, NULL, form.ptr, NULL, cookie.ptr, NULL, &rs);
+	CHECK_INT(rs.status, 303);
+	pq_desk_response_free(&rs);
+	state = fx_queue_state(w.s, id, "rust-next");
+	CHECK_STR(state, "applied");
+	free(state);
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM action WHERE series_id = ? AND who = ?", id,
+			 "Test Maint"),
+		  1);
+
+	/* the API with the Bearer token needs no CSRF value; a reject, with its reason */
+	pq_buf_reset(&auth);
+	pq_buf_addf(&auth, "Bearer %s", token);
+	pq_buf_reset(&path);
+	pq_buf_addf(&path, "/api/series/%lld/reject", id);
+	ask("POST", path.ptr, NULL, "queue=rust-next&reason=not+this+cycle", auth.ptr, NULL, NULL,
+	    &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK(strstr(pq_buf_str(&rs.body), "\"ok\": true") != NULL);
+	pq_desk_response_free(&rs);
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM action WHERE series_id = ? AND reason = ?", id,
+			 "not this cycle"),
+		  1);
+	ask("POST", path.ptr, NULL, "queue=nowhere", auth.ptr, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 422);
+	pq_desk_response_free(&rs);
+
+	/* the actions show on the series page */
+	pq_buf_reset(&path);
+	pq_buf_addf(&path, "/series/%lld", id);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body), "<h2>Actions</h2>") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "not this cycle") != NULL);
+	pq_desk_response_free(&rs);
+
+	CHECK_INT(pq_token_revoke(w.s, "Test Maint"), 0);
+	CHECK_INT(pq_token_revoke(w.s, "Test Maint"), PQ_ENOTFOUND);
+	pq_buf_reset(&path);
+	pq_buf_addf(&path, "/api/series/%lld/approve", id);
+	ask("POST", path.ptr, NULL, "queue=rust-next", auth.ptr, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 401);
+	pq_desk_response_free(&rs);
+	pq_buf_free(&path);
+	pq_buf_free(&cookie);
+	pq_buf_free(&auth);
+	pq_buf_free(&form);
+}
+
+int main(void)
+{
+	struct pq_buf report = PQ_BUF_INIT;
+	long long id = 0;
+	int ready;
+
+	if (fx_init("desk") < 0)
+		return 1;
+	ready = fx_src_init() == 0 && make_mail() == 0 && fx_world_open(&w, "desk", CONF) == 0 &&
+		fx_ingest_mail(w.s, &mail_h, -1) == 0 &&
+		pq_triage_run(w.s, w.c, w.repo, &report) == 0;
+	CHECK(ready);
+	if (ready) {
+		char *msgid = fx_msgid(mail_h.v[0]);
+
+		id = fx_series_of(w.s, msgid);
+		free(msgid);
+		CHECK(id > 0);
+		test_pages(id);
+		test_actions(id);
+	}
+	pq_buf_free(&report);
+	if (ready)
+		fx_world_close(&w);
+	fx_mail_free(&mail_h);
+	fx_cleanup();
+	CHECK_DONE();
+}
