@@ -310,10 +310,11 @@ const char *pq_imap_code_check(const char *line, size_t len, int whole)
 	struct in in = { line, line + len };
 	int r, status;
 
-	if (len >= 2 && line[0] == '+') {
+	blanks(&in); /* libetpan skips blanks a line starts with */
+	if (more(&in) && *in.p == '+') {
 		in.p++;
 		blanks(&in);
-	} else if (len >= 2 && line[0] == '*') {
+	} else if (more(&in) && *in.p == '*') {
 		in.p++;
 		if (!blanks(&in))
 			return NULL;

@@ -71,6 +71,8 @@ int main(void)
 		"2 OK [PARSE] ",
 		"\x8a"
 		"2 OK [ALERT]",
+		/* and leading blanks */
+		" *\tOK [BADCHARSET (LOGIN",
 	};
 	size_t i;
 
