@@ -1,0 +1,128 @@
+/*
+ * fuzz_desk: arbitrary bytes as an HTTP request to the desk, through
+ * pq_desk_handle, on an in-memory database holding one series whose
+ * subject and author are hostile. The input is split at newlines into the
+ * method, the path, the query, the Cookie and Authorization values and
+ * If-None-Match; the rest is the body. What desk.h promises is checked:
+ * always an answer with a status the protocol knows, never a page with
+ * markup from mail or from the request in it.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "desk.h"
+#include "ingest.h"
+#include "store.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define NEED(cond)                        \
+	do {                              \
+		if (!(cond))              \
+			__builtin_trap(); \
+	} while (0)
+
+static struct pq_store *store;
+static struct pq_config *config;
+
+static const char conf[] = "[patchq]\n"
+			   "\tdatabase = :memory:\n"
+			   "\trepository = /nonexistent\n"
+			   "\tcommitter = Fuzz <fuzz@example.org>\n"
+			   "\tlink = https://lore.example.org/r/%s\n"
+			   "[queue \"rust-next\"]\n"
+			   "\tbranch = rust-next\n";
+
+static const char mail[] = "From: \"<script>x</script>\" <a@example.org>\n"
+			   "To: list@example.org\n"
+			   "Subject: [PATCH] <script>alert(1)</script>\n"
+			   "Date: Tue, 10 Nov 2026 12:00:00 +0000\n"
+			   "Message-ID: <fuzz-1@example.org>\n"
+			   "\n"
+			   "A <b>body</b>.\n"
+			   "\n"
+			   "Signed-off-by: A <a@example.org>\n"
+			   "---\n"
+			   "diff --git a/f.txt b/f.txt\n"
+			   "--- a/f.txt\n"
+			   "+++ b/f.txt\n"
+			   "@@ -1 +1 @@\n"
+			   "-<script>\n"
+			   "+</pre><script>\n";
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct pq_ingest *ig;
+	char path[64];
+	int fd = memfd_create("fuzz-desk-conf", 0);
+
+	(void)argc;
+	(void)argv;
+	NEED(fd >= 0 && write(fd, conf, sizeof(conf) - 1) == (ssize_t)sizeof(conf) - 1);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	NEED(pq_config_load(&config, path) == 0);
+	NEED(pq_store_open(&store, ":memory:") == 0);
+	NEED(pq_ingest_new(&ig, store, "fuzz", 0, NULL) == 0);
+	NEED(pq_ingest_message(ig, mail, sizeof(mail) - 1, NULL) == 0);
+	NEED(pq_ingest_free(ig) == 0);
+	return 0;
+}
+
+/* The next field of the input, NUL-terminated in a copy; NULL when the input ended. */
+static char *field(const uint8_t **p, const uint8_t *end)
+{
+	const uint8_t *nl;
+	char *f;
+
+	if (*p >= end)
+		return NULL;
+	nl = memchr(*p, '\n', (size_t)(end - *p));
+	if (!nl)
+		nl = end;
+	f = strndup((const char *)*p, (size_t)(nl - *p));
+	*p = nl < end ? nl + 1 : end;
+	return f;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const int known[] = { 200, 303, 304, 400, 401, 403, 404, 405, 409, 422, 500, 503 };
+	const uint8_t *p = data, *end = data + size;
+	char *f[6];
+	struct pq_desk_env env = { store, config, NULL, 1795000000 };
+	struct pq_desk_request rq;
+	struct pq_desk_response rs;
+	size_t i;
+	int ok = 0;
+
+	for (i = 0; i < 6; i++)
+		f[i] = field(&p, end);
+	memset(&rq, 0, sizeof(rq));
+	rq.method = f[0] ? f[0] : "GET";
+	rq.path = f[1] ? f[1] : "/";
+	rq.query = f[2];
+	rq.cookie = f[3];
+	rq.authorization = f[4];
+	rq.if_none_match = f[5];
+	rq.body = (const char *)p;
+	rq.body_len = (size_t)(end - p);
+	NEED(pq_desk_handle(&env, &rq, &rs) == 0);
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		ok |= rs.status == known[i];
+	NEED(ok && rs.content_type != NULL);
+	/* nothing from mail or the request becomes markup */
+	NEED(!memmem(rs.body.ptr ? rs.body.ptr : "", rs.body.len, "<script", 7) ||
+	     strncmp(rs.content_type, "text/html", 9) != 0);
+	NEED(!memmem(rs.headers.ptr ? rs.headers.ptr : "", rs.headers.len, "\r", 1));
+	pq_desk_response_free(&rs);
+	for (i = 0; i < 6; i++)
+		free(f[i]);
+	return 0;
+}
