@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <git2.h>
+
 #include "alloc.h"
 #include "error.h"
 #include "html.h"
@@ -247,6 +249,71 @@ static int series_versions(struct pq_store *s, const struct pq_series *se, struc
 	return 0;
 }
 
+/* Patch idx of series id as its commit message and diff, or NULL when it has none. */
+static char *patch_text(struct pq_store *s, long long id, int idx)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT body, diff FROM message WHERE series_id = ?"
+					    " AND idx = ? AND kind = 'patch' ORDER BY id LIMIT 1");
+	struct pq_buf b = PQ_BUF_INIT;
+	int found = 0;
+
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, idx);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		pq_buf_addf(&b, "%s\n---\n%s", pq_store_col_text(st, 0), pq_store_col_text(st, 1));
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (!found) {
+		pq_buf_free(&b);
+		return NULL;
+	}
+	return pq_buf_detach(&b);
+}
+
+/*
+ * What changed since the version se supersedes, patch by patch, as git
+ * range-diff shows it: a diff of each patch (message and diff) of the
+ * earlier version against the same-numbered patch of this one.
+ */
+static void interdiff(struct pq_store *s, const struct pq_series *se, struct pq_buf *out)
+{
+	git_diff_options o;
+	int i;
+
+	if (!se->supersedes)
+		return;
+	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
+	pq_buf_adds(out, "<h2 id=\"interdiff\">Changes since ");
+	series_link(out, se->supersedes, "the previous version");
+	pq_buf_adds(out, "</h2>\n");
+	o.context_lines = 2;
+	for (i = 1; i <= se->total; i++) {
+		char *old = patch_text(s, se->supersedes, i), *new = patch_text(s, se->id, i);
+		git_patch *patch = NULL;
+		git_buf text = GIT_BUF_INIT;
+
+		pq_buf_addf(out, "<p>[%d/%d] ", i, se->total);
+		if (!old || !new)
+			pq_buf_adds(out, old ? "dropped" : "new in this version");
+		else if (!strcmp(old, new))
+			pq_buf_adds(out, "unchanged");
+		else if (git_patch_from_buffers(&patch, old, strlen(old), "previous", new,
+						strlen(new), "this", &o) == 0 &&
+			 git_patch_to_buf(&text, patch) == 0)
+			pq_buf_adds(out, "changed:");
+		pq_buf_adds(out, "</p>\n");
+		if (text.ptr)
+			diff_block(out, text.ptr);
+		git_buf_dispose(&text);
+		git_patch_free(patch);
+		free(old);
+		free(new);
+	}
+}
+
 static void trailer_rows(struct pq_buf *out, const struct pq_trailers *t, const char *cls,
 			 const char *label)
 {
@@ -410,6 +477,7 @@ int pq_deskpage_series(struct pq_store *s, const struct pq_config *c, struct pq_
 	}
 	if ((ret = series_versions(s, se, out)) < 0)
 		goto out;
+	interdiff(s, se, out);
 	if (se->cover_id) {
 		char *body = NULL, *diff = NULL;
 

@@ -18,7 +18,8 @@
 
 /*
  * Series id: its standing and dry run on every queue, why the rules send
- * it where they do (with repo; NULL leaves that out), its versions, the
+ * it where they do (with repo; NULL leaves that out), its versions and
+ * what changed since the one before (patch by patch, as range-diff), the
  * cover letter, each patch with its trailers (held-back ones flagged) and
  * its diff coloured by line type, the replies, the actions taken on it.
  * *title gets the page's title (malloc'd).

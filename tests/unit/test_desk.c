@@ -27,7 +27,7 @@
 
 #define HOSTILE "<script>alert(1)</script>"
 
-static struct fx_mail mail_h;
+static struct fx_mail mail_h, mail_h2;
 static struct fx_world w;
 
 static int make_mail(void)
@@ -40,6 +40,14 @@ static int make_mail(void)
 					   "// a < b && c > d\n");
 	rc |= fx_commit("rust: str: " HOSTILE, "Quotes \" and ' and <b>bold</b>.", NULL);
 	rc |= fx_format_patch(&mail_h, NULL, "--subject-prefix='PATCH rust-next' -1 h");
+	/* v2: the comment changed */
+	rc |= fx_topic("h2", "base");
+	fx_src_write("rust/kernel/str.rs", "// SPDX-License-Identifier: GPL-2.0\n\n"
+					   "//! String helpers.\n\n"
+					   "pub fn len(s: &str) -> usize {\n    s.len()\n}\n"
+					   "// a <= b\n");
+	rc |= fx_commit("rust: str: " HOSTILE, "Quotes \" and ' and <b>bold</b>.", NULL);
+	rc |= fx_format_patch(&mail_h2, NULL, "-v2 --subject-prefix='PATCH rust-next' -1 h2");
 	return rc;
 }
 
@@ -299,6 +307,31 @@ static void test_actions(long long id)
 	pq_buf_free(&form);
 }
 
+/* A new version: its page says what changed since the one before, as range-diff does. */
+static void test_interdiff(long long v1)
+{
+	struct pq_desk_response rs;
+	struct pq_buf path = PQ_BUF_INIT;
+	char *msgid = fx_msgid(mail_h2.v[0]);
+	long long v2;
+
+	CHECK_INT(fx_ingest_mail(w.s, &mail_h2, -1), 0);
+	v2 = fx_series_of(w.s, msgid);
+	CHECK(v2 > v1);
+	pq_buf_addf(&path, "/series/%lld", v2);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK(strstr(pq_buf_str(&rs.body), "Changes since") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "[1/1] changed:") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "<span class=\"del\">-+// a &lt; b &amp;&amp; c &gt; "
+					   "d</span>") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "<span class=\"add\">++// a &lt;= b</span>") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), HOSTILE) == NULL);
+	pq_desk_response_free(&rs);
+	pq_buf_free(&path);
+	free(msgid);
+}
+
 int main(void)
 {
 	struct pq_buf report = PQ_BUF_INIT;
@@ -319,11 +352,13 @@ int main(void)
 		CHECK(id > 0);
 		test_pages(id);
 		test_actions(id);
+		test_interdiff(id);
 	}
 	pq_buf_free(&report);
 	if (ready)
 		fx_world_close(&w);
 	fx_mail_free(&mail_h);
+	fx_mail_free(&mail_h2);
 	fx_cleanup();
 	CHECK_DONE();
 }
