@@ -299,6 +299,27 @@ static int queue_page(struct ctx *x, const char *name)
 	return ret < 0 ? fail_ret(x, ret) : 0;
 }
 
+static int queue_feed(struct ctx *x, const char *file)
+{
+	struct pq_buf name = PQ_BUF_INIT;
+	size_t len = strlen(file);
+	int ret;
+
+	if (len <= 5 || strcmp(file + len - 5, ".atom")) {
+		fail(x, 404, "Not found");
+		return 0;
+	}
+	pq_buf_add(&name, file, len - 5);
+	ret = pq_deskpage_queue_feed(x->env->store, x->env->config, name.ptr, &x->rs->body);
+	pq_buf_free(&name);
+	if (ret < 0) {
+		pq_buf_reset(&x->rs->body);
+		return fail_ret(x, ret);
+	}
+	answer(x, 200, "application/atom+xml");
+	return 0;
+}
+
 static int outbox_page(struct ctx *x)
 {
 	struct pq_buf b = PQ_BUF_INIT;
@@ -501,6 +522,8 @@ static int get(struct ctx *x)
 		return queue_page(x, segment(x, 1));
 	if (n == 1 && is(x, 0, "outbox"))
 		return outbox_page(x);
+	if (!x->api && n == 3 && is(x, 0, "feeds") && is(x, 1, "queues"))
+		return queue_feed(x, segment(x, 2));
 	if (!x->api && (n == 2 || (n == 3 && is(x, 2, "raw"))) && is(x, 0, "messages"))
 		return message_page(x, segment(x, 1), n == 3);
 	fail(x, 404, "Not found");

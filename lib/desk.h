@@ -17,6 +17,7 @@
  *   /queues/NAME          one queue               /api/queues/NAME
  *   /outbox               the replies             /api/outbox
  *   /messages/MSGID       one message, parsed     /messages/MSGID/raw
+ *   /feeds/queues/NAME.atom   the series sent to a queue, as an Atom feed
  *   /desk.css             the stylesheet
  * A listing's JSON is {"items": [...], "next": URL or null}.
  */

@@ -593,6 +593,78 @@ int pq_deskpage_queue(struct pq_store *s, const struct pq_config *c, struct pq_r
 	return 0;
 }
 
+/* t as RFC 3339 in UTC, for Atom. */
+static void rfc3339(struct pq_buf *out, long long t)
+{
+	char buf[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm))
+		memset(&tm, 0, sizeof(tm));
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	pq_buf_adds(out, buf);
+}
+
+int pq_deskpage_queue_feed(struct pq_store *s, const struct pq_config *c, const char *name,
+			   struct pq_buf *out)
+{
+	const struct pq_queue_conf *q = pq_config_queue(c, name);
+	sqlite3_stmt *st;
+	int first = 1;
+
+	if (!q)
+		return pq_error_set(PQ_ENOTFOUND, "no queue \"%s\"", name);
+	st = pq_store_stmt(s, "SELECT q.series_id, s.name, s.version, q.state, q.updated,"
+			      " s.submitter_name, s.submitter FROM series_queue q"
+			      " JOIN series s ON s.id = q.series_id WHERE q.queue = ?"
+			      " ORDER BY q.updated DESC, q.series_id DESC LIMIT 50");
+	if (!st)
+		return PQ_EDB;
+	pq_buf_adds(out, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+			 "<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>patchq: ");
+	pq_html_text(out, q->name);
+	pq_buf_adds(out, "</title>\n<id>urn:patchq:queue:");
+	pq_html_text(out, q->name);
+	pq_buf_adds(out, "</id>\n<link href=\"/queues/");
+	pq_html_url(out, q->name);
+	pq_buf_adds(out, "\"/>\n");
+	pq_store_bind_text(st, 1, q->name);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long long id = sqlite3_column_int64(st, 0);
+
+		if (first) {
+			pq_buf_adds(out, "<updated>");
+			rfc3339(out, sqlite3_column_int64(st, 4));
+			pq_buf_adds(out, "</updated>\n");
+			first = 0;
+		}
+		pq_buf_addf(out, "<entry>\n<id>urn:patchq:series:%lld:", id);
+		pq_html_text(out, q->name);
+		pq_buf_adds(out, ":");
+		pq_html_text(out, pq_store_col_text(st, 3));
+		pq_buf_adds(out, "</id>\n<title>");
+		pq_html_text(out, pq_store_col_text(st, 1));
+		pq_buf_addf(out, " (v%d): ", sqlite3_column_int(st, 2));
+		pq_html_text(out, pq_store_col_text(st, 3));
+		pq_buf_adds(out, "</title>\n<updated>");
+		rfc3339(out, sqlite3_column_int64(st, 4));
+		pq_buf_addf(out, "</updated>\n<link href=\"/series/%lld\"/>\n<author><name>", id);
+		pq_html_text(out, pq_store_col_text(st, 5));
+		pq_buf_adds(out, "</name><email>");
+		pq_html_text(out, pq_store_col_text(st, 6));
+		pq_buf_adds(out, "</email></author>\n</entry>\n");
+	}
+	sqlite3_reset(st);
+	if (first) {
+		pq_buf_adds(out, "<updated>");
+		rfc3339(out, 0);
+		pq_buf_adds(out, "</updated>\n");
+	}
+	pq_buf_adds(out, "</feed>\n");
+	return 0;
+}
+
 /* ---- the outbox ---- */
 
 int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out)

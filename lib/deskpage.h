@@ -31,6 +31,13 @@ int pq_deskpage_series(struct pq_store *s, const struct pq_config *c, struct pq_
 int pq_deskpage_queue(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
 		      const char *name, const char *csrf, struct pq_buf *out);
 
+/*
+ * The Atom feed of the series sent to queue name, newest first (the last
+ * 50): each with its state there. Links are relative to the feed's URL.
+ */
+int pq_deskpage_queue_feed(struct pq_store *s, const struct pq_config *c, const char *name,
+			   struct pq_buf *out);
+
 /* The replies, newest first, with their state, attempts and last error. */
 int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out);
 

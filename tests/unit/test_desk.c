@@ -148,6 +148,18 @@ static void test_pages(long long id)
 	CHECK(strstr(pq_buf_str(&rs.body), "\"next\": null}") != NULL);
 	pq_desk_response_free(&rs);
 
+	/* the queue's Atom feed: the series, its subject escaped */
+	ask("GET", "/feeds/queues/rust-next.atom", NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK_STR(rs.content_type, "application/atom+xml");
+	CHECK(strstr(pq_buf_str(&rs.body), "<feed xmlns=\"http://www.w3.org/2005/Atom\">") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "&lt;script&gt;alert(1)&lt;/script&gt; (v1): queued") !=
+	      NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), HOSTILE) == NULL);
+	pq_desk_response_free(&rs);
+	CHECK_INT(status_of("GET", "/feeds/queues/nowhere.atom"), 404);
+	CHECK_INT(status_of("GET", "/feeds/queues/rust-next"), 404);
+
 	/* a message by its Message-ID, %-encoded in the path, and raw */
 	pq_buf_reset(&path);
 	pq_buf_adds(&path, "/messages/");
