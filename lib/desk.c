@@ -334,6 +334,19 @@ static int outbox_page(struct ctx *x)
 	return ret < 0 ? fail_ret(x, ret) : 0;
 }
 
+static int reply_page(struct ctx *x, long long id)
+{
+	struct pq_buf b = PQ_BUF_INIT, t = PQ_BUF_INIT;
+	int ret = pq_deskpage_reply(x->env->store, id, x->who ? x->csrf : NULL, &b);
+
+	pq_buf_addf(&t, "Reply %lld", id);
+	if (ret == 0)
+		page(x, t.ptr, &b);
+	pq_buf_free(&b);
+	pq_buf_free(&t);
+	return ret < 0 ? fail_ret(x, ret) : 0;
+}
+
 static int message_page(struct ctx *x, const char *msgid, int raw)
 {
 	struct pq_buf b = PQ_BUF_INIT;
@@ -522,6 +535,8 @@ static int get(struct ctx *x)
 		return queue_page(x, segment(x, 1));
 	if (n == 1 && is(x, 0, "outbox"))
 		return outbox_page(x);
+	if (!x->api && n == 2 && is(x, 0, "outbox") && seg_id(x, 1))
+		return reply_page(x, seg_id(x, 1));
 	if (!x->api && n == 3 && is(x, 0, "feeds") && is(x, 1, "queues"))
 		return queue_feed(x, segment(x, 2));
 	if (!x->api && (n == 2 || (n == 3 && is(x, 2, "raw"))) && is(x, 0, "messages"))

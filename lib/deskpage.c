@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "html.h"
+#include "outbox.h"
 #include "series.h"
 #include "triage.h"
 
@@ -365,8 +366,14 @@ static int series_patch(struct pq_store *s, const struct pq_series *se,
 	return 0;
 }
 
-static int series_replies(struct pq_store *s, long long id, const char *csrf, struct pq_buf *out)
+/*
+ * The replies of series id: those in the outbox with their state, and
+ * what would go to the list now (pq_outbox_preview()).
+ */
+static int series_replies(struct pq_store *s, const struct pq_config *c, long long id,
+			  struct pq_buf *out)
 {
+	struct pq_buf preview = PQ_BUF_INIT;
 	sqlite3_stmt *st = pq_store_stmt(s,
 					 "SELECT id, queue, kind, state, attempts, error, created"
 					 " FROM outbox WHERE series_id = ? ORDER BY id");
@@ -394,7 +401,13 @@ static int series_replies(struct pq_store *s, long long id, const char *csrf, st
 	sqlite3_reset(st);
 	if (any)
 		pq_buf_adds(out, "</table>\n");
-	(void)csrf;
+	if (pq_outbox_preview(s, c, id, &preview) == 0 && preview.len) {
+		pq_buf_adds(out, "<h3>Preview: what goes or would go to the list</h3>\n<pre "
+				 "class=\"message\">");
+		pq_html_text(out, preview.ptr);
+		pq_buf_adds(out, "</pre>\n");
+	}
+	pq_buf_free(&preview);
 	return 0;
 }
 
@@ -494,7 +507,7 @@ int pq_deskpage_series(struct pq_store *s, const struct pq_config *c, struct pq_
 	for (i = 0; i < se->npatches; i++)
 		if ((ret = series_patch(s, se, &se->patches[i], out)) < 0)
 			goto out;
-	if ((ret = series_replies(s, id, csrf, out)) < 0 || (ret = series_actions(s, id, out)) < 0)
+	if ((ret = series_replies(s, c, id, out)) < 0 || (ret = series_actions(s, id, out)) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -704,6 +717,55 @@ int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out)
 	}
 	sqlite3_reset(st);
 	pq_buf_adds(out, "</table>\n");
+	return 0;
+}
+
+int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct pq_buf *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT o.series_id, s.name, o.queue, o.kind, o.state, o.attempts, o.error,"
+		   " o.sender, o.recipients, o.message, o.created, o.sent"
+		   " FROM outbox o JOIN series s ON s.id = o.series_id WHERE o.id = ?");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return pq_error_set(PQ_ENOTFOUND, "no reply %lld", id);
+	}
+	pq_buf_adds(out, "<table>\n<tr><th>series</th><td>");
+	series_link(out, sqlite3_column_int64(st, 0), pq_store_col_text(st, 1));
+	pq_buf_adds(out, "</td></tr>\n<tr><th>queue</th>");
+	cell(out, pq_store_col_text(st, 2));
+	pq_buf_adds(out, "</tr>\n<tr><th>kind</th>");
+	cell(out, pq_store_col_text(st, 3));
+	pq_buf_adds(out, "</tr>\n<tr><th>state</th>");
+	cell(out, pq_store_col_text(st, 4));
+	pq_buf_addf(out, "</tr>\n<tr><th>attempts</th><td>%d</td></tr>\n<tr><th>last error</th>",
+		    sqlite3_column_int(st, 5));
+	cell(out, pq_store_col_text(st, 6));
+	pq_buf_adds(out, "</tr>\n<tr><th>envelope from</th>");
+	cell(out, pq_store_col_text(st, 7));
+	pq_buf_adds(out, "</tr>\n<tr><th>envelope to</th>");
+	cell(out, pq_store_col_text(st, 8));
+	pq_buf_adds(out, "</tr>\n<tr><th>made</th>");
+	date_cell(out, sqlite3_column_int64(st, 10));
+	pq_buf_adds(out, "</tr>\n<tr><th>sent</th>");
+	date_cell(out, sqlite3_column_int64(st, 11));
+	pq_buf_adds(out, "</tr>\n</table>\n");
+	if (csrf && !strcmp(pq_store_col_text(st, 4), "failed")) {
+		struct pq_buf url = PQ_BUF_INIT;
+
+		pq_buf_addf(&url, "/outbox/%lld/retry", id);
+		form_begin(out, url.ptr, csrf);
+		pq_buf_adds(out, "<button type=\"submit\">retry</button></form>\n");
+		pq_buf_free(&url);
+	}
+	pq_buf_adds(out, "<pre class=\"message\">");
+	pq_html_text(out, pq_store_col_text(st, 9));
+	pq_buf_adds(out, "</pre>\n");
+	sqlite3_reset(st);
 	return 0;
 }
 

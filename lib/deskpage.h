@@ -41,6 +41,9 @@ int pq_deskpage_queue_feed(struct pq_store *s, const struct pq_config *c, const 
 /* The replies, newest first, with their state, attempts and last error. */
 int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out);
 
+/* Reply id of the outbox: its state, envelope and the mail as it goes out. */
+int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct pq_buf *out);
+
 /* One message by Message-ID: parsed (headers, body); raw: its bytes as stored. */
 int pq_deskpage_message(struct pq_store *s, const char *msgid, int raw, struct pq_buf *out);
 

@@ -281,6 +281,29 @@ static void test_actions(long long id)
 			 "Test Maint"),
 		  1);
 
+	/* its reply: on the series page with the preview, and on a page of its own */
+	{
+		long long reply =
+			fx_num(w.s, "SELECT max(id) FROM outbox WHERE series_id = ?", id, NULL);
+		struct pq_buf p2 = PQ_BUF_INIT;
+
+		CHECK(reply > 0);
+		pq_buf_addf(&p2, "/series/%lld", id);
+		ask("GET", p2.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+		CHECK(strstr(pq_buf_str(&rs.body), "<h2>Replies</h2>") != NULL);
+		CHECK(strstr(pq_buf_str(&rs.body), "Preview: what goes") != NULL);
+		pq_desk_response_free(&rs);
+		pq_buf_reset(&p2);
+		pq_buf_addf(&p2, "/outbox/%lld", reply);
+		ask("GET", p2.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+		CHECK_INT(rs.status, 200);
+		CHECK(strstr(pq_buf_str(&rs.body), "pending") != NULL);
+		CHECK(strstr(pq_buf_str(&rs.body), "In-Reply-To: &lt;") != NULL);
+		CHECK(strstr(pq_buf_str(&rs.body), HOSTILE) == NULL);
+		pq_desk_response_free(&rs);
+		pq_buf_free(&p2);
+	}
+
 	/* the API with the Bearer token needs no CSRF value; a reject, with its reason */
 	pq_buf_reset(&auth);
 	pq_buf_addf(&auth, "Bearer %s", token);
