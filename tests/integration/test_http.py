@@ -126,6 +126,11 @@ def test_basics(port):
     st, h, _ = get(port, "/desk.css", method="DELETE")
     check(st == 405 and "GET" in h.get("allow", ""),
           "DELETE /desk.css: 405 from the desk, Allow: %r (%s)" % (h.get("allow"), st))
+    st, h, _ = get(port, "/desk.css", method="POST", body="a=1",
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    check(st == 405 and h.get("content-security-policy") == CSP,
+          "POST /desk.css (an action: through the git worker, a repository opened): 405 (%s)"
+          % st)
     resp = raw(port, b"BREW /desk.css HTTP/1.1\r\nHost: x\r\n\r\n")
     check(status_of(resp) == 501, "BREW (a method evhttp does not know): 501 (%s)"
           % status_of(resp))
