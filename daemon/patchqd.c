@@ -10,6 +10,10 @@
  * version, the replies to the list). Every stage records its result in
  * the database, and a source's position is committed with the
  * messages it covers, so kill -9 at any moment loses and repeats nothing.
+ *
+ * With [http] (or a socket systemd hands over) the loop also serves the
+ * desk (httpd.h): a third worker, "http", answers the pages from its own
+ * database connection, and the desk's actions run on the git worker.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +32,7 @@
 #include "buf.h"
 #include "config.h"
 #include "error.h"
+#include "httpd.h"
 #include "pipeline.h"
 #include "repo.h"
 #include "sd.h"
@@ -88,6 +93,10 @@ static const char usage_text[] =
 	"with syslog priorities when journald reads it. An IMAP password comes from\n"
 	"passwordFile, or from credential: a file in $CREDENTIALS_DIRECTORY\n"
 	"(LoadCredential=).\n"
+	"\n"
+	"The desk: with an [http] section patchqd serves the maintainer's desk on\n"
+	"its listen address (logged at start: \"desk at http://127.0.0.1:8080/\"),\n"
+	"or on the socket systemd hands over (contrib/patchqd.socket).\n"
 	"\n"
 	"Exit status: 0 after SIGTERM, 1 when the configuration or the database\n"
 	"cannot be used at start, 2 for a usage error.\n";
@@ -208,8 +217,10 @@ struct daemon {
 	struct conf_ref *cfg;
 	struct job_returns returns;
 	struct event *returns_ev;
-	struct worker ingest, git;
-	struct thread_db ingest_db, git_db;
+	struct worker ingest, git, http;
+	struct thread_db ingest_db, git_db, http_db;
+	struct httpd *httpd; /* NULL: no desk */
+	int listen_fds;	     /* sockets systemd handed over */
 	struct source *sources;
 	struct pipeline pipe;
 	struct event *sig_hup, *sig_term, *sig_int, *watchdog, *tick, *ready_timer;
@@ -630,6 +641,54 @@ static void pipeline_free(struct pipeline *p)
 	pq_buf_free(&p->report);
 }
 
+/* ---- the desk's server: what it borrows from the daemon ---- */
+
+static const struct pq_config *http_config_hold(void *arg, void **token)
+{
+	struct daemon *d = arg;
+	struct conf_ref *r = conf_hold(d->cfg);
+
+	*token = r;
+	return r->c;
+}
+
+static void http_config_release(void *token)
+{
+	conf_drop(token);
+}
+
+static struct pq_store *http_store(struct worker *w, const char *path)
+{
+	return db_for(w->ctx, path);
+}
+
+static void http_store_after(struct worker *w, int rc)
+{
+	db_after(w->ctx, rc);
+}
+
+static int desk_start(struct daemon *d)
+{
+	struct httpd_host host = {
+		.arg = d,
+		.reader = &d->http,
+		.actor = &d->git,
+		.config_hold = http_config_hold,
+		.config_release = http_config_release,
+		.store = http_store,
+		.store_after = http_store_after,
+	};
+
+	if (!d->cfg->c->has_http && !d->listen_fds)
+		return 0;
+	if (worker_start(&d->http, "http", &d->returns, &d->http_db) < 0) {
+		pq_log(LOG_ERR, "cannot start a thread: %s", strerror(errno));
+		return -1;
+	}
+	d->httpd = httpd_start(d->base, d->cfg->c, d->listen_fds, &host);
+	return d->httpd ? 0 : -1;
+}
+
 /* ---- the loop ---- */
 
 static void on_returns(evutil_socket_t fd, short what, void *arg)
@@ -711,6 +770,11 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
 		pq_notify("READY=1");
 		return;
 	}
+	if (!d->listen_fds && (c->has_http != d->cfg->c->has_http ||
+			       (c->has_http && (strcmp(c->http.listen, d->cfg->c->http.listen) ||
+						c->http.timeout != d->cfg->c->http.timeout))))
+		pq_log(LOG_WARNING, "reload: [http] changed: the desk keeps its socket and "
+				    "timeout until patchqd restarts");
 	r = pq_calloc(1, sizeof(*r));
 	r->c = c;
 	conf_drop(d->cfg);
@@ -736,6 +800,8 @@ static void on_term(evutil_socket_t fd, short what, void *arg)
 	pq_notify("STOPPING=1");
 	pq_log(LOG_NOTICE, "stopping");
 	d->stopping = 1;
+	/* no new request; the answers of the running ones are dropped */
+	httpd_stop(d->httpd);
 	/* the running jobs finish their transaction (a pass ends after the
 	 * series or reply at hand; an IMAP read is cut at once: the stop
 	 * request shuts its socket down); finish() waits for them outside
@@ -781,6 +847,8 @@ static int start(struct daemon *d)
 	d->pipe.d = d;
 	d->pipe.job.run = pipeline_run;
 	d->pipe.job.done = pipeline_done;
+	if (desk_start(d) < 0)
+		return -1;
 	sources_start(d);
 	pipeline_kick(d);
 	maybe_ready(d);
@@ -794,10 +862,13 @@ static void finish(struct daemon *d)
 				d->watchdog,   d->tick,	   d->ready_timer };
 	size_t i;
 
+	httpd_stop(d->httpd);
 	worker_stop(&d->ingest);
 	worker_stop(&d->git);
+	worker_stop(&d->http);
 	if (d->base)
 		job_returns_run(&d->returns);
+	httpd_free(d->httpd);
 	while (d->sources)
 		source_free(d->sources);
 	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
@@ -809,6 +880,7 @@ static void finish(struct daemon *d)
 	}
 	db_close(&d->ingest_db);
 	db_close(&d->git_db);
+	db_close(&d->http_db);
 	pipeline_free(&d->pipe);
 	conf_drop(d->cfg);
 }
@@ -854,6 +926,7 @@ int main(int argc, char **argv)
 	}
 	pq_log_init("patchqd");
 	signal(SIGPIPE, SIG_IGN);
+	d.listen_fds = pq_listen_fds();
 	if (pq_config_load(&c, d.conf_path) < 0) {
 		pq_log(LOG_ERR, "%s", pq_error_last());
 		return 1;

@@ -4,6 +4,7 @@
 #include "sd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,4 +96,25 @@ uint64_t pq_watchdog_usec(void)
 	errno = 0;
 	v = strtoull(usec, &end, 10);
 	return errno || *end || end == usec ? 0 : v;
+}
+
+int pq_listen_fds(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char *end;
+	long n;
+	int fd;
+
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (!pid || !fds || strtoll(pid, NULL, 10) != (long long)getpid())
+		return 0;
+	errno = 0;
+	n = strtol(fds, &end, 10);
+	if (errno || *end || end == fds || n < 1 || n > 64)
+		return 0;
+	for (fd = 3; fd < 3 + n; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return (int)n;
 }

@@ -33,4 +33,12 @@ int pq_notify(const char *state);
  */
 uint64_t pq_watchdog_usec(void);
 
+/*
+ * The sockets systemd handed over (socket activation: LISTEN_FDS for this
+ * process, LISTEN_PID), from descriptor 3 on: how many, 0 when none. The
+ * variables are removed, so that no child takes them, and the descriptors
+ * made close-on-exec.
+ */
+int pq_listen_fds(void);
+
 #endif

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -425,6 +427,13 @@ enum {
 	SMTP_MAILDIR,
 };
 
+static const struct key http_keys[] = {
+	{ "listen", K_STRING, offsetof(struct pq_config, http.listen), 0 },
+	{ "timeout", K_COUNT, offsetof(struct pq_config, http.timeout), 0 },
+};
+
+enum { HTTP_LISTEN, HTTP_TIMEOUT };
+
 static const struct key alias_keys[] = {
 	{ "address", K_EMAILS, offsetof(struct pq_alias_conf, addresses),
 	  offsetof(struct pq_alias_conf, naddresses) },
@@ -438,9 +447,10 @@ static const struct section sections[] = {
 	{ "reply", reply_keys, ARRAY_SIZE(reply_keys), 0 },
 	{ "smtp", smtp_keys, ARRAY_SIZE(smtp_keys), 0 },
 	{ "alias", alias_keys, ARRAY_SIZE(alias_keys), 1 },
+	{ "http", http_keys, ARRAY_SIZE(http_keys), 0 },
 };
 
-enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE, SEC_SOURCE, SEC_REPLY, SEC_SMTP, SEC_ALIAS };
+enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE, SEC_SOURCE, SEC_REPLY, SEC_SMTP, SEC_ALIAS, SEC_HTTP };
 
 /* Where each single-valued key of one section was set, to refuse twice. */
 #define KEYS_MAX 16
@@ -462,6 +472,7 @@ struct loader {
 	struct meta top;
 	struct meta reply;
 	struct meta smtp;
+	struct meta http;
 	char *smtp_tls;	    /* as written */
 	struct meta *qmeta; /* parallel to c->queues */
 	struct meta *rmeta; /* parallel to c->rules */
@@ -989,7 +1000,7 @@ static int fail_section(struct loader *ld, int line, const char *what, const cha
 	if (si < 0)
 		return fail(
 			ld, line,
-			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"], [source \"NAME\"], [reply], [smtp] and [alias \"NAME\"]",
+			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"], [source \"NAME\"], [reply], [smtp], [http] and [alias \"NAME\"]",
 			what, (int)len, section);
 	if (sections[si].named && (!sub || !*sub))
 		return fail(ld, line, "%s: %s %s needs a name: [%s \"NAME\"]", what,
@@ -1055,6 +1066,8 @@ static int load_entry(struct loader *ld, const git_config_entry *e)
 		m = &ld->reply;
 	else if (si == SEC_SMTP)
 		m = &ld->smtp;
+	else if (si == SEC_HTTP)
+		m = &ld->http;
 	pq_buf_adds(&kname, s->name);
 	if (sub)
 		pq_buf_addf(&kname, ".%s", sub);
@@ -1106,6 +1119,10 @@ static int load_headers(struct loader *ld)
 				ld->smtp.line = h->line;
 			if (si == SEC_SMTP)
 				ld->c->has_smtp = 1;
+			if (si == SEC_HTTP && !ld->http.line)
+				ld->http.line = h->line;
+			if (si == SEC_HTTP)
+				ld->c->has_http = 1;
 			continue;
 		}
 		pq_buf_addf(&what, "[%s", h->section);
@@ -1297,12 +1314,96 @@ static int check_smtp(struct loader *ld)
 	return 0;
 }
 
+/* Digits only, 0 to 65535 (0: any free port). */
+static int parse_listen_port(const char *s, int *port)
+{
+	long n = 0;
+
+	if (!*s || strlen(s) > 5)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	if (n > 65535)
+		return -1;
+	*port = (int)n;
+	return 0;
+}
+
+/* [http]: listen is HOST:PORT (numeric IPv4), [IPv6]:PORT or unix:/PATH. */
+static int check_http(struct loader *ld)
+{
+	struct pq_http_conf *h = &ld->c->http;
+	struct meta *m = &ld->http;
+	int line = m->key_line[HTTP_LISTEN];
+	const char *v = h->listen, *colon;
+	unsigned char addr[sizeof(struct in6_addr)];
+	char *host = NULL;
+
+	if (!ld->c->has_http)
+		return 0;
+	if (!(m->seen & (1u << HTTP_TIMEOUT)))
+		h->timeout = 30;
+	else if (h->timeout < 1)
+		return fail(ld, m->key_line[HTTP_TIMEOUT], "http.timeout: at least 1 (second)");
+	if (!v)
+		return fail(ld, m->line,
+			    "http.listen is missing (127.0.0.1:8080, [::1]:8080 or unix:/PATH)");
+	if (!strncmp(v, "unix:", 5)) {
+		if (v[5] != '/')
+			return fail(ld, line, "http.listen: \"%s\": unix: takes an absolute path",
+				    v);
+		if (strlen(v + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return fail(ld, line, "http.listen: \"%s\": the socket path is too long",
+				    v);
+		h->family = PQ_HTTP_UNIX;
+		h->host = pq_strdup(v + 5);
+		return 0;
+	}
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+
+		if (!close || close[1] != ':')
+			goto bad;
+		host = pq_strndup(v + 1, (size_t)(close - v - 1));
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			goto bad;
+		h->family = PQ_HTTP_INET6;
+		colon = close + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon)
+			goto bad;
+		host = pq_strndup(v, (size_t)(colon - v));
+		if (inet_pton(AF_INET, host, addr) != 1)
+			goto bad;
+		h->family = PQ_HTTP_INET;
+	}
+	if (parse_listen_port(colon + 1, &h->port) < 0) {
+		free(host);
+		return fail(ld, line,
+			    "http.listen: \"%s\": the port is not 0 to 65535 (0: any free port)",
+			    v);
+	}
+	h->host = host;
+	return 0;
+bad:
+	free(host);
+	return fail(ld, line,
+		    "http.listen: \"%s\" is not ADDRESS:PORT (a numeric IPv4 address, or an IPv6 "
+		    "address in brackets: [::1]:8080) or unix:/PATH",
+		    v);
+}
+
 /* What no single entry shows: required keys, and how sections refer to each other. */
 static int check_config(struct loader *ld)
 {
 	static const size_t required[] = { PATCHQ_DATABASE, PATCHQ_REPOSITORY, PATCHQ_COMMITTER };
 	struct pq_config *c = ld->c;
 	size_t i, j;
+	int err;
 
 	for (i = 0; i < ARRAY_SIZE(required); i++)
 		if (!(ld->top.seen & (1u << required[i])))
@@ -1344,9 +1445,7 @@ static int check_config(struct loader *ld)
 				    r->fixes_in);
 	}
 	for (i = 0; i < c->nsources; i++) {
-		int err = check_source(ld, i);
-
-		if (err < 0)
+		if ((err = check_source(ld, i)) < 0)
 			return err;
 	}
 	for (i = 0; i < c->naliases; i++)
@@ -1359,7 +1458,8 @@ static int check_config(struct loader *ld)
 		c->reply.from_name = pq_strdup(c->committer_name);
 		c->reply.from_email = pq_strdup(c->committer_email);
 	}
-	return check_smtp(ld);
+	err = check_smtp(ld);
+	return err < 0 ? err : check_http(ld);
 }
 
 static int load_entries(struct loader *ld, git_config *cfg)
@@ -1509,6 +1609,8 @@ void pq_config_free(struct pq_config *c)
 	free(c->smtp.credential);
 	free(c->smtp.sendmail);
 	free(c->smtp.maildir);
+	free(c->http.listen);
+	free(c->http.host);
 	free(c->queues);
 	free(c->rules);
 	free(c->path);

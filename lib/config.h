@@ -73,6 +73,10 @@
  *           pollInterval = 60              # seconds: IMAP without IDLE, public-inbox,
  *                                          # the maildir rescan behind inotify
  *           timeout = 60                   # imap: seconds the server may stay silent
+ *   [http]                                 # patchqd serves the desk (none: no server)
+ *           listen = 127.0.0.1:8080        # HOST:PORT, [IPv6]:PORT or unix:/PATH;
+ *                                          # port 0: any free port (logged)
+ *           timeout = 30                   # seconds a client may take per request
  *   [alias "Miguel Ojeda"]                 # one person's addresses (repeatable):
  *           address = ojeda@kernel.org     # a review trailer naming one counts when
  *           address = miguel.ojeda.sandonis@gmail.com   # sent from another
@@ -177,6 +181,17 @@ struct pq_reply_conf {
 	int failures;	  /* reply when a series does not apply on its queue */
 };
 
+/* [http]: where patchqd serves the desk (daemon/httpd.c). */
+enum pq_http_family { PQ_HTTP_INET = 1, PQ_HTTP_INET6, PQ_HTTP_UNIX };
+
+struct pq_http_conf {
+	char *listen; /* as written */
+	enum pq_http_family family;
+	char *host;  /* the numeric address (IPv6 without brackets), or the socket's path */
+	int port;    /* 0: any free port; unused for a unix socket */
+	int timeout; /* seconds a client may take to send a request or read the answer */
+};
+
 struct pq_config {
 	char *path;	/* as given to pq_config_load() */
 	char *database; /* absolute when the file gave a relative path */
@@ -201,6 +216,8 @@ struct pq_config {
 	struct pq_reply_conf reply;
 	struct pq_smtp_conf smtp;
 	int has_smtp; /* an [smtp] section was given */
+	struct pq_http_conf http;
+	int has_http; /* an [http] section was given */
 };
 
 /*

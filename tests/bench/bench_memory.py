@@ -163,7 +163,8 @@ def make_conf(source, work, maildir):
     conf = open(os.path.join(source, "contrib", "patchq.conf.example")).read()
     for old, new in (("/var/lib/patchq/patchq.db", "patchq.db"),
                      ("/var/lib/patchq/linux.git", "queues.git"),
-                     ("Miguel Ojeda <ojeda@kernel.org>", "Bench Maint <maint@example.org>")):
+                     ("Miguel Ojeda <ojeda@kernel.org>", "Bench Maint <maint@example.org>"),
+                     ("listen = 127.0.0.1:8080", "listen = 127.0.0.1:0")):
         if old not in conf:
             die("contrib/patchq.conf.example no longer says %s" % old)
         conf = conf.replace(old, new)

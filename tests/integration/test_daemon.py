@@ -797,6 +797,7 @@ def test_kill_loop(a, work, notify):
     text = text.replace("/var/lib/patchq/patchq.db", "patchq.db")
     text = text.replace("/var/lib/patchq/linux.git", "queues.git")
     text = text.replace("committerDate = author", "committerDate = fixed:1795000000")
+    text = text.replace("listen = 127.0.0.1:8080", "listen = 127.0.0.1:0")
     with open(conf, "w") as f:
         f.write(text)
     md = Maildir(os.path.join(d, "md"))

@@ -38,6 +38,8 @@ def setup_demo(source, work):
     conf = conf.replace("/var/lib/patchq/linux.git", "queues.git")
     conf = conf.replace("Miguel Ojeda <ojeda@kernel.org>", "Test Maint <maint@example.org>")
     conf = conf.replace("committerDate = author", "committerDate = fixed:1795000000")
+    # the example's desk on any free port: tests run side by side
+    conf = conf.replace("listen = 127.0.0.1:8080", "listen = 127.0.0.1:0")
     with open(os.path.join(work, "patchq.conf"), "w") as f:
         f.write(conf)
 

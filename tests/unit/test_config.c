@@ -1116,6 +1116,52 @@ static void test_reply_and_smtp(void)
 		     "reply.from: \"nobody\" is not of the form");
 }
 
+static void test_http(void)
+{
+	struct pq_config *c = load_ok(HEAD "[http]\n\tlisten = 127.0.0.1:0\n");
+
+	if (c) {
+		CHECK_INT(c->has_http, 1);
+		CHECK_INT(c->http.family, PQ_HTTP_INET);
+		CHECK_STR(c->http.host, "127.0.0.1");
+		CHECK_INT(c->http.port, 0);
+		CHECK_INT(c->http.timeout, 30);
+	}
+	pq_config_free(c);
+	c = load_ok(HEAD "[http]\n\tlisten = [::1]:8080\n\ttimeout = 2\n");
+	if (c) {
+		CHECK_INT(c->http.family, PQ_HTTP_INET6);
+		CHECK_STR(c->http.host, "::1");
+		CHECK_INT(c->http.port, 8080);
+		CHECK_INT(c->http.timeout, 2);
+	}
+	pq_config_free(c);
+	c = load_ok(HEAD "[http]\n\tlisten = unix:/run/patchq/desk.sock\n");
+	if (c) {
+		CHECK_INT(c->http.family, PQ_HTTP_UNIX);
+		CHECK_STR(c->http.host, "/run/patchq/desk.sock");
+	}
+	pq_config_free(c);
+	c = load_ok(HEAD);
+	if (c)
+		CHECK_INT(c->has_http, 0);
+	pq_config_free(c);
+	expect_error(HEAD "[http]\n\tlisten = 127.0.0.1:70000\n", 6,
+		     "http.listen: \"127.0.0.1:70000\": the port is not 0 to 65535");
+	expect_error(HEAD "[http]\n\tlisten = 127.0.0.1\n", 6,
+		     "http.listen: \"127.0.0.1\" is not ADDRESS:PORT");
+	expect_error(HEAD "[http]\n\tlisten = 127.0.0.1:\n", 6, "the port is not 0 to 65535");
+	expect_error(HEAD "[http]\n\tlisten = localhost:80\n", 6, "is not ADDRESS:PORT");
+	expect_error(HEAD "[http]\n\tlisten = ::1:80\n", 6, "is not ADDRESS:PORT");
+	expect_error(HEAD "[http]\n\tlisten = [::1]80\n", 6, "is not ADDRESS:PORT");
+	expect_error(HEAD "[http]\n\tlisten = 127.0.0.1:-1\n", 6, "the port is not 0 to 65535");
+	expect_error(HEAD "[http]\n\tlisten = unix:desk.sock\n", 6, "unix: takes an absolute path");
+	expect_error(HEAD "[http]\n\ttimeout = 5\n", 5, "http.listen is missing");
+	expect_error(HEAD "[http]\n\tlisten = 127.0.0.1:1\n\ttimeout = 0\n", 7,
+		     "http.timeout: at least 1");
+	expect_error(HEAD "[http]\n\tport = 80\n", 6, "http.port: unknown key");
+}
+
 /* Found by fuzz_config: libgit2 hands a key before any section without a dot. */
 static void test_key_before_any_section(void)
 {
@@ -1235,6 +1281,7 @@ int main(void)
 	test_first_problem_is_reported();
 	test_sources();
 	test_reply_and_smtp();
+	test_http();
 	test_key_before_any_section();
 	test_source_errors_name_line();
 	test_open_password_file_is_refused();
