@@ -195,8 +195,10 @@ static void job_run(struct job *job, struct worker *w)
 		pq_log(LOG_ERR, "desk: %s", pq_error_last());
 		return; /* answered 500 on the loop */
 	}
-	if (j->action && pq_repo_open(&repo, j->cfg->repository) < 0)
-		pq_log(LOG_ERR, "desk: %s", pq_error_last()); /* the desk refuses with 503 */
+	/* pages read it too (why a series goes where, a queue's tip); an action
+	 * without it is refused (503), a page goes without those parts */
+	if (pq_repo_open(&repo, j->cfg->repository) < 0 && j->action)
+		pq_log(LOG_ERR, "desk: %s", pq_error_last());
 	env.repo = repo;
 	rc = pq_desk_handle(&env, &j->rq, &j->rs);
 	j->handled = 1;

@@ -6,9 +6,10 @@
  * calls pq_desk_handle() on a worker thread, with that thread's own
  * database connection. Reads (GET, HEAD, and every method the desk
  * refuses) go to the "http" worker; actions (pq_desk_is_action(): POST)
- * to the git worker, after or before a pipeline pass but never during one,
- * with a repository opened for the action. The answer is sent back on the
- * loop when the job returns.
+ * to the git worker, after or before a pipeline pass but never during one.
+ * Each job opens the queue repository (pages read it too: why a series
+ * goes where, a queue's tip). The answer is sent back on the loop when the
+ * job returns.
  *
  * Bounds: at most HTTPD_MAX_PENDING requests out on the workers (beyond
  * that: 503 at once, with Retry-After), headers of at most 8 KiB (evhttp
