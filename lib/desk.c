@@ -545,6 +545,17 @@ static int get(struct ctx *x)
 	return 0;
 }
 
+/* Whether the path is one of get()'s pages (a POST to it is 405, not 404). */
+static int is_page(const struct ctx *x)
+{
+	size_t n = x->nseg;
+
+	return n == 0 || (n == 1 && (is(x, 0, "desk.css") || is(x, 0, "outbox"))) ||
+	       (n == 2 && (is(x, 0, "series") || is(x, 0, "queues") || is(x, 0, "outbox") ||
+			   is(x, 0, "messages"))) ||
+	       (n == 3 && (is(x, 0, "messages") || is(x, 0, "feeds")));
+}
+
 /* POST: the actions. */
 static int post(struct ctx *x)
 {
@@ -558,7 +569,12 @@ static int post(struct ctx *x)
 	       (is(x, 2, "approve") || is(x, 2, "reject") || is(x, 2, "apply"))) ||
 	      (n == 3 && is(x, 0, "queues") && is(x, 2, "rebuild")) ||
 	      (n == 3 && is(x, 0, "outbox") && seg_id(x, 1) && is(x, 2, "retry")))) {
-		fail(x, 404, "Not found");
+		if (is_page(x)) {
+			fail(x, 405, "Method not allowed");
+			pq_buf_adds(&x->rs->headers, "Allow: GET, HEAD\n");
+		} else {
+			fail(x, 404, "Not found");
+		}
 		return 0;
 	}
 	if (!may_act(x))

@@ -203,6 +203,8 @@ static void test_pages(long long id)
 	CHECK_INT(status_of("GET", "/a/b/c/d/e/f"), 404);
 	CHECK_INT(status_of("DELETE", "/"), 405);
 	CHECK_INT(status_of("PUT", "/series/1"), 405);
+	CHECK_INT(status_of("POST", "/outbox"), 405);
+	CHECK_INT(status_of("POST", "/series/1/nothing"), 404);
 	CHECK_INT(status_of("GET", "no-slash"), 400);
 	CHECK_INT(status_of("HEAD", "/desk.css"), 200);
 	pq_buf_free(&path);
