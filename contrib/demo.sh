@@ -2,7 +2,10 @@
 # The quick start: installs what patchq needs (Debian), builds it, makes
 # the bundled demo list (a maildir and the git repository its patches come
 # from, see contrib/demo/make-demo.sh), imports it and shows what patchq
-# understood: the series, their versions and the collected review trailers.
+# understood: the series, their versions and the collected review trailers;
+# then patchqd takes the list as mail arrives and ends serving the desk at
+# http://127.0.0.1:8080/ (PATCHQ_DEMO_LISTEN=HOST:PORT for another) until
+# Ctrl-C; not on a terminal, it fetches the to-do once and stops.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -56,6 +59,7 @@ git clone -q --bare "$demo/repo" "$d/queues.git"
 sed -e "s|/var/lib/patchq/patchq.db|$d/patchq.db|" \
 	-e "s|/var/lib/patchq/linux.git|$d/queues.git|" \
 	-e "s|^	reply = false|	reply = true|" \
+	-e "s|^	listen = .*|	listen = ${PATCHQ_DEMO_LISTEN:-127.0.0.1:8080}|" \
 	contrib/patchq.conf.example >"$d/patchq.conf"
 printf '[source "demo"]\n\ttype = maildir\n\tpath = %s/inbox\n[smtp]\n\tmaildir = %s/sent\n' \
 	"$d" "$d" >>"$d/patchq.conf"
@@ -72,9 +76,29 @@ for _ in $(seq 100); do
 		grep -q "waits for approval" "$d/patchqd.log" && break
 	sleep 0.2
 done
-kill -TERM "$pid"
-wait "$pid"
 cat "$d/patchqd.log"
 echo
 echo "== the reply patchqd sent (dry run: $demo/daemon/sent/new)"
 cat "$d"/sent/new/*
+
+echo
+echo "== the desk: patchqd serves it (see the README, \"The desk\")"
+url=$(sed -n 's|.*desk at \(http://[^ ]*\).*|\1|p' "$d/patchqd.log" | head -n 1)
+token=$(build/patchq -c "$d/patchq.conf" token new demo)
+echo "open $url in a browser (or w3m $url) and log in with the token"
+echo "  $token"
+echo "to approve the fix waiting for rust-fixes, read a diff, see the outbox."
+if [ -t 0 ] && [ -t 1 ]; then
+	echo "patchqd keeps serving until Ctrl-C."
+	trap 'kill -TERM "$pid"' INT TERM
+	wait "$pid" || true
+	trap - INT TERM
+	wait "$pid" 2>/dev/null || true
+else
+	# not on a terminal (a script, CI): show that it answers, then stop
+	python3 -c 'import sys, urllib.request
+page = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
+print("GET", sys.argv[1], "->", page[page.find("<title>") + 7:page.find("</title>")])' "$url"
+	kill -TERM "$pid"
+	wait "$pid"
+fi
