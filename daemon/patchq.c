@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "series.h"
 #include "source.h"
 #include "store.h"
+#include "todo.h"
 #include "token.h"
 #include "triage.h"
 #include "view.h"
@@ -49,7 +51,17 @@ static const char usage_text[] =
 	"                      A maildir's new/ and cur/ are read and left as they\n"
 	"                      are. Importing the same mail again changes nothing.\n"
 	"  stats               counts of messages by kind, series and duplicates\n"
-	"  series              every series: version, patches received, completeness\n"
+	"  series              every series: version, patches received, completeness,\n"
+	"                      state, and the queues it was taken for with its state\n"
+	"                      on each; in creation order, or, with --limit, a page\n"
+	"                      of the newest. Filters (all optional, combined):\n"
+	"                      --queue Q (taken for Q), --state S (new, queued,\n"
+	"                      approved, applying, applied, failed, rejected,\n"
+	"                      superseded; on Q when --queue is given), --search\n"
+	"                      TEXT (in the name or the submitter, any case),\n"
+	"                      --since DATE (YYYY-MM-DD in UTC, or unix time);\n"
+	"                      --limit N pages, --after ID continues below series\n"
+	"                      ID (the \"next\" a page printed)\n"
 	"  show SERIES         one series: cover letter, patches, the trailers given\n"
 	"                      in replies, and the replies\n"
 	"  messages            every message in arrival order\n"
@@ -83,7 +95,15 @@ static const char usage_queues[] =
 	"                      when patches are missing, once they arrive (triage)\n"
 	"  reject SERIES [--queue Q] [--reason TEXT]\n"
 	"                      record a rejection (on Q, or everywhere)\n"
-	"  queue Q             the series applied to Q, in order, with their commits\n"
+	"  todo                what waits for the maintainer, per queue: series\n"
+	"                      waiting for approval (rule, dry run), new versions of\n"
+	"                      series on the queue, trailers that arrived after\n"
+	"                      applying, series that stopped applying since the\n"
+	"                      queue moved, what the last rebuild dropped; then the\n"
+	"                      replies that failed or wait. The desk's front page\n"
+	"                      shows the same\n"
+	"  queue Q             the series applied to Q, in order, with their commits,\n"
+	"                      then those waiting there for approval\n"
 	"  rebuild Q           apply Q's series again on its base (rust-dev on\n"
 	"                      rust-next), newest versions and late trailers in;\n"
 	"                      reports the series that no longer apply\n"
@@ -112,7 +132,9 @@ static const char usage_queues[] =
 	"                      once: only its hash is kept (revoke it to make another)\n"
 	"  token list          the tokens' names, when made and last used\n"
 	"  token revoke NAME   NAME's token no longer works\n"
-	"\n"
+	"\n";
+
+static const char usage_options[] =
 	"Options:\n"
 	"  -c, --config FILE   the configuration (git-config format; default\n"
 	"                      /etc/patchq/patchq.conf); its patchq.database is the\n"
@@ -121,6 +143,10 @@ static const char usage_queues[] =
 	"  --queue Q           apply, approve, reject: the queue\n"
 	"  --dry-run           apply: check only, move nothing\n"
 	"  --reason TEXT       reject: why, recorded with the rejection\n"
+	"  --state S, --search TEXT, --since DATE, --limit N, --after ID\n"
+	"                      series: filters and pages (see series); with --json\n"
+	"                      and --limit the page is {\"items\": [...], \"next\": ID\n"
+	"                      or null}\n"
 	"  --json              print JSON instead of text (every listing)\n"
 	"  -o, --output FILE   am: write the mbox to FILE instead of standard output\n"
 	"  --signoff IDENT     am: add \"Signed-off-by: IDENT\" last to each patch\n"
@@ -139,6 +165,8 @@ struct options {
 	const char *db;
 	const char *queue;
 	const char *reason;
+	struct pq_series_filter filter;
+	int paged; /* --limit or --after given */
 	int dry_run;
 	const char *output;
 	const char *signoff;
@@ -151,6 +179,35 @@ static void die_usage(const char *msg)
 {
 	fprintf(stderr, "patchq: %s\n(see patchq --help)\n", msg);
 	exit(2);
+}
+
+/* A whole decimal number of at least min (and at most INT_MAX), else a usage error. */
+static long long number_arg(const char *arg, const char *what, long long min)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > INT_MAX)
+		die_usage(what);
+	return v;
+}
+
+/* --since: YYYY-MM-DD (midnight UTC) or a unix time. */
+static long long date_arg(const char *arg)
+{
+	struct tm tm;
+	const char *end;
+
+	if (strchr(arg, '-')) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(arg, "%Y-%m-%d", &tm);
+		if (!end || *end)
+			die_usage("--since takes YYYY-MM-DD or a unix time");
+		return (long long)timegm(&tm);
+	}
+	return number_arg(arg, "--since takes YYYY-MM-DD or a unix time", 0);
 }
 
 /* What goes to a terminal carries no control characters from mail
@@ -396,9 +453,9 @@ static int cmd_token(struct pq_store *s, int argc, char **argv)
 
 static int needs_config(const char *cmd)
 {
-	static const char *const cmds[] = { "why",    "check",	"apply",   "approve",
-					    "reject", "queue",	"recover", "rebuild",
-					    "push",   "triage", "outbox",  "run" };
+	static const char *const cmds[] = { "why",    "check",	 "apply",   "approve", "reject",
+					    "queue",  "recover", "rebuild", "push",    "triage",
+					    "outbox", "run",	 "todo" };
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -486,6 +543,38 @@ static int cmd_run(struct pq_store *s, const struct pq_config *c, const struct o
 	return st.retry || st.failed ? 1 : 0;
 }
 
+/* The maintainer's to-do, as the desk's front page shows it. */
+static int cmd_todo(struct pq_store *s, const struct pq_config *c, const struct options *o)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	struct pq_todo *t;
+
+	if (pq_todo_load(s, c, &t) < 0)
+		return fail("todo");
+	pq_todo_write(t, o->json ? PQ_VIEW_JSON : PQ_VIEW_TEXT, &b);
+	pq_todo_free(t);
+	return report(0, &b, "todo");
+}
+
+/* The series listing: today's list, filtered, or a page of it. */
+static int cmd_series(struct pq_store *s, int argc, const struct options *o)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	struct pq_series_filter f = o->filter;
+	long long next = 0;
+	int ret;
+
+	if (argc != 1)
+		die_usage("series takes no argument (filters are options: see --help)");
+	f.queue = o->queue;
+	if (o->paged && !f.limit)
+		f.limit = 50;
+	ret = pq_view_series_page(s, &f, o->json ? PQ_VIEW_JSON : PQ_VIEW_TEXT, &b, &next);
+	if (ret == 0 && !o->json && next)
+		pq_buf_addf(&b, "next: --after %lld\n", next);
+	return report(ret, &b, "series");
+}
+
 /* The commands on the queues' repository: it is opened once for the command. */
 static int run_git_cmd(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
 		       const struct options *o)
@@ -532,6 +621,11 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 		die_usage("this command needs the configuration: -c FILE");
 	if (!strcmp(cmd, "run") && argc == 1)
 		return cmd_run(s, c, o);
+	if (!strcmp(cmd, "todo")) {
+		if (argc != 1)
+			die_usage("todo takes no argument");
+		return cmd_todo(s, c, o);
+	}
 	if (!strcmp(cmd, "outbox"))
 		return cmd_outbox(s, c, argc, argv, o);
 	if (!strcmp(cmd, "recover") || !strcmp(cmd, "triage") || !strcmp(cmd, "push"))
@@ -571,7 +665,7 @@ static int run(struct pq_store *s, const struct pq_config *c, int argc, char **a
 	if (!strcmp(cmd, "stats"))
 		return report(pq_view_stats(s, &b, o->json), &b, "stats");
 	if (!strcmp(cmd, "series"))
-		return report(pq_view_series_list(s, &b, o->json), &b, "series");
+		return cmd_series(s, argc, o);
 	if (!strcmp(cmd, "messages"))
 		return report(pq_view_messages(s, &b, o->json), &b, "messages");
 	if (!strcmp(cmd, "unparsable"))
@@ -603,6 +697,11 @@ int main(int argc, char **argv)
 		{ "queue", required_argument, NULL, 'Q' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "search", required_argument, NULL, 'F' },
+		{ "since", required_argument, NULL, 'D' },
+		{ "limit", required_argument, NULL, 'L' },
+		{ "after", required_argument, NULL, 'A' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "signoff", required_argument, NULL, 's' },
@@ -634,6 +733,24 @@ int main(int argc, char **argv)
 		case 'n':
 			o.dry_run = 1;
 			break;
+		case 'S':
+			o.filter.state = optarg;
+			break;
+		case 'F':
+			o.filter.search = optarg;
+			break;
+		case 'D':
+			o.filter.since = date_arg(optarg);
+			break;
+		case 'L':
+			o.filter.limit =
+				(int)number_arg(optarg, "--limit takes a number from 1", 1);
+			o.paged = 1;
+			break;
+		case 'A':
+			o.filter.after = number_arg(optarg, "--after takes a series number", 1);
+			o.paged = 1;
+			break;
 		case 'j':
 			o.json = 1;
 			break;
@@ -652,6 +769,7 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(usage_queues, stdout);
+			fputs(usage_options, stdout);
 			return 0;
 		case 'V':
 			printf("patchq %s\n", PATCHQ_VERSION);

@@ -57,6 +57,60 @@ static int retire(struct pq_store *s, const char *queue)
 	return pq_store_step_done(s, st);
 }
 
+/* A series a rebuild left out: the version tried, the one it replaced (or 0), why. */
+struct drop {
+	long long id;
+	long long replaced;
+	char *reason;
+};
+
+/*
+ * Records the rebuild of queue on base (the branch now at tip) and what it
+ * dropped, in the caller's transaction: each dropped series, and the
+ * version it replaced, is failed on the queue with the reason (none of
+ * its commits is on the branch any more).
+ */
+static int record_rebuild(struct pq_store *s, const char *queue, const char *base, const char *tip,
+			  size_t kept, const struct drop *drops, size_t ndrops)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "INSERT INTO rebuild (queue, base, tip, kept, rebuilt)"
+					    " VALUES (?, ?, ?, ?, ?)");
+	long long rebuild;
+	size_t i;
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, queue);
+	pq_store_bind_text(st, 2, base);
+	pq_store_bind_text(st, 3, tip);
+	sqlite3_bind_int64(st, 4, (long long)kept);
+	sqlite3_bind_int64(st, 5, (long long)time(NULL));
+	if ((ret = pq_store_step_done(s, st)) < 0)
+		return ret;
+	rebuild = pq_store_last_id(s);
+	for (i = 0; i < ndrops; i++) {
+		st = pq_store_stmt(s, "INSERT OR REPLACE INTO rebuild_drop (rebuild_id, series_id,"
+				      " replaced, reason) VALUES (?, ?, ?, ?)");
+		if (!st)
+			return PQ_EDB;
+		sqlite3_bind_int64(st, 1, rebuild);
+		sqlite3_bind_int64(st, 2, drops[i].id);
+		if (drops[i].replaced)
+			sqlite3_bind_int64(st, 3, drops[i].replaced);
+		pq_store_bind_text(st, 4, drops[i].reason);
+		if ((ret = pq_store_step_done(s, st)) < 0 ||
+		    (ret = pq_state_set_queue(s, drops[i].id, queue, PQ_STATE_FAILED,
+					      drops[i].reason, NULL, 0)) < 0)
+			return ret;
+		if (drops[i].replaced &&
+		    (ret = pq_state_set_queue(s, drops[i].replaced, queue, PQ_STATE_FAILED,
+					      drops[i].reason, NULL, 0)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* Remembers that queue was rebuilt on base tip, in the caller's transaction. */
 static int remember_base(struct pq_store *s, const char *queue, const char *tip)
 {
@@ -127,9 +181,10 @@ int pq_rebuild_queue(struct pq_store *s, const struct pq_config *c, struct pq_re
 	const struct pq_queue_conf *q = pq_apply_target(c, queue);
 	struct pq_applier_opts o = { 0 };
 	struct pq_apply_plan *plans = NULL;
+	struct drop *drops = NULL;
 	long long *ids = NULL;
 	char tip[41] = "", base[41] = "", cur[41] = "";
-	size_t n = 0, i, kept = 0;
+	size_t n = 0, i, kept = 0, ndrops = 0;
 	int ret;
 
 	if (!q)
@@ -147,6 +202,7 @@ int pq_rebuild_queue(struct pq_store *s, const struct pq_config *c, struct pq_re
 	if ((ret = queue_series(s, queue, &ids, &n)) < 0)
 		return ret;
 	plans = pq_calloc(n ? n : 1, sizeof(*plans));
+	drops = pq_calloc(n ? n : 1, sizeof(*drops));
 	pq_buf_addf(report, "rebuilding %s on %s (%.12s)\n", queue, q->base, cur);
 	for (i = 0; i < n; i++) {
 		struct pq_apply_plan *p = &plans[kept];
@@ -171,10 +227,10 @@ int pq_rebuild_queue(struct pq_store *s, const struct pq_config *c, struct pq_re
 				goto out;
 			pq_buf_addf(report, "  series %lld no longer applies: %s\n", id,
 				    why ? why : pq_error_last());
-			if (p->series &&
-			    (ret = pq_state_record(s, id, queue, PQ_STATE_FAILED,
-						   why ? why : pq_error_last(), NULL, 0)) < 0)
-				goto out;
+			/* recorded with the new branch: until it moves, the series is on it */
+			drops[ndrops].id = id;
+			drops[ndrops].replaced = id != ids[i] ? ids[i] : 0;
+			drops[ndrops++].reason = pq_strdup(why ? why : pq_error_last());
 			pq_apply_plan_free(p);
 			continue;
 		}
@@ -196,7 +252,8 @@ int pq_rebuild_queue(struct pq_store *s, const struct pq_config *c, struct pq_re
 	for (i = 0; i < kept; i++)
 		if ((ret = pq_apply_record_rows(s, queue, &plans[i])) < 0)
 			goto rollback;
-	if ((ret = remember_base(s, queue, base)) < 0)
+	if ((ret = remember_base(s, queue, base)) < 0 ||
+	    (ret = record_rebuild(s, queue, base, cur, kept, drops, ndrops)) < 0)
 		goto rollback;
 	ret = pq_store_commit(s);
 	goto out;
@@ -208,6 +265,9 @@ out:
 	if (kept < n)
 		pq_apply_plan_free(&plans[kept]);
 	free(plans);
+	for (i = 0; i < ndrops; i++)
+		free(drops[i].reason);
+	free(drops);
 	free(ids);
 	return ret;
 }

@@ -4,8 +4,11 @@
  *
  * The series on the queue, in the order they went in, each replaced by its
  * newest complete version, are applied again on the base's tip with the
- * trailers collected since; a series that no longer applies is left out
- * and reported. The commits are reproducible, so a rebuild that changes
+ * trailers collected since; a series that no longer applies is left out,
+ * reported, and failed on the queue with its reason (and so is the older
+ * version it was to replace: nothing of either is on the branch any more).
+ * Each rebuild is recorded (table rebuild) with what it dropped
+ * (rebuild_drop), in the transaction that records its commits. The commits are reproducible, so a rebuild that changes
  * nothing changes no commit id. The base tip of each rebuild is kept in
  * the database, so a restarted daemon rebuilds only what changed.
  */

@@ -1,6 +1,7 @@
 /* view: JSON and text reports over the database (see view.h). */
 #include "view.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +9,12 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "html.h"
 #include "json.h"
 #include "mail.h"
 #include "series.h"
+#include "state.h"
+#include "todo.h"
 
 static void json_col_int(struct pq_json *j, sqlite3_stmt *st, const char *key, int i)
 {
@@ -241,6 +245,17 @@ static void queue_states(struct pq_store *s, long long id, struct pq_json *j, st
 		pq_json_array_end(j);
 }
 
+/* The queues series id was taken for, with its state on each: st bound and stepped. */
+static sqlite3_stmt *series_queues(struct pq_store *s, long long id)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT queue, state FROM series_queue"
+					    " WHERE series_id = ? ORDER BY queue");
+
+	if (st)
+		sqlite3_bind_int64(st, 1, id);
+	return st;
+}
+
 static void series_json(struct pq_store *s, struct pq_json *j, const struct pq_series *se,
 			int detail)
 {
@@ -280,6 +295,21 @@ static void series_json(struct pq_store *s, struct pq_json *j, const struct pq_s
 		pq_json_object_end(j);
 	}
 	pq_json_array_end(j);
+	if (!detail) {
+		sqlite3_stmt *st = series_queues(s, se->id);
+
+		pq_json_key(j, "queues");
+		pq_json_array_begin(j);
+		while (st && sqlite3_step(st) == SQLITE_ROW) {
+			pq_json_object_begin(j);
+			json_col_str(j, st, "queue", 0);
+			json_col_str(j, st, "state", 1);
+			pq_json_object_end(j);
+		}
+		if (st)
+			sqlite3_reset(st);
+		pq_json_array_end(j);
+	}
 	if (detail) {
 		queue_states(s, se->id, j, NULL);
 		pq_json_key(j, "replies");
@@ -313,36 +343,186 @@ static void series_text_line(struct pq_buf *out, const struct pq_series *se)
 		pq_buf_addf(out, "  supersedes %lld", se->supersedes);
 	if (se->reroll_of)
 		pq_buf_addf(out, " (partial reroll: the rest from %lld)", se->reroll_of);
-	pq_buf_addc(out, '\n');
 }
 
-int pq_view_series_list(struct pq_store *s, struct pq_buf *out, int json)
+/* One row of a listing: the series as `patchq series` shows it, and its queues. */
+static int series_row(struct pq_store *s, struct pq_json *j, enum pq_view_format fmt,
+		      struct pq_buf *out, const struct pq_series *se)
 {
-	struct pq_json j;
-	long long *ids;
-	size_t n, i;
+	sqlite3_stmt *st = series_queues(s, se->id);
+	int rc, n = 0;
+
+	if (!st)
+		return PQ_EDB;
+	if (fmt == PQ_VIEW_JSON) {
+		sqlite3_reset(st);
+		series_json(s, j, se, 0);
+		return 0;
+	}
+	if (fmt == PQ_VIEW_TEXT) {
+		series_text_line(out, se);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			pq_buf_addf(out, "%s%s: %s", n++ ? ", " : "  [", pq_store_col_text(st, 0),
+				    pq_store_col_text(st, 1));
+		if (n)
+			pq_buf_addc(out, ']');
+		pq_buf_addc(out, '\n');
+	} else if (fmt == PQ_VIEW_HTML) {
+		pq_buf_addf(out, "<tr><td><a href=\"/series/%lld\">%lld</a></td><td>v%d</td><td>",
+			    se->id, se->id, se->version);
+		pq_html_text(out, se->name ? se->name : "(unnamed)");
+		pq_buf_adds(out, "</td><td>");
+		pq_html_text(out, se->submitter_name);
+		if (se->submitter) {
+			pq_buf_adds(out, se->submitter_name ? " &lt;" : "&lt;");
+			pq_html_text(out, se->submitter);
+			pq_buf_adds(out, "&gt;");
+		}
+		pq_buf_addf(out, "</td><td>%d/%d</td><td>", se->received, se->total);
+		pq_html_text(out, se->state);
+		pq_buf_adds(out, "</td><td>");
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			pq_buf_adds(out, n++ ? ", <a href=\"/queues/" : "<a href=\"/queues/");
+			pq_html_url(out, pq_store_col_text(st, 0));
+			pq_buf_adds(out, "\">");
+			pq_html_text(out, pq_store_col_text(st, 0));
+			pq_buf_adds(out, "</a>: ");
+			pq_html_text(out, pq_store_col_text(st, 1));
+		}
+		pq_buf_adds(out, "</td></tr>\n");
+	} else {
+		rc = SQLITE_DONE;
+	}
+	if (rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		return pq_store_error(s, "reading a series' queues");
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* The conditions of a listing: ?1 the cursor, ?2 queue, ?3 state, ?4 the
+ * LIKE pattern, ?5 since. Read by the rowid, the primary key of
+ * series_queue for a queue. */
+#define SERIES_FILTER                                                                         \
+	" WHERE (?2 IS NULL OR EXISTS (SELECT 1 FROM series_queue q WHERE q.series_id = s.id" \
+	" AND q.queue = ?2 AND (?3 IS NULL OR q.state = ?3)))"                                \
+	" AND (?2 IS NOT NULL OR ?3 IS NULL OR s.state = ?3)"                                 \
+	" AND (?4 IS NULL OR s.name LIKE ?4 ESCAPE '\\' OR s.submitter LIKE ?4 ESCAPE '\\'"   \
+	" OR s.submitter_name LIKE ?4 ESCAPE '\\')"                                           \
+	" AND (?5 IS NULL OR s.date >= ?5)"
+
+/* "%TEXT%" with LIKE's wildcards and the escape character escaped. */
+static char *like_pattern(const char *text)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+
+	pq_buf_addc(&b, '%');
+	for (; *text; text++) {
+		if (*text == '%' || *text == '_' || *text == '\\')
+			pq_buf_addc(&b, '\\');
+		pq_buf_addc(&b, *text);
+	}
+	pq_buf_addc(&b, '%');
+	return pq_buf_detach(&b);
+}
+
+/* The ids f selects: a page (newest first, one more than the limit, to know
+ * whether another follows), or every match in creation order. */
+static int series_ids(struct pq_store *s, const struct pq_series_filter *f, long long **ids,
+		      size_t *n)
+{
+	sqlite3_stmt *st = f->limit ? pq_store_stmt(s, "SELECT s.id FROM series s" SERIES_FILTER
+						       " AND s.id < ?1 ORDER BY s.id DESC LIMIT ?6")
+				    : pq_store_stmt(s, "SELECT s.id FROM series s" SERIES_FILTER
+						       " AND s.id > ?1 ORDER BY s.id");
+	char *like = f->search && *f->search ? like_pattern(f->search) : NULL;
 	int ret;
 
-	if ((ret = pq_series_list(s, &ids, &n)) < 0)
+	*ids = NULL;
+	*n = 0;
+	if (!st) {
+		free(like);
+		return PQ_EDB;
+	}
+	if (f->limit)
+		sqlite3_bind_int64(st, 1, f->after ? f->after : INT64_MAX);
+	else
+		sqlite3_bind_int64(st, 1, 0);
+	pq_store_bind_text(st, 2, f->queue && *f->queue ? f->queue : NULL);
+	pq_store_bind_text(st, 3, f->state && *f->state ? f->state : NULL);
+	pq_store_bind_text(st, 4, like);
+	if (f->since)
+		sqlite3_bind_int64(st, 5, f->since);
+	if (f->limit)
+		sqlite3_bind_int64(st, 6, (long long)f->limit + 1);
+	ret = pq_store_ids(s, st, ids, n);
+	free(like);
+	return ret;
+}
+
+int pq_view_series_page(struct pq_store *s, const struct pq_series_filter *f,
+			enum pq_view_format fmt, struct pq_buf *out, long long *next)
+{
+	static const struct pq_series_filter none = { 0 };
+	enum pq_state state;
+	struct pq_json j;
+	long long *ids;
+	size_t n, i, shown;
+	int ret;
+
+	if (next)
+		*next = 0;
+	if (!f)
+		f = &none;
+	if (f->state && *f->state && (ret = pq_state_parse(f->state, &state)) < 0)
 		return ret;
+	if (f->limit < 0 || f->after < 0)
+		return pq_error_set(PQ_EINVAL, "a listing's limit and cursor are not negative");
+	if ((ret = series_ids(s, f, &ids, &n)) < 0)
+		return ret;
+	shown = f->limit && n > (size_t)f->limit ? (size_t)f->limit : n;
 	pq_json_init(&j, out, 1);
-	if (json)
+	if (fmt == PQ_VIEW_JSON && f->limit) {
+		pq_json_object_begin(&j);
+		pq_json_key(&j, "items");
+	}
+	if (fmt == PQ_VIEW_JSON)
 		pq_json_array_begin(&j);
-	for (i = 0; i < n; i++) {
+	else if (fmt == PQ_VIEW_HTML)
+		pq_buf_adds(out, "<table class=\"series\">\n<thead><tr><th>series</th>"
+				 "<th>version</th><th>name</th><th>submitter</th><th>patches</th>"
+				 "<th>state</th><th>queues</th></tr></thead>\n<tbody>\n");
+	for (i = 0; i < shown && ret == 0; i++) {
 		struct pq_series *se;
 
 		if ((ret = pq_series_load(s, ids[i], &se)) < 0)
 			break;
-		if (json)
-			series_json(s, &j, se, 0);
-		else
-			series_text_line(out, se);
+		ret = series_row(s, &j, fmt, out, se);
 		pq_series_free(se);
 	}
-	if (json && ret == 0)
+	if (ret == 0 && fmt == PQ_VIEW_JSON) {
 		pq_json_array_end(&j);
+		if (f->limit) {
+			pq_json_key(&j, "next");
+			if (n > shown)
+				pq_json_int(&j, ids[shown - 1]);
+			else
+				pq_json_null(&j);
+			pq_json_object_end(&j);
+		}
+	} else if (ret == 0 && fmt == PQ_VIEW_HTML) {
+		pq_buf_adds(out, "</tbody>\n</table>\n");
+	}
+	if (ret == 0 && next && n > shown)
+		*next = ids[shown - 1];
 	free(ids);
 	return ret;
+}
+
+int pq_view_series_list(struct pq_store *s, struct pq_buf *out, int json)
+{
+	return pq_view_series_page(s, NULL, json ? PQ_VIEW_JSON : PQ_VIEW_TEXT, out, NULL);
 }
 
 static void trailers_text(struct pq_buf *out, const char *label, const struct pq_trailers *t)
@@ -390,6 +570,7 @@ int pq_view_series_show(struct pq_store *s, const struct pq_config *c, long long
 		return 0;
 	}
 	series_text_line(out, se);
+	pq_buf_addc(out, '\n');
 	if (se->superseded_by)
 		pq_buf_addf(out, "        superseded by series %lld\n", se->superseded_by);
 	if (se->cover_msgid)
@@ -593,6 +774,25 @@ int pq_view_unparsable(struct pq_store *s, long long after, struct pq_buf *out, 
 	return message_list(s, st, out, json);
 }
 
+/* After the series on queue: those waiting there, as the to-do lists them. */
+static int queue_waiting_text(struct pq_store *s, const char *queue, struct pq_buf *out,
+			      int applied)
+{
+	struct pq_todo_list l = { 0 };
+	int ret;
+
+	if ((ret = pq_todo_waiting(s, queue, &l)) < 0)
+		return ret;
+	if (!applied)
+		pq_buf_addf(out, "nothing applied to %s yet\n", queue);
+	if (l.n) {
+		pq_buf_addf(out, "\nwaiting for approval on %s (%zu):\n", queue, l.n);
+		pq_todo_write_waiting(&l, out);
+	}
+	pq_todo_list_free(&l);
+	return 0;
+}
+
 int pq_view_queue(struct pq_store *s, const char *queue, struct pq_buf *out, int json)
 {
 	sqlite3_stmt *st = pq_store_stmt(
@@ -647,8 +847,9 @@ int pq_view_queue(struct pq_store *s, const char *queue, struct pq_buf *out, int
 			pq_json_object_end(&j);
 		}
 		pq_json_array_end(&j);
+		return 0;
 	}
-	return 0;
+	return queue_waiting_text(s, queue, out, last != 0);
 }
 
 /* ---- text for a terminal ---- */

@@ -448,6 +448,95 @@ def test_trailer_from_another_address(patchq, source, work):
     check("? (sender differs" in text, "without the configuration it is held back")
 
 
+def test_todo_and_listing(patchq, source, work):
+    """`patchq todo` and the series listing after a triage: what waits
+    where, filters, and pages that neither overlap nor skip."""
+    d = os.path.join(work, "todo")
+    os.mkdir(d)
+    setup_demo(source, d)
+    pq = [patchq, "-c", "patchq.conf"]
+    run(pq + ["import", "maildir"], cwd=d)
+    run(pq + ["triage"], cwd=d)
+    every = json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+    byname = {s["name"]: s for s in every if s["state"] != "superseded"}
+    fix = byname["rust: str: count bytes in len()"]
+    dev = byname["rust: time helpers"]
+    check([q["queue"] for q in fix["queues"]] == ["rust-fixes"] and
+          fix["queues"][0]["state"] == "queued", "series says for which queue it is queued")
+
+    todo = json.loads(run(pq + ["todo", "--json"], cwd=d).stdout)
+    queues = [q["queue"] for q in todo["queues"]]
+    check(queues[:1] == ["rust-next"] and "rust-fixes" in queues and "rust-dev" in queues,
+          "the to-do has every queue, in the configuration's order: %s" % queues)
+    fixes = [q for q in todo["queues"] if q["queue"] == "rust-fixes"][0]
+    check([(w["series"], w["rule"]) for w in fixes["waiting"]] == [(fix["id"], "fixes-tag")],
+          "the fix waits on rust-fixes, sent by the rule fixes-tag: %s" % fixes["waiting"])
+    check(fixes["waiting"][0]["applies"] is True, "with its dry run: it applies")
+    check(all(k in fixes for k in ("new_versions", "late_trailers", "stopped_applying",
+                                    "dropped")) and todo["replies"] == [],
+          "every section is there; no reply waits (rust-fixes was chosen, nothing failed)")
+    text = run(pq + ["todo"], cwd=d).stdout
+    check("rust-fixes\n  waiting for approval (1):\n" in text and fix["name"] in text,
+          "patchq todo prints the same:\n" + text)
+    text = run(pq + ["queue", "rust-fixes"], cwd=d).stdout
+    check("waiting for approval on rust-fixes (1):" in text and fix["name"] in text,
+          "queue rust-fixes shows what waits there:\n" + text)
+
+    # filters
+    only = json.loads(run(pq + ["series", "--json", "--queue", "rust-dev"], cwd=d).stdout)
+    check([s["id"] for s in only] == [dev["id"]], "--queue rust-dev lists the v2 only")
+    only = json.loads(run(pq + ["series", "--json", "--queue", "rust-fixes", "--state",
+                                "queued"], cwd=d).stdout)
+    check([s["id"] for s in only] == [fix["id"]], "--queue and --state: the state there")
+    only = json.loads(run(pq + ["series", "--json", "--search", "COUNT BYTES"], cwd=d).stdout)
+    check([s["id"] for s in only] == [fix["id"]], "--search is case-insensitive")
+    only = json.loads(run(pq + ["series", "--json", "--since", "2100-01-01"], cwd=d).stdout)
+    check(only == [], "--since a future day lists nothing")
+    p = run(pq + ["series", "--state", "pending"], cwd=d, ok=False)
+    check(p.returncode == 1 and "no series state" in p.stderr, "an unknown state is refused")
+    p = run(pq + ["series", "--limit", "0"], cwd=d, ok=False)
+    check(p.returncode == 2, "--limit 0 is a usage error")
+
+    # pages of two, newest first, through all of them
+    ids, after, pages = [], None, 0
+    while pages < 50:
+        args = ["series", "--json", "--limit", "2"] + (["--after", str(after)] if after else [])
+        page = json.loads(run(pq + args, cwd=d).stdout)
+        check(set(page) == {"items", "next"} and 1 <= len(page["items"]) <= 2,
+              "a page is {items, next}: %s" % list(page))
+        ids += [s["id"] for s in page["items"]]
+        pages += 1
+        after = page["next"]
+        if after is None:
+            break
+        check(after == page["items"][-1]["id"], "next is the last id shown")
+    want = sorted((s["id"] for s in every), reverse=True)
+    check(ids == want, "the pages list every series once, newest first: %s vs %s" % (ids, want))
+    check(pages == (len(want) + 1) // 2, "in %d pages" % pages)
+    # the same with a filter, through the CLI's text form
+    first = run(pq + ["series", "--limit", "1"], cwd=d).stdout
+    check(re.search(r"^next: --after \d+$", first, re.M) is not None,
+          "the text form says how to go on:\n" + first)
+    # a maintainer takes the other series for rust-next by hand (applied or failed there)
+    for s in every:
+        if not s["queues"]:
+            run(pq + ["approve", str(s["id"]), "--queue", "rust-next"], cwd=d, ok=False)
+    every = json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+    seen, after = [], None
+    for _ in range(50):
+        args = ["series", "--json", "--queue", "rust-next", "--limit", "2"]
+        page = json.loads(run(pq + args + (["--after", str(after)] if after else []),
+                              cwd=d).stdout)
+        seen += [s["id"] for s in page["items"]]
+        after = page["next"]
+        if after is None:
+            break
+    nxt = sorted((s["id"] for s in every if any(q["queue"] == "rust-next" for q in s["queues"])),
+                 reverse=True)
+    check(len(nxt) >= 3 and seen == nxt,
+          "--queue rust-next --limit 2 --after ...: %s, expected %s" % (seen, nxt))
+
+
 def test_b4_case(patchq, corpus, work):
     b4 = os.path.join(corpus, "b4")
     if not os.path.exists(os.path.join(b4, "gitdir.bundle")):
@@ -508,6 +597,7 @@ def main():
         test_approve_waits_for_missing_patches(a.patchq, a.source, work)
         test_fixes_in(a.patchq, a.source, work)
         test_trailer_from_another_address(a.patchq, a.source, work)
+        test_todo_and_listing(a.patchq, a.source, work)
         if a.corpus:
             test_b4_case(a.patchq, a.corpus, work)
     finally:
