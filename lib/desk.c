@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "approval.h"
 #include "apply.h"
@@ -23,6 +24,8 @@
 #include "json.h"
 #include "outbox.h"
 #include "rebuild.h"
+#include "state.h"
+#include "todo.h"
 #include "token.h"
 #include "view.h"
 
@@ -299,6 +302,201 @@ static int queue_page(struct ctx *x, const char *name)
 	return ret < 0 ? fail_ret(x, ret) : 0;
 }
 
+static int todo_page(struct ctx *x)
+{
+	struct pq_todo *t = NULL;
+	struct pq_buf b = PQ_BUF_INIT;
+	int ret = pq_todo_load(x->env->store, x->env->config, &t);
+
+	if (ret == 0 && x->api) {
+		answer(x, 200, JSON);
+		pq_todo_write(t, PQ_VIEW_JSON, &x->rs->body);
+	} else if (ret == 0) {
+		size_t i;
+
+		pq_todo_write(t, PQ_VIEW_HTML, &b);
+		pq_buf_adds(&b, "<p class=\"meta\">Feeds:");
+		for (i = 0; i < x->env->config->nqueues; i++) {
+			pq_buf_adds(&b, " <a href=\"/feeds/queues/");
+			pq_html_url(&b, x->env->config->queues[i].name);
+			pq_buf_adds(&b, ".atom\">");
+			pq_html_text(&b, x->env->config->queues[i].name);
+			pq_buf_adds(&b, "</a>");
+		}
+		pq_buf_adds(&b, "</p>\n");
+		page(x, "To do", &b);
+	}
+	pq_todo_free(t);
+	pq_buf_free(&b);
+	return ret < 0 ? fail_ret(x, ret) : 0;
+}
+
+/* The series list's filters, as the query gives them (values in x's buffers). */
+struct listing_query {
+	struct pq_buf queue, state, search, since, after, limit;
+};
+
+static void listing_query_free(struct listing_query *q)
+{
+	pq_buf_free(&q->queue);
+	pq_buf_free(&q->state);
+	pq_buf_free(&q->search);
+	pq_buf_free(&q->since);
+	pq_buf_free(&q->after);
+	pq_buf_free(&q->limit);
+}
+
+/* A query value; "" when absent. -1 for a malformed one. */
+static int query_value(struct ctx *x, const char *name, struct pq_buf *out)
+{
+	const char *q = x->rq->query;
+	int r;
+
+	pq_buf_reset(out);
+	if (!q)
+		return 0;
+	r = pq_form_value(q, strlen(q), name, out);
+	return r < 0 ? -1 : 0;
+}
+
+/* A whole number in [min, max] from s, else -1. */
+static long long whole(const char *s, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	if (!*s || strlen(s) > 18)
+		return -1;
+	v = strtoll(s, &end, 10);
+	return *end || v < min || v > max ? -1 : v;
+}
+
+/* YYYY-MM-DD (UTC midnight) or a unix time; -1 when it is neither. */
+static long long day_or_time(const char *s)
+{
+	struct tm tm;
+	char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end && !*end)
+		return (long long)timegm(&tm);
+	return whole(s, 0, 1LL << 40);
+}
+
+/* Appends "name=value&" (value %-encoded) when value is not empty. */
+static void query_add(struct pq_buf *q, const char *name, const struct pq_buf *value)
+{
+	if (!value->len)
+		return;
+	pq_buf_adds(q, name);
+	pq_buf_addc(q, '=');
+	pq_html_url(q, value->ptr);
+	pq_buf_addc(q, '&');
+}
+
+/* The filter form of the series list, filled with what was asked. */
+static void listing_form(struct ctx *x, const struct listing_query *q, struct pq_buf *b)
+{
+	size_t i;
+
+	pq_buf_adds(b, "<form method=\"get\" action=\"/series\"><p><label>queue <select "
+		       "name=\"queue\"><option value=\"\">any</option>");
+	for (i = 0; i < x->env->config->nqueues; i++) {
+		const char *name = x->env->config->queues[i].name;
+
+		pq_buf_addf(b, "<option%s>",
+			    !strcmp(pq_buf_str(&q->queue), name) ? " selected" : "");
+		pq_html_text(b, name);
+		pq_buf_adds(b, "</option>");
+	}
+	pq_buf_adds(b, "</select></label> <label>state <select name=\"state\"><option "
+		       "value=\"\">any</option>");
+	for (i = PQ_STATE_NEW; i <= PQ_STATE_SUPERSEDED; i++) {
+		const char *name = pq_state_name((enum pq_state)i);
+
+		pq_buf_addf(b, "<option%s>%s</option>",
+			    !strcmp(pq_buf_str(&q->state), name) ? " selected" : "", name);
+	}
+	pq_buf_adds(b, "</select></label> <label>text <input name=\"search\" value=\"");
+	pq_html_text(b, pq_buf_str(&q->search));
+	pq_buf_adds(b, "\"></label> <label>since <input name=\"since\" placeholder=\"YYYY-MM-DD\" "
+		       "size=\"10\" value=\"");
+	pq_html_text(b, pq_buf_str(&q->since));
+	pq_buf_adds(b, "\"></label> <button type=\"submit\">show</button></p></form>\n");
+}
+
+/* The series list: filters in the query, newest first, a page at a time. */
+static int series_list(struct ctx *x)
+{
+	struct listing_query q;
+	struct pq_series_filter f;
+	struct pq_buf b = PQ_BUF_INIT, base = PQ_BUF_INIT, next_url = PQ_BUF_INIT;
+	long long next = 0, limit;
+	int ret = 0;
+
+	memset(&q, 0, sizeof(q));
+	memset(&f, 0, sizeof(f));
+	if (query_value(x, "queue", &q.queue) < 0 || query_value(x, "state", &q.state) < 0 ||
+	    query_value(x, "search", &q.search) < 0 || query_value(x, "since", &q.since) < 0 ||
+	    query_value(x, "after", &q.after) < 0 || query_value(x, "limit", &q.limit) < 0) {
+		fail(x, 400, "A filter holds a bad %-escape");
+		goto out;
+	}
+	limit = q.limit.len ? whole(q.limit.ptr, 1, 500) : 50;
+	f.after = q.after.len ? whole(q.after.ptr, 1, 1LL << 62) : 0;
+	f.since = q.since.len ? day_or_time(q.since.ptr) : 0;
+	if (limit < 0 || f.after < 0 || f.since < 0 ||
+	    (q.queue.len && !pq_config_queue(x->env->config, q.queue.ptr))) {
+		fail(x, 400,
+		     "A filter is not one the list knows: limit 1 to 500, after an id, "
+		     "since YYYY-MM-DD, a configured queue");
+		goto out;
+	}
+	f.limit = (int)limit;
+	f.queue = q.queue.len ? q.queue.ptr : NULL;
+	f.state = q.state.len ? q.state.ptr : NULL;
+	f.search = q.search.len ? q.search.ptr : NULL;
+	query_add(&base, "queue", &q.queue);
+	query_add(&base, "state", &q.state);
+	query_add(&base, "search", &q.search);
+	query_add(&base, "since", &q.since);
+	query_add(&base, "limit", &q.limit);
+	pq_buf_addf(&next_url, "%s?%safter=", x->api ? "/api/series" : "/series",
+		    pq_buf_str(&base));
+	f.next_url = next_url.ptr;
+	if (x->api) {
+		ret = pq_view_series_page(x->env->store, &f, PQ_VIEW_JSON, &x->rs->body, &next);
+		if (ret == 0)
+			answer(x, 200, JSON);
+	} else {
+		listing_form(x, &q, &b);
+		ret = pq_view_series_page(x->env->store, &f, PQ_VIEW_HTML, &b, &next);
+		if (ret == 0 && next) {
+			struct pq_buf link = PQ_BUF_INIT;
+
+			pq_buf_addf(&link, "%s%lld", next_url.ptr, next);
+			pq_buf_adds(&b, "<p><a rel=\"next\" href=\"");
+			pq_html_text(&b, link.ptr);
+			pq_buf_adds(&b, "\">older series</a></p>\n");
+			pq_buf_free(&link);
+		}
+		if (ret == 0)
+			page(x, "Series", &b);
+	}
+	if (ret == PQ_EINVAL) {
+		pq_buf_reset(&x->rs->body);
+		fail(x, 400, pq_error_last());
+		ret = 0;
+	}
+out:
+	listing_query_free(&q);
+	pq_buf_free(&b);
+	pq_buf_free(&base);
+	pq_buf_free(&next_url);
+	return ret < 0 ? fail_ret(x, ret) : 0;
+}
+
 static int queue_feed(struct ctx *x, const char *file)
 {
 	struct pq_buf name = PQ_BUF_INIT;
@@ -504,24 +702,10 @@ static int get(struct ctx *x)
 {
 	size_t n = x->nseg;
 
-	if (n == 0 && !x->api) {
-		struct pq_buf b = PQ_BUF_INIT;
-		size_t i;
-
-		/* the to-do: until todo.c, the queues */
-		pq_buf_adds(&b, "<ul>\n");
-		for (i = 0; i < x->env->config->nqueues; i++) {
-			pq_buf_adds(&b, "<li><a href=\"/queues/");
-			pq_html_url(&b, x->env->config->queues[i].name);
-			pq_buf_adds(&b, "\">");
-			pq_html_text(&b, x->env->config->queues[i].name);
-			pq_buf_adds(&b, "</a></li>\n");
-		}
-		pq_buf_adds(&b, "</ul>\n");
-		page(x, "To do", &b);
-		pq_buf_free(&b);
-		return 0;
-	}
+	if (n == 0 || (x->api && n == 1 && is(x, 0, "todo")))
+		return todo_page(x);
+	if (n == 1 && is(x, 0, "series"))
+		return series_list(x);
 	if (!x->api && n == 1 && is(x, 0, "desk.css")) {
 		answer(x, 200, "text/css; charset=utf-8");
 		pq_buf_adds(&x->rs->body, pq_html_css);
@@ -550,7 +734,9 @@ static int is_page(const struct ctx *x)
 {
 	size_t n = x->nseg;
 
-	return n == 0 || (n == 1 && (is(x, 0, "desk.css") || is(x, 0, "outbox"))) ||
+	return n == 0 ||
+	       (n == 1 && (is(x, 0, "desk.css") || is(x, 0, "outbox") || is(x, 0, "series") ||
+			   is(x, 0, "todo"))) ||
 	       (n == 2 && (is(x, 0, "series") || is(x, 0, "queues") || is(x, 0, "outbox") ||
 			   is(x, 0, "messages"))) ||
 	       (n == 3 && (is(x, 0, "messages") || is(x, 0, "feeds")));

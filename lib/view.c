@@ -505,10 +505,17 @@ int pq_view_series_page(struct pq_store *s, const struct pq_series_filter *f,
 		pq_json_array_end(&j);
 		if (f->limit) {
 			pq_json_key(&j, "next");
-			if (n > shown)
+			if (n > shown && f->next_url) {
+				struct pq_buf url = PQ_BUF_INIT;
+
+				pq_buf_addf(&url, "%s%lld", f->next_url, ids[shown - 1]);
+				pq_json_str(&j, url.ptr);
+				pq_buf_free(&url);
+			} else if (n > shown) {
 				pq_json_int(&j, ids[shown - 1]);
-			else
+			} else {
 				pq_json_null(&j);
+			}
 			pq_json_object_end(&j);
 		}
 	} else if (ret == 0 && fmt == PQ_VIEW_HTML) {

@@ -31,7 +31,8 @@ int pq_view_series_list(struct pq_store *s, struct pq_buf *out, int json);
  * since: the series' first message dated at or after this unix time.
  * after: a cursor, the id to continue below (a page's *next). limit: the
  * page's size; 0 lists every match in creation order, as `patchq series`
- * always did.
+ * always did. next_url: JSON's "next" is this string with the cursor
+ * appended (the desk's "/api/series?...&after="), not the bare id.
  */
 struct pq_series_filter {
 	const char *queue;
@@ -40,6 +41,7 @@ struct pq_series_filter {
 	long long since;
 	long long after;
 	int limit;
+	const char *next_url;
 };
 
 /*
