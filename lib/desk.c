@@ -315,7 +315,7 @@ static int todo_page(struct ctx *x)
 		size_t i;
 
 		pq_todo_write(t, PQ_VIEW_HTML, &b);
-		pq_buf_adds(&b, "<p class=\"meta\">Feeds:");
+		pq_buf_adds(&b, "<p class=\"meta\">Feeds: <a href=\"/feeds/todo.atom\">to-do</a>");
 		for (i = 0; i < x->env->config->nqueues; i++) {
 			pq_buf_adds(&b, " <a href=\"/feeds/queues/");
 			pq_html_url(&b, x->env->config->queues[i].name);
@@ -494,6 +494,19 @@ out:
 	pq_buf_free(&b);
 	pq_buf_free(&base);
 	pq_buf_free(&next_url);
+	return ret < 0 ? fail_ret(x, ret) : 0;
+}
+
+static int todo_feed(struct ctx *x)
+{
+	struct pq_todo *t = NULL;
+	int ret = pq_todo_load(x->env->store, x->env->config, &t);
+
+	if (ret == 0) {
+		answer(x, 200, "application/atom+xml");
+		pq_deskpage_todo_feed(t, x->env->now, &x->rs->body);
+	}
+	pq_todo_free(t);
 	return ret < 0 ? fail_ret(x, ret) : 0;
 }
 
@@ -721,6 +734,8 @@ static int get(struct ctx *x)
 		return outbox_page(x);
 	if (!x->api && n == 2 && is(x, 0, "outbox") && seg_id(x, 1))
 		return reply_page(x, seg_id(x, 1));
+	if (!x->api && n == 2 && is(x, 0, "feeds") && is(x, 1, "todo.atom"))
+		return todo_feed(x);
 	if (!x->api && n == 3 && is(x, 0, "feeds") && is(x, 1, "queues"))
 		return queue_feed(x, segment(x, 2));
 	if (!x->api && (n == 2 || (n == 3 && is(x, 2, "raw"))) && is(x, 0, "messages"))
@@ -739,7 +754,8 @@ static int is_page(const struct ctx *x)
 			   is(x, 0, "todo"))) ||
 	       (n == 2 && (is(x, 0, "series") || is(x, 0, "queues") || is(x, 0, "outbox") ||
 			   is(x, 0, "messages"))) ||
-	       (n == 3 && (is(x, 0, "messages") || is(x, 0, "feeds")));
+	       (n == 3 && (is(x, 0, "messages") || is(x, 0, "feeds"))) ||
+	       (n == 2 && is(x, 0, "feeds"));
 }
 
 /* POST: the actions. */

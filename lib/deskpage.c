@@ -15,6 +15,7 @@
 #include "html.h"
 #include "outbox.h"
 #include "series.h"
+#include "todo.h"
 #include "triage.h"
 
 /* ---- small pieces ---- */
@@ -676,6 +677,78 @@ int pq_deskpage_queue_feed(struct pq_store *s, const struct pq_config *c, const 
 	}
 	pq_buf_adds(out, "</feed>\n");
 	return 0;
+}
+
+static void feed_entries(struct pq_buf *out, const char *queue, const char *section,
+			 const char *label, const struct pq_todo_list *l, long long now)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const struct pq_todo_item *it = &l->v[i];
+
+		pq_buf_adds(out, "<entry>\n<id>urn:patchq:todo:");
+		pq_html_text(out, queue);
+		pq_buf_addf(out, ":%s:%lld", section, it->series);
+		if (it->message)
+			pq_buf_addf(out, ":%lld", it->message);
+		pq_buf_adds(out, "</id>\n<title>");
+		pq_html_text(out, queue);
+		pq_buf_addf(out, ": %s: ", label);
+		pq_html_text(out, it->name ? it->name : "(no name yet)");
+		pq_buf_addf(out, " (v%d)", it->version);
+		if (it->trailer) {
+			pq_buf_adds(out, ": ");
+			pq_html_text(out, it->trailer);
+		}
+		pq_buf_adds(out, "</title>\n<updated>");
+		rfc3339(out, now);
+		pq_buf_addf(out, "</updated>\n<link href=\"/series/%lld\"/>\n", it->series);
+		if (it->reason) {
+			pq_buf_adds(out, "<summary>");
+			pq_html_text(out, it->reason);
+			pq_buf_adds(out, "</summary>\n");
+		}
+		pq_buf_adds(out, "</entry>\n");
+	}
+}
+
+void pq_deskpage_todo_feed(const struct pq_todo *t, long long now, struct pq_buf *out)
+{
+	size_t i;
+
+	pq_buf_adds(out,
+		    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+		    "<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>patchq: to do</title>\n"
+		    "<id>urn:patchq:todo</id>\n<link href=\"/\"/>\n<author><name>patchq</name>"
+		    "</author>\n<updated>");
+	rfc3339(out, now);
+	pq_buf_adds(out, "</updated>\n");
+	for (i = 0; i < t->nqueues; i++) {
+		const struct pq_todo_queue *q = &t->queues[i];
+
+		feed_entries(out, q->name, "waiting", "waiting for approval", &q->waiting, now);
+		feed_entries(out, q->name, "new", "a new version", &q->new_versions, now);
+		feed_entries(out, q->name, "trailer", "a trailer after applying", &q->late_trailers,
+			     now);
+		feed_entries(out, q->name, "stopped", "stopped applying", &q->stopped, now);
+		feed_entries(out, q->name, "dropped", "dropped by the last rebuild", &q->dropped,
+			     now);
+	}
+	for (i = 0; i < t->nreplies; i++) {
+		const struct pq_todo_reply *r = &t->replies[i];
+
+		pq_buf_addf(out, "<entry>\n<id>urn:patchq:todo:reply:%lld:", r->id);
+		pq_html_text(out, r->state);
+		pq_buf_adds(out, "</id>\n<title>reply ");
+		pq_html_text(out, r->state);
+		pq_buf_adds(out, ": ");
+		pq_html_text(out, r->name ? r->name : "(no name yet)");
+		pq_buf_adds(out, "</title>\n<updated>");
+		rfc3339(out, now);
+		pq_buf_addf(out, "</updated>\n<link href=\"/outbox/%lld\"/>\n</entry>\n", r->id);
+	}
+	pq_buf_adds(out, "</feed>\n");
 }
 
 /* ---- the outbox ---- */

@@ -38,6 +38,16 @@ int pq_deskpage_queue(struct pq_store *s, const struct pq_config *c, struct pq_r
 int pq_deskpage_queue_feed(struct pq_store *s, const struct pq_config *c, const char *name,
 			   struct pq_buf *out);
 
+struct pq_todo;
+
+/*
+ * The to-do t as an Atom feed: an entry per thing to do (a series waiting,
+ * a new version, a late trailer, a series that stopped applying or was
+ * dropped; a reply not sent), its id stable while it stays to do. The
+ * to-do holds no times: every entry is dated now.
+ */
+void pq_deskpage_todo_feed(const struct pq_todo *t, long long now, struct pq_buf *out);
+
 /* The replies, newest first, with their state, attempts and last error. */
 int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out);
 

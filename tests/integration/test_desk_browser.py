@@ -13,7 +13,7 @@ and the same walk through the JSON API and a text browser (w3m).
 - a series whose subject and author are hostile markup renders as text:
   no script element in the page, the text there as sent;
 - the API: /api/todo, /api/series, /api/series/ID, /api/queues/NAME,
-  /api/outbox; every action refused without a token (401) and, with the
+  /api/outbox; the Atom feeds parse; every action refused without a token (401) and, with the
   login cookie, without the CSRF value (403); done with a Bearer token;
 - w3m -dump of the to-do reads as text.
 
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
+from xml.etree import ElementTree
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_queue import run, setup_demo  # noqa: E402
@@ -225,6 +226,17 @@ def api_walk(desk, token, fix, hostile):
     for path in ("/api/queues/rust-fixes", "/api/outbox"):
         st, h, body = desk.ask("GET", path)
         check(st == 200 and "items" in json.loads(body), "%s is a listing" % path)
+
+    for path in ("/feeds/todo.atom", "/feeds/queues/rust-next.atom"):
+        st, h, body = desk.ask("GET", path)
+        try:
+            root = ElementTree.fromstring(body.encode())
+            entries = root.findall("{http://www.w3.org/2005/Atom}entry")
+        except ElementTree.ParseError as e:
+            root, entries = None, []
+            print("    %s: %s" % (path, e))
+        check(st == 200 and root is not None and entries,
+              "%s is well-formed Atom with entries (%d)" % (path, len(entries)))
 
     st, h, body = desk.ask("GET", "/desk.css")
     csp = h.get("content-security-policy", "")

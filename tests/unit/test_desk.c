@@ -200,6 +200,12 @@ static void test_pages(long long id)
 	      NULL);
 	CHECK(strstr(pq_buf_str(&rs.body), HOSTILE) == NULL);
 	pq_desk_response_free(&rs);
+	ask("GET", "/feeds/todo.atom", NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK(strstr(pq_buf_str(&rs.body), "<id>urn:patchq:todo:rust-next:waiting:") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "rust-next: waiting for approval: rust: str: "
+					   "&lt;script&gt;") != NULL);
+	pq_desk_response_free(&rs);
 	CHECK_INT(status_of("GET", "/feeds/queues/nowhere.atom"), 404);
 	CHECK_INT(status_of("GET", "/feeds/queues/rust-next"), 404);
 
