@@ -36,8 +36,12 @@
 /* Bytes per second a server sending bodies must keep up, on top of the timeout. */
 #define MIN_RATE (64 * 1024)
 #define DEFAULT_TIMEOUT 60
-/* Bytes of a line's start kept to screen its response code (imapcode.h). */
-#define HEAD_MAX 1024
+/*
+ * Bytes of a line's start kept to screen its response code (imapcode.h):
+ * a code not closed within them is refused (the longest real ones, a
+ * CAPABILITY list, take some 500).
+ */
+#define HEAD_MAX 8192
 
 struct pq_imap {
 	mailimap *imap;
@@ -125,7 +129,7 @@ static int screen_line(struct pq_imap *im, int literal)
 			len -= im->head[len - 1] == '\n' ? 1 : 0;
 		if (!im->head_cut && len && im->head[len - 1] == '\r')
 			len--;
-		bad = pq_imap_code_check(im->head, len, !im->head_cut);
+		bad = pq_imap_code_check(im->head, len);
 	}
 	im->nhead = 0;
 	im->head_cut = 0;

@@ -305,7 +305,7 @@ static int tag(struct in *in)
 	return in->p > start && blanks(in);
 }
 
-const char *pq_imap_code_check(const char *line, size_t len, int whole)
+const char *pq_imap_code_check(const char *line, size_t len)
 {
 	struct in in = { line, line + len };
 	int r, status;
@@ -335,7 +335,7 @@ const char *pq_imap_code_check(const char *line, size_t len, int whole)
 	r = code(&in);
 	if (r == BAD)
 		return "a malformed response code";
-	if (r == SHORT && whole)
+	if (r == SHORT)
 		return "a response code that is not closed";
 	return NULL;
 }

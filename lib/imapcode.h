@@ -20,12 +20,11 @@
 /*
  * Checks the line line[0..len): the start of a response line without its
  * CRLF, up to and with the first literal it announces ("{N}": a code is
- * over before one); whole is 0 when the caller kept only its first len
- * bytes. Returns NULL when it holds no response
- * code or a well-formed one, else why it is refused (a static string). A
- * line cut short is judged on the part seen: refused only where that part
- * is already wrong.
+ * over before one), or the first len bytes of a longer one. Returns NULL
+ * when it holds no response code or a well-formed one, else why it is
+ * refused (a static string). A code that is not closed within len is
+ * refused: the caller keeps enough of a line for any real one.
  */
-const char *pq_imap_code_check(const char *line, size_t len, int whole);
+const char *pq_imap_code_check(const char *line, size_t len);
 
 #endif
