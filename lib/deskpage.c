@@ -70,6 +70,81 @@ static void form_begin(struct pq_buf *out, const char *url, const char *csrf)
 	pq_buf_adds(out, "\">");
 }
 
+/* The retry button of a failed reply, for a maintainer. */
+static void retry_form(struct pq_buf *out, long long id, const char *csrf)
+{
+	struct pq_buf url = PQ_BUF_INIT;
+
+	pq_buf_addf(&url, "/outbox/%lld/retry", id);
+	form_begin(out, url.ptr, csrf);
+	pq_buf_adds(out, "<button type=\"submit\">retry</button></form>\n");
+	pq_buf_free(&url);
+}
+
+/*
+ * The rows of st (bound, not stepped) as a table under heading (NULL:
+ * none; nothing at all when there is no row). cols says what each cell is
+ * made of, a letter per cell, each taking the next column(s) of the row:
+ * 't' text, 'n' a number, 'd' a date (unix time), 'S' a link to a series
+ * (its id, then its name), 'R' a link to a reply (its id); heads names
+ * the cells, "|"-separated. Resets st. Returns the rows written.
+ */
+static int rows_table(struct pq_buf *out, sqlite3_stmt *st, const char *heading, const char *heads,
+		      const char *cols)
+{
+	int rows = 0;
+
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *c;
+		int i = 0;
+
+		if (!rows++) {
+			const char *h = heads;
+
+			if (heading)
+				pq_buf_addf(out, "<h2>%s</h2>\n", heading);
+			pq_buf_adds(out, "<table>\n<tr>");
+			while (*h) {
+				size_t n = strcspn(h, "|");
+
+				pq_buf_addf(out, "<th>%.*s</th>", (int)n, h);
+				h += n + (h[n] == '|');
+			}
+			pq_buf_adds(out, "</tr>\n");
+		}
+		pq_buf_adds(out, "<tr>");
+		for (c = cols; *c; c++, i++) {
+			long long id = sqlite3_column_int64(st, i);
+
+			switch (*c) {
+			case 't':
+				cell(out, pq_store_col_text(st, i));
+				break;
+			case 'n':
+				pq_buf_addf(out, "<td>%lld</td>", id);
+				break;
+			case 'd':
+				date_cell(out, id);
+				break;
+			case 'S':
+				pq_buf_adds(out, "<td>");
+				series_link(out, id, pq_store_col_text(st, ++i));
+				pq_buf_adds(out, "</td>");
+				break;
+			case 'R':
+				pq_buf_addf(out, "<td><a href=\"/outbox/%lld\">%lld</a></td>", id,
+					    id);
+				break;
+			}
+		}
+		pq_buf_adds(out, "</tr>\n");
+	}
+	sqlite3_reset(st);
+	if (rows)
+		pq_buf_adds(out, "</table>\n");
+	return rows;
+}
+
 /* text as a <pre>, each diff line in a span of its kind. */
 static void diff_block(struct pq_buf *out, const char *text)
 {
@@ -378,30 +453,12 @@ static int series_replies(struct pq_store *s, const struct pq_config *c, long lo
 	sqlite3_stmt *st = pq_store_stmt(s,
 					 "SELECT id, queue, kind, state, attempts, error, created"
 					 " FROM outbox WHERE series_id = ? ORDER BY id");
-	int any = 0;
 
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (!any++)
-			pq_buf_adds(out,
-				    "<h2>Replies</h2>\n<table>\n<tr><th>reply</th><th>queue</th>"
-				    "<th>kind</th><th>state</th><th>attempts</th><th>last "
-				    "error</th><th>made</th></tr>\n");
-		pq_buf_addf(out, "<tr><td><a href=\"/outbox/%lld\">%lld</a></td>",
-			    sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 0));
-		cell(out, pq_store_col_text(st, 1));
-		cell(out, pq_store_col_text(st, 2));
-		cell(out, pq_store_col_text(st, 3));
-		pq_buf_addf(out, "<td>%d</td>", sqlite3_column_int(st, 4));
-		cell(out, pq_store_col_text(st, 5));
-		date_cell(out, sqlite3_column_int64(st, 6));
-		pq_buf_adds(out, "</tr>\n");
-	}
-	sqlite3_reset(st);
-	if (any)
-		pq_buf_adds(out, "</table>\n");
+	rows_table(out, st, "Replies", "reply|queue|kind|state|attempts|last error|made",
+		   "Rtttntd");
 	if (pq_outbox_preview(s, c, id, &preview) == 0 && preview.len) {
 		pq_buf_adds(out, "<h3>Preview: what goes or would go to the list</h3>\n<pre "
 				 "class=\"message\">");
@@ -416,27 +473,11 @@ static int series_actions(struct pq_store *s, long long id, struct pq_buf *out)
 {
 	sqlite3_stmt *st = pq_store_stmt(s, "SELECT what, queue, who, reason, at FROM action"
 					    " WHERE series_id = ? ORDER BY id");
-	int any = 0;
 
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (!any++)
-			pq_buf_adds(out,
-				    "<h2>Actions</h2>\n<table>\n<tr><th>action</th><th>queue</th>"
-				    "<th>by</th><th>reason</th><th>when</th></tr>\n");
-		pq_buf_adds(out, "<tr>");
-		cell(out, pq_store_col_text(st, 0));
-		cell(out, pq_store_col_text(st, 1));
-		cell(out, pq_store_col_text(st, 2));
-		cell(out, pq_store_col_text(st, 3));
-		date_cell(out, sqlite3_column_int64(st, 4));
-		pq_buf_adds(out, "</tr>\n");
-	}
-	sqlite3_reset(st);
-	if (any)
-		pq_buf_adds(out, "</table>\n");
+	rows_table(out, st, "Actions", "action|queue|by|reason|when", "ttttd");
 	return 0;
 }
 
@@ -584,26 +625,15 @@ int pq_deskpage_queue(struct pq_store *s, const struct pq_config *c, struct pq_r
 	sqlite3_reset(st);
 	pq_buf_adds(out, "</table>\n");
 
-	st = pq_store_stmt(s, "SELECT q.series_id, s.name, s.version, q.state, q.rule, q.reason"
-			      " FROM series_queue q JOIN series s ON s.id = q.series_id"
-			      " WHERE q.queue = ? AND q.state IN ('queued', 'approved', 'failed')"
-			      " ORDER BY q.series_id DESC LIMIT 200");
+	st = pq_store_stmt(
+		s, "SELECT q.series_id, s.name || ' (v' || s.version || ')', q.state,"
+		   " q.rule, q.reason FROM series_queue q JOIN series s ON s.id = q.series_id"
+		   " WHERE q.queue = ? AND q.state IN ('queued', 'approved', 'failed')"
+		   " ORDER BY q.series_id DESC LIMIT 200");
 	if (!st)
 		return PQ_EDB;
-	pq_buf_adds(out, "<h2>Waiting or failed</h2>\n<table>\n<tr><th>series</th><th>state</th>"
-			 "<th>rule</th><th>reason</th></tr>\n");
 	pq_store_bind_text(st, 1, q->name);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		pq_buf_adds(out, "<tr><td>");
-		series_link(out, sqlite3_column_int64(st, 0), pq_store_col_text(st, 1));
-		pq_buf_addf(out, " v%d</td>", sqlite3_column_int(st, 2));
-		cell(out, pq_store_col_text(st, 3));
-		cell(out, pq_store_col_text(st, 4));
-		cell(out, pq_store_col_text(st, 5));
-		pq_buf_adds(out, "</tr>\n");
-	}
-	sqlite3_reset(st);
-	pq_buf_adds(out, "</table>\n");
+	rows_table(out, st, "Waiting or failed", "series|state|rule|reason", "Sttt");
 	return 0;
 }
 
@@ -757,39 +787,24 @@ int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT o.id, o.series_id, s.name, o.queue, o.kind, o.state, o.attempts,"
-		   " o.error, o.created, o.msgid FROM outbox o JOIN series s ON s.id = o.series_id"
+		   " o.error, o.created FROM outbox o JOIN series s ON s.id = o.series_id"
 		   " ORDER BY o.id DESC LIMIT 500");
+	sqlite3_stmt *failed =
+		pq_store_stmt(s, "SELECT id FROM outbox WHERE state = 'failed' ORDER BY id DESC");
 
-	if (!st)
+	if (!st || !failed)
 		return PQ_EDB;
-	pq_buf_adds(out, "<table>\n<tr><th>reply</th><th>series</th><th>queue</th><th>kind</th>"
-			 "<th>state</th><th>attempts</th><th>last error</th><th>made</th><th></th>"
-			 "</tr>\n");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		long long id = sqlite3_column_int64(st, 0);
+	if (!rows_table(out, st, NULL, "reply|series|queue|kind|state|attempts|last error|made",
+			"RStttntd"))
+		pq_buf_adds(out, "<p>No reply yet.</p>\n");
+	while (csrf && sqlite3_step(failed) == SQLITE_ROW) {
+		long long id = sqlite3_column_int64(failed, 0);
 
-		pq_buf_addf(out, "<tr><td><a href=\"/outbox/%lld\">%lld</a></td><td>", id, id);
-		series_link(out, sqlite3_column_int64(st, 1), pq_store_col_text(st, 2));
-		pq_buf_adds(out, "</td>");
-		cell(out, pq_store_col_text(st, 3));
-		cell(out, pq_store_col_text(st, 4));
-		cell(out, pq_store_col_text(st, 5));
-		pq_buf_addf(out, "<td>%d</td>", sqlite3_column_int(st, 6));
-		cell(out, pq_store_col_text(st, 7));
-		date_cell(out, sqlite3_column_int64(st, 8));
-		pq_buf_adds(out, "<td>");
-		if (csrf && !strcmp(pq_store_col_text(st, 5), "failed")) {
-			struct pq_buf url = PQ_BUF_INIT;
-
-			pq_buf_addf(&url, "/outbox/%lld/retry", id);
-			form_begin(out, url.ptr, csrf);
-			pq_buf_adds(out, "<button type=\"submit\">retry</button></form>");
-			pq_buf_free(&url);
-		}
-		pq_buf_adds(out, "</td></tr>\n");
+		pq_buf_addf(out, "<p>reply %lld failed: ", id);
+		retry_form(out, id, csrf);
+		pq_buf_adds(out, "</p>\n");
 	}
-	sqlite3_reset(st);
-	pq_buf_adds(out, "</table>\n");
+	sqlite3_reset(failed);
 	return 0;
 }
 
@@ -827,14 +842,8 @@ int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct
 	pq_buf_adds(out, "</tr>\n<tr><th>sent</th>");
 	date_cell(out, sqlite3_column_int64(st, 11));
 	pq_buf_adds(out, "</tr>\n</table>\n");
-	if (csrf && !strcmp(pq_store_col_text(st, 4), "failed")) {
-		struct pq_buf url = PQ_BUF_INIT;
-
-		pq_buf_addf(&url, "/outbox/%lld/retry", id);
-		form_begin(out, url.ptr, csrf);
-		pq_buf_adds(out, "<button type=\"submit\">retry</button></form>\n");
-		pq_buf_free(&url);
-	}
+	if (csrf && !strcmp(pq_store_col_text(st, 4), "failed"))
+		retry_form(out, id, csrf);
 	pq_buf_adds(out, "<pre class=\"message\">");
 	pq_html_text(out, pq_store_col_text(st, 9));
 	pq_buf_adds(out, "</pre>\n");

@@ -11,28 +11,6 @@
 #include "state.h"
 #include "stop.h"
 
-/* The newest complete version of series id into *out (id itself when none). */
-static int newest_version(struct pq_store *s, long long id, long long *out)
-{
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT max(id) FROM complete_series"
-					    " WHERE supersedes = ?");
-	long long next;
-	int hops, ret;
-
-	*out = id;
-	if (!st)
-		return PQ_EDB;
-	for (hops = 0; hops < 64; hops++) {
-		sqlite3_bind_int64(st, 1, *out);
-		if ((ret = pq_store_scalar(s, st, &next)) < 0)
-			return ret;
-		if (!next)
-			break;
-		*out = next;
-	}
-	return 0;
-}
-
 static int queue_series(struct pq_store *s, const char *queue, long long **ids, size_t *n)
 {
 	sqlite3_stmt *st = pq_store_stmt(s, "SELECT series_id FROM queue_series WHERE queue = ?"
@@ -213,7 +191,7 @@ int pq_rebuild_queue(struct pq_store *s, const struct pq_config *c, struct pq_re
 					   queue);
 			goto out;
 		}
-		if ((ret = newest_version(s, ids[i], &id)) < 0)
+		if ((ret = pq_series_newest(s, ids[i], &id)) < 0)
 			goto out;
 		if (id != ids[i])
 			pq_buf_addf(report, "  series %lld replaced by its newer version %lld\n",

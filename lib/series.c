@@ -1029,3 +1029,25 @@ int pq_series_list(struct pq_store *s, long long **ids, size_t *n)
 	*n = 0;
 	return st ? pq_store_ids(s, st, ids, n) : PQ_EDB;
 }
+
+int pq_series_newest(struct pq_store *s, long long id, long long *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT max(id) FROM complete_series"
+					    " WHERE supersedes = ?");
+	long long next;
+	int hops, ret;
+
+	*out = id;
+	if (!st)
+		return PQ_EDB;
+	/* a chain of versions is short; the bound only stops a cycle */
+	for (hops = 0; hops < 64; hops++) {
+		sqlite3_bind_int64(st, 1, *out);
+		if ((ret = pq_store_scalar(s, st, &next)) < 0)
+			return ret;
+		if (!next)
+			break;
+		*out = next;
+	}
+	return 0;
+}

@@ -143,4 +143,11 @@ int pq_series_trailer_accept(struct pq_store *s, const struct pq_config *c, long
 /* The ids of every series in creation order, into a malloc'd array. */
 int pq_series_list(struct pq_store *s, long long **ids, size_t *n);
 
+/*
+ * The newest complete version of series id (following the versions that
+ * supersede it, as a rebuild takes them) into *out; id itself when there
+ * is none. Returns 0 or PQ_EDB.
+ */
+int pq_series_newest(struct pq_store *s, long long id, long long *out);
+
 #endif

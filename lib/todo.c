@@ -128,28 +128,6 @@ static int on_queue(struct pq_store *s, const char *queue, long long **ids, long
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the series on a queue");
 }
 
-/* The newest complete version of id, as a rebuild takes it (id itself when none). */
-static int newest_version(struct pq_store *s, long long id, long long *out)
-{
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT max(id) FROM complete_series"
-					    " WHERE supersedes = ?");
-	long long next;
-	int hops, ret;
-
-	*out = id;
-	if (!st)
-		return PQ_EDB;
-	for (hops = 0; hops < 64; hops++) {
-		sqlite3_bind_int64(st, 1, *out);
-		if ((ret = pq_store_scalar(s, st, &next)) < 0)
-			return ret;
-		if (!next)
-			break;
-		*out = next;
-	}
-	return 0;
-}
-
 static int series_item(struct pq_store *s, long long id, struct pq_todo_list *l,
 		       struct pq_todo_item **out)
 {
@@ -176,7 +154,7 @@ static int new_versions(struct pq_store *s, const char *queue, const long long *
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		if ((ret = newest_version(s, ids[i], &newest)) < 0)
+		if ((ret = pq_series_newest(s, ids[i], &newest)) < 0)
 			return ret;
 		if (newest == ids[i])
 			continue;
