@@ -3,8 +3,9 @@
  *
  * A small recursive-descent reader of RFC 3501's resp-text-code, with the
  * codes of UIDPLUS (RFC 4315) and CONDSTORE (RFC 7162) that libetpan parses
- * into structures. Every reader returns GOOD, BAD or SHORT (the input ended
- * first: a line cut short by the caller, or a literal).
+ * into structures, stricter than the RFC where patchq has no use for what
+ * it allows (a BADCHARSET list). Every reader returns GOOD, BAD or SHORT
+ * (the input ended first, which the caller refuses too).
  */
 #include "imapcode.h"
 
@@ -97,42 +98,6 @@ static int number(struct in *in)
 	return r;
 }
 
-/*
- * astring: 1*ASTRING-CHAR or a quoted string. Not a literal: no server
- * puts one in a response code, and libetpan crashes reading one there.
- */
-static int astring(struct in *in)
-{
-	if (!more(in))
-		return SHORT;
-	if (*in->p != '"') {
-		const char *start = in->p;
-
-		while (more(in) && (atom_char((unsigned char)*in->p) || *in->p == ']'))
-			in->p++;
-		if (in->p > start)
-			return GOOD;
-		return more(in) ? BAD : SHORT;
-	}
-	for (in->p++; more(in); in->p++) {
-		unsigned char c = (unsigned char)*in->p;
-
-		if (c == '"') {
-			in->p++;
-			return GOOD;
-		}
-		if (c == '\r' || c == '\n' || c == 0)
-			return BAD;
-		if (c == '\\') {
-			if (++in->p == in->end)
-				return SHORT;
-			if (*in->p != '"' && *in->p != '\\')
-				return BAD;
-		}
-	}
-	return SHORT;
-}
-
 /* flag-perm: "\*", "\" atom, or atom */
 static int flag_perm(struct in *in)
 {
@@ -197,27 +162,34 @@ static int perm_flags(struct in *in)
 	return list(in, flag_perm, 1);
 }
 
-static int charsets(struct in *in)
-{
-	return list(in, astring, 0);
-}
-
 /* The codes libetpan parses into structures, and what follows each name. */
 static const struct code {
 	const char *name;
 	/*
 	 * each letter one argument: "n" SP number, "s" SP sequence set, "F" SP
-	 * flag list, "C" one or more SP capability, "B" optional SP charset list
+	 * flag list, "C" one or more SP capability
 	 */
 	const char *args;
 	int text; /* text must follow the "]": libetpan copies it without looking */
 } codes[] = {
-	{ "ALERT", "", 1 },	     { "PARSE", "", 1 },	   { "READ-ONLY", "", 0 },
-	{ "READ-WRITE", "", 0 },     { "TRYCREATE", "", 0 },	   { "NOMODSEQ", "", 0 },
-	{ "UIDNEXT", "n", 0 },	     { "UIDVALIDITY", "n", 0 },	   { "UNSEEN", "n", 0 },
-	{ "HIGHESTMODSEQ", "n", 0 }, { "MODIFIED", "s", 0 },	   { "APPENDUID", "ns", 0 },
-	{ "COPYUID", "nss", 0 },     { "PERMANENTFLAGS", "F", 0 }, { "CAPABILITY", "C", 0 },
-	{ "BADCHARSET", "B", 0 },
+	{ "ALERT", "", 1 },
+	{ "PARSE", "", 1 },
+	{ "READ-ONLY", "", 0 },
+	{ "READ-WRITE", "", 0 },
+	{ "TRYCREATE", "", 0 },
+	{ "NOMODSEQ", "", 0 },
+	{ "UIDNEXT", "n", 0 },
+	{ "UIDVALIDITY", "n", 0 },
+	{ "UNSEEN", "n", 0 },
+	{ "HIGHESTMODSEQ", "n", 0 },
+	{ "MODIFIED", "s", 0 },
+	{ "APPENDUID", "ns", 0 },
+	{ "COPYUID", "nss", 0 },
+	{ "PERMANENTFLAGS", "F", 0 },
+	{ "CAPABILITY", "C", 0 },
+	/* patchq never searches by charset: the list a BADCHARSET may carry
+	 * (on which libetpan crashes in more than one way) has no business here */
+	{ "BADCHARSET", "", 0 },
 };
 
 static int code_args(struct in *in, const char *args)
@@ -225,8 +197,6 @@ static int code_args(struct in *in, const char *args)
 	int r = GOOD;
 
 	for (; *args && r == GOOD; args++) {
-		if (*args == 'B' && more(in) && *in->p == ']')
-			break;
 		if (*args == 'C') {
 			r = spaced(in, atom);
 			break;
@@ -242,9 +212,6 @@ static int code_args(struct in *in, const char *args)
 			break;
 		case 'F':
 			r = perm_flags(in);
-			break;
-		case 'B':
-			r = charsets(in);
 			break;
 		}
 	}

@@ -3,8 +3,9 @@
  *
  * libetpan 1.9 parses the bracketed code of a status response ("* OK
  * [PERMANENTFLAGS (...)] text") and crashes on some malformed ones: a
- * flag list that is not closed frees a list it never made, a literal in a
- * charset list is read through a stream it does not have. imap.c shows
+ * flag list that is not closed frees a list it never made, a charset list
+ * it cannot read sends it after a literal through a stream it does not
+ * have. imap.c shows
  * this screen every response line before libetpan reads it, and refuses
  * the server's answer when the code is not what RFC 3501 (and the
  * extensions libetpan knows) allow: a server that sends such a line gets

@@ -31,7 +31,6 @@ int main(void)
 		"2 OK [READ-ONLY] Examine completed (0.001 + 0.000 secs).",
 		"a1 OK [APPENDUID 38505 3955] APPEND completed",
 		"a2 OK [COPYUID 38505 304,319:320 3956:3958] Done",
-		"a3 NO [BADCHARSET (UTF-8 \"US ASCII\")] charset",
 		"a3 NO [BADCHARSET] charset",
 		"* NO [ALERT] System shutdown in 10 minutes",
 		"* OK [UNAVAILABLE] a code libetpan does not know",
@@ -59,6 +58,9 @@ int main(void)
 		"* OK [READ-ONLY extra] arguments",
 		"a1 OK [APPENDUID 38505] no uid",
 		"* OK [BADCHARSET ()] empty list",
+		/* patchq never searches by charset: no list is let through */
+		"a3 NO [BADCHARSET (UTF-8 \"US ASCII\")] charset",
+		"*\tOK [BADCHARSET (LOGIN]]]]) text",
 		"* OK [UIDNEXT 5 hi",
 		"+ [ALERT",
 		"* OK [] nothing",
