@@ -64,6 +64,16 @@ struct pq_imap {
 	unsigned long long lit_left; /* bytes of a literal still to come */
 	char tail[32];		     /* the end of the line read so far */
 	size_t ntail;
+	/* a body the server announced small and sent huge (pq_imap_lied()) */
+	int in_bodies;	      /* fetch_bodies() is asking */
+	uint32_t batch_first; /* and for these */
+	size_t batch_n;
+	uint32_t lied;		      /* the UID whose literal was refused, 0: none or unknown */
+	int lied_batch;		      /* refused in a batch of several, UID unknown */
+	unsigned long long lied_size; /* the literal it announced */
+	uint32_t distrust;	      /* pq_imap_distrust(): not fetched, on record */
+	unsigned long long distrust_size;
+	int one_by_one;	     /* bodies one message at a time */
 	char head[HEAD_MAX]; /* the start of the line, up to a literal (imapcode.h) */
 	size_t nhead;
 	int head_cut;	   /* the line went on past head */
@@ -111,6 +121,39 @@ static int literal_announced(const char *t, size_t len, size_t cap, unsigned lon
 		*n = *n * 10 + (unsigned long long)(t[i] - '0');
 	}
 	return kind;
+}
+
+/*
+ * A body's literal over the limit while bodies whose RFC822.SIZE was within
+ * it are fetched: which message lied, from "UID N" in its FETCH line before
+ * the literal, else the batch's one message; size is what it announced.
+ */
+static void note_liar(struct pq_imap *im, unsigned long long size)
+{
+	size_t i;
+
+	im->lied = 0;
+	im->lied_batch = 0;
+	im->lied_size = size;
+	for (i = 0; i + 4 < im->nhead; i++) {
+		unsigned long long uid = 0;
+		size_t k = i + 4;
+
+		if (strncasecmp(im->head + i, "UID ", 4) ||
+		    (i && im->head[i - 1] != ' ' && im->head[i - 1] != '('))
+			continue;
+		while (k < im->nhead && im->head[k] >= '0' && im->head[k] <= '9' &&
+		       uid <= UINT32_MAX)
+			uid = uid * 10 + (unsigned long long)(im->head[k++] - '0');
+		if (k > i + 4 && uid > 0 && uid <= UINT32_MAX) {
+			im->lied = (uint32_t)uid;
+			return;
+		}
+	}
+	if (im->batch_n == 1)
+		im->lied = im->batch_first;
+	else
+		im->lied_batch = 1;
 }
 
 /*
@@ -190,6 +233,8 @@ static int filter(void *arg, const char *p, size_t n)
 		n--;
 		kind = literal_announced(im->tail, im->ntail, sizeof(im->tail), &len);
 		if (kind && len > im->op_literal) {
+			if (im->in_bodies)
+				note_liar(im, len);
 			pq_buf_reset(&im->why);
 			pq_buf_addf(&im->why,
 				    "the server announced a literal of %llu bytes, over the limit "
@@ -845,7 +890,11 @@ static int fetch_bodies(struct pq_imap *im, const struct fetched *m, size_t n, f
 	budget = 2 * announced + 2 * (unsigned long long)im->max_message + (1u << 20);
 	op_start(im, budget, 2 * (unsigned long long)im->max_message,
 		 2 * (long)im->timeout + (long)((2 * announced) / MIN_RATE));
+	im->in_bodies = 1;
+	im->batch_first = uids[0];
+	im->batch_n = n;
 	r = fetch_list(im, uids, n, att, MAILIMAP_MSG_ATT_BODY_SECTION, &result, &got, &ngot);
+	im->in_bodies = 0;
 	free(uids);
 	if (r == 0)
 		r = hand_out(got, ngot, NULL, fn, arg, guard);
@@ -889,6 +938,27 @@ static int fetch_refused(struct pq_imap *im, const struct fetched *m, fetch_fn f
 }
 
 /*
+ * The message that lied about its size (pq_imap_distrust()): nothing of it
+ * is asked again (a server that lies once may lie about its header too);
+ * fn gets no bytes and the reason, so it is on record.
+ */
+static int distrusted(struct pq_imap *im, const struct fetched *m, fetch_fn fn, void *arg,
+		      struct pq_tls_sigpipe *guard)
+{
+	struct fetched none = { m->uid, m->size, "", 0 };
+	struct pq_buf why = PQ_BUF_INIT;
+	int r;
+
+	pq_buf_addf(&why,
+		    "message of %" PRIu32 " bytes (RFC822.SIZE) came as a literal of %llu "
+		    "bytes, over the limit of %zu: not fetched, nothing of it is kept",
+		    m->size, im->distrust_size, im->max_message);
+	r = hand_out(&none, 1, why.ptr, fn, arg, guard);
+	pq_buf_free(&why);
+	return r;
+}
+
+/*
  * Fetches uids[0..n) (ascending): their sizes first, then the bodies of
  * those within the limit in batches of FETCH_BYTES announced bytes, in UID
  * order with the refused ones between them.
@@ -903,14 +973,18 @@ static int fetch_chunk(struct pq_imap *im, const uint32_t *uids, size_t n, fetch
 
 	r = fetch_sizes(im, uids, n, &m, &nm);
 	for (i = 0; r == 0 && i < nm; i = j) {
+		j = i + 1;
+		if (m[i].uid == im->distrust) {
+			r = distrusted(im, &m[i], fn, arg, guard);
+			continue;
+		}
 		if (m[i].size > im->max_message) {
 			r = fetch_refused(im, &m[i], fn, arg, guard);
-			j = i + 1;
 			continue;
 		}
 		bytes = m[i].size;
-		for (j = i + 1;
-		     j < nm && m[j].size <= im->max_message && bytes + m[j].size <= FETCH_BYTES;
+		for (; j < nm && !im->one_by_one && m[j].uid != im->distrust &&
+		       m[j].size <= im->max_message && bytes + m[j].size <= FETCH_BYTES;
 		     j++)
 			bytes += m[j].size;
 		r = fetch_bodies(im, m + i, j - i, fn, arg, guard);
@@ -943,6 +1017,20 @@ int pq_imap_fetch_since(struct pq_imap *im, uint32_t after, size_t max, fetch_fn
 	pq_tls_sigpipe_restore(&guard);
 	free(uids);
 	return r;
+}
+
+uint32_t pq_imap_lied(const struct pq_imap *im, unsigned long long *size, int *batch)
+{
+	*size = im->lied_size;
+	*batch = im->lied_batch;
+	return im->lied;
+}
+
+void pq_imap_distrust(struct pq_imap *im, uint32_t uid, unsigned long long size, int one_by_one)
+{
+	im->distrust = uid;
+	im->distrust_size = size;
+	im->one_by_one = one_by_one;
 }
 
 int pq_imap_idle_start(struct pq_imap *im, int *pending)

@@ -102,12 +102,33 @@ int pq_imap_select(struct pq_imap *im, const char *mailbox, uint32_t *uidvalidit
  * returns it; else 0, PQ_EINVAL when no mailbox is selected or the session
  * is idling, PQ_EIO on network or protocol failure, or an answer past its
  * bounds (a body's literal over twice the limit though its RFC822.SIZE was
- * within it, for one).
+ * within it, for one: pq_imap_lied() then says which message, for the
+ * caller to pq_imap_distrust() it in the next session).
  */
 int pq_imap_fetch_since(struct pq_imap *im, uint32_t after, size_t max,
 			int (*fn)(const char *raw, size_t len, uint32_t uid, const char *refused,
 				  void *arg),
 			void *arg);
+
+/*
+ * After pq_imap_fetch_since() failed because the server sent a body as a
+ * literal over twice the limit though its RFC822.SIZE was within it (the
+ * literal refused unread, the session dead): the UID of that message, and
+ * the literal's announced size in *size; 0 when there was none, or when
+ * several bodies were asked at once and the FETCH line did not say whose
+ * it was (then *batch is 1). The session is gone, but the caller keeps
+ * this for the next one.
+ */
+uint32_t pq_imap_lied(const struct pq_imap *im, unsigned long long *size, int *batch);
+
+/*
+ * For the fetches of the session im: message uid (0: none) lied about its
+ * size (a literal of size bytes): it is not fetched at all, fn gets it with
+ * no bytes and the reason, so it is on record and the cursor moves past
+ * it; with one_by_one, bodies are asked one message at a time (so that a
+ * lie is pinned to one UID).
+ */
+void pq_imap_distrust(struct pq_imap *im, uint32_t uid, unsigned long long size, int one_by_one);
 
 /*
  * Enters IDLE on the selected mailbox and returns the socket to watch for

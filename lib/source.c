@@ -43,6 +43,10 @@ struct pq_source {
 	int timeout;
 	struct pq_imap *im;
 	uint32_t uidvalidity, uidnext;
+	/* a message the server announced small and sent huge, not asked for again */
+	uint32_t liar;
+	unsigned long long liar_size;
+	int one_by_one; /* a lie in a batch: ask bodies one at a time to pin it */
 	int idle_fd;
 };
 
@@ -444,11 +448,29 @@ static int imap_read(struct pq_source *src, struct pq_store *s, struct pq_ingest
 			    validity, src->uidvalidity);
 		after = 0;
 	}
+	pq_imap_distrust(src->im, src->liar, src->liar_size, src->one_by_one);
 	rc = pq_imap_fetch_since(src->im, after, max, imap_on_message, &f);
 	if (f.rc < 0)
 		rc = f.rc;
-	if (rc < 0)
+	if (rc < 0) {
+		unsigned long long size;
+		int batch;
+		uint32_t liar = pq_imap_lied(src->im, &size, &batch);
+
+		/* the next session skips it (on record) rather than meet it for ever */
+		if (liar) {
+			src->liar = liar;
+			src->liar_size = size;
+			src->one_by_one = 0;
+		} else if (batch) {
+			src->one_by_one = 1;
+		}
 		goto fail;
+	}
+	if (f.last >= src->liar) { /* past it: on record, the cursor moved on */
+		src->liar = 0;
+		src->one_by_one = 0;
+	}
 	st->more = max && f.n == max;
 	st->backlog = st->more && src->uidnext > f.last + 1 ? src->uidnext - 1 - f.last : 0;
 	return 0;

@@ -60,6 +60,7 @@ class FakeImap:
         self.idle = False
         self.done_silent = False
         self.malformed = 0  # EXAMINE answers that carry a code libetpan would crash on
+        self.uid_last = False  # a body's FETCH line names its UID after the literal
         self.on_body = None
         self.lock = threading.Lock()
         self.connections = 0
@@ -259,7 +260,8 @@ class FakeImap:
                 continue
             self._event(how)
             if how == "huge":
-                c.sendall(b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (seq, uid, HUGE))
+                c.sendall(b"* %d FETCH (BODY[] {%d}\r\n" % (seq, HUGE) if self.uid_last else
+                          b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (seq, uid, HUGE))
                 zeros = b"\0" * 65536
                 c.settimeout(5)  # the kernel's buffers full: the client stopped reading
                 try:

@@ -160,51 +160,63 @@ def test_cut(a, work, figures):
 
 
 def test_huge(a, work, figures):
-    """{4000000000}: honest size skipped and recorded; lying literal refused unread."""
-    srv = FakeImap()
-    srv.messages[1] = mail(1)
-    srv.messages[2] = mail(2)
-    srv.messages[3] = mail(3)
-    srv.sizes[2] = HUGE  # honest: RFC822.SIZE says it
-    srv.body_plan[2] = ["huge"] * 10  # (never asked for)
-    srv.body_plan[3] = ["huge", "huge"]  # RFC822.SIZE lies, the literal says it
-    s = Setup(work, "huge", a.patchqd, srv, timeout=30)
-    try:
-        check(wait_until(lambda: srv.count("huge") >= 2, 30),
-              "the hostile literal was announced twice (once per connection)")
-        check(wait_until(lambda: "working again" in s.log(), 20),
-              "the source works again once the server sends the real message")
-        check(wait_until(lambda: s.stored() == 3, 10), "three messages stored (%d)" % s.stored())
-        peak = peak_rss_mb(s.dm.pid)
-        figures.append("huge: peak RSS %.1f MB; the client took %.1f MB of the 4 GB literal"
-                       % (peak, srv.huge_sent / 1e6))
-        check(0 < peak < 100, "patchqd's peak RSS stays under 100 MB: %.1f MB" % peak)
-        check(srv.huge_sent < 32 << 20,
-              "of the 4 GB literal the client took only what the kernel buffered: %.1f MB"
-              % (srv.huge_sent / 1e6))
-        log = s.log()
-        check("announced a literal of %d bytes" % HUGE in log and "refused before reading" in log,
-              "the refused literal is logged with its size")
-        check(not srv.commands_like(r"UID FETCH 2 \(UID BODY\.PEEK\[\]\)"),
-              "the body of the message announced at 4 GB is never asked for")
-        warn = [ln for ln in log.splitlines() if "UID 7:2" in ln]
-        check(len(warn) == 1 and "over the limit" in warn[0],
-              "a warning names the message left out: %s" % warn)
-        got = rows(s.db, "SELECT msgid, kind, error FROM message ORDER BY id")
-        check([g[0] for g in got] == ["hostile-1@example.org", "hostile-2@example.org",
-                                      "hostile-3@example.org"],
-              "exactly once each, in UID order: %s" % [g[0] for g in got])
-        check(len(got) == 3 and got[1][1] == "unparsable" and "4000000000 bytes" in got[1][2]
-              and "over the limit" in got[1][2],
-              "the one left out is on record as unparsable with the reason: %s" % (got[1:2],))
-        check(got[0][1] != "unparsable" and got[2][1] != "unparsable",
-              "the others are ordinary messages")
-        check(rows(s.db, "SELECT position FROM cursor WHERE source = ?", (SOURCE,)) == [("7:3",)],
-              "the cursor is past all three")
-        check_stop(s, "after recovery")
-    finally:
-        s.kill()
-        srv.close()
+    """{4000000000}: an honest size skipped and recorded; a lying literal
+    refused unread, once, and that message then left out on record, for a
+    server that lies every time; with the UID after the literal too."""
+    for uid_last in (False, True):
+        srv = FakeImap()
+        srv.uid_last = uid_last
+        for n in range(1, 5):
+            srv.messages[n] = mail(n)
+        srv.sizes[2] = HUGE  # honest: RFC822.SIZE says it
+        srv.body_plan[2] = ["huge"] * 10  # (never asked for)
+        srv.body_plan[3] = ["huge"] * 10  # RFC822.SIZE lies, the literal says it, every time
+        name = "huge-uid-last" if uid_last else "huge"
+        s = Setup(work, name, a.patchqd, srv, timeout=30)
+        try:
+            check(wait_until(lambda: s.stored() == 4, 40),
+                  "%s: the source moves past the liar, four messages stored (%d)"
+                  % (name, s.stored()))
+            lies = srv.count("huge")
+            # the UID before the literal pins the lie at once; after it, the
+            # batch is asked again one body at a time, which pins it
+            check(lies == (2 if uid_last else 1),
+                  "%s: the lying literal was met %d time(s), then never asked for" % (name, lies))
+            peak = peak_rss_mb(s.dm.pid)
+            if not uid_last:
+                figures.append("huge: peak RSS %.1f MB; the client took %.1f MB of the 4 GB "
+                               "literal" % (peak, srv.huge_sent / 1e6))
+            check(0 < peak < 100, "%s: patchqd's peak RSS stays under 100 MB: %.1f MB"
+                  % (name, peak))
+            check(srv.huge_sent < 32 << 20 * lies,
+                  "%s: of the 4 GB literal the client took only what the kernel buffered: "
+                  "%.1f MB" % (name, srv.huge_sent / 1e6))
+            log = s.log()
+            check("announced a literal of %d bytes" % HUGE in log and
+                  "refused before reading" in log, "%s: the refused literal is logged" % name)
+            check(not srv.commands_like(r"UID FETCH 2 \(UID BODY\.PEEK\[\]\)"),
+                  "%s: the body of the message announced at 4 GB is never asked for" % name)
+            got = rows(s.db, "SELECT msgid, kind, error FROM message ORDER BY id")
+            ids = [g[0] for g in got]
+            # the liar left no bytes: its record's Message-ID is made up
+            check(len(ids) == 4 and ids[0:2] == ["hostile-1@example.org", "hostile-2@example.org"]
+                  and ids[2].endswith("@patchq.invalid") and ids[3] == "hostile-4@example.org",
+                  "%s: exactly once each, in UID order: %s" % (name, ids))
+            kinds = [g[1] for g in got]
+            check(len(got) == 4 and kinds[0] != "unparsable" and kinds[3] != "unparsable",
+                  "%s: the others are ordinary messages: %s" % (name, kinds))
+            errors = [g[2] or "" for g in got]
+            check(any("4000000000 bytes" in e and "over the limit" in e and "RFC822.SIZE" in e
+                      and "not fetched" in e for e in errors[1:2]),
+                  "%s: the honest one is on record with its reason: %s" % (name, errors[1:2]))
+            check(any("came as a literal of %d bytes" % HUGE in e for e in errors),
+                  "%s: the liar is on record with its reason: %s" % (name, errors))
+            check(rows(s.db, "SELECT position FROM cursor WHERE source = ?", (SOURCE,)) ==
+                  [("7:4",)], "%s: the cursor is past all four" % name)
+            check_stop(s, "after recovery")
+        finally:
+            s.kill()
+            srv.close()
 
 
 def test_silent(a, work, figures):
