@@ -11,7 +11,8 @@
  * bounded by the configured timeout, and each command's whole answer by a
  * deadline (twice the timeout, plus a second per 64 KiB of bodies it
  * carries) so a server that trickles cannot hold the caller; name
- * resolution has the system resolver's own. A silent, vanished or trickling
+ * resolution too (it runs on a thread of its own, given up on at the
+ * timeout or a stop). A silent, vanished or trickling
  * server ends the call with PQ_EIO and leaves the session dead (only
  * pq_imap_free() is then useful). A connection the peer closed fails at
  * once, whatever libetpan was reading.

@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -99,11 +101,139 @@ void pq_tls_close_fd(int fd)
 	close(fd);
 }
 
+/*
+ * A name resolution on a thread of its own, so that the caller can give
+ * up on it (a stop, the timeout) while the system resolver waits out its
+ * own timeouts: whoever finishes last, the resolver or the caller, frees it.
+ */
+struct lookup {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	int refs; /* the thread's and the caller's */
+	int done;
+	int rc;	 /* getaddrinfo()'s */
+	int err; /* errno, for EAI_SYSTEM */
+	struct addrinfo *res;
+	char *host, *port;
+};
+
+static void lookup_put(struct lookup *l)
+{
+	int last;
+
+	pthread_mutex_lock(&l->lock);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->lock);
+	if (!last)
+		return;
+	if (l->res)
+		freeaddrinfo(l->res);
+	pthread_mutex_destroy(&l->lock);
+	pthread_cond_destroy(&l->done_cond);
+	free(l->host);
+	free(l->port);
+	free(l);
+}
+
+static void *lookup_run(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(l->host, l->port, &hints, &res);
+	pthread_mutex_lock(&l->lock);
+	l->rc = rc;
+	l->err = errno;
+	l->res = rc == 0 ? res : NULL;
+	l->done = 1;
+	pthread_cond_signal(&l->done_cond);
+	pthread_mutex_unlock(&l->lock);
+	lookup_put(l);
+	return NULL;
+}
+
+/*
+ * getaddrinfo(host, port) that gives up at a stop request (with
+ * stoppable) or after timeout seconds: 0 with *res (freeaddrinfo() it),
+ * or a PQ_E* code with the message.
+ */
+static int resolve(const char *proto, const char *host, const char *port, int timeout,
+		   int stoppable, struct addrinfo **res)
+{
+	struct lookup *l = pq_calloc(1, sizeof(*l));
+	sigset_t all, old;
+	struct timespec end, now;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	*res = NULL;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->done_cond, NULL);
+	l->refs = 2;
+	l->host = pq_strdup(host);
+	l->port = pq_strdup(port);
+	/* the thread takes no signal: they are the daemon's loop's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, lookup_run, l);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		l->refs = 1;
+		lookup_put(l);
+		return pq_error_set(PQ_EIO, "%s %s: cannot resolve host: %s", proto, host,
+				    strerror(rc));
+	}
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += timeout > 0 ? timeout : 60;
+	pthread_mutex_lock(&l->lock);
+	while (!l->done && !(stoppable && pq_stop_requested())) {
+		struct timespec tick;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
+		tick = now;
+		tick.tv_nsec += STOP_TICK_MS * 1000000L;
+		if (tick.tv_nsec >= 1000000000L) {
+			tick.tv_sec++;
+			tick.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&l->done_cond, &l->lock, &tick);
+	}
+	if (l->done && l->rc == 0) {
+		*res = l->res;
+		l->res = NULL;
+		rc = 0;
+	} else if (l->done) {
+		rc = pq_error_set(PQ_EIO, "%s %s: cannot resolve host: %s", proto, host,
+				  l->rc == EAI_SYSTEM ? strerror(l->err) : gai_strerror(l->rc));
+	} else if (stoppable && pq_stop_requested()) {
+		rc = pq_error_set(PQ_EIO, "%s %s: cannot resolve host: stopping", proto, host);
+	} else {
+		rc = pq_error_set(PQ_EIO,
+				  "%s %s: cannot resolve host: no answer within %d s "
+				  "(timed out)",
+				  proto, host, timeout > 0 ? timeout : 60);
+	}
+	pthread_mutex_unlock(&l->lock);
+	lookup_put(l);
+	return rc;
+}
+
 int pq_tls_dial(const char *proto, const char *host, const char *port, int timeout, unsigned flags,
 		int *loopback)
 {
 	int stoppable = (flags & PQ_TLS_STOPPABLE) != 0;
-	struct addrinfo hints, *res, *ai;
+	struct addrinfo *res, *ai;
 	char addr[INET6_ADDRSTRLEN] = "";
 	unsigned long n;
 	char *end;
@@ -113,13 +243,9 @@ int pq_tls_dial(const char *proto, const char *host, const char *port, int timeo
 	n = strtoul(port, &end, 10);
 	if (port[0] < '0' || port[0] > '9' || *end != '\0' || n == 0 || n > 65535)
 		return pq_error_set(PQ_EINVAL, "%s %s: bad port \"%s\"", proto, host, port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	r = getaddrinfo(host, port, &hints, &res);
-	if (r != 0)
-		return pq_error_set(PQ_EIO, "%s %s: cannot resolve host: %s", proto, host,
-				    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	r = resolve(proto, host, port, timeout, stoppable, &res);
+	if (r < 0)
+		return r;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
 			    NI_NUMERICHOST);

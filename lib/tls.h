@@ -41,7 +41,9 @@ enum {
 
 /*
  * Connects to host:port (port "1".."65535"), trying each resolved address
- * in turn, each bounded by timeout seconds. Returns the connected socket,
+ * in turn, each bounded by timeout seconds; the name resolution too (it
+ * runs on a thread of its own, given up on after timeout seconds or, with
+ * PQ_TLS_STOPPABLE, at a stop request). Returns the connected socket,
  * blocking and close-on-exec (the caller owns it: pq_tls_open() it, or
  * pq_tls_close_fd() it), and sets *loopback to 1 when the peer is a
  * loopback address (127.0.0.0/8, ::1, v4-mapped 127/8). flags: 0 or

@@ -18,13 +18,18 @@ unbounded, and SIGTERM ends it within seconds whatever a source is doing:
   each wait times out (the log says so) and the daemon reconnects; with
   a long timeout, SIGTERM still ends it within 10 s with status 0;
 - a server that trickles a literal a byte at a time, each byte within
-  the timeout: the command's deadline ends it.
+  the timeout: the command's deadline ends it;
+- a DNS server that never answers (the daemon run in a mount namespace
+  whose /etc/resolv.conf names it; as root only): the resolution gives up
+  after the source's timeout, and SIGTERM during it ends the daemon at
+  once.
 
 usage: test_daemon_hostile_imap.py --patchqd PATH
 """
 import argparse
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -379,6 +384,63 @@ def test_done(a, work, figures):
             srv.close()
 
 
+def test_dns(a, work, figures):
+    """A resolver that never answers: the lookup times out, a stop cuts it."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        print("# test_dns: needs root and unshare(1): skipped")
+        return
+    dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # it reads nothing, answers nothing
+    try:
+        dns.bind(("127.0.0.9", 53))
+    except OSError:
+        print("# test_dns: cannot bind 127.0.0.9:53: skipped")
+        dns.close()
+        return
+    d = os.path.join(work, "dns")
+    os.mkdir(d)
+    resolv = os.path.join(d, "resolv.conf")
+    with open(resolv, "w") as f:
+        f.write("nameserver 127.0.0.9\noptions timeout:30 attempts:5\n")
+    subprocess.run(["git", "init", "-q", "--bare", os.path.join(d, "q.git")], check=True)
+    pw = os.path.join(d, "pw")
+    with open(pw, "w") as f:
+        f.write("secret\n")
+    os.chmod(pw, 0o600)
+    for timeout in (2, 600):
+        conf = os.path.join(d, "patchq-%d.conf" % timeout)
+        with open(conf, "w") as f:
+            f.write("[patchq]\n\tdatabase = patchq-%d.db\n\trepository = q.git\n"
+                    "\tcommitter = Test <test@example.org>\n"
+                    '[source "silent"]\n\ttype = imap\n\thost = imap.silent-dns.test\n'
+                    "\tuser = patchq\n\tpasswordFile = pw\n\tpollInterval = 3600\n"
+                    "\ttimeout = %d\n" % (timeout, timeout))
+        log = os.path.join(d, "patchqd-%d.log" % timeout)
+        dm = Daemon(a.patchqd, conf, None, log,
+                    args=["unshare", "-m", "sh", "-c",
+                          'mount --bind "$1" /etc/resolv.conf && exec "$2" -c "$3"', "sh",
+                          resolv, a.patchqd, conf])
+        try:
+            if timeout == 2:
+                check(wait_until(lambda: "no answer within 2 s (timed out)" in dm.text(), 15),
+                      "the lookup gives up after the source's timeout: %s"
+                      % dm.text().strip().splitlines()[-1:])
+            else:
+                time.sleep(2)
+                check("cannot resolve" not in dm.text(), "the lookup is still waiting")
+            t = time.monotonic()
+            rc = dm.stop(timeout=30)
+            secs = time.monotonic() - t
+            check(rc == 0 and secs < STOP_LIMIT,
+                  "SIGTERM while the resolver is silent (timeout %d s): exit %r in %.2f s"
+                  % (timeout, rc, secs))
+            if timeout == 600:
+                figures.append("stop, DNS silent: %.2f s" % secs)
+        finally:
+            if dm.alive():
+                dm.kill()
+    dns.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--patchqd", required=True)
@@ -388,7 +450,7 @@ def main():
     work = tempfile.mkdtemp(prefix="pq-hostile-imap-")
     figures = []
     tests = [test_cut, test_huge, test_silent, test_stall, test_trickle, test_news_mid_fetch,
-             test_done, test_malformed]
+             test_done, test_malformed, test_dns]
     try:
         for t in tests:
             if a.only and a.only not in t.__name__:
