@@ -251,6 +251,17 @@ static int login(struct ctx *x)
 	return ret < 0 ? fail_ret(x, ret) : 0;
 }
 
+static int logout_page(struct ctx *x)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+
+	pq_buf_adds(&b, "<form method=\"post\" action=\"/logout\"><p><button type=\"submit\">"
+			"log out</button></p></form>\n");
+	page(x, "Log out", &b);
+	pq_buf_free(&b);
+	return 0;
+}
+
 static int logout(struct ctx *x)
 {
 	redirect(x, "/");
@@ -726,6 +737,8 @@ static int get(struct ctx *x)
 	}
 	if (!x->api && n == 1 && is(x, 0, "login"))
 		return login_page(x);
+	if (!x->api && n == 1 && is(x, 0, "logout"))
+		return logout_page(x);
 	if (n == 2 && is(x, 0, "series") && seg_id(x, 1))
 		return series_page(x, seg_id(x, 1));
 	if (n == 2 && is(x, 0, "queues"))
@@ -751,7 +764,7 @@ static int is_page(const struct ctx *x)
 
 	return n == 0 ||
 	       (n == 1 && (is(x, 0, "desk.css") || is(x, 0, "outbox") || is(x, 0, "series") ||
-			   is(x, 0, "todo"))) ||
+			   is(x, 0, "todo") || is(x, 0, "login") || is(x, 0, "logout"))) ||
 	       (n == 2 && (is(x, 0, "series") || is(x, 0, "queues") || is(x, 0, "outbox") ||
 			   is(x, 0, "messages"))) ||
 	       (n == 3 && (is(x, 0, "messages") || is(x, 0, "feeds"))) ||

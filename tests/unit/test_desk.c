@@ -293,6 +293,15 @@ static void test_actions(long long id)
 	ask("POST", "/login", NULL, "token=0123", NULL, NULL, NULL, &rs);
 	CHECK_INT(rs.status, 403);
 	pq_desk_response_free(&rs);
+	/* logging out: a page with the button, and the cookie cleared */
+	ask("GET", "/logout", NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK(strstr(pq_buf_str(&rs.body), "action=\"/logout\"") != NULL);
+	pq_desk_response_free(&rs);
+	ask("POST", "/logout", NULL, "", NULL, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 303);
+	CHECK(header_of(&rs, "Set-Cookie") && strstr(header_of(&rs, "Set-Cookie"), "Max-Age=0"));
+	pq_desk_response_free(&rs);
 
 	/* the cookie without the form's CSRF value: 403, and nothing happened */
 	pq_buf_addf(&cookie, "other=1; patchq=%s", token);
