@@ -58,17 +58,24 @@ static const char *segment(const struct ctx *x, size_t i)
 	return i < x->nseg ? pq_buf_str(&x->seg[i]) : "";
 }
 
-/* The decimal id in segment i, or 0. */
+/* A whole number in [min, max] from s, else -1. */
+static long long whole(const char *s, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	if (!*s || strlen(s) > 18)
+		return -1;
+	v = strtoll(s, &end, 10);
+	return *end || v < min || v > max ? -1 : v;
+}
+
+/* The id in segment i (a positive decimal), or 0. */
 static long long seg_id(const struct ctx *x, size_t i)
 {
-	const char *s = segment(x, i);
-	char *end;
-	long long id;
+	long long id = whole(segment(x, i), 1, 1LL << 62);
 
-	if (!*s || *s == '0' || strlen(s) > 18)
-		return 0;
-	id = strtoll(s, &end, 10);
-	return *end || id <= 0 ? 0 : id;
+	return id < 0 ? 0 : id;
 }
 
 /* ---- answers ---- */
@@ -368,18 +375,6 @@ static int query_value(struct ctx *x, const char *name, struct pq_buf *out)
 		return 0;
 	r = pq_form_value(q, strlen(q), name, out);
 	return r < 0 ? -1 : 0;
-}
-
-/* A whole number in [min, max] from s, else -1. */
-static long long whole(const char *s, long long min, long long max)
-{
-	char *end;
-	long long v;
-
-	if (!*s || strlen(s) > 18)
-		return -1;
-	v = strtoll(s, &end, 10);
-	return *end || v < min || v > max ? -1 : v;
 }
 
 /* YYYY-MM-DD (UTC midnight) or a unix time; -1 when it is neither. */
