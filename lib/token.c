@@ -87,11 +87,14 @@ int pq_token_check(struct pq_store *s, const char *token, long long now, char **
 	sqlite3_reset(st);
 	if (!*name)
 		return 0;
-	st = pq_store_stmt(s, "UPDATE token SET used = ? WHERE hash = ?");
+	/* a write at most once a minute, not one per page a maintainer reads */
+	st = pq_store_stmt(s, "UPDATE token SET used = ? WHERE hash = ?"
+			      " AND (used IS NULL OR used < ? - 60)");
 	if (st) {
 		sqlite3_bind_int64(st, 1, now);
 		pq_store_bind_text(st, 2, h);
-		pq_store_step_done(s, st); /* a read-only moment is no reason to refuse */
+		sqlite3_bind_int64(st, 3, now);
+		pq_store_step_done(s, st); /* a busy moment is no reason to refuse */
 	}
 	return 1;
 }

@@ -26,8 +26,9 @@ int pq_token_new(struct pq_store *s, const char *name, long long now, char out[P
 
 /*
  * Whose token is token: 1 with *name (malloc'd) when it is one, and its
- * use recorded at now; 0 when it is not; PQ_EDB. Compares hashes, so the
- * time taken says nothing about how much of a token was right.
+ * use recorded at now (to the minute: at most one write a minute); 0 when
+ * it is not; PQ_EDB. Compares hashes, so the time taken says nothing
+ * about how much of a token was right.
  */
 int pq_token_check(struct pq_store *s, const char *token, long long now, char **name);
 
