@@ -126,6 +126,9 @@ static const char usage_queues[] =
 	"  outbox preview SERIES\n"
 	"                      the series' replies as they are or would be sent\n"
 	"  outbox retry ID     a failed reply pending again (the cause was fixed)\n"
+	"  outbox hold ID      keep a pending reply from going out until released\n"
+	"  outbox release ID   let a held reply go with the next send ([reply] hold =\n"
+	"                      true holds every reply when it is made)\n"
 	"\n"
 	"Maintainers of the desk (patchqd's web pages and API; see [http]):\n"
 	"  token new NAME      make NAME's token for the desk's actions and print it,\n"
@@ -501,6 +504,30 @@ static int cmd_apply(struct pq_store *s, const struct pq_config *c, struct pq_re
 	return 0;
 }
 
+/* outbox retry|hold|release ID: done and recorded on the reply's series. */
+static int cmd_reply_action(struct pq_store *s, const struct pq_config *c, const char *what,
+			    long long id)
+{
+	struct pq_buf action = PQ_BUF_INIT, reply = PQ_BUF_INIT;
+	long long series;
+	int ret = !strcmp(what, "retry") ? pq_outbox_retry(s, id)
+					 : pq_outbox_hold(s, id, !strcmp(what, "hold"));
+
+	pq_buf_addf(&action, "%s reply", what);
+	pq_buf_addf(&reply, "reply %lld", id);
+	if (ret == 0 && (ret = pq_outbox_series(s, id, &series)) == 0)
+		ret = record(s, c, series, NULL, action.ptr, reply.ptr);
+	pq_buf_free(&action);
+	pq_buf_free(&reply);
+	if (ret < 0)
+		return fail("outbox");
+	printf("reply %lld %s\n", id,
+	       !strcmp(what, "retry")  ? "is pending again"
+	       : !strcmp(what, "hold") ? "is held until released"
+				       : "goes with the next send");
+	return 0;
+}
+
 static int cmd_outbox(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
 		      const struct options *o)
 {
@@ -512,14 +539,13 @@ static int cmd_outbox(struct pq_store *s, const struct pq_config *c, int argc, c
 		return report(pq_outbox_list(s, &b, o->json), &b, "outbox");
 	if (!strcmp(argv[1], "preview") && argc == 3)
 		return report(pq_outbox_preview(s, c, series_arg(argv[2]), &b), &b, "outbox");
-	if (!strcmp(argv[1], "retry") && argc == 3) {
-		if (pq_outbox_retry(s, series_arg(argv[2])) < 0)
-			return fail("outbox retry");
-		printf("reply %s is pending again\n", argv[2]);
-		return 0;
-	}
+	if (argc == 3 &&
+	    (!strcmp(argv[1], "retry") || !strcmp(argv[1], "hold") || !strcmp(argv[1], "release")))
+		return cmd_reply_action(s, c, argv[1], series_arg(argv[2]));
 	if (strcmp(argv[1], "send") || argc != 2)
-		die_usage("outbox takes nothing, send, preview SERIES or retry ID");
+		die_usage(
+			"outbox takes nothing, send, preview SERIES, retry ID, hold ID or release "
+			"ID");
 	ret = pq_outbox_send(s, c, (int64_t)time(NULL), 1, 0, &b, &st);
 	print_buf(&b);
 	pq_buf_free(&b);

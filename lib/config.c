@@ -401,6 +401,7 @@ static const struct key reply_keys[] = {
 	{ "commitUrl", K_TEMPLATE, offsetof(struct pq_config, reply.commit_url), 0 },
 	{ "signature", K_STRING, offsetof(struct pq_config, reply.signature), 0 },
 	{ "failures", K_BOOL, offsetof(struct pq_config, reply.failures), 0 },
+	{ "hold", K_BOOL, offsetof(struct pq_config, reply.hold), 0 },
 };
 
 static const struct key smtp_keys[] = {

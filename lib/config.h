@@ -49,6 +49,7 @@
  *           commitUrl = https://git.kernel.org/.../c/%s     # %s: a commit id
  *           signature = Miguel             # default: the from line
  *           failures = true                # reply when a series does not apply
+ *           hold = false                   # every reply waits for `outbox release`
  *   [smtp]                                 # how the replies leave
  *           host = smtp.example.org        # or sendmail = /usr/sbin/sendmail,
  *           port = 587                     # or maildir = DIR (a dry run: kept there)
@@ -179,6 +180,7 @@ struct pq_reply_conf {
 	char *commit_url; /* template, one %s: the commit id; NULL: ids only */
 	char *signature;  /* NULL: the from line */
 	int failures;	  /* reply when a series does not apply on its queue */
+	int hold;	  /* replies wait for a maintainer's release */
 };
 
 /* [http]: where patchqd serves the desk (daemon/httpd.c). */

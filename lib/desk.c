@@ -676,17 +676,25 @@ static int rebuild_action(struct ctx *x, const char *name)
 	return ret;
 }
 
-static int retry_action(struct ctx *x, long long id)
+/* retry, hold or release reply id, recorded on its series. */
+static int reply_action(struct ctx *x, long long id, const char *what)
 {
-	struct pq_buf report = PQ_BUF_INIT;
-	int ret = pq_outbox_retry(x->env->store, id);
+	struct pq_buf report = PQ_BUF_INIT, action = PQ_BUF_INIT, reply = PQ_BUF_INIT;
+	long long series = 0;
+	int ret = !strcmp(what, "retry") ? pq_outbox_retry(x->env->store, id)
+					 : pq_outbox_hold(x->env->store, id, !strcmp(what, "hold"));
 
-	if (ret != PQ_EDB && ret != PQ_ENOTFOUND &&
-	    pq_token_record(x->env->store, 0, NULL, "retry reply", x->who, NULL, x->env->now) ==
-		    PQ_EDB)
-		ret = PQ_EDB;
-	ret = acted(x, ret, &report, "/outbox");
+	pq_buf_addf(&action, "%s reply", what);
+	pq_buf_addf(&reply, "reply %lld", id);
+	if (ret == 0 && (ret = pq_outbox_series(x->env->store, id, &series)) == 0)
+		ret = pq_token_record(x->env->store, series, NULL, action.ptr, x->who, reply.ptr,
+				      x->env->now);
+	pq_buf_reset(&reply);
+	pq_buf_addf(&reply, "/outbox/%lld", id);
+	ret = acted(x, ret, &report, reply.ptr);
 	pq_buf_free(&report);
+	pq_buf_free(&action);
+	pq_buf_free(&reply);
 	return ret;
 }
 
@@ -778,7 +786,8 @@ static int post(struct ctx *x)
 	if (!((n == 3 && is(x, 0, "series") && seg_id(x, 1) &&
 	       (is(x, 2, "approve") || is(x, 2, "reject") || is(x, 2, "apply"))) ||
 	      (n == 3 && is(x, 0, "queues") && is(x, 2, "rebuild")) ||
-	      (n == 3 && is(x, 0, "outbox") && seg_id(x, 1) && is(x, 2, "retry")))) {
+	      (n == 3 && is(x, 0, "outbox") && seg_id(x, 1) &&
+	       (is(x, 2, "retry") || is(x, 2, "hold") || is(x, 2, "release"))))) {
 		if (is_page(x)) {
 			fail(x, 405, "Method not allowed");
 			pq_buf_adds(&x->rs->headers, "Allow: GET, HEAD\n");
@@ -793,7 +802,7 @@ static int post(struct ctx *x)
 		return series_action(x, seg_id(x, 1), segment(x, 2));
 	if (is(x, 0, "queues"))
 		return rebuild_action(x, segment(x, 1));
-	return retry_action(x, seg_id(x, 1));
+	return reply_action(x, seg_id(x, 1), segment(x, 2));
 }
 
 int pq_desk_is_action(const struct pq_desk_request *rq)

@@ -20,6 +20,9 @@
 
 /* ---- small pieces ---- */
 
+/* A reply's state as a maintainer sees it: held is a pending one that waits for a release. */
+#define REPLY_STATE " CASE WHEN o.held AND o.state = 'pending' THEN 'held' ELSE o.state END"
+
 static void date_cell(struct pq_buf *out, long long t)
 {
 	char buf[32];
@@ -70,14 +73,20 @@ static void form_begin(struct pq_buf *out, const char *url, const char *csrf)
 	pq_buf_adds(out, "\">");
 }
 
-/* The retry button of a failed reply, for a maintainer. */
-static void retry_form(struct pq_buf *out, long long id, const char *csrf)
+/* The button of what a maintainer may do with reply id in state (retry, hold, release). */
+static void reply_form(struct pq_buf *out, long long id, const char *state, const char *csrf)
 {
+	const char *what = !strcmp(state, "failed")    ? "retry"
+			   : !strcmp(state, "held")    ? "release"
+			   : !strcmp(state, "pending") ? "hold"
+						       : NULL;
 	struct pq_buf url = PQ_BUF_INIT;
 
-	pq_buf_addf(&url, "/outbox/%lld/retry", id);
+	if (!csrf || !what)
+		return;
+	pq_buf_addf(&url, "/outbox/%lld/%s", id, what);
 	form_begin(out, url.ptr, csrf);
-	pq_buf_adds(out, "<button type=\"submit\">retry</button></form>\n");
+	pq_buf_addf(out, "<button type=\"submit\">%s reply %lld</button></form>\n", what, id);
 	pq_buf_free(&url);
 }
 
@@ -451,8 +460,9 @@ static int series_replies(struct pq_store *s, const struct pq_config *c, long lo
 {
 	struct pq_buf preview = PQ_BUF_INIT;
 	sqlite3_stmt *st = pq_store_stmt(s,
-					 "SELECT id, queue, kind, state, attempts, error, created"
-					 " FROM outbox WHERE series_id = ? ORDER BY id");
+					 "SELECT o.id, o.queue, o.kind," REPLY_STATE ", o.attempts,"
+					 " o.error, o.created FROM outbox o WHERE o.series_id = ?"
+					 " ORDER BY o.id");
 
 	if (!st)
 		return PQ_EDB;
@@ -786,34 +796,31 @@ void pq_deskpage_todo_feed(const struct pq_todo *t, long long now, struct pq_buf
 int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT o.id, o.series_id, s.name, o.queue, o.kind, o.state, o.attempts,"
+		s, "SELECT o.id, o.series_id, s.name, o.queue, o.kind," REPLY_STATE ", o.attempts,"
 		   " o.error, o.created FROM outbox o JOIN series s ON s.id = o.series_id"
 		   " ORDER BY o.id DESC LIMIT 500");
-	sqlite3_stmt *failed =
-		pq_store_stmt(s, "SELECT id FROM outbox WHERE state = 'failed' ORDER BY id DESC");
+	sqlite3_stmt *open_ = pq_store_stmt(s, "SELECT o.id," REPLY_STATE " FROM outbox o"
+					       " WHERE o.state IN ('failed', 'pending')"
+					       " ORDER BY o.id DESC LIMIT 100");
 
-	if (!st || !failed)
+	if (!st || !open_)
 		return PQ_EDB;
 	if (!rows_table(out, st, NULL, "reply|series|queue|kind|state|attempts|last error|made",
 			"RStttntd"))
 		pq_buf_adds(out, "<p>No reply yet.</p>\n");
-	while (csrf && sqlite3_step(failed) == SQLITE_ROW) {
-		long long id = sqlite3_column_int64(failed, 0);
-
-		pq_buf_addf(out, "<p>reply %lld failed: ", id);
-		retry_form(out, id, csrf);
-		pq_buf_adds(out, "</p>\n");
-	}
-	sqlite3_reset(failed);
+	while (csrf && sqlite3_step(open_) == SQLITE_ROW)
+		reply_form(out, sqlite3_column_int64(open_, 0), pq_store_col_text(open_, 1), csrf);
+	sqlite3_reset(open_);
 	return 0;
 }
 
 int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct pq_buf *out)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT o.series_id, s.name, o.queue, o.kind, o.state, o.attempts, o.error,"
-		   " o.sender, o.recipients, o.message, o.created, o.sent"
-		   " FROM outbox o JOIN series s ON s.id = o.series_id WHERE o.id = ?");
+		s,
+		"SELECT o.series_id, s.name, o.queue, o.kind," REPLY_STATE ", o.attempts, o.error,"
+		" o.sender, o.recipients, o.message, o.created, o.sent"
+		" FROM outbox o JOIN series s ON s.id = o.series_id WHERE o.id = ?");
 
 	if (!st)
 		return PQ_EDB;
@@ -842,8 +849,7 @@ int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct
 	pq_buf_adds(out, "</tr>\n<tr><th>sent</th>");
 	date_cell(out, sqlite3_column_int64(st, 11));
 	pq_buf_adds(out, "</tr>\n</table>\n");
-	if (csrf && !strcmp(pq_store_col_text(st, 4), "failed"))
-		retry_form(out, id, csrf);
+	reply_form(out, id, pq_store_col_text(st, 4), csrf);
 	pq_buf_adds(out, "<pre class=\"message\">");
 	pq_html_text(out, pq_store_col_text(st, 9));
 	pq_buf_adds(out, "</pre>\n");

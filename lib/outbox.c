@@ -55,7 +55,7 @@ static int load_due(struct pq_store *s, int64_t now, int force, size_t max, stru
 {
 	sqlite3_stmt *st = pq_store_stmt(s,
 					 "SELECT id, msgid, sender, recipients, message, attempts"
-					 " FROM outbox WHERE state = 'pending'"
+					 " FROM outbox WHERE state = 'pending' AND NOT held"
 					 " AND (? OR next_attempt <= ?) ORDER BY id LIMIT ?");
 	size_t cap = 0;
 	int rc;
@@ -309,6 +309,36 @@ int pq_outbox_retry(struct pq_store *s, long long id)
 	return pq_store_step_done(s, st);
 }
 
+int pq_outbox_hold(struct pq_store *s, long long id, int hold)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "UPDATE outbox SET held = ? WHERE id = ?"
+					    " AND state = 'pending' AND held = ?");
+	int rc;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int(st, 1, hold != 0);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int(st, 3, hold == 0);
+	if ((rc = pq_store_step_done(s, st)) < 0)
+		return rc;
+	if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
+		return pq_error_set(PQ_ENOTFOUND, "no reply %lld %s in the outbox", id,
+				    hold ? "pending and not held" : "held");
+	return 0;
+}
+
+int pq_outbox_series(struct pq_store *s, long long id, long long *series)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT series_id FROM outbox WHERE id = ?");
+
+	*series = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	return pq_store_scalar(s, st, series);
+}
+
 int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json)
 {
 	static const char *const keys[] = { "id",    "series",	"queue",    "kind",
@@ -316,7 +346,7 @@ int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json)
 					    "error", "created", "sent",	    "recipients" };
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT id, series_id, queue, kind, msgid, state, attempts, next_attempt, error,"
-		   " created, sent, recipients FROM outbox ORDER BY id");
+		   " created, sent, recipients, held FROM outbox ORDER BY id");
 	struct pq_json j;
 	size_t k;
 
@@ -329,8 +359,9 @@ int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json)
 		if (!json) {
 			pq_buf_addf(out, "%4lld  series %lld  %-8s %-7s %-10s <%s>",
 				    sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-				    pq_store_col_text(st, 5), pq_store_col_text(st, 3),
-				    pq_store_col_text(st, 2), pq_store_col_text(st, 4));
+				    sqlite3_column_int(st, 12) ? "held" : pq_store_col_text(st, 5),
+				    pq_store_col_text(st, 3), pq_store_col_text(st, 2),
+				    pq_store_col_text(st, 4));
 			if (sqlite3_column_int(st, 6))
 				pq_buf_addf(out, "  %d attempt%s", sqlite3_column_int(st, 6),
 					    sqlite3_column_int(st, 6) == 1 ? "" : "s");
@@ -349,6 +380,7 @@ int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json)
 			else
 				pq_json_str(&j, pq_store_col_text(st, (int)k));
 		}
+		pq_json_kbool(&j, "held", sqlite3_column_int(st, 12));
 		pq_json_object_end(&j);
 	}
 	sqlite3_reset(st);

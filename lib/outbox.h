@@ -44,6 +44,17 @@ int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, i
  */
 int pq_outbox_retry(struct pq_store *s, long long id);
 
+/*
+ * Holds (hold 1) the pending reply id: it is not sent until released; or
+ * releases (hold 0) the held reply id: it goes with the next send. Returns
+ * 0, PQ_ENOTFOUND when there is no such pending reply (not held, or held),
+ * PQ_EDB.
+ */
+int pq_outbox_hold(struct pq_store *s, long long id, int hold);
+
+/* The series reply id answers into *series (0 when there is no such reply). Returns 0 or PQ_EDB. */
+int pq_outbox_series(struct pq_store *s, long long id, long long *series);
+
 /* Every reply (id, series, queue, kind, Message-ID, state, attempts, error...) as text or JSON. */
 int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json);
 

@@ -403,8 +403,9 @@ int pq_reply_record(struct pq_store *s, const struct pq_config *c, const struct 
 	if ((ret = pq_reply_compose(s, c, a, &r)) < 0)
 		return ret == PQ_EDB ? ret : 0; /* nothing to answer: no reply */
 	/* a failure reply only once per series and queue (the unique index) */
-	st = pq_store_stmt(s, "INSERT OR IGNORE INTO outbox (series_id, queue, kind, msgid, sender,"
-			      " recipients, message, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+	st = pq_store_stmt(
+		s, "INSERT OR IGNORE INTO outbox (series_id, queue, kind, msgid, sender,"
+		   " recipients, message, created, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (!st) {
 		pq_reply_free(&r);
 		return PQ_EDB;
@@ -417,6 +418,7 @@ int pq_reply_record(struct pq_store *s, const struct pq_config *c, const struct 
 	pq_store_bind_text(st, 6, r.recipients);
 	pq_store_bind_text(st, 7, pq_buf_str(&r.text));
 	sqlite3_bind_int64(st, 8, (long long)a->now);
+	sqlite3_bind_int(st, 9, c->reply.hold != 0);
 	ret = pq_store_step_done(s, st);
 	pq_reply_free(&r);
 	return ret;

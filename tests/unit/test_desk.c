@@ -361,6 +361,34 @@ static void test_actions(long long id)
 		CHECK(strstr(pq_buf_str(&rs.body), "In-Reply-To: &lt;") != NULL);
 		CHECK(strstr(pq_buf_str(&rs.body), HOSTILE) == NULL);
 		pq_desk_response_free(&rs);
+
+		/* hold it, then release it, through the forms; both recorded */
+		pq_buf_reset(&p2);
+		pq_buf_addf(&p2, "/outbox/%lld/hold", reply);
+		ask("POST", p2.ptr, NULL, form.ptr, NULL, cookie.ptr, NULL, &rs);
+		CHECK_INT(rs.status, 303);
+		pq_desk_response_free(&rs);
+		CHECK_INT(fx_num(w.s, "SELECT held FROM outbox WHERE id = ?", reply, NULL), 1);
+		pq_buf_reset(&p2);
+		pq_buf_addf(&p2, "/outbox/%lld", reply);
+		ask("GET", p2.ptr, NULL, NULL, NULL, cookie.ptr, NULL, &rs);
+		CHECK(strstr(pq_buf_str(&rs.body), "<td>held</td>") != NULL);
+		CHECK(strstr(pq_buf_str(&rs.body), "release reply") != NULL);
+		pq_desk_response_free(&rs);
+		pq_buf_reset(&p2);
+		pq_buf_addf(&p2, "/outbox/%lld/release", reply);
+		ask("POST", p2.ptr, NULL, form.ptr, NULL, cookie.ptr, NULL, &rs);
+		CHECK_INT(rs.status, 303);
+		pq_desk_response_free(&rs);
+		ask("POST", p2.ptr, NULL, form.ptr, NULL, cookie.ptr, NULL, &rs);
+		CHECK_INT(rs.status, 404); /* not held any more */
+		pq_desk_response_free(&rs);
+		CHECK_INT(fx_num(w.s, "SELECT held FROM outbox WHERE id = ?", reply, NULL), 0);
+		CHECK_INT(fx_num(w.s,
+				 "SELECT count(*) FROM action WHERE series_id = ? AND what LIKE "
+				 "'% reply'",
+				 id, NULL),
+			  2);
 		pq_buf_free(&p2);
 	}
 

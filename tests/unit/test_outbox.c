@@ -208,6 +208,55 @@ static void test_maildir_dry_run(void)
 	fx_world_close(&w);
 }
 
+/*
+ * [reply] hold = true: every reply waits for a maintainer; one released
+ * goes with the next send, one held again does not; the rest stay.
+ */
+static void test_hold_and_release(void)
+{
+	struct pq_buf report = PQ_BUF_INIT;
+	struct pq_outbox_stats st;
+	struct fx_world w;
+	int64_t now = (int64_t)time(NULL);
+	long long first, second;
+	char *state;
+
+	if (world_with_replies(&w, "hold", "[reply]\n\thold = true\n[smtp]\n\tmaildir = held\n",
+			       2) < 0) {
+		CHECK(0);
+		return;
+	}
+	first = reply_id(&w, 0);
+	second = reply_id(&w, 1);
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM outbox WHERE held = ?", 1, NULL), 2);
+	/* held: not sent, even when forced */
+	CHECK_INT(send_at(&w, now, 1, 0, &st, &report), 0);
+	CHECK_INT(st.sent, 0);
+	/* released: it goes; the other stays */
+	CHECK_INT(pq_outbox_hold(w.s, first, 0), 0);
+	CHECK_INT(pq_outbox_hold(w.s, first, 0), PQ_ENOTFOUND);
+	CHECK_INT(send_at(&w, now, 0, 0, &st, &report), 0);
+	CHECK_INT(st.sent, 1);
+	state = reply_col_state(&w, first);
+	CHECK_STR(state, "sent");
+	free(state);
+	state = reply_col_state(&w, second);
+	CHECK_STR(state, "pending");
+	free(state);
+	/* a sent reply cannot be held; a released one can be held again */
+	CHECK_INT(pq_outbox_hold(w.s, first, 1), PQ_ENOTFOUND);
+	CHECK_INT(pq_outbox_hold(w.s, second, 0), 0);
+	CHECK_INT(pq_outbox_hold(w.s, second, 1), 0);
+	CHECK_INT(send_at(&w, now, 1, 0, &st, &report), 0);
+	CHECK_INT(st.sent, 0);
+	/* the listing says which wait */
+	pq_buf_reset(&report);
+	CHECK_INT(pq_outbox_list(w.s, &report, 1), 0);
+	CHECK(strstr(pq_buf_str(&report), "\"held\": true") != NULL);
+	pq_buf_free(&report);
+	fx_world_close(&w);
+}
+
 /* Without [smtp] the replies stay where they are. */
 static void test_no_smtp_section(void)
 {
@@ -476,6 +525,7 @@ int main(void)
 	CHECK(ready);
 	if (ready) {
 		test_maildir_dry_run();
+		test_hold_and_release();
 		test_no_smtp_section();
 		test_sendmail_accepts();
 		test_sendmail_temporary_failure_backs_off();
