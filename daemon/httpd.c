@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "desk.h"
 #include "error.h"
+#include "store.h"
 #include "repo.h"
 #include "sd.h"
 
@@ -188,7 +189,7 @@ static void job_run(struct job *job, struct worker *w)
 	const struct httpd_host *host = &j->h->host;
 	struct pq_desk_env env = { .config = j->cfg, .now = (long long)time(NULL) };
 	struct pq_repo *repo = NULL;
-	int rc;
+	int rc, snapshot;
 
 	env.store = host->store(w, j->cfg->database);
 	if (!env.store) {
@@ -200,7 +201,13 @@ static void job_run(struct job *job, struct worker *w)
 	if (pq_repo_open(&repo, j->cfg->repository) < 0 && j->action)
 		pq_log(LOG_ERR, "desk: %s", pq_error_last());
 	env.repo = repo;
+	/* a page reads one snapshot: one read transaction for all its
+	 * statements, not a lock taken and dropped by each */
+	snapshot = !j->action && pq_store_begin_read(env.store) == 0;
 	rc = pq_desk_handle(&env, &j->rq, &j->rs);
+	/* commit: a page may have noted when a token was last used */
+	if (snapshot && pq_store_commit(env.store) < 0)
+		pq_store_rollback(env.store);
 	j->handled = 1;
 	if (rc < 0)
 		pq_log(LOG_ERR, "desk: %s %s: %s", j->method, j->path, pq_error_last());

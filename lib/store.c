@@ -143,6 +143,11 @@ int pq_store_begin(struct pq_store *s)
 	return exec(s, "BEGIN IMMEDIATE");
 }
 
+int pq_store_begin_read(struct pq_store *s)
+{
+	return exec(s, "BEGIN DEFERRED");
+}
+
 int pq_store_commit(struct pq_store *s)
 {
 	return exec(s, "COMMIT");

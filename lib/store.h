@@ -30,6 +30,12 @@ int pq_store_schema_version(void);
 int pq_store_begin(struct pq_store *s);
 int pq_store_commit(struct pq_store *s);
 void pq_store_rollback(struct pq_store *s);
+/* A read transaction (BEGIN DEFERRED): the statements up to the next
+ * pq_store_commit() or pq_store_rollback() read one snapshot, and take
+ * the database's locks once instead of once per statement. A write in it
+ * becomes a write transaction, which may fail with SQLITE_BUSY when
+ * another connection wrote since the snapshot was taken. 0 or PQ_EDB. */
+int pq_store_begin_read(struct pq_store *s);
 
 /*
  * The prepared statement for sql, reset and with its bindings cleared. sql
