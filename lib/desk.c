@@ -34,6 +34,8 @@
 /* Path segments the router looks at; more is a 404. */
 #define MAX_SEGMENTS 4
 #define COOKIE "patchq"
+/* Series per growing section of the to-do a page shows (the rest: a link). */
+#define TODO_LIMIT 100
 
 struct ctx {
 	const struct pq_desk_env *env;
@@ -324,7 +326,7 @@ static int todo_page(struct ctx *x)
 {
 	struct pq_todo *t = NULL;
 	struct pq_buf b = PQ_BUF_INIT;
-	int ret = pq_todo_load(x->env->store, x->env->config, &t);
+	int ret = pq_todo_load_some(x->env->store, x->env->config, TODO_LIMIT, &t);
 
 	if (ret == 0 && x->api) {
 		answer(x, 200, JSON);
@@ -506,7 +508,7 @@ out:
 static int todo_feed(struct ctx *x)
 {
 	struct pq_todo *t = NULL;
-	int ret = pq_todo_load(x->env->store, x->env->config, &t);
+	int ret = pq_todo_load_some(x->env->store, x->env->config, TODO_LIMIT, &t);
 
 	if (ret == 0) {
 		answer(x, 200, "application/atom+xml");

@@ -70,36 +70,83 @@ static int read_checked(struct pq_store *s, sqlite3_stmt *st, struct pq_todo_lis
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the to-do");
 }
 
-int pq_todo_waiting(struct pq_store *s, const char *queue, struct pq_todo_list *l)
+/*
+ * The rows of st, whose last parameter (at limit_at) is the LIMIT, then how
+ * many there are in all: count, the same query's count(*) with the same
+ * parameters but the limit (limit 0: all, and the total is what was read).
+ */
+static int read_some(struct pq_store *s, sqlite3_stmt *st, sqlite3_stmt *count, int limit_at,
+		     size_t limit, struct pq_todo_list *l)
 {
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok, c.error"
-		   " FROM series_queue q JOIN series s ON s.id = q.series_id"
-		   " LEFT JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue"
-		   " WHERE q.queue = ? AND q.state = ? ORDER BY q.series_id");
+	long long total;
+	int ret;
 
-	if (!st)
-		return PQ_EDB;
-	pq_store_bind_text(st, 1, queue);
-	pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
-	return read_checked(s, st, l);
+	sqlite3_bind_int64(st, limit_at, limit ? (long long)limit : -1);
+	if ((ret = read_checked(s, st, l)) < 0)
+		return ret;
+	l->total = l->n;
+	if (!limit || l->n < limit)
+		return 0;
+	if ((ret = pq_store_scalar(s, count, &total)) < 0)
+		return ret;
+	l->total = (size_t)total;
+	return 0;
 }
 
-/* Queued or approved on queue, and the latest dry run there failed. */
-static int stopped(struct pq_store *s, const char *queue, struct pq_todo_list *l)
-{
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok, c.error"
-		   " FROM series_queue q JOIN series s ON s.id = q.series_id"
-		   " JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue"
-		   " WHERE q.queue = ?1 AND q.state IN (?2, ?3) AND NOT c.ok ORDER BY q.series_id");
+#define WAITING_FROM                                                                   \
+	" FROM series_queue q JOIN series s ON s.id = q.series_id"                     \
+	" LEFT JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue" \
+	" WHERE q.queue = ?1 AND q.state = ?2"
 
-	if (!st)
+/* The series waiting on queue, oldest first, at most limit (0: all). */
+static int waiting(struct pq_store *s, const char *queue, size_t limit, struct pq_todo_list *l)
+{
+	sqlite3_stmt *st = pq_store_stmt(s,
+					 "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
+					 " c.error" WAITING_FROM " ORDER BY q.series_id LIMIT ?3");
+	sqlite3_stmt *count = pq_store_stmt(s, "SELECT count(*)" WAITING_FROM);
+	int i;
+
+	if (!st || !count)
 		return PQ_EDB;
-	pq_store_bind_text(st, 1, queue);
-	pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
-	pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_APPROVED));
-	return read_checked(s, st, l);
+	for (i = 0; i < 2; i++) {
+		sqlite3_stmt *q = i ? count : st;
+
+		pq_store_bind_text(q, 1, queue);
+		pq_store_bind_text(q, 2, pq_state_name(PQ_STATE_QUEUED));
+	}
+	return read_some(s, st, count, 3, limit, l);
+}
+
+int pq_todo_waiting(struct pq_store *s, const char *queue, struct pq_todo_list *l)
+{
+	return waiting(s, queue, 0, l);
+}
+
+#define STOPPED_FROM                                                              \
+	" FROM series_queue q JOIN series s ON s.id = q.series_id"                \
+	" JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue" \
+	" WHERE q.queue = ?1 AND q.state IN (?2, ?3) AND NOT c.ok"
+
+/* Queued or approved on queue, and the latest dry run there failed; at most limit. */
+static int stopped(struct pq_store *s, const char *queue, size_t limit, struct pq_todo_list *l)
+{
+	sqlite3_stmt *st = pq_store_stmt(s,
+					 "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
+					 " c.error" STOPPED_FROM " ORDER BY q.series_id LIMIT ?4");
+	sqlite3_stmt *count = pq_store_stmt(s, "SELECT count(*)" STOPPED_FROM);
+	int i;
+
+	if (!st || !count)
+		return PQ_EDB;
+	for (i = 0; i < 2; i++) {
+		sqlite3_stmt *q = i ? count : st;
+
+		pq_store_bind_text(q, 1, queue);
+		pq_store_bind_text(q, 2, pq_state_name(PQ_STATE_QUEUED));
+		pq_store_bind_text(q, 3, pq_state_name(PQ_STATE_APPROVED));
+	}
+	return read_some(s, st, count, 4, limit, l);
 }
 
 /* The series on queue, in the order they went in, with the newest message
@@ -294,14 +341,15 @@ static int dropped(struct pq_store *s, struct pq_todo_queue *q)
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading what a rebuild dropped");
 }
 
-static int load_queue(struct pq_store *s, const struct pq_config *c, struct pq_todo_queue *q)
+static int load_queue(struct pq_store *s, const struct pq_config *c, size_t limit,
+		      struct pq_todo_queue *q)
 {
 	long long *ids, *seen;
 	size_t n, i;
 	int ret, yes;
 
-	if ((ret = pq_todo_waiting(s, q->name, &q->waiting)) < 0 ||
-	    (ret = stopped(s, q->name, &q->stopped)) < 0 || (ret = dropped(s, q)) < 0 ||
+	if ((ret = waiting(s, q->name, limit, &q->waiting)) < 0 ||
+	    (ret = stopped(s, q->name, limit, &q->stopped)) < 0 || (ret = dropped(s, q)) < 0 ||
 	    (ret = on_queue(s, q->name, &ids, &seen, &n)) < 0)
 		return ret;
 	ret = new_versions(s, q->name, ids, n, &q->new_versions);
@@ -312,6 +360,9 @@ static int load_queue(struct pq_store *s, const struct pq_config *c, struct pq_t
 	}
 	free(ids);
 	free(seen);
+	q->new_versions.total = q->new_versions.n;
+	q->late_trailers.total = q->late_trailers.n;
+	q->dropped.total = q->dropped.n;
 	return ret;
 }
 
@@ -348,6 +399,12 @@ static int load_replies(struct pq_store *s, struct pq_todo *t)
 
 int pq_todo_load(struct pq_store *s, const struct pq_config *c, struct pq_todo **out)
 {
+	return pq_todo_load_some(s, c, 0, out);
+}
+
+int pq_todo_load_some(struct pq_store *s, const struct pq_config *c, size_t limit,
+		      struct pq_todo **out)
+{
 	struct pq_todo *t;
 	size_t i;
 	int ret = 0;
@@ -361,7 +418,7 @@ int pq_todo_load(struct pq_store *s, const struct pq_config *c, struct pq_todo *
 	for (i = 0; i < c->nqueues; i++)
 		t->queues[i].name = pq_strdup(c->queues[i].name);
 	for (i = 0; i < c->nqueues && ret == 0; i++)
-		ret = load_queue(s, c, &t->queues[i]);
+		ret = load_queue(s, c, limit, &t->queues[i]);
 	if (ret == 0)
 		ret = load_replies(s, t);
 	if (ret < 0) {
@@ -478,7 +535,7 @@ static void write_text(const struct pq_todo *t, struct pq_buf *out)
 				continue;
 			if (!head++)
 				pq_buf_addf(out, "%s%s\n", any++ ? "\n" : "", q->name);
-			pq_buf_addf(out, "  %s (%zu):\n", sections[k].title, l->n);
+			pq_buf_addf(out, "  %s (%zu):\n", sections[k].title, l->total);
 			for (j = 0; j < l->n; j++) {
 				const struct pq_todo_item *it = &l->v[j];
 
@@ -489,6 +546,8 @@ static void write_text(const struct pq_todo *t, struct pq_buf *out)
 					    it->name ? it->name : "(unnamed)",
 					    it->submitter ? it->submitter : "", pq_buf_str(&d));
 			}
+			if (l->total > l->n)
+				pq_buf_addf(out, "  ... and %zu more\n", l->total - l->n);
 		}
 	}
 	if (t->nreplies)
@@ -588,6 +647,13 @@ static void write_json(const struct pq_todo *t, struct pq_buf *out)
 				json_item(&j, (enum section)k, &l->v[n]);
 			pq_json_array_end(&j);
 		}
+		/* how many each section holds, when a limit showed fewer */
+		pq_json_key(&j, "totals");
+		pq_json_object_begin(&j);
+		for (k = 0; k < NSECTIONS; k++)
+			pq_json_kint(&j, sections[k].key,
+				     (int64_t)section_list(q, (enum section)k)->total);
+		pq_json_object_end(&j);
 		pq_json_object_end(&j);
 	}
 	pq_json_array_end(&j);
@@ -675,10 +741,17 @@ static void write_html(const struct pq_todo *t, struct pq_buf *out)
 				    "<h3>%s (%zu)</h3>\n<table class=\"%s\">\n<thead><tr>"
 				    "<th>series</th><th>version</th><th>name</th><th>submitter</th>"
 				    "<th></th></tr></thead>\n<tbody>\n",
-				    sections[k].title, l->n, sections[k].key);
+				    sections[k].title, l->total, sections[k].key);
 			for (n = 0; n < l->n; n++)
 				html_item(out, (enum section)k, &l->v[n]);
 			pq_buf_adds(out, "</tbody>\n</table>\n");
+			if (l->total > l->n) {
+				pq_buf_addf(out, "<p>and %zu more: <a href=\"/series?queue=",
+					    l->total - l->n);
+				pq_html_url(out, q->name);
+				pq_buf_addf(out, "&amp;state=%s\">the list</a></p>\n",
+					    k == WAITING ? "queued" : "approved");
+			}
 		}
 		if (empty)
 			pq_buf_adds(out, "<p>Nothing to do.</p>\n");

@@ -54,6 +54,7 @@ struct pq_todo_item {
 struct pq_todo_list {
 	struct pq_todo_item *v;
 	size_t n;
+	size_t total; /* how many there are: n, or more when a limit cut the list */
 };
 
 struct pq_todo_queue {
@@ -94,6 +95,14 @@ struct pq_todo {
  */
 int pq_todo_load(struct pq_store *s, const struct pq_config *c, struct pq_todo **out);
 
+/*
+ * The same, with at most limit series (0: all) in the waiting and stopped
+ * sections of each queue, the two that grow with a backlog; each list's
+ * total says how many there are. What the desk's front page reads.
+ */
+int pq_todo_load_some(struct pq_store *s, const struct pq_config *c, size_t limit,
+		      struct pq_todo **out);
+
 /* Frees t and all it holds; NULL is fine. */
 void pq_todo_free(struct pq_todo *t);
 
@@ -112,7 +121,8 @@ void pq_todo_list_free(struct pq_todo_list *list);
  * Appends t to out in f. Text: a block per queue with something to do,
  * then the replies ("nothing to do" when all is empty). JSON: {"queues":
  * [{"queue": NAME, "waiting": [...], "new_versions": [...],
- * "late_trailers": [...], "stopped_applying": [...], "dropped": [...]}],
+ * "late_trailers": [...], "stopped_applying": [...], "dropped": [...],
+ * "totals": {SECTION: N, ...}}],
  * "replies": [...]}, every queue present. HTML: a fragment (no page
  * frame), a <section> with an <h2> per queue linking /queues/NAME, a
  * table per section linking /series/ID, every value escaped.

@@ -303,6 +303,24 @@ static void test_todo_sections(void)
 	CHECK(strstr(pq_buf_str(&out), "rule next; dry run: applies") != NULL);
 	pq_todo_free(t);
 
+	/* a limit cuts the growing sections and says how many there are */
+	t = NULL;
+	CHECK_INT(pq_todo_load_some(w.s, w.c, 2, &t), 0);
+	q = todo_queue(t, "rust-next");
+	CHECK(q && q->waiting.n == 2 && q->waiting.total == 3);
+	pq_buf_reset(&out);
+	pq_todo_write(t, PQ_VIEW_TEXT, &out);
+	CHECK(strstr(pq_buf_str(&out), "waiting for approval (3):\n") != NULL);
+	CHECK(strstr(pq_buf_str(&out), "  ... and 1 more\n") != NULL);
+	pq_buf_reset(&out);
+	pq_todo_write(t, PQ_VIEW_HTML, &out);
+	CHECK(strstr(pq_buf_str(&out), "and 1 more: <a href=\"/series?queue=rust-next&amp;"
+				       "state=queued\">") != NULL);
+	pq_buf_reset(&out);
+	pq_todo_write(t, PQ_VIEW_JSON, &out);
+	CHECK(strstr(pq_buf_str(&out), "\"totals\"") != NULL);
+	pq_todo_free(t);
+
 	/* `patchq queue` says what waits there too */
 	pq_buf_reset(&out);
 	CHECK_INT(pq_view_queue(w.s, "rust-fixes", &out, 0), 0);
