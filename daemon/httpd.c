@@ -41,9 +41,10 @@ struct httpd {
 	struct event_base *base;
 	struct evhttp *http;
 	struct httpd_host host;
-	int pending;	 /* jobs out on the workers */
-	int stopped;	 /* httpd_stop() ran */
-	char *unix_path; /* the socket file made here, removed at stop */
+	int pending;	    /* jobs out on the workers */
+	size_t next_reader; /* the reader the next page goes to */
+	int stopped;	    /* httpd_stop() ran */
+	char *unix_path;    /* the socket file made here, removed at stop */
 };
 
 /*
@@ -312,7 +313,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 	j->cfg = h->host.config_hold(h->host.arg, &j->cfg_token);
 	j->job.run = job_run;
 	j->job.done = job_done;
-	if (worker_post(j->action ? h->host.actor : h->host.reader, &j->job) < 0) {
+	if (worker_post(j->action ? h->host.actor
+				  : &h->host.readers[h->next_reader++ % h->host.nreaders],
+			&j->job) < 0) {
 		h->host.config_release(j->cfg_token);
 		job_free(j);
 		send_plain(req, 503, "The desk is stopping.");

@@ -5,7 +5,7 @@
  * The loop only parses and answers: a request becomes a job, and the job
  * calls pq_desk_handle() on a worker thread, with that thread's own
  * database connection. Reads (GET, HEAD, and every method the desk
- * refuses) go to the "http" worker; actions (pq_desk_is_action(): POST)
+ * refuses) go to the "http" workers in turn; actions (pq_desk_is_action(): POST)
  * to the git worker, after or before a pipeline pass but never during one.
  * Each job opens the queue repository (pages read it too: why a series
  * goes where, a queue's tip). The answer is sent back on the loop when the
@@ -44,8 +44,9 @@ struct httpd;
 /* What patchqd lends the server: its workers, its configuration, its connections. */
 struct httpd_host {
 	void *arg;
-	struct worker *reader; /* the http worker */
-	struct worker *actor;  /* the git worker */
+	struct worker *readers; /* the http workers: pages go to them in turn */
+	size_t nreaders;
+	struct worker *actor; /* the git worker */
 	/* on the loop: the configuration in force, held (token) until released */
 	const struct pq_config *(*config_hold)(void *arg, void **token);
 	void (*config_release)(void *token);

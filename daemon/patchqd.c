@@ -12,8 +12,9 @@
  * messages it covers, so kill -9 at any moment loses and repeats nothing.
  *
  * With [http] (or a socket systemd hands over) the loop also serves the
- * desk (httpd.h): a third worker, "http", answers the pages from its own
- * database connection, and the desk's actions run on the git worker.
+ * desk (httpd.h): two more workers, "http", answer the pages in turn, each
+ * from its own database connection, and the desk's actions run on the git
+ * worker.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -57,6 +58,8 @@
 #define BACKOFF_MAX_SEC 300
 /* The pipeline also runs this often, to see queues moved by `patchq approve`. */
 #define PIPELINE_TICK_SEC 60
+/* Worker threads that read the desk's pages, each with its connection (WAL: they read at once). */
+#define HTTP_READERS 2
 /* READY=1 at the latest this long after start, even when a source is slow to answer. */
 #define READY_WAIT_SEC 15
 
@@ -217,8 +220,8 @@ struct daemon {
 	struct conf_ref *cfg;
 	struct job_returns returns;
 	struct event *returns_ev;
-	struct worker ingest, git, http;
-	struct thread_db ingest_db, git_db, http_db;
+	struct worker ingest, git, http[HTTP_READERS];
+	struct thread_db ingest_db, git_db, http_db[HTTP_READERS];
 	struct httpd *httpd; /* NULL: no desk */
 	int listen_fds;	     /* sockets systemd handed over */
 	struct source *sources;
@@ -671,7 +674,8 @@ static int desk_start(struct daemon *d)
 {
 	struct httpd_host host = {
 		.arg = d,
-		.reader = &d->http,
+		.readers = d->http,
+		.nreaders = HTTP_READERS,
 		.actor = &d->git,
 		.config_hold = http_config_hold,
 		.config_release = http_config_release,
@@ -679,11 +683,15 @@ static int desk_start(struct daemon *d)
 		.store_after = http_store_after,
 	};
 
+	size_t i;
+
 	if (!d->cfg->c->has_http && !d->listen_fds)
 		return 0;
-	if (worker_start(&d->http, "http", &d->returns, &d->http_db) < 0) {
-		pq_log(LOG_ERR, "cannot start a thread: %s", strerror(errno));
-		return -1;
+	for (i = 0; i < HTTP_READERS; i++) {
+		if (worker_start(&d->http[i], "http", &d->returns, &d->http_db[i]) < 0) {
+			pq_log(LOG_ERR, "cannot start a thread: %s", strerror(errno));
+			return -1;
+		}
 	}
 	d->httpd = httpd_start(d->base, d->cfg->c, d->listen_fds, &host);
 	return d->httpd ? 0 : -1;
@@ -865,7 +873,8 @@ static void finish(struct daemon *d)
 	httpd_stop(d->httpd);
 	worker_stop(&d->ingest);
 	worker_stop(&d->git);
-	worker_stop(&d->http);
+	for (i = 0; i < HTTP_READERS; i++)
+		worker_stop(&d->http[i]);
 	if (d->base)
 		job_returns_run(&d->returns);
 	httpd_free(d->httpd);
@@ -880,7 +889,8 @@ static void finish(struct daemon *d)
 	}
 	db_close(&d->ingest_db);
 	db_close(&d->git_db);
-	db_close(&d->http_db);
+	for (i = 0; i < HTTP_READERS; i++)
+		db_close(&d->http_db[i]);
 	pipeline_free(&d->pipe);
 	conf_drop(d->cfg);
 }
