@@ -44,6 +44,21 @@ static void cell(struct pq_buf *out, const char *s)
 	pq_buf_adds(out, "</td>");
 }
 
+/* A row of a two-column table: label, then value as text. */
+static void text_row(struct pq_buf *out, const char *label, const char *value)
+{
+	pq_buf_addf(out, "<tr><th>%s</th>", label);
+	cell(out, value);
+	pq_buf_adds(out, "</tr>\n");
+}
+
+static void date_row(struct pq_buf *out, const char *label, long long t)
+{
+	pq_buf_addf(out, "<tr><th>%s</th>", label);
+	date_cell(out, t);
+	pq_buf_adds(out, "</tr>\n");
+}
+
 static void series_link(struct pq_buf *out, long long id, const char *name)
 {
 	pq_buf_addf(out, "<a href=\"/series/%lld\">", id);
@@ -831,24 +846,17 @@ int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct
 	}
 	pq_buf_adds(out, "<table>\n<tr><th>series</th><td>");
 	series_link(out, sqlite3_column_int64(st, 0), pq_store_col_text(st, 1));
-	pq_buf_adds(out, "</td></tr>\n<tr><th>queue</th>");
-	cell(out, pq_store_col_text(st, 2));
-	pq_buf_adds(out, "</tr>\n<tr><th>kind</th>");
-	cell(out, pq_store_col_text(st, 3));
-	pq_buf_adds(out, "</tr>\n<tr><th>state</th>");
-	cell(out, pq_store_col_text(st, 4));
-	pq_buf_addf(out, "</tr>\n<tr><th>attempts</th><td>%d</td></tr>\n<tr><th>last error</th>",
-		    sqlite3_column_int(st, 5));
-	cell(out, pq_store_col_text(st, 6));
-	pq_buf_adds(out, "</tr>\n<tr><th>envelope from</th>");
-	cell(out, pq_store_col_text(st, 7));
-	pq_buf_adds(out, "</tr>\n<tr><th>envelope to</th>");
-	cell(out, pq_store_col_text(st, 8));
-	pq_buf_adds(out, "</tr>\n<tr><th>made</th>");
-	date_cell(out, sqlite3_column_int64(st, 10));
-	pq_buf_adds(out, "</tr>\n<tr><th>sent</th>");
-	date_cell(out, sqlite3_column_int64(st, 11));
-	pq_buf_adds(out, "</tr>\n</table>\n");
+	pq_buf_adds(out, "</td></tr>\n");
+	text_row(out, "queue", pq_store_col_text(st, 2));
+	text_row(out, "kind", pq_store_col_text(st, 3));
+	text_row(out, "state", pq_store_col_text(st, 4));
+	pq_buf_addf(out, "<tr><th>attempts</th><td>%d</td></tr>\n", sqlite3_column_int(st, 5));
+	text_row(out, "last error", pq_store_col_text(st, 6));
+	text_row(out, "envelope from", pq_store_col_text(st, 7));
+	text_row(out, "envelope to", pq_store_col_text(st, 8));
+	date_row(out, "made", sqlite3_column_int64(st, 10));
+	date_row(out, "sent", sqlite3_column_int64(st, 11));
+	pq_buf_adds(out, "</table>\n");
 	reply_form(out, id, pq_store_col_text(st, 4), csrf);
 	pq_buf_adds(out, "<pre class=\"message\">");
 	pq_html_text(out, pq_store_col_text(st, 9));
@@ -878,29 +886,25 @@ int pq_deskpage_message(struct pq_store *s, const char *msgid, int raw, struct p
 		sqlite3_reset(st);
 		return 0;
 	}
-	pq_buf_adds(out, "<table>\n<tr><th>Subject</th>");
-	cell(out, pq_store_col_text(st, 1));
-	pq_buf_adds(out, "</tr>\n<tr><th>From</th><td>");
+	pq_buf_adds(out, "<table>\n");
+	text_row(out, "Subject", pq_store_col_text(st, 1));
+	pq_buf_adds(out, "<tr><th>From</th><td>");
 	pq_html_text(out, pq_store_col_text(st, 2));
 	pq_buf_adds(out, " &lt;");
 	pq_html_text(out, pq_store_col_text(st, 3));
-	pq_buf_adds(out, "&gt;</td></tr>\n<tr><th>Date</th>");
-	cell(out, pq_store_col_text(st, 4));
-	pq_buf_adds(out, "</tr>\n<tr><th>Message-ID</th><td>&lt;");
+	pq_buf_adds(out, "&gt;</td></tr>\n");
+	text_row(out, "Date", pq_store_col_text(st, 4));
+	pq_buf_adds(out, "<tr><th>Message-ID</th><td>&lt;");
 	pq_html_text(out, msgid);
-	pq_buf_adds(out, "&gt;</td></tr>\n<tr><th>Kind</th>");
-	cell(out, pq_store_col_text(st, 5));
-	pq_buf_adds(out, "</tr>\n");
+	pq_buf_adds(out, "&gt;</td></tr>\n");
+	text_row(out, "Kind", pq_store_col_text(st, 5));
 	if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
 		pq_buf_adds(out, "<tr><th>Series</th><td>");
 		series_link(out, sqlite3_column_int64(st, 6), NULL);
 		pq_buf_adds(out, "</td></tr>\n");
 	}
-	if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
-		pq_buf_adds(out, "<tr><th>Error</th>");
-		cell(out, pq_store_col_text(st, 9));
-		pq_buf_adds(out, "</tr>\n");
-	}
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+		text_row(out, "Error", pq_store_col_text(st, 9));
 	pq_buf_adds(out, "</table>\n<p><a href=\"/messages/");
 	pq_html_url(out, msgid);
 	pq_buf_adds(out, "/raw\">raw</a></p>\n<pre class=\"message\">");

@@ -93,18 +93,24 @@ static int read_some(struct pq_store *s, sqlite3_stmt *st, sqlite3_stmt *count, 
 	return 0;
 }
 
-#define WAITING_FROM                                                                   \
-	" FROM series_queue q JOIN series s ON s.id = q.series_id"                     \
-	" LEFT JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue" \
-	" WHERE q.queue = ?1 AND q.state = ?2"
-
-/* The series waiting on queue, oldest first, at most limit (0: all). */
-static int waiting(struct pq_store *s, const char *queue, size_t limit, struct pq_todo_list *l)
+/*
+ * The series on queue in state a (or b, when not NULL) with their rule and
+ * latest dry run there, oldest first, at most limit (0: all); with
+ * failed, only those whose dry run failed.
+ */
+static int checked_list(struct pq_store *s, const char *queue, enum pq_state a,
+			const enum pq_state *b, int failed, size_t limit, struct pq_todo_list *l)
 {
+#define CHECKED_FROM                                                                       \
+	" FROM series_queue q JOIN series s ON s.id = q.series_id"                         \
+	" LEFT JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue"     \
+	" WHERE q.queue = ?1 AND q.state IN (?2, ?3) AND (NOT ?4 OR (c.ok IS NOT NULL AND" \
+	" NOT c.ok))"
 	sqlite3_stmt *st = pq_store_stmt(s,
 					 "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
-					 " c.error" WAITING_FROM " ORDER BY q.series_id LIMIT ?3");
-	sqlite3_stmt *count = pq_store_stmt(s, "SELECT count(*)" WAITING_FROM);
+					 " c.error" CHECKED_FROM " ORDER BY q.series_id LIMIT ?5");
+	sqlite3_stmt *count = pq_store_stmt(s, "SELECT count(*)" CHECKED_FROM);
+#undef CHECKED_FROM
 	int i;
 
 	if (!st || !count)
@@ -113,9 +119,17 @@ static int waiting(struct pq_store *s, const char *queue, size_t limit, struct p
 		sqlite3_stmt *q = i ? count : st;
 
 		pq_store_bind_text(q, 1, queue);
-		pq_store_bind_text(q, 2, pq_state_name(PQ_STATE_QUEUED));
+		pq_store_bind_text(q, 2, pq_state_name(a));
+		pq_store_bind_text(q, 3, pq_state_name(b ? *b : a));
+		sqlite3_bind_int(q, 4, failed);
 	}
-	return read_some(s, st, count, 3, limit, l);
+	return read_some(s, st, count, 5, limit, l);
+}
+
+/* The series waiting on queue, oldest first, at most limit (0: all). */
+static int waiting(struct pq_store *s, const char *queue, size_t limit, struct pq_todo_list *l)
+{
+	return checked_list(s, queue, PQ_STATE_QUEUED, NULL, 0, limit, l);
 }
 
 int pq_todo_waiting(struct pq_store *s, const char *queue, struct pq_todo_list *l)
@@ -123,30 +137,12 @@ int pq_todo_waiting(struct pq_store *s, const char *queue, struct pq_todo_list *
 	return waiting(s, queue, 0, l);
 }
 
-#define STOPPED_FROM                                                              \
-	" FROM series_queue q JOIN series s ON s.id = q.series_id"                \
-	" JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue" \
-	" WHERE q.queue = ?1 AND q.state IN (?2, ?3) AND NOT c.ok"
-
 /* Queued or approved on queue, and the latest dry run there failed; at most limit. */
 static int stopped(struct pq_store *s, const char *queue, size_t limit, struct pq_todo_list *l)
 {
-	sqlite3_stmt *st = pq_store_stmt(s,
-					 "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
-					 " c.error" STOPPED_FROM " ORDER BY q.series_id LIMIT ?4");
-	sqlite3_stmt *count = pq_store_stmt(s, "SELECT count(*)" STOPPED_FROM);
-	int i;
+	static const enum pq_state approved = PQ_STATE_APPROVED;
 
-	if (!st || !count)
-		return PQ_EDB;
-	for (i = 0; i < 2; i++) {
-		sqlite3_stmt *q = i ? count : st;
-
-		pq_store_bind_text(q, 1, queue);
-		pq_store_bind_text(q, 2, pq_state_name(PQ_STATE_QUEUED));
-		pq_store_bind_text(q, 3, pq_state_name(PQ_STATE_APPROVED));
-	}
-	return read_some(s, st, count, 4, limit, l);
+	return checked_list(s, queue, PQ_STATE_QUEUED, &approved, 1, limit, l);
 }
 
 /* The series on queue, in the order they went in, with the newest message

@@ -13,17 +13,11 @@
 
 #include <git2.h>
 
+#include "fuzz.h"
 #include "buf.h"
 #include "diagnose.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define NEED(cond)                        \
-	do {                              \
-		if (!(cond))              \
-			__builtin_trap(); \
-	} while (0)
 
 static git_repository *repo;
 static git_tree *tree;

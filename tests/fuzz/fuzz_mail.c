@@ -12,6 +12,7 @@
 
 #include <git2.h>
 
+#include "fuzz.h"
 #include "buf.h"
 #include "error.h"
 #include "header.h"
@@ -22,13 +23,6 @@
 #include "../unit/utf8_oracle.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define NEED(cond)                        \
-	do {                              \
-		if (!(cond))              \
-			__builtin_trap(); \
-	} while (0)
 
 static void need_str(const char *s)
 {

@@ -71,8 +71,7 @@ int main(void)
 		/* libetpan copies the text after ALERT and PARSE: there must be one */
 		"2 OK [ALERT]",
 		"2 OK [PARSE] ",
-		"\x8a"
-		"2 OK [ALERT]",
+		"\2122 OK [ALERT]", /* \212: a byte no tag has */
 		/* and leading blanks */
 		" *\tOK [BADCHARSET (LOGIN",
 	};
