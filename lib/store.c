@@ -188,12 +188,14 @@ sqlite3_stmt *pq_store_stmt(struct pq_store *s, const char *sql)
 
 int pq_store_step_done(struct pq_store *s, sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = sqlite3_step(st), ret = 0;
 
+	/* the message first: a reset may change it; then the reset, so that the
+	 * statement can be bound and used again even after an error */
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return pq_store_error(s, sqlite3_sql(st));
+		ret = pq_store_error(s, sqlite3_sql(st));
 	sqlite3_reset(st);
-	return 0;
+	return ret;
 }
 
 long long pq_store_last_id(struct pq_store *s)

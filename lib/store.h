@@ -44,7 +44,8 @@ int pq_store_begin_read(struct pq_store *s);
  */
 sqlite3_stmt *pq_store_stmt(struct pq_store *s, const char *sql);
 
-/* Runs a statement to completion (SQLITE_DONE). Returns 0 or PQ_EDB. */
+/* Runs a statement to completion (SQLITE_DONE) and resets it, whatever happened (so it
+ * can be used again). Returns 0 or PQ_EDB. */
 int pq_store_step_done(struct pq_store *s, sqlite3_stmt *st);
 
 /* The id of the last inserted row. */
