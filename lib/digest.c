@@ -38,6 +38,18 @@ void pq_digest_end(struct pq_digest *d, unsigned char out[PQ_DIGEST_LEN])
 	d->ctx = NULL;
 }
 
+void pq_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 void pq_digest(unsigned char out[PQ_DIGEST_LEN], const void *data, size_t len)
 {
 	unsigned int n = 0;

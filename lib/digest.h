@@ -23,4 +23,7 @@ void pq_digest_end(struct pq_digest *d, unsigned char out[PQ_DIGEST_LEN]);
 /* The digest of len bytes at data, in one call. */
 void pq_digest(unsigned char out[PQ_DIGEST_LEN], const void *data, size_t len);
 
+/* Writes b[0..n) as 2n lower-case hex digits and a NUL to out (2n + 1 bytes). */
+void pq_hex(const unsigned char *b, size_t n, char *out);
+
 #endif

@@ -1285,10 +1285,8 @@ static void derive_msgid(struct pq_mail *m)
 {
 	char hex[2 * DERIVED_ID_BYTES + 1];
 	struct pq_buf id = PQ_BUF_INIT;
-	size_t i;
 
-	for (i = 0; i < DERIVED_ID_BYTES; i++)
-		snprintf(hex + 2 * i, 3, "%02x", m->content_hash[i]);
+	pq_hex(m->content_hash, DERIVED_ID_BYTES, hex);
 	pq_buf_addf(&id, "%s@patchq.invalid", hex);
 	free(m->msgid);
 	m->msgid = pq_buf_detach(&id);

@@ -11,24 +11,12 @@
 #include "digest.h"
 #include "error.h"
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static void hash_hex(const char *token, char out[PQ_TOKEN_HEX + 1])
 {
 	unsigned char d[PQ_DIGEST_LEN];
 
 	pq_digest(d, token, strlen(token));
-	hex(d, sizeof(d), out);
+	pq_hex(d, sizeof(d), out);
 }
 
 int pq_token_new(struct pq_store *s, const char *name, long long now, char out[PQ_TOKEN_HEX + 1])
@@ -47,7 +35,7 @@ int pq_token_new(struct pq_store *s, const char *name, long long now, char out[P
 			return pq_error_set(PQ_EINVAL, "a token's name has no control characters");
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		return pq_error_set(PQ_EIO, "no randomness for a token");
-	hex(raw, sizeof(raw), out);
+	pq_hex(raw, sizeof(raw), out);
 	hash_hex(out, h);
 	st = pq_store_stmt(s, "INSERT INTO token (name, hash, created) VALUES (?, ?, ?)");
 	if (!st)
@@ -138,7 +126,7 @@ void pq_token_csrf(const char *token, char out[PQ_TOKEN_HEX + 1])
 	pq_digest_add(&d, "patchq-csrf\n", 12);
 	pq_digest_add(&d, token, strlen(token));
 	pq_digest_end(&d, b);
-	hex(b, sizeof(b), out);
+	pq_hex(b, sizeof(b), out);
 }
 
 int pq_token_equal(const char *a, const char *b)
