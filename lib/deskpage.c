@@ -15,6 +15,7 @@
 #include "html.h"
 #include "outbox.h"
 #include "series.h"
+#include "state.h"
 #include "todo.h"
 #include "triage.h"
 
@@ -653,11 +654,14 @@ int pq_deskpage_queue(struct pq_store *s, const struct pq_config *c, struct pq_r
 	st = pq_store_stmt(
 		s, "SELECT q.series_id, s.name || ' (v' || s.version || ')', q.state,"
 		   " q.rule, q.reason FROM series_queue q JOIN series s ON s.id = q.series_id"
-		   " WHERE q.queue = ? AND q.state IN ('queued', 'approved', 'failed')"
+		   " WHERE q.queue = ? AND q.state IN (?, ?, ?)"
 		   " ORDER BY q.series_id DESC LIMIT 200");
 	if (!st)
 		return PQ_EDB;
 	pq_store_bind_text(st, 1, q->name);
+	pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
+	pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_APPROVED));
+	pq_store_bind_text(st, 4, pq_state_name(PQ_STATE_FAILED));
 	rows_table(out, st, "Waiting or failed", "series|state|rule|reason", "Sttt");
 	return 0;
 }

@@ -746,7 +746,8 @@ static void write_html(const struct pq_todo *t, struct pq_buf *out)
 					    l->total - l->n);
 				pq_html_url(out, q->name);
 				pq_buf_addf(out, "&amp;state=%s\">the list</a></p>\n",
-					    k == WAITING ? "queued" : "approved");
+					    pq_state_name(k == WAITING ? PQ_STATE_QUEUED
+								       : PQ_STATE_APPROVED));
 			}
 		}
 		if (empty)
