@@ -508,17 +508,12 @@ static int cmd_apply(struct pq_store *s, const struct pq_config *c, struct pq_re
 static int cmd_reply_action(struct pq_store *s, const struct pq_config *c, const char *what,
 			    long long id)
 {
-	struct pq_buf action = PQ_BUF_INIT, reply = PQ_BUF_INIT;
-	long long series;
-	int ret = !strcmp(what, "retry") ? pq_outbox_retry(s, id)
-					 : pq_outbox_hold(s, id, !strcmp(what, "hold"));
+	struct pq_buf who = PQ_BUF_INIT;
+	int ret;
 
-	pq_buf_addf(&action, "%s reply", what);
-	pq_buf_addf(&reply, "reply %lld", id);
-	if (ret == 0 && (ret = pq_outbox_series(s, id, &series)) == 0)
-		ret = record(s, c, series, NULL, action.ptr, reply.ptr);
-	pq_buf_free(&action);
-	pq_buf_free(&reply);
+	cli_who(c, &who);
+	ret = pq_outbox_act(s, id, what, pq_buf_str(&who), (long long)time(NULL));
+	pq_buf_free(&who);
 	if (ret < 0)
 		return fail("outbox");
 	printf("reply %lld %s\n", id,

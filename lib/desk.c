@@ -677,22 +677,13 @@ static int rebuild_action(struct ctx *x, const char *name)
 /* retry, hold or release reply id, recorded on its series. */
 static int reply_action(struct ctx *x, long long id, const char *what)
 {
-	struct pq_buf report = PQ_BUF_INIT, action = PQ_BUF_INIT, reply = PQ_BUF_INIT;
-	long long series = 0;
-	int ret = !strcmp(what, "retry") ? pq_outbox_retry(x->env->store, id)
-					 : pq_outbox_hold(x->env->store, id, !strcmp(what, "hold"));
+	struct pq_buf report = PQ_BUF_INIT, back = PQ_BUF_INIT;
+	int ret = pq_outbox_act(x->env->store, id, what, x->who, x->env->now);
 
-	pq_buf_addf(&action, "%s reply", what);
-	pq_buf_addf(&reply, "reply %lld", id);
-	if (ret == 0 && (ret = pq_outbox_series(x->env->store, id, &series)) == 0)
-		ret = pq_token_record(x->env->store, series, NULL, action.ptr, x->who, reply.ptr,
-				      x->env->now);
-	pq_buf_reset(&reply);
-	pq_buf_addf(&reply, "/outbox/%lld", id);
-	ret = acted(x, ret, &report, reply.ptr);
+	pq_buf_addf(&back, "/outbox/%lld", id);
+	ret = acted(x, ret, &report, back.ptr);
 	pq_buf_free(&report);
-	pq_buf_free(&action);
-	pq_buf_free(&reply);
+	pq_buf_free(&back);
 	return ret;
 }
 

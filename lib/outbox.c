@@ -21,6 +21,7 @@
 #include "smtp.h"
 #include "state.h"
 #include "stop.h"
+#include "token.h"
 
 /* The wait after a temporary failure: a minute, doubling, at most six hours. */
 #define RETRY_FIRST 60
@@ -328,15 +329,34 @@ int pq_outbox_hold(struct pq_store *s, long long id, int hold)
 	return 0;
 }
 
-int pq_outbox_series(struct pq_store *s, long long id, long long *series)
+int pq_outbox_act(struct pq_store *s, long long id, const char *what, const char *who,
+		  long long now)
 {
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT series_id FROM outbox WHERE id = ?");
+	sqlite3_stmt *st;
+	struct pq_buf action = PQ_BUF_INIT, reply = PQ_BUF_INIT;
+	long long series;
+	int ret;
 
-	*series = 0;
+	if (!strcmp(what, "retry"))
+		ret = pq_outbox_retry(s, id);
+	else if (!strcmp(what, "hold") || !strcmp(what, "release"))
+		ret = pq_outbox_hold(s, id, !strcmp(what, "hold"));
+	else
+		return pq_error_set(PQ_EINVAL, "no action \"%s\" on a reply", what);
+	if (ret < 0)
+		return ret;
+	st = pq_store_stmt(s, "SELECT series_id FROM outbox WHERE id = ?");
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
-	return pq_store_scalar(s, st, series);
+	if ((ret = pq_store_scalar(s, st, &series)) < 0)
+		return ret;
+	pq_buf_addf(&action, "%s reply", what);
+	pq_buf_addf(&reply, "reply %lld", id);
+	ret = pq_token_record(s, series, NULL, action.ptr, who, reply.ptr, now);
+	pq_buf_free(&action);
+	pq_buf_free(&reply);
+	return ret;
 }
 
 int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json)

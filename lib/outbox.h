@@ -52,8 +52,15 @@ int pq_outbox_retry(struct pq_store *s, long long id);
  */
 int pq_outbox_hold(struct pq_store *s, long long id, int hold);
 
-/* The series reply id answers into *series (0 when there is no such reply). Returns 0 or PQ_EDB. */
-int pq_outbox_series(struct pq_store *s, long long id, long long *series);
+/*
+ * A maintainer's action on reply id, from the CLI or the desk: what is
+ * "retry" (pq_outbox_retry()), "hold" or "release" (pq_outbox_hold()),
+ * done and recorded (token.h) on the reply's series as "WHAT reply" by
+ * who at now. Returns 0, PQ_EINVAL for another what, PQ_ENOTFOUND (no
+ * such reply in a state the action applies to: nothing done), PQ_EDB.
+ */
+int pq_outbox_act(struct pq_store *s, long long id, const char *what, const char *who,
+		  long long now);
 
 /* Every reply (id, series, queue, kind, Message-ID, state, attempts, error...) as text or JSON. */
 int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json);
