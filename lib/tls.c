@@ -350,6 +350,25 @@ static void guard_failed(struct guard *g, ssize_t r, time_t wait, const struct t
 		g->fail = PQ_TLS_CLOSED;
 }
 
+/*
+ * Before a read or write: -1 when the stream failed already or the
+ * operation's deadline passed; else 0, the inner stream's timeout set to
+ * the wait allowed (*wait) and *start the time the wait begins.
+ */
+static int guard_begin(struct guard *g, time_t *wait, struct timespec *start)
+{
+	if (g->fail)
+		return -1;
+	*wait = guard_wait(g);
+	if (*wait == 0) {
+		g->fail = PQ_TLS_DEADLINE;
+		return -1;
+	}
+	mailstream_low_set_timeout(g->inner, *wait);
+	clock_gettime(CLOCK_MONOTONIC, start);
+	return 0;
+}
+
 static ssize_t guard_read(mailstream_low *s, void *buf, size_t count)
 {
 	struct guard *g = s->data;
@@ -357,15 +376,8 @@ static ssize_t guard_read(mailstream_low *s, void *buf, size_t count)
 	time_t wait;
 	ssize_t r;
 
-	if (g->fail)
+	if (guard_begin(g, &wait, &start) < 0)
 		return -1;
-	wait = guard_wait(g);
-	if (wait == 0) {
-		g->fail = PQ_TLS_DEADLINE;
-		return -1;
-	}
-	mailstream_low_set_timeout(g->inner, wait);
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	r = mailstream_low_read(g->inner, buf, count);
 	if (r > 0) {
 		if (g->filter != NULL && g->filter(g->filter_arg, buf, (size_t)r) < 0) {
@@ -386,15 +398,8 @@ static ssize_t guard_write(mailstream_low *s, const void *buf, size_t count)
 	time_t wait;
 	ssize_t r;
 
-	if (g->fail)
+	if (guard_begin(g, &wait, &start) < 0)
 		return -1;
-	wait = guard_wait(g);
-	if (wait == 0) {
-		g->fail = PQ_TLS_DEADLINE;
-		return -1;
-	}
-	mailstream_low_set_timeout(g->inner, wait);
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	r = mailstream_low_write(g->inner, buf, count);
 	if (r > 0 || count == 0)
 		return r;
