@@ -26,6 +26,7 @@
 #include "check.h"
 #include "queue_fixture.h"
 
+#include "approval.h"
 #include "state.h"
 #include "triage.h"
 
@@ -291,6 +292,14 @@ static void test_two_queues(void)
 	CHECK_STR(text, tip);
 	free(text);
 	text = fx_log(&w, "%s", "rust-next..rust-dev");
+	CHECK_STR(text, "rust: str: add is_ascii()\nrust: str: add is_empty()");
+	free(text);
+	/* the maintainer approves it on rust-next later: both queues hold it */
+	pq_buf_reset(&report);
+	CHECK_INT(pq_approval_grant(w.s, w.c, w.repo, a, "rust-next", &report), 0);
+	CHECK_TEXT(fx_queue_state(w.s, a, "rust-next"), "applied");
+	CHECK_TEXT(fx_queue_state(w.s, a, "rust-dev"), "applied");
+	text = fx_log(&w, "%s", "base..rust-next");
 	CHECK_STR(text, "rust: str: add is_ascii()\nrust: str: add is_empty()");
 	free(text);
 	/* K matched no rule: left alone, no row */
