@@ -276,7 +276,8 @@ static int stable_from_raw(struct pq_store *s, long long id, struct pq_rules_inp
 			in->stable = pq_rules_stable_address(m.cc);
 	}
 	pq_mail_free(&m);
-	return ret == PQ_ENOTFOUND ? 0 : ret;
+	/* a mail that no longer parses has no header to tell: only the database fails */
+	return ret == PQ_EDB ? ret : 0;
 }
 
 int pq_rules_input_load(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,

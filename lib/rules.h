@@ -63,7 +63,10 @@ struct pq_rules_verdict {
 
 /*
  * Gathers what the rules of c look at for series id, looking up in repo
- * the branches a fixesIn names. Returns 0, PQ_ENOTFOUND, PQ_EDB, or
+ * the branches a fixesIn names. The changed lines per file are counted
+ * (from the stored diffs) only when a rule has minShare; the To/Cc of a
+ * message stored before migration 0012 are read from its raw mail only
+ * when a rule has a stable condition. Returns 0, PQ_ENOTFOUND, PQ_EDB, or
  * PQ_EGIT when the repository cannot be read (in is then empty: a rule
  * never decides on a failure). Free with pq_rules_input_free().
  */
