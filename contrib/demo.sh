@@ -69,14 +69,21 @@ sleep 1
 for f in "$demo"/maildir/new/*; do
 	cp "$f" "$d/inbox/tmp/${f##*/}" && mv "$d/inbox/tmp/${f##*/}" "$d/inbox/new/"
 done
-# until the mail is in, rust-dev took the reviewed series (its reply went
-# out) and the fix waits for approval
+pqd() { build/patchq -c "$d/patchq.conf" "$@"; }
+# until the mail is in, rust-dev took the reviewed series (its reply waits
+# in the outbox, held) and the fix waits for approval
 for _ in $(seq 100); do
-	[ -z "$(ls "$d/inbox/new")" ] && [ -n "$(ls "$d/sent/new" 2>/dev/null)" ] &&
-		grep -q "waits for approval" "$d/patchqd.log" && break
+	[ -z "$(ls "$d/inbox/new")" ] && grep -q "waits for approval" "$d/patchqd.log" &&
+		pqd outbox | grep -q " held " && break
 	sleep 0.2
 done
 cat "$d/patchqd.log"
+echo
+echo "== the reply waits for the maintainer ([reply] hold = true): read, release, send"
+pqd outbox
+held=$(pqd outbox | sed -n 's/^ *\([0-9]*\) .* held .*/\1/p' | head -n 1)
+pqd outbox release "$held"
+pqd outbox send
 echo
 echo "== the reply patchqd sent (dry run: $demo/daemon/sent/new)"
 cat "$d"/sent/new/*

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "config.h"
 #include "error.h"
 #include "ingest.h"
+#include "note.h"
 #include "outbox.h"
 #include "pipeline.h"
 #include "push.h"
@@ -87,14 +89,19 @@ static const char usage_queues[] =
 	"                      do not match\n"
 	"  check SERIES        dry-run the series against every queue and record the\n"
 	"                      result: applies, or the file and hunk that conflict\n"
-	"  apply SERIES --queue Q [--dry-run]\n"
+	"  apply SERIES --queue Q [--dry-run] [--note [N:]TEXT]...\n"
 	"                      apply the series to queue Q: commits built in memory,\n"
-	"                      the branch moved only if every patch applied\n"
+	"                      the branch moved only if every patch applied; each\n"
+	"                      --note N:TEXT goes into patch N's commit message just\n"
+	"                      before the maintainer's Signed-off-by and into the\n"
+	"                      reply, --note TEXT (no number) into the reply only\n"
 	"  approve SERIES --queue Q\n"
 	"                      a maintainer's approval: applies the series to Q, or,\n"
 	"                      when patches are missing, once they arrive (triage)\n"
-	"  reject SERIES [--queue Q] [--reason TEXT]\n"
-	"                      record a rejection (on Q, or everywhere)\n"
+	"  reject SERIES [--queue Q] [--reason TEXT] [--reply]\n"
+	"                      record a rejection (on Q, or everywhere); the series'\n"
+	"                      replies not sent yet are withdrawn; with --reply, one\n"
+	"                      to the list gives the reason\n"
 	"  todo                what waits for the maintainer, per queue: series\n"
 	"                      waiting for approval (rule, dry run), new versions of\n"
 	"                      series on the queue, trailers that arrived after\n"
@@ -115,9 +122,11 @@ static const char usage_queues[] =
 	"                      batch of mail: recover, triage, the rebuilds that are\n"
 	"                      due (a base moved, a newer version), the replies due;\n"
 	"                      exit 1 when a reply failed\n"
-	"\n"
+	"\n";
+
+static const char usage_replies[] =
 	"Replies to the list (composed when a series is applied, or when one a rule\n"
-	"sent to a queue does not apply there; see [reply] and [smtp]):\n"
+	"applies automatically does not apply there; see [reply] and [smtp]):\n"
 	"  outbox              every reply: pending, sent or failed, with attempts and\n"
 	"                      the server's last answer\n"
 	"  outbox send         deliver the pending replies now (due or not) through\n"
@@ -129,6 +138,12 @@ static const char usage_queues[] =
 	"  outbox hold ID      keep a pending reply from going out until released\n"
 	"  outbox release ID   let a held reply go with the next send ([reply] hold =\n"
 	"                      true holds every reply when it is made)\n"
+	"  outbox edit ID      edit a reply not sent yet in $VISUAL or $EDITOR (vi):\n"
+	"                      its Subject and body; the other fields stay\n"
+	"  reply rebase SERIES --queue Q\n"
+	"                      ask the submitter to rebase: the \"does not apply\"\n"
+	"                      reply for a series that failed on Q (or its dry run\n"
+	"                      did); never for your own series\n"
 	"\n"
 	"Maintainers of the desk (patchqd's web pages and API; see [http]):\n"
 	"  token new NAME      make NAME's token for the desk's actions and print it,\n"
@@ -146,6 +161,10 @@ static const char usage_options[] =
 	"  --queue Q           apply, approve, reject: the queue\n"
 	"  --dry-run           apply: check only, move nothing\n"
 	"  --reason TEXT       reject: why, recorded with the rejection\n"
+	"  --reply             reject: a reply to the list with the reason\n"
+	"  --note [N:]TEXT     apply: the maintainer's note on patch N (\"2:[ Reworded\n"
+	"                      the title. - Miguel ]\"), or on the whole series\n"
+	"                      without N:; repeatable; they replace the series' notes\n"
 	"  --state S, --search TEXT, --since DATE, --limit N, --after ID\n"
 	"                      series: filters and pages (see series); with --json\n"
 	"                      and --limit the page is {\"items\": [...], \"next\": ID\n"
@@ -168,6 +187,9 @@ struct options {
 	const char *db;
 	const char *queue;
 	const char *reason;
+	int reply;
+	struct pq_note *notes;
+	size_t nnotes;
 	struct pq_series_filter filter;
 	int paged; /* --limit or --after given */
 	int dry_run;
@@ -458,7 +480,7 @@ static int needs_config(const char *cmd)
 {
 	static const char *const cmds[] = { "why",    "check",	 "apply",   "approve", "reject",
 					    "queue",  "recover", "rebuild", "push",    "triage",
-					    "outbox", "run",	 "todo" };
+					    "outbox", "run",	 "todo",    "reply" };
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -488,6 +510,11 @@ static int cmd_apply(struct pq_store *s, const struct pq_config *c, struct pq_re
 
 	if (!o->queue)
 		die_usage("apply and approve need --queue Q");
+	if (o->nnotes && approve)
+		die_usage("--note goes with apply");
+	/* the notes are the series': recovery and rebuilds make the same commits */
+	if (o->nnotes && !o->dry_run && pq_note_set(s, id, o->notes, o->nnotes) < 0)
+		return fail("apply");
 	ret = approve ? pq_approval_grant(s, c, repo, id, o->queue, &b)
 		      : pq_apply_series(s, c, repo, id, o->queue, o->dry_run, &b);
 	print_buf(&b);
@@ -523,6 +550,85 @@ static int cmd_reply_action(struct pq_store *s, const struct pq_config *c, const
 	return 0;
 }
 
+/* Runs the maintainer's editor on path, as git does: $VISUAL, $EDITOR, vi, through sh. */
+static int run_editor(const char *path)
+{
+	const char *ed = getenv("VISUAL");
+	pid_t pid;
+	int status;
+
+	if (!ed || !*ed)
+		ed = getenv("EDITOR");
+	if (!ed || !*ed)
+		ed = "vi";
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return pq_error_set(PQ_EIO, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", "$0 \"$1\"", ed, path, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return pq_error_set(PQ_EIO, "waitpid: %s", strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return pq_error_set(PQ_EIO, "the editor (%s) failed: the reply stays as it was",
+				    ed);
+	return 0;
+}
+
+/* outbox edit ID: the reply in the editor, stored when it changed and is fit to go. */
+static int cmd_outbox_edit(struct pq_store *s, const struct pq_config *c, long long id)
+{
+	struct pq_buf text = PQ_BUF_INIT, who = PQ_BUF_INIT, edited = PQ_BUF_INIT;
+	const char *tmpdir = getenv("TMPDIR");
+	char path[PATH_MAX], chunk[4096];
+	FILE *f = NULL;
+	size_t n;
+	int fd = -1, ret, changed = 0;
+
+	if ((ret = pq_outbox_text(s, id, &text)) < 0)
+		return fail("outbox edit");
+	snprintf(path, sizeof(path), "%s/patchq-reply-%lld.XXXXXX.eml",
+		 tmpdir && *tmpdir ? tmpdir : "/tmp", id);
+	if ((fd = mkstemps(path, 4)) < 0 || write(fd, text.ptr, text.len) != (ssize_t)text.len ||
+	    close(fd) < 0) {
+		ret = pq_error_set(PQ_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if ((ret = run_editor(path)) < 0)
+		goto out;
+	if (!(f = fopen(path, "r"))) {
+		ret = pq_error_set(PQ_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		pq_buf_add(&edited, chunk, n);
+	if (ferror(f) || memchr(pq_buf_str(&edited), '\0', edited.len)) {
+		ret = pq_error_set(PQ_EINVAL, "%s: unreadable, or a NUL byte", path);
+		goto out;
+	}
+	cli_who(c, &who);
+	ret = pq_outbox_edit(s, id, pq_buf_str(&edited), pq_buf_str(&who), (long long)time(NULL),
+			     &changed);
+out:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	if (path[0] && strstr(path, "patchq-reply-"))
+		unlink(path);
+	pq_buf_free(&text);
+	pq_buf_free(&who);
+	pq_buf_free(&edited);
+	if (ret < 0)
+		return fail("outbox edit");
+	printf("reply %lld %s\n", id, changed ? "edited (recorded)" : "unchanged");
+	return 0;
+}
+
 static int cmd_outbox(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
 		      const struct options *o)
 {
@@ -537,10 +643,11 @@ static int cmd_outbox(struct pq_store *s, const struct pq_config *c, int argc, c
 	if (argc == 3 &&
 	    (!strcmp(argv[1], "retry") || !strcmp(argv[1], "hold") || !strcmp(argv[1], "release")))
 		return cmd_reply_action(s, c, argv[1], series_arg(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "edit"))
+		return cmd_outbox_edit(s, c, series_arg(argv[2]));
 	if (strcmp(argv[1], "send") || argc != 2)
-		die_usage(
-			"outbox takes nothing, send, preview SERIES, retry ID, hold ID or release "
-			"ID");
+		die_usage("outbox takes nothing, send, preview SERIES, retry ID, hold ID, release "
+			  "ID or edit ID");
 	ret = pq_outbox_send(s, c, (int64_t)time(NULL), 1, 0, &b, &st);
 	print_buf(&b);
 	pq_buf_free(&b);
@@ -548,6 +655,25 @@ static int cmd_outbox(struct pq_store *s, const struct pq_config *c, int argc, c
 		return fail("outbox send");
 	printf("%zu sent, %zu to retry, %zu refused\n", st.sent, st.retry, st.failed);
 	return st.retry || st.failed ? 1 : 0;
+}
+
+/* reply rebase SERIES --queue Q: the "please rebase" a maintainer asks for, recorded. */
+static int cmd_reply(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
+		     const struct options *o)
+{
+	long long id, reply;
+
+	if (argc != 3 || strcmp(argv[1], "rebase"))
+		die_usage("reply takes rebase SERIES --queue Q");
+	if (!o->queue)
+		die_usage("reply rebase needs --queue Q");
+	id = series_arg(argv[2]);
+	if (pq_apply_reply_rebase(s, c, id, o->queue, (int64_t)time(NULL), &reply) < 0 ||
+	    record(s, c, id, o->queue, "ask to rebase", NULL) < 0)
+		return fail("reply rebase");
+	printf("reply %lld asks to rebase series %lld on %s%s\n", reply, id, o->queue,
+	       c->reply.hold ? ", held until released (patchq outbox release)" : "");
+	return 0;
 }
 
 /* One pipeline pass, as patchqd runs it after each batch of mail. */
@@ -649,6 +775,8 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 	}
 	if (!strcmp(cmd, "outbox"))
 		return cmd_outbox(s, c, argc, argv, o);
+	if (!strcmp(cmd, "reply"))
+		return cmd_reply(s, c, argc, argv, o);
 	if (!strcmp(cmd, "recover") || !strcmp(cmd, "triage") || !strcmp(cmd, "push"))
 		return run_git_cmd(s, c, argc, argv, o);
 	if (argc != 2)
@@ -662,11 +790,19 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 		return report(pq_view_queue(s, argv[1], &b, o->json), &b, "queue");
 	}
 	if (!strcmp(cmd, "reject")) {
-		if (pq_approval_reject(s, series_arg(argv[1]), o->queue, o->reason) < 0 ||
+		long long reply = 0;
+
+		if ((o->reply ? pq_approval_reject_reply(s, c, series_arg(argv[1]), o->queue,
+							 o->reason, (int64_t)time(NULL), &reply)
+			      : pq_approval_reject(s, series_arg(argv[1]), o->queue, o->reason)) <
+			    0 ||
 		    record(s, c, series_arg(argv[1]), o->queue, "reject", o->reason) < 0)
 			return fail("reject");
 		printf("rejected series %s%s%s\n", argv[1], o->queue ? " on " : "",
 		       o->queue ? o->queue : "");
+		if (reply)
+			printf("reply %lld to the list%s (patchq outbox)\n", reply,
+			       c->reply.hold ? ", held until released" : "");
 		return 0;
 	}
 	return run_git_cmd(s, c, argc, argv, o);
@@ -717,6 +853,8 @@ int main(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "queue", required_argument, NULL, 'Q' },
 		{ "reason", required_argument, NULL, 'r' },
+		{ "reply", no_argument, NULL, 'R' },
+		{ "note", required_argument, NULL, 'N' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "search", required_argument, NULL, 'F' },
@@ -750,6 +888,15 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			o.reason = optarg;
+			break;
+		case 'R':
+			o.reply = 1;
+			break;
+		case 'N':
+			o.notes = pq_reallocarray(o.notes, o.nnotes + 1, sizeof(*o.notes));
+			if (pq_note_parse(optarg, &o.notes[o.nnotes]) < 0)
+				die_usage(pq_error_last());
+			o.nnotes++;
 			break;
 		case 'n':
 			o.dry_run = 1;
@@ -790,6 +937,7 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(usage_queues, stdout);
+			fputs(usage_replies, stdout);
 			fputs(usage_options, stdout);
 			return 0;
 		case 'V':
@@ -816,6 +964,7 @@ int main(int argc, char **argv)
 		return fail("cannot open the database");
 	}
 	status = run(s, conf, argc - optind, argv + optind, &o);
+	pq_note_free(o.notes, o.nnotes);
 	pq_store_close(s);
 	pq_config_free(conf);
 	return status;

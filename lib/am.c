@@ -136,7 +136,7 @@ static void message_with_trailers(struct pq_buf *out, const struct pq_patch *pp,
 	pq_buf_add(out, pp->message.ptr, msglen);
 	if (!sob_last)
 		pq_buf_addc(out, '\n');
-	if (!own->n && (sp->collected.n || o->link || o->signoff))
+	if (!own->n && (sp->collected.n || o->link || o->signoff || o->note))
 		pq_buf_addc(out, '\n');
 	for (i = 0; i < sp->collected.n; i++)
 		add_trailer(out, &sp->collected.v[i]);
@@ -152,6 +152,10 @@ static void message_with_trailers(struct pq_buf *out, const struct pq_patch *pp,
 		}
 		pq_buf_addc(out, '\n');
 	}
+	/* the maintainer's note, where kernel maintainers put theirs: just
+	 * above their Signed-off-by */
+	if (o->note)
+		pq_buf_addf(out, "%s\n", o->note);
 	if (o->signoff)
 		pq_buf_addf(out, "%s\n", pq_buf_str(&sob));
 	pq_buf_free(&sob);

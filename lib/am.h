@@ -19,6 +19,9 @@
 struct pq_am_options {
 	const char *signoff;		/* "Name <email>" to sign off last, or NULL */
 	const char *link;		/* Link: template with %s for the Message-ID, or NULL */
+	const char *note;		/* the maintainer's note on the patch ("[ Reworded.
+					   - Name ]", note.h), last before the sign-off, or
+					   NULL */
 	const struct pq_config *config; /* its [alias] table decides whose trailers
 					   count (pq_am_write()); NULL: none */
 };

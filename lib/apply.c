@@ -17,9 +17,11 @@
 #include "crash.h"
 #include "error.h"
 #include "ingest.h"
+#include "note.h"
 #include "reply.h"
 #include "series.h"
 #include "state.h"
+#include "stop.h"
 
 void pq_apply_plan_free(struct pq_apply_plan *p)
 {
@@ -62,7 +64,8 @@ int pq_apply_plan_load(struct pq_store *s, const struct pq_config *c, long long 
 		       struct pq_apply_plan *p)
 {
 	struct pq_am_options ao = { 0 };
-	size_t i;
+	struct pq_note *notes;
+	size_t i, nnotes;
 	int ret;
 
 	memset(p, 0, sizeof(*p));
@@ -71,6 +74,8 @@ int pq_apply_plan_load(struct pq_store *s, const struct pq_config *c, long long 
 	if (!p->series->complete)
 		return pq_error_set(PQ_EINVAL, "series %lld is incomplete: %d of %d patches", id,
 				    p->series->received, p->series->total);
+	if ((ret = pq_note_load(s, id, &notes, &nnotes)) < 0)
+		return ret;
 	snprintf(p->signoff, sizeof(p->signoff), "%s <%s>", c->committer_name, c->committer_email);
 	ao.signoff = c->signoff ? p->signoff : NULL;
 	ao.link = c->link;
@@ -83,11 +88,14 @@ int pq_apply_plan_load(struct pq_store *s, const struct pq_config *c, long long 
 		struct pq_applier_patch *qp = &p->patches[i];
 		struct pq_am_patch *a = &p->am[i];
 
+		ao.note = pq_note_find(notes, nnotes, sp->index);
 		if ((ret = pq_am_patch_load(s, sp, &ao, a)) < 0)
-			return ret;
+			break;
 		p->n = i + 1;
-		if (!a->patch.diff.len)
-			return pq_error_set(PQ_EINVAL, "<%s> carries no diff", sp->msgid);
+		if (!a->patch.diff.len) {
+			ret = pq_error_set(PQ_EINVAL, "<%s> carries no diff", sp->msgid);
+			break;
+		}
 		pq_buf_addf(&p->messages[i], "%s\n\n%s", a->title, pq_buf_str(&a->message));
 		pq_buf_rtrim(&p->messages[i]);
 		pq_buf_addc(&p->messages[i], '\n');
@@ -101,7 +109,8 @@ int pq_apply_plan_load(struct pq_store *s, const struct pq_config *c, long long 
 		qp->diff = a->patch.diff.ptr;
 		qp->diff_len = a->patch.diff.len;
 	}
-	return 0;
+	pq_note_free(notes, nnotes);
+	return ret;
 }
 
 static int run_queue(const struct pq_config *c, struct pq_repo *repo, const struct pq_queue_conf *q,
@@ -288,21 +297,128 @@ int pq_apply_record_rows(struct pq_store *s, const char *queue, const struct pq_
 	return pq_state_set_series(s, p->series->id, PQ_STATE_APPLIED);
 }
 
+/* Whether the rule that sent series id to queue applies it without approval: 1 or 0 into *yes. */
+static int automatic_rule(struct pq_store *s, const struct pq_config *c, long long id,
+			  const char *queue, int *yes)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT rule FROM series_queue WHERE series_id = ?"
+					    " AND queue = ? AND rule IS NOT NULL");
+	const struct pq_queue_conf *q = pq_config_queue(c, queue);
+	size_t i;
+	int rc;
+
+	*yes = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	rc = sqlite3_step(st);
+	/* a rule no longer in the configuration decides nothing */
+	for (i = 0; rc == SQLITE_ROW && i < c->nrules; i++) {
+		const struct pq_rule_conf *r = &c->rules[i];
+
+		if (strcmp(r->name, pq_store_col_text(st, 0)))
+			continue;
+		*yes = r->automatic != PQ_COND_ANY ? r->automatic == PQ_COND_YES
+						   : q && q->automatic;
+		break;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pq_store_error(s, "series_queue");
+}
+
+int pq_apply_own_series(const struct pq_config *c, const struct pq_series *se)
+{
+	return se->submitter && (pq_config_same_person(c, se->submitter, c->reply.from_email) ||
+				 pq_config_same_person(c, se->submitter, c->committer_email));
+}
+
 /*
  * The reply telling the list that series se does not apply to queue (at
- * tip): only for a queue a rule chose, once per series; in the caller's
- * transaction.
+ * tip): only for a series the rule that chose queue applies automatically
+ * (one waiting for approval is the maintainer's business, not the
+ * list's), never for the maintainer's own series, once per series; in the
+ * caller's transaction.
  */
 int pq_apply_reply_failure(struct pq_store *s, const struct pq_config *c, const char *queue,
 			   const struct pq_series *se, const char *why, const char *tip)
 {
 	struct pq_reply_about a = { .queue = queue, .series = se, .failure = why, .tip = tip };
-	int by_rule, ret;
+	int automatic, ret;
 
-	if ((ret = pq_state_by_rule(s, se->id, queue, &by_rule)) < 0 || !by_rule)
+	if ((ret = automatic_rule(s, c, se->id, queue, &automatic)) < 0 || !automatic ||
+	    pq_apply_own_series(c, se))
 		return ret;
 	a.now = (int64_t)time(NULL);
 	return pq_reply_record(s, c, &a);
+}
+
+int pq_apply_reply_rebase(struct pq_store *s, const struct pq_config *c, long long id,
+			  const char *queue, int64_t now, long long *reply)
+{
+	sqlite3_stmt *st;
+	struct pq_series *se = NULL;
+	struct pq_reply_about a = { .queue = queue, .now = now, .asked = 1 };
+	char *why = NULL, *tip = NULL;
+	int ret, rc;
+
+	*reply = 0;
+	if (!pq_config_queue(c, queue))
+		return pq_error_set(PQ_EINVAL, "no queue \"%s\" in %s", queue, c->path);
+	if ((ret = pq_series_load_conf(s, c, id, 0, &se)) < 0)
+		return ret;
+	if (pq_apply_own_series(c, se)) {
+		ret = pq_error_set(PQ_EINVAL, "series %lld is your own (%s): no mail to yourself",
+				   id, se->submitter);
+		goto out;
+	}
+	/* why: its failure there, else its latest dry run there */
+	st = pq_store_stmt(s, "SELECT reason, NULL FROM series_queue WHERE series_id = ?1"
+			      " AND queue = ?2 AND state = ?3 AND reason IS NOT NULL"
+			      " UNION ALL SELECT error, tip FROM check_result WHERE series_id = ?1"
+			      " AND queue = ?2 AND NOT ok");
+	if (!st) {
+		ret = PQ_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_FAILED));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!why)
+			why = pq_store_col_dup(st, 0);
+		if (!tip && sqlite3_column_type(st, 1) != SQLITE_NULL)
+			tip = pq_store_col_dup(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		ret = pq_store_error(s, "reading why a series does not apply");
+		goto out;
+	}
+	if (!why) {
+		ret = pq_error_set(PQ_EINVAL,
+				   "series %lld did not fail on %s, nor its dry run there"
+				   " (patchq check %lld): nothing to ask",
+				   id, queue, id);
+		goto out;
+	}
+	a.series = se;
+	a.failure = why;
+	a.tip = tip;
+	if ((ret = pq_store_begin(s)) < 0)
+		goto out;
+	if ((ret = pq_reply_record_id(s, c, &a, reply)) < 0) {
+		pq_store_rollback(s);
+		goto out;
+	}
+	if ((ret = pq_store_commit(s)) == 0 && !*reply)
+		ret = pq_error_set(PQ_EEXISTS, "series %lld already has its rebase reply for %s",
+				   id, queue);
+out:
+	free(why);
+	free(tip);
+	pq_series_free(se);
+	return ret;
 }
 
 /* One transaction: the series did not apply to queue at tip, why, and the reply. */
@@ -442,6 +558,35 @@ out:
 	return ret;
 }
 
+/* Dry-runs series id on q (at tip, "" when missing) and records the result; 1 or 0 into *ok. */
+static int check_queue(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		       long long id, const struct pq_queue_conf *q, const char *tip, int *ok)
+{
+	struct pq_buf one = PQ_BUF_INIT;
+	sqlite3_stmt *st;
+	int r;
+
+	*ok = 0;
+	r = pq_apply_series(s, c, repo, id, q->name, 1, &one);
+	pq_buf_free(&one);
+	/* incomplete: nothing to record; a failure of the repository or the
+	 * database is no verdict on the series */
+	if (r < 0 && r != PQ_EGIT && r != PQ_ENOTFOUND)
+		return r;
+	*ok = r == 0;
+	st = pq_store_stmt(s, "INSERT OR REPLACE INTO check_result (series_id, queue, tip,"
+			      " ok, error, checked) VALUES (?, ?, ?, ?, ?, ?)");
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, q->name);
+	pq_store_bind_text(st, 3, tip);
+	sqlite3_bind_int(st, 4, r == 0);
+	pq_store_bind_text(st, 5, r == 0 ? NULL : pq_error_last());
+	sqlite3_bind_int64(st, 6, (long long)time(NULL));
+	return pq_store_step_done(s, st);
+}
+
 int pq_apply_check(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
 		   long long id, struct pq_buf *report)
 {
@@ -449,35 +594,71 @@ int pq_apply_check(struct pq_store *s, const struct pq_config *c, struct pq_repo
 
 	for (i = 0; i < c->nqueues; i++) {
 		const struct pq_queue_conf *q = &c->queues[i];
-		struct pq_buf one = PQ_BUF_INIT;
-		sqlite3_stmt *st;
 		char tip[41] = "";
-		int r;
+		int r, ok;
 
 		if (q->frozen)
 			continue;
 		if ((r = pq_apply_tip(repo, q, tip)) < 0 && r != PQ_ENOTFOUND)
 			return r;
-		r = pq_apply_series(s, c, repo, id, q->name, 1, &one);
-		pq_buf_free(&one);
-		/* incomplete: nothing to record; a failure of the repository or the
-		 * database is no verdict on the series */
-		if (r < 0 && r != PQ_EGIT && r != PQ_ENOTFOUND)
+		if ((r = check_queue(s, c, repo, id, q, tip, &ok)) < 0)
 			return r;
 		pq_buf_addf(report, "%s (%s at %.12s): %s\n", q->name, q->branch,
-			    tip[0] ? tip : "missing", r == 0 ? "applies" : pq_error_last());
-		st = pq_store_stmt(s, "INSERT OR REPLACE INTO check_result (series_id, queue, tip,"
-				      " ok, error, checked) VALUES (?, ?, ?, ?, ?, ?)");
-		if (!st)
-			return PQ_EDB;
-		sqlite3_bind_int64(st, 1, id);
-		pq_store_bind_text(st, 2, q->name);
-		pq_store_bind_text(st, 3, tip);
-		sqlite3_bind_int(st, 4, r == 0);
-		pq_store_bind_text(st, 5, r == 0 ? NULL : pq_error_last());
-		sqlite3_bind_int64(st, 6, (long long)time(NULL));
-		if (pq_store_step_done(s, st) < 0)
-			return PQ_EDB;
+			    tip[0] ? tip : "missing", ok ? "applies" : pq_error_last());
 	}
 	return 0;
+}
+
+int pq_apply_recheck_waiting(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+			     struct pq_buf *report)
+{
+	size_t i, k;
+	int ret = 0;
+
+	for (i = 0; i < c->nqueues && ret != PQ_EDB && !pq_stop_requested(); i++) {
+		const struct pq_queue_conf *q = &c->queues[i];
+		sqlite3_stmt *st;
+		long long *ids = NULL;
+		size_t n = 0;
+		char tip[41] = "";
+		int r;
+
+		if (q->frozen)
+			continue;
+		if ((r = pq_apply_tip(repo, q, tip)) < 0) {
+			if (r != PQ_ENOTFOUND)
+				ret = r;
+			continue;
+		}
+		/* waiting there, complete, and last checked (and applying) on another tip */
+		st = pq_store_stmt(s, "SELECT q.series_id FROM series_queue q"
+				      " JOIN complete_series cs ON cs.id = q.series_id"
+				      " JOIN check_result k ON k.series_id = q.series_id"
+				      " AND k.queue = q.queue WHERE q.queue = ? AND q.state = ?"
+				      " AND k.ok AND k.tip <> ? ORDER BY q.series_id");
+		if (!st)
+			return PQ_EDB;
+		pq_store_bind_text(st, 1, q->name);
+		pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
+		pq_store_bind_text(st, 3, tip);
+		if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
+			return ret;
+		for (k = 0; k < n && !pq_stop_requested(); k++) {
+			int ok;
+
+			if ((r = check_queue(s, c, repo, ids[k], q, tip, &ok)) < 0) {
+				ret = r;
+				break;
+			}
+			/* the maintainer's to-do and this line say it; the list hears nothing */
+			if (!ok)
+				pq_buf_addf(report,
+					    "series %lld: no longer applies to %s since it moved"
+					    " to %.12s (%s); it waits for approval: in the to-do,"
+					    " no mail to the list\n",
+					    ids[k], q->name, tip, pq_error_last());
+		}
+		free(ids);
+	}
+	return ret;
 }

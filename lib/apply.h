@@ -16,6 +16,8 @@
 #ifndef PQ_APPLY_H
 #define PQ_APPLY_H
 
+#include <stdint.h>
+
 #include "am.h"
 #include "applier.h"
 #include "buf.h"
@@ -46,6 +48,17 @@ int pq_apply_series(struct pq_store *s, const struct pq_config *c, struct pq_rep
  */
 int pq_apply_check(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
 		   long long id, struct pq_buf *report);
+
+/*
+ * When a queue moved: every complete series waiting there for approval
+ * whose last dry run applied on another tip is dry-run again on the tip
+ * and the result recorded (the to-do's "stopped applying"); one that no
+ * longer applies gets a line in report (the daemon's log), and no reply
+ * to the list. A stop request (stop.h) ends it early. Returns 0, PQ_EDB,
+ * or the repository's error.
+ */
+int pq_apply_recheck_waiting(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+			     struct pq_buf *report);
 
 /* The tip of q's branch, or of its base when the branch does not exist yet. As pq_repo_tip(). */
 int pq_apply_tip(struct pq_repo *repo, const struct pq_queue_conf *q, char tip[41]);
@@ -112,10 +125,27 @@ int pq_apply_record_applied(struct pq_store *s, const struct pq_config *c, const
 
 /*
  * The reply telling the list that series se does not apply to queue at
- * tip (why: file and hunk): only for a queue a rule chose, once per
- * series; in the caller's transaction. Returns 0 or PQ_EDB.
+ * tip (why: file and hunk): only for a series the rule that chose queue
+ * applies automatically (one waiting for a maintainer's approval gets no
+ * mail), never for the maintainer's own series (pq_apply_own_series()),
+ * once per series; in the caller's transaction. Returns 0 or PQ_EDB.
  */
 int pq_apply_reply_failure(struct pq_store *s, const struct pq_config *c, const char *queue,
 			   const struct pq_series *se, const char *why, const char *tip);
+
+/*
+ * A maintainer asks for the "please rebase" reply of series id on queue
+ * (`patchq reply rebase`): composed from its failure there, or its latest
+ * failed dry run, and put in the outbox (held with [reply] hold) even
+ * where the queue sends no replies; its id into *reply. Returns 0,
+ * PQ_EINVAL (an unknown queue; the series is the maintainer's own; it did
+ * not fail there), PQ_EEXISTS (it already has one for that queue),
+ * PQ_ENOTFOUND (no such series, or no mail to answer), PQ_EDB.
+ */
+int pq_apply_reply_rebase(struct pq_store *s, const struct pq_config *c, long long id,
+			  const char *queue, int64_t now, long long *reply);
+
+/* 1 when series se was sent by the maintainer (the reply's From or the committer). */
+int pq_apply_own_series(const struct pq_config *c, const struct pq_series *se);
 
 #endif

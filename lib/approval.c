@@ -1,26 +1,92 @@
 /* approval: a maintainer's decisions on a series (see approval.h). */
 #include "approval.h"
 
+#include <stdlib.h>
+
+#include "alloc.h"
 #include "apply.h"
 #include "error.h"
+#include "outbox.h"
+#include "reply.h"
 #include "series.h"
 #include "state.h"
 
-int pq_approval_reject(struct pq_store *s, long long id, const char *queue, const char *reason)
+/* The queue a rejection reply of series id is about: the first it was taken for. */
+static char *first_queue(struct pq_store *s, long long id)
 {
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT queue FROM series_queue WHERE series_id = ? ORDER BY rowid");
+	char *q = NULL;
+
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		q = pq_store_col_dup(st, 0);
+	sqlite3_reset(st);
+	return q;
+}
+
+/*
+ * The rejection, the withdrawal of the series' unsent replies (there, or
+ * everywhere) and, with c, the reply saying so: one transaction.
+ */
+static int reject(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
+		  const char *reason, int64_t now, long long *reply)
+{
+	struct pq_reply_about a = { .rejected = reason, .now = now, .asked = 1 };
+	struct pq_series *se = NULL;
+	char *about = NULL;
 	int ret;
 
+	if (c) {
+		if (!reason || !*reason)
+			return pq_error_set(PQ_EINVAL, "a rejection's reply needs its --reason");
+		if (queue && !pq_config_queue(c, queue))
+			return pq_error_set(PQ_EINVAL, "no queue \"%s\" in %s", queue, c->path);
+		about = queue ? pq_strdup(queue) : first_queue(s, id);
+		if (!about)
+			return pq_error_set(PQ_EINVAL,
+					    "series %lld was taken for no queue: give the"
+					    " --queue the reply is about",
+					    id);
+		if ((ret = pq_series_load_conf(s, c, id, 0, &se)) < 0)
+			goto out;
+		a.series = se;
+		a.queue = about;
+	}
 	if ((ret = pq_store_begin(s)) < 0)
-		return ret;
+		goto out;
 	ret = queue ? pq_state_set_queue(s, id, queue, PQ_STATE_REJECTED, reason, NULL, 0)
 		    : pq_state_reject_everywhere(s, id, reason);
 	if (!ret)
 		ret = pq_state_set_series(s, id, PQ_STATE_REJECTED);
+	/* what was to go out about it no longer goes (a "please rebase") */
+	if (!ret)
+		ret = pq_outbox_withdraw(s, id, queue, NULL);
+	if (!ret && c)
+		ret = pq_reply_record_id(s, c, &a, reply);
 	if (ret < 0) {
 		pq_store_rollback(s);
-		return ret;
+		goto out;
 	}
-	return pq_store_commit(s);
+	ret = pq_store_commit(s);
+out:
+	pq_series_free(se);
+	free(about);
+	return ret;
+}
+
+int pq_approval_reject(struct pq_store *s, long long id, const char *queue, const char *reason)
+{
+	return reject(s, NULL, id, queue, reason, 0, NULL);
+}
+
+int pq_approval_reject_reply(struct pq_store *s, const struct pq_config *c, long long id,
+			     const char *queue, const char *reason, int64_t now, long long *reply)
+{
+	*reply = 0;
+	return reject(s, c, id, queue, reason, now, reply);
 }
 
 int pq_approval_grant(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,

@@ -9,6 +9,8 @@
 #ifndef PQ_APPROVAL_H
 #define PQ_APPROVAL_H
 
+#include <stdint.h>
+
 #include "buf.h"
 #include "config.h"
 #include "repo.h"
@@ -22,9 +24,25 @@
 int pq_approval_grant(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
 		      long long id, const char *queue, struct pq_buf *report);
 
-/* Records a maintainer's rejection of series id (on queue, or on every
- * queue it was taken for when queue is NULL) with an optional reason.
- * Returns 0 or PQ_EDB. */
+/*
+ * Records a maintainer's rejection of series id (on queue, or on every
+ * queue it was taken for when queue is NULL) with an optional reason, and
+ * withdraws the series' replies not sent yet there (pq_outbox_withdraw():
+ * a "please rebase" never goes out after the rejection). Returns 0 or
+ * PQ_EDB.
+ */
 int pq_approval_reject(struct pq_store *s, long long id, const char *queue, const char *reason);
+
+/*
+ * As pq_approval_reject(), and in the same transaction a reply to the
+ * list with the reason (`patchq reject --reply`), about queue or else the
+ * first queue the series was taken for; it goes through the outbox (held
+ * with [reply] hold) even where the queue sends no replies. Its id into
+ * *reply. Returns 0, PQ_EINVAL (no reason, an unknown queue, a series
+ * taken for no queue and no queue given), PQ_ENOTFOUND (no such series or
+ * no mail to answer), PQ_EDB.
+ */
+int pq_approval_reject_reply(struct pq_store *s, const struct pq_config *c, long long id,
+			     const char *queue, const char *reason, int64_t now, long long *reply);
 
 #endif

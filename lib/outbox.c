@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "crash.h"
 #include "error.h"
+#include "header.h"
 #include "json.h"
 #include "reply.h"
 #include "series.h"
@@ -329,6 +330,288 @@ int pq_outbox_hold(struct pq_store *s, long long id, int hold)
 	return 0;
 }
 
+int pq_outbox_withdraw(struct pq_store *s, long long series, const char *queue, size_t *n)
+{
+	sqlite3_stmt *st = pq_store_stmt(s,
+					 "UPDATE outbox SET state = 'withdrawn', held = 0"
+					 " WHERE series_id = ?1 AND state IN ('pending', 'failed')"
+					 " AND (?2 IS NULL OR queue = ?2)");
+	int ret;
+
+	if (n)
+		*n = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, series);
+	pq_store_bind_text(st, 2, queue);
+	if ((ret = pq_store_step_done(s, st)) == 0 && n)
+		*n = (size_t)sqlite3_changes(sqlite3_db_handle(st));
+	return ret;
+}
+
+int pq_outbox_text(struct pq_store *s, long long id, struct pq_buf *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT state, message FROM outbox WHERE id = ?");
+	int ret = 0, rc;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && (!strcmp(pq_store_col_text(st, 0), "pending") ||
+				 !strcmp(pq_store_col_text(st, 0), "failed")))
+		pq_buf_adds(out, pq_store_col_text(st, 1));
+	else if (rc == SQLITE_ROW)
+		ret = pq_error_set(PQ_EINVAL, "reply %lld is %s: it can no longer be changed", id,
+				   pq_store_col_text(st, 0));
+	else if (rc == SQLITE_DONE)
+		ret = pq_error_set(PQ_ENOTFOUND, "no reply %lld in the outbox", id);
+	else
+		ret = pq_store_error(s, "reading the outbox");
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* Length of the valid UTF-8 sequence at p (at most len bytes), 0 when invalid. */
+static size_t utf8_len(const unsigned char *p, size_t len)
+{
+	size_t n, i;
+	unsigned cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* The header block of mail text (up to and with its last field's LF) and where the body starts. */
+static size_t header_len(const char *text)
+{
+	const char *end = strstr(text, "\n\n");
+
+	return end ? (size_t)(end - text) + 1 : strlen(text);
+}
+
+/*
+ * Appends to out the header fields of head[0..len) but Subject, each with
+ * its folded lines; the Subject's value (unfolded) into *subject (NULL
+ * when none), *nsubject counts them. Returns 0, or PQ_EINVAL for a line
+ * that is no field.
+ */
+static int fields_but_subject(const char *head, size_t len, struct pq_buf *out, char **subject,
+			      int *nsubject)
+{
+	const char *p = head, *end = head + len;
+	struct pq_buf subj = PQ_BUF_INIT;
+	int in_subject = 0;
+
+	*subject = NULL;
+	*nsubject = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *colon = memchr(p, ':', l);
+
+		if (*p == ' ' || *p == '\t') {
+			if (p == head)
+				return pq_error_set(PQ_EINVAL,
+						    "the mail starts with a folded line");
+		} else {
+			const char *q;
+
+			if (!colon || colon == p)
+				return pq_error_set(PQ_EINVAL,
+						    "a header line that is no field: %.*s",
+						    (int)(l > 60 ? 60 : l), p);
+			for (q = p; q < colon; q++)
+				if (*q <= ' ' || *q >= 0x7f)
+					return pq_error_set(PQ_EINVAL, "a bad field name: %.*s",
+							    (int)(colon - p), p);
+			in_subject = colon - p == 7 && !strncasecmp(p, "Subject", 7);
+			if (in_subject) {
+				(*nsubject)++;
+				pq_buf_reset(&subj);
+				p = colon + 1;
+				l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			}
+		}
+		if (in_subject)
+			pq_buf_add(&subj, p, l); /* unfolding: the line end goes, the blank stays */
+		else
+			pq_buf_add(out, p, l + (nl ? 1 : 0));
+		p = nl ? nl + 1 : end;
+	}
+	if (*nsubject) {
+		const char *v = pq_buf_str(&subj);
+
+		pq_buf_rtrim(&subj);
+		while (*v == ' ' || *v == '\t')
+			v++;
+		*subject = pq_strdup(v);
+	}
+	pq_buf_free(&subj);
+	return 0;
+}
+
+/*
+ * The edited mail made fit to go: the header as before but for the
+ * Subject (written again through header.c when it changed), the body
+ * plain text. Into out.
+ */
+static int edited_mail(const char *old, const char *new, struct pq_buf *out)
+{
+	struct pq_buf old_fields = PQ_BUF_INIT, new_fields = PQ_BUF_INIT;
+	size_t ohl = header_len(old), nhl = header_len(new), i, len = strlen(new);
+	char *osubj = NULL, *nsubj = NULL;
+	int ret, on, nn;
+
+	for (i = 0; i < len;) {
+		unsigned char ch = (unsigned char)new[i];
+		size_t k = utf8_len((const unsigned char *)new + i, len - i);
+
+		if (!k)
+			return pq_error_set(PQ_EINVAL, "invalid UTF-8 at byte %zu", i);
+		if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+			return pq_error_set(PQ_EINVAL,
+					    "a control character (0x%02x) at byte %zu: %s", ch, i,
+					    ch == '\r' ? "a CR (the mail's lines end in LF)"
+						       : "not in mail text");
+		i += k;
+	}
+	if (!strstr(new, "\n\n"))
+		return pq_error_set(PQ_EINVAL, "no empty line between the header and the body");
+	if ((ret = fields_but_subject(old, ohl, &old_fields, &osubj, &on)) < 0 ||
+	    (ret = fields_but_subject(new, nhl, &new_fields, &nsubj, &nn)) < 0)
+		goto out;
+	if (nn != 1 || !*nsubj) {
+		ret = pq_error_set(PQ_EINVAL, "the reply needs one Subject, not empty");
+		goto out;
+	}
+	if (old_fields.len != new_fields.len ||
+	    memcmp(old_fields.ptr, new_fields.ptr, old_fields.len)) {
+		ret = pq_error_set(PQ_EINVAL,
+				   "only the Subject and the body may change: From, To, Cc,"
+				   " In-Reply-To, References and the other fields stay as"
+				   " they were");
+		goto out;
+	}
+	/* the fields in their order, the Subject where it was */
+	ret = 0;
+	{
+		const char *p = old, *end = old + ohl;
+		int done = 0;
+
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t l = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+			int subj = !strncasecmp(p, "Subject:", 8);
+
+			if (subj && !done) {
+				if (osubj && !strcmp(osubj, nsubj)) {
+					/* as it was, folded lines and all */
+					do {
+						pq_buf_add(out, p, l);
+						p += l;
+						nl = p < end ? memchr(p, '\n', (size_t)(end - p))
+							     : NULL;
+						l = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+					} while (p < end && (*p == ' ' || *p == '\t'));
+					done = 1;
+					continue;
+				}
+				if ((ret = pq_header_add(out, "Subject", nsubj, PQ_HEADER_ENCODE)) <
+				    0)
+					goto out;
+				done = 1;
+				for (p += l; p < end && (*p == ' ' || *p == '\t');) {
+					nl = memchr(p, '\n', (size_t)(end - p));
+					p = nl ? nl + 1 : end;
+				}
+				continue;
+			}
+			pq_buf_add(out, p, l);
+			p += l;
+		}
+	}
+	pq_buf_adds(out, new + nhl);
+	pq_buf_rtrim(out);
+	pq_buf_addc(out, '\n');
+out:
+	free(osubj);
+	free(nsubj);
+	pq_buf_free(&old_fields);
+	pq_buf_free(&new_fields);
+	return ret;
+}
+
+int pq_outbox_edit(struct pq_store *s, long long id, const char *text, const char *who,
+		   long long now, int *changed)
+{
+	struct pq_buf old = PQ_BUF_INIT, mail = PQ_BUF_INIT, reply = PQ_BUF_INIT;
+	sqlite3_stmt *st;
+	long long series;
+	int ret;
+
+	*changed = 0;
+	if ((ret = pq_store_begin(s)) < 0)
+		return ret;
+	if ((ret = pq_outbox_text(s, id, &old)) < 0 ||
+	    (ret = edited_mail(pq_buf_str(&old), text, &mail)) < 0)
+		goto fail;
+	if (!strcmp(pq_buf_str(&old), pq_buf_str(&mail))) {
+		ret = pq_store_commit(s);
+		goto out;
+	}
+	st = pq_store_stmt(s, "UPDATE outbox SET message = ? WHERE id = ?"
+			      " AND state IN ('pending', 'failed')");
+	if (!st) {
+		ret = PQ_EDB;
+		goto fail;
+	}
+	pq_store_bind_text(st, 1, pq_buf_str(&mail));
+	sqlite3_bind_int64(st, 2, id);
+	if ((ret = pq_store_step_done(s, st)) < 0)
+		goto fail;
+	st = pq_store_stmt(s, "SELECT series_id FROM outbox WHERE id = ?");
+	if (!st) {
+		ret = PQ_EDB;
+		goto fail;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if ((ret = pq_store_scalar(s, st, &series)) < 0)
+		goto fail;
+	pq_buf_addf(&reply, "reply %lld", id);
+	if ((ret = pq_token_record(s, series, NULL, "edit reply", who, reply.ptr, now)) < 0)
+		goto fail;
+	if ((ret = pq_store_commit(s)) == 0)
+		*changed = 1;
+	goto out;
+fail:
+	pq_store_rollback(s);
+out:
+	pq_buf_free(&old);
+	pq_buf_free(&mail);
+	pq_buf_free(&reply);
+	return ret;
+}
+
 int pq_outbox_act(struct pq_store *s, long long id, const char *what, const char *who,
 		  long long now)
 {
@@ -398,7 +681,10 @@ int pq_outbox_list(struct pq_store *s, const struct pq_outbox_page *pg, struct p
 		if (!json) {
 			pq_buf_addf(out, "%4lld  series %lld  %-8s %-7s %-10s <%s>", last,
 				    sqlite3_column_int64(st, 1),
-				    sqlite3_column_int(st, 12) ? "held" : pq_store_col_text(st, 5),
+				    sqlite3_column_int(st, 12) &&
+						    !strcmp(pq_store_col_text(st, 5), "pending")
+					    ? "held"
+					    : pq_store_col_text(st, 5),
 				    pq_store_col_text(st, 3), pq_store_col_text(st, 2),
 				    pq_store_col_text(st, 4));
 			if (sqlite3_column_int(st, 6))

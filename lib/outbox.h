@@ -62,6 +62,37 @@ int pq_outbox_hold(struct pq_store *s, long long id, int hold);
 int pq_outbox_act(struct pq_store *s, long long id, const char *what, const char *who,
 		  long long now);
 
+/*
+ * Withdraws the replies of series id not sent yet (pending, held or not,
+ * and failed), on queue or, with queue NULL, on every queue: they are
+ * never sent (state withdrawn); a rejection does it. In the caller's
+ * transaction; the count into *n (may be NULL). Returns 0 or PQ_EDB.
+ */
+int pq_outbox_withdraw(struct pq_store *s, long long series, const char *queue, size_t *n);
+
+/*
+ * Appends the text of reply id (the whole mail, LF line ends) to out,
+ * for a maintainer to edit. Returns 0, PQ_ENOTFOUND, PQ_EINVAL when it
+ * was sent or withdrawn (no longer to be changed), PQ_EDB.
+ */
+int pq_outbox_text(struct pq_store *s, long long id, struct pq_buf *out);
+
+/*
+ * Replaces the text of reply id (pending or failed) by text, a
+ * maintainer's edit of pq_outbox_text()'s: the Subject and the body may
+ * change; every other field must stay as it was, byte for byte (From,
+ * To, Cc, In-Reply-To, References, Message-ID: the envelope and the
+ * thread), a changed Subject is written again through header.c (encoded
+ * words, folded). A CR, a control character, invalid UTF-8, a line that is
+ * no field, a missing or second Subject are refused. Stored and recorded
+ * (token.h: "edit reply" by who at now) in one transaction; *changed is 0
+ * when the text is the same (nothing done, nothing recorded). Returns 0,
+ * PQ_EINVAL (the edit is refused, with the reason; nothing changed; or
+ * the reply was sent or withdrawn), PQ_ENOTFOUND, PQ_EDB.
+ */
+int pq_outbox_edit(struct pq_store *s, long long id, const char *text, const char *who,
+		   long long now, int *changed);
+
 /* A page of the outbox: the replies older than after (0: from the newest), at most limit. */
 struct pq_outbox_page {
 	long long after;

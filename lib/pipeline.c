@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "apply.h"
 #include "error.h"
 #include "outbox.h"
 #include "rebuild.h"
@@ -57,6 +58,9 @@ int pq_pipeline_run(struct pq_store *s, const struct pq_config *c, unsigned flag
 		ret = pq_triage_run(s, c, repo, report);
 	if (ret == 0)
 		ret = rebuild_due(s, c, repo, report, stats);
+	/* a queue that moved: what waits there for approval may no longer apply */
+	if (ret == 0)
+		ret = pq_apply_recheck_waiting(s, c, repo, report);
 	pq_repo_free(repo);
 	/* the replies the applications wrote, and those due for another try */
 	if (ret == 0 && c->has_smtp && !(flags & PQ_PIPELINE_NO_OUTBOX)) {

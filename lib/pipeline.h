@@ -6,6 +6,8 @@
  *   triage   new complete series: dry runs, rules, automatic application
  *   rebuild  rebuildable queues whose base moved or that hold a series
  *            with a newer version (the base tips are kept in the database)
+ *   recheck  series waiting for approval on a queue that moved: dry-run
+ *            again; one that stopped applying is logged (no mail)
  *   outbox   the replies due, when the configuration has [smtp]
  *
  * Each stage reads its work from the database and records its result

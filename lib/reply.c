@@ -23,6 +23,7 @@
 #include "error.h"
 #include "header.h"
 #include "mail.h"
+#include "note.h"
 
 /* Lines of the original quoted at the top. */
 #define QUOTE_LINES 6
@@ -182,12 +183,29 @@ static void add_late_trailers(struct pq_buf *b, const struct pq_reply_about *a)
 	}
 }
 
+/* A maintainer's note (note.h), indented under what it is about. */
+static void add_note(struct pq_buf *b, const char *indent, const char *note)
+{
+	const char *nl;
+
+	for (; note; note = nl ? nl + 1 : NULL) {
+		nl = strchr(note, '\n');
+		pq_buf_adds(b, indent);
+		add_clean(b, note, nl ? (size_t)(nl - note) : strlen(note));
+		pq_buf_addc(b, '\n');
+	}
+}
+
 static void add_body(struct pq_buf *b, const struct pq_config *c, const struct pq_reply_about *a,
-		     const struct pq_queue_conf *q)
+		     const struct pq_queue_conf *q, const struct pq_note *notes, size_t nnotes)
 {
 	size_t i;
 
-	if (a->failure) {
+	if (a->rejected) {
+		pq_buf_addf(b, "Thanks, but this will not be applied to %s (%s):\n\n", a->queue,
+			    q ? q->branch : a->queue);
+		add_note(b, "  ", a->rejected);
+	} else if (a->failure) {
 		pq_buf_addf(b, "This does not apply to %s (%s at %.12s):\n\n  %s\n\n", a->queue,
 			    q ? q->branch : a->queue, a->tip ? a->tip : "?", a->failure);
 		pq_buf_addf(b, "Please rebase it on %s and send a new version.\n",
@@ -199,6 +217,13 @@ static void add_body(struct pq_buf *b, const struct pq_config *c, const struct p
 			pq_buf_addf(b, "[%d/%d] %s\n", a->patches[i].index, a->series->total,
 				    a->patches[i].title);
 			add_commit(b, c, a->patches[i].commit);
+			if (pq_note_find(notes, nnotes, a->patches[i].index))
+				add_note(b, "      ",
+					 pq_note_find(notes, nnotes, a->patches[i].index));
+		}
+		if (pq_note_find(notes, nnotes, 0)) {
+			pq_buf_addc(b, '\n');
+			add_note(b, "", pq_note_find(notes, nnotes, 0));
 		}
 		add_late_trailers(b, a);
 	}
@@ -210,6 +235,12 @@ static void add_body(struct pq_buf *b, const struct pq_config *c, const struct p
 }
 
 /* ---- composing ---- */
+
+/* The outbox's kind of the reply about a. */
+static const char *reply_kind(const struct pq_reply_about *a)
+{
+	return a->rejected ? "rejected" : a->failure ? "failed" : "applied";
+}
 
 static char *new_msgid(const struct pq_config *c, const struct pq_reply_about *a)
 {
@@ -224,7 +255,7 @@ static char *new_msgid(const struct pq_config *c, const struct pq_reply_about *a
 	pq_buf_addf(&b, "patchq-%lld-", a->series->id);
 	for (q = a->queue; *q; q++)
 		pq_buf_addc(&b, isalnum((unsigned char)*q) || *q == '-' ? *q : '_');
-	pq_buf_addf(&b, "-%s-%lld.", a->failure ? "failed" : "applied", (long long)a->now);
+	pq_buf_addf(&b, "-%s-%lld.", reply_kind(a), (long long)a->now);
 	for (i = 0; i < sizeof(rnd); i++)
 		pq_buf_addf(&b, "%02x", rnd[i]);
 	pq_buf_addf(&b, "@%s", at && at[1] ? at + 1 : "patchq.invalid");
@@ -276,7 +307,11 @@ static int add_header(struct pq_buf *b, const struct addrs *all, const struct ad
 	    (ret = pq_header_add(b, "Content-Transfer-Encoding", "8bit", 0)) < 0)
 		goto out;
 	pq_buf_reset(&val);
-	pq_buf_addf(&val, "%s %s", a->failure ? "not applied to" : "applied to", a->queue);
+	pq_buf_addf(&val, "%s %s",
+		    a->rejected	 ? "rejected on"
+		    : a->failure ? "not applied to"
+				 : "applied to",
+		    a->queue);
 	ret = pq_header_add(b, "X-Patchq", pq_buf_str(&val), PQ_HEADER_UTF8);
 out:
 	pq_buf_free(&val);
@@ -293,6 +328,8 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 	struct addrs to = { NULL, 0 }, cc = { NULL, 0 }, all = { NULL, 0 };
 	struct pq_mail m;
 	struct pq_buf subject = PQ_BUF_INIT, rcpt = PQ_BUF_INIT;
+	struct pq_note *notes = NULL;
+	size_t nnotes = 0;
 	char date[64];
 	struct tm tm;
 	time_t now = (time_t)a->now;
@@ -366,14 +403,17 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 	pq_buf_addf(&subject, "%s%s", strncasecmp(m.subject, "Re:", 3) ? "Re: " : "", m.subject);
 
 	ret = add_header(&out->text, &all, &to, &cc, pq_buf_str(&subject), date, out->msgid, &m, a);
+	if (ret == 0 && !a->failure && !a->rejected)
+		ret = pq_note_load(s, se->id, &notes, &nnotes);
 	if (ret == 0) {
 		pq_buf_addc(&out->text, '\n');
 		add_quote(&out->text, &m);
-		add_body(&out->text, c, a, q);
+		add_body(&out->text, c, a, q, notes, nnotes);
 	} else {
 		pq_reply_free(out);
 	}
 out:
+	pq_note_free(notes, nnotes);
 	pq_buf_free(&subject);
 	addrs_free(&to);
 	addrs_free(&cc);
@@ -393,12 +433,21 @@ void pq_reply_free(struct pq_reply *r)
 
 int pq_reply_record(struct pq_store *s, const struct pq_config *c, const struct pq_reply_about *a)
 {
+	long long id;
+
+	return pq_reply_record_id(s, c, a, &id);
+}
+
+int pq_reply_record_id(struct pq_store *s, const struct pq_config *c,
+		       const struct pq_reply_about *a, long long *id)
+{
 	const struct pq_queue_conf *q = pq_config_queue(c, a->queue);
 	struct pq_reply r;
 	sqlite3_stmt *st;
 	int ret;
 
-	if (!q || !q->reply || (a->failure && !c->reply.failures))
+	*id = 0;
+	if (!q || (!a->asked && (!q->reply || (a->failure && !c->reply.failures))))
 		return 0;
 	if ((ret = pq_reply_compose(s, c, a, &r)) < 0)
 		return ret == PQ_EDB ? ret : 0; /* nothing to answer: no reply */
@@ -412,7 +461,7 @@ int pq_reply_record(struct pq_store *s, const struct pq_config *c, const struct 
 	}
 	sqlite3_bind_int64(st, 1, a->series->id);
 	pq_store_bind_text(st, 2, a->queue);
-	pq_store_bind_text(st, 3, a->failure ? "failed" : "applied");
+	pq_store_bind_text(st, 3, reply_kind(a));
 	pq_store_bind_text(st, 4, r.msgid);
 	pq_store_bind_text(st, 5, r.sender);
 	pq_store_bind_text(st, 6, r.recipients);
@@ -420,6 +469,8 @@ int pq_reply_record(struct pq_store *s, const struct pq_config *c, const struct 
 	sqlite3_bind_int64(st, 8, (long long)a->now);
 	sqlite3_bind_int(st, 9, c->reply.hold != 0);
 	ret = pq_store_step_done(s, st);
+	if (ret == 0 && sqlite3_changes(sqlite3_db_handle(st)) > 0)
+		*id = pq_store_last_id(s);
 	pq_reply_free(&r);
 	return ret;
 }

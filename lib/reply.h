@@ -42,6 +42,10 @@ struct pq_reply_about {
 	/* not applied: why (file and hunk), and the queue's tip */
 	const char *failure;
 	const char *tip;
+	/* rejected by a maintainer (`patchq reject --reply`): why */
+	const char *rejected;
+	int asked;   /* a maintainer asked for it: it goes even where the queue
+			sends no replies (and failure replies are off) */
 	int64_t now; /* the Date:, unix time */
 };
 
@@ -62,11 +66,17 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 void pq_reply_free(struct pq_reply *r);
 
 /*
- * Composes the reply about a and adds it to the outbox, pending, within
- * the caller's transaction. Nothing is added when a.queue does not reply,
- * and for a failure when failure replies are off or this series (one
- * version) already got one for that queue. Returns 0 or a PQ_E* code.
+ * Composes the reply about a and adds it to the outbox, pending (held
+ * with [reply] hold), within the caller's transaction. Nothing is added
+ * when a.queue does not reply, and for a failure when failure replies are
+ * off (unless a.asked), or this series (one version) already got one for
+ * that queue. An applied reply lists the maintainer's notes (note.h).
+ * Returns 0 or a PQ_E* code.
  */
 int pq_reply_record(struct pq_store *s, const struct pq_config *c, const struct pq_reply_about *a);
+
+/* As pq_reply_record(), with the new reply's id into *id (0: none was added). */
+int pq_reply_record_id(struct pq_store *s, const struct pq_config *c,
+		       const struct pq_reply_about *a, long long *id);
 
 #endif

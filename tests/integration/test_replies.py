@@ -5,14 +5,23 @@
   transaction; it answers the cover letter (In-Reply-To, References,
   "Re: " subject), goes To the author, Cc the list and everyone who gave a
   review trailer, names each patch's commit (with the configured commit
-  URL) in the configured words, and parses as mail; a series the rules
-  send to a queue where it does not apply gets one failure reply naming
-  the file, the hunk and the queue's tip, and only one per version;
+  URL) in the configured words, and parses as mail; a series waiting for
+  approval where it does not apply gets no failure reply until a
+  maintainer asks (`reply rebase`), then one naming the file, the hunk
+  and the queue's tip, and only one per version;
 - a dry run writes the replies to a maildir and sends nothing;
 - delivery through aiosmtpd on loopback (STARTTLS, the test's CA): the
   received mail threads under the cover letter and reaches the envelope
   recipients; 451 then accept: one delivery, after a retry; 550: failed,
   shown, never retried; through a sendmail-compatible program too;
+- the maintainer in charge (issue 12), through aiosmtpd: every reply held
+  until released; `outbox edit` through a real editor run (the Subject and
+  body change, a forged header or an aborted edit change nothing); no
+  "please rebase" for a series waiting for approval when its queue moves
+  (a log line and the to-do instead), one on request but never for the
+  maintainer's own series; a rejection withdraws it and sends the reason;
+  notes given with `apply --note` in the commit before the Signed-off-by
+  and in the reply; exactly the released mail reaches the receiver;
 - patchqd killed just before a reply goes out, and just after the server
   took it but before it was marked sent: after a restart the reply is
   sent once, or, at the worst moment, once more with the same Message-ID.
@@ -46,13 +55,17 @@ def parse(raw):
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 
-def demo(a, work, name, smtp):
-    """The demo list and queues, rust-dev replying, with [smtp] as given."""
+def demo(a, work, name, smtp, hold=False):
+    """The demo list and queues, rust-dev replying, with [smtp] as given;
+    replies held for a maintainer's release (the example's) with hold."""
     d = os.path.join(work, name)
     os.mkdir(d)
     setup_demo(a.source, d)
     conf = os.path.join(d, "patchq.conf")
     text = open(conf).read()
+    assert text.count("\thold = true\n") == 1  # the example holds every reply
+    if not hold:
+        text = text.replace("\thold = true\n", "\thold = false\n")
     assert text.count("\treply = false\n") == 1  # rust-dev's, in the example
     text = text.replace("\treply = false\n", "\treply = true\n")
     text = text.replace("# commitUrl = ", "commitUrl = ")
@@ -117,10 +130,16 @@ def test_compose_and_dry_run(a, work):
     run(pq + ["apply", str(fix["id"]), "--queue", "rust-fixes"], cwd=d, ok=False)
     run(pq + ["apply", str(fix["id"]), "--queue", "rust-fixes"], cwd=d, ok=False)
     box = json.loads(run(pq + ["outbox", "--json"], cwd=d).stdout)
+    check(not [r for r in box if r["kind"] == "failed"],
+          "a series waiting for approval on rust-fixes that does not apply: no failure "
+          "reply (the rule does not apply it automatically)")
+    out = run(pq + ["reply", "rebase", str(fix["id"]), "--queue", "rust-fixes"], cwd=d).stdout
+    run(pq + ["reply", "rebase", str(fix["id"]), "--queue", "rust-fixes"], cwd=d, ok=False)
+    box = json.loads(run(pq + ["outbox", "--json"], cwd=d).stdout)
     failed = [r for r in box if r["kind"] == "failed"]
     check(len(failed) == 1 and failed[0]["queue"] == "rust-fixes",
-          "a series the rules sent to rust-fixes that does not apply: one failure reply, "
-          "however often it fails")
+          "a maintainer asks for it (reply rebase): one failure reply, however often asked: "
+          + out)
     text = run(pq + ["outbox", "preview", str(fix["id"])], cwd=d).stdout
     tip = git(repo, "rev-parse", "rust-fixes")
     check("does not apply to rust-fixes" in text and "rust/kernel/str.rs" in text and
@@ -231,6 +250,183 @@ def test_smtp(a, work):
         check("pending again" in out and "1 sent" in out and
               outbox(pq, d)[-1]["state"] == "sent" and len(sd.messages()) == 2,
               "once the cause is fixed, outbox retry sends it: " + out.replace("\n", " | "))
+    finally:
+        sd.cleanup()
+
+
+def editor(d, name, script):
+    """An editor the test runs as $EDITOR: a shell script given the file."""
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + script + "\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def edit(pq, d, rid, ed, ok=True):
+    env = dict(os.environ, EDITOR=ed)
+    env.pop("VISUAL", None)
+    p = subprocess.run(pq + ["outbox", "edit", str(rid)], cwd=d, capture_output=True,
+                       text=True, env=env)
+    if ok and p.returncode != 0:
+        raise SystemExit("outbox edit failed: %s%s" % (p.stdout, p.stderr))
+    return p
+
+
+def actions(d, what):
+    db = sqlite3.connect(os.path.join(d, "patchq.db"))
+    try:
+        return db.execute("SELECT count(*) FROM action WHERE what = ?", (what,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_maintainer_in_charge(a, work):
+    sd = Smtpd(os.path.join(work, "smtp-held"), user="patchq", password="s3cret")
+    sd.start()
+    try:
+        d, pq = demo(a, work, "held", smtp_conf(sd), hold=True)
+        run(pq + ["import", "maildir"], cwd=d)
+        run(pq + ["triage"], cwd=d)
+        series = json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+        v2 = [s for s in series if s["name"] == "rust: time helpers" and s["version"] == 2][0]
+        fix = [s for s in series if s["name"] == "rust: str: count bytes in len()"][0]
+
+        # ---- hold: nothing leaves until released ----
+        box = outbox(pq, d)
+        check(len(box) == 1 and box[0]["held"] and box[0]["kind"] == "applied",
+              "[reply] hold = true (the example): the rust-dev reply is held: %s" % box)
+        out = run(pq + ["outbox", "send"], cwd=d).stdout
+        check("0 sent" in out and not sd.messages(), "a send sends nothing held")
+        applied = box[0]["id"]
+
+        # ---- edit through a real editor run ----
+        msg = json.loads(run(pq + ["outbox", "--json"], cwd=d).stdout)[0]
+        before = sqlite3.connect(os.path.join(d, "patchq.db")).execute(
+            "SELECT message FROM outbox WHERE id = ?", (applied,)).fetchone()[0]
+        forge = editor(d, "forge.sh", "sed -i -e 's/^To: .*/To: evil@example.com/' \"$1\"")
+        bcc = editor(d, "bcc.sh", "sed -i -e 's/^Subject: /Bcc: evil@example.com\\nSubject: /' "
+                     "\"$1\"")
+        cr = editor(d, "cr.sh", "sed -i -e 's/^\\(Subject: .*\\)$/\\1\\r/' \"$1\"")
+        abort = editor(d, "abort.sh", "sed -i -e 's/thanks everyone/aborted/' \"$1\"; exit 1")
+        same = editor(d, "same.sh", "true")
+        for ed, why in ((forge, "a changed To"), (bcc, "an added Bcc:"), (cr, "a CR"),
+                        (abort, "an editor that exits 1")):
+            p = edit(pq, d, applied, ed, ok=False)
+            now = sqlite3.connect(os.path.join(d, "patchq.db")).execute(
+                "SELECT message FROM outbox WHERE id = ?", (applied,)).fetchone()[0]
+            check(p.returncode == 1 and now == before,
+                  "outbox edit with %s: refused, the reply unchanged: %s" % (why, p.stderr.strip()))
+        p = edit(pq, d, applied, same)
+        check("unchanged" in p.stdout and actions(d, "edit reply") == 0,
+              "an edit that changes nothing: unchanged, not recorded")
+        good = editor(d, "good.sh",
+                      "sed -i -e 's/^Subject: .*/Subject: Re: [PATCH v2 0\\/3] rust: time "
+                      "helpers (thanks!)/' -e 's/thanks everyone!/thanks everyone, and "
+                      "Bob for the review!/' \"$1\"")
+        p = edit(pq, d, applied, good)
+        after = sqlite3.connect(os.path.join(d, "patchq.db")).execute(
+            "SELECT message FROM outbox WHERE id = ?", (applied,)).fetchone()[0]
+        check("edited (recorded)" in p.stdout and after != before and
+              "and Bob for the review!" in after and actions(d, "edit reply") == 1,
+              "outbox edit with a sed script: stored and recorded: " + p.stdout.strip())
+        check(outbox(pq, d)[0]["msgid"] == msg["msgid"], "the Message-ID stays")
+
+        # ---- the queue moves under the fix waiting for approval ----
+        repo = os.path.join(d, "queues.git")
+        w = os.path.join(d, "w")
+        run(["git", "clone", "-q", "-b", "rust-fixes", repo, w], cwd=d)
+        path = os.path.join(w, "rust/kernel/str.rs")
+        text = open(path).read().replace("    s.len()", "    s.chars().count()")
+        open(path, "w").write(text)
+        run(["git", "-c", "user.name=M", "-c", "user.email=m@example.org", "commit", "-qam",
+             "str: rename"], cwd=w)
+        run(["git", "push", "-q", "origin", "HEAD:rust-fixes"], cwd=w)
+        out = run(pq + ["run"], cwd=d).stdout
+        check("series %d: no longer applies to rust-fixes" % fix["id"] in out and
+              "no mail to the list" in out, "the pass says the fix stopped applying: " + out)
+        todo = run(pq + ["todo"], cwd=d).stdout
+        check("stopped applying" in todo and "count bytes" in todo,
+              "the to-do shows it stopped applying")
+        check(len(outbox(pq, d)) == 1, "and no reply is queued for it")
+        run(pq + ["approve", str(fix["id"]), "--queue", "rust-fixes"], cwd=d, ok=False)
+        check(len(outbox(pq, d)) == 1,
+              "approved and failing: still no mail (it was never automatic)")
+
+        # ---- the maintainer asks for the rebase reply; never to themselves ----
+        own = os.path.join(d, "own.conf")
+        open(own, "w").write(open(os.path.join(d, "patchq.conf")).read().replace(
+            "Test Maint <maint@example.org>", "Alice Rustacean <alice@example.org>"))
+        p = run([a.patchq, "-c", own, "reply", "rebase", str(fix["id"]), "--queue",
+                 "rust-fixes"], cwd=d, ok=False)
+        check(p.returncode == 1 and "your own" in p.stderr and len(outbox(pq, d)) == 1,
+              "reply rebase on the maintainer's own series: refused: " + p.stderr.strip())
+        out = run(pq + ["reply", "rebase", str(fix["id"]), "--queue", "rust-fixes"],
+                  cwd=d).stdout
+        box = outbox(pq, d)
+        rebase = [r for r in box if r["kind"] == "failed"]
+        check(len(rebase) == 1 and rebase[0]["held"] and "held" in out,
+              "reply rebase: one failure reply, held: " + out)
+
+        # ---- rejection: the rebase reply withdrawn, the reason sent ----
+        out = run(pq + ["reject", str(fix["id"]), "--reason",
+                        "Not a fix: please resend it for rust-next.", "--reply"], cwd=d).stdout
+        box = {r["id"]: r for r in outbox(pq, d)}
+        rejected = [r for r in box.values() if r["kind"] == "rejected"]
+        check(box[rebase[0]["id"]]["state"] == "withdrawn",
+              "the rejection withdrew the pending rebase reply")
+        check(len(rejected) == 1 and rejected[0]["held"] and rejected[0]["state"] == "pending",
+              "reject --reply: one reply with the reason, held: " + out)
+        p = run(pq + ["outbox", "release", str(rebase[0]["id"])], cwd=d, ok=False)
+        check(p.returncode == 1, "a withdrawn reply cannot be released")
+
+        # ---- notes while applying ----
+        note2 = "[ Reworded the title. - Test ]"
+        run(pq + ["apply", str(v2["id"]), "--queue", "rust-next", "--note", "2:" + note2,
+                  "--note", "Thanks, applied with a reworded title."], cwd=d)
+        body = git(repo, "log", "-1", "--format=%B", "rust-next~1")
+        lines = body.strip().split("\n")
+        check(len(lines) >= 2 and lines[-2] == note2 and
+              lines[-1] == "Signed-off-by: Test Maint <maint@example.org>",
+              "patch 2's commit: the note just before the maintainer's Signed-off-by: %r"
+              % lines[-3:])
+        other = git(repo, "log", "-1", "--format=%B", "rust-next")
+        check(note2 not in other and "Thanks, applied" not in other,
+              "patch 3's commit carries no note, the series' note is the reply's only")
+        box = outbox(pq, d)
+        nxt = [r for r in box if r["queue"] == "rust-next"]
+        text = run(pq + ["outbox", "preview", str(v2["id"])], cwd=d).stdout
+        check(len(nxt) == 1 and nxt[0]["held"] and note2 in text and
+              "Thanks, applied with a reworded title." in text,
+              "the rust-next reply holds both notes, and waits")
+        p = run(pq + ["apply", str(v2["id"]), "--queue", "rust-next", "--note", "9:x"], cwd=d,
+                ok=False)
+        check(p.returncode == 1 and "no patch 9" in p.stderr, "a note for a patch the series "
+              "does not have is refused: " + p.stderr.strip())
+
+        # ---- release and send: exactly the released mail arrives ----
+        run(pq + ["outbox", "release", str(applied)], cwd=d)
+        run(pq + ["outbox", "release", str(rejected[0]["id"])], cwd=d)
+        out = run(pq + ["outbox", "send"], cwd=d).stdout
+        msgs = sd.messages()
+        check("2 sent" in out and len(msgs) == 2, "two released, two sent: " + out)
+        got = {parse(raw)["Message-ID"]: parse(raw) for _, raw in msgs}
+        want = {"<%s>" % box_r["msgid"]: box_r for box_r in outbox(pq, d)
+                if box_r["id"] in (applied, rejected[0]["id"])}
+        check(sorted(got) == sorted(want), "exactly the released replies reached the receiver")
+        m = got.get("<%s>" % msg["msgid"])
+        check(m is not None and m["Subject"] == "Re: [PATCH v2 0/3] rust: time helpers (thanks!)"
+              and "and Bob for the review!" in m.get_content() and
+              m["To"] == "Alice Rustacean <alice@example.org>",
+              "the edited reply went as edited, to the same people")
+        r = [g for g in got.values() if "not be applied" in g.get_content()]
+        check(len(r) == 1 and "Not a fix: please resend it for rust-next." in r[0].get_content(),
+              "the rejection's reply gives the reason")
+        p = edit(pq, d, applied, good, ok=False)
+        check(p.returncode == 1 and "sent" in p.stderr, "a sent reply cannot be edited")
+        out = run(pq + ["outbox", "send"], cwd=d).stdout
+        check("0 sent" in out and len(sd.messages()) == 2,
+              "the held and the withdrawn replies never go")
     finally:
         sd.cleanup()
 
@@ -459,6 +655,7 @@ def main():
         test_sendmail(a, work)
         if have_smtpd():
             test_smtp(a, work)
+            test_maintainer_in_charge(a, work)
             test_hostile_headers(a, work)
             test_daemon_crash(a, work)
         else:

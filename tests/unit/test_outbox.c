@@ -19,6 +19,7 @@
 #include "queue_fixture.h"
 
 #include "apply.h"
+#include "note.h"
 #include "outbox.h"
 
 /* Three queues that reply, on three branches: one patch makes three replies. */
@@ -515,6 +516,129 @@ static void test_crash_points(void)
 	fx_world_close(&w);
 }
 
+/* ---- a maintainer's edit, a withdrawal, the notes' syntax ---- */
+
+/* text with the first occurrence of from replaced by to (caller frees). */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	const char *at = strstr(text, from);
+
+	if (!at)
+		return NULL;
+	pq_buf_add(&b, text, (size_t)(at - text));
+	pq_buf_adds(&b, to);
+	pq_buf_adds(&b, at + strlen(from));
+	return pq_buf_detach(&b);
+}
+
+static void test_edit_and_withdraw(void)
+{
+	struct pq_buf text = PQ_BUF_INIT, report = PQ_BUF_INIT;
+	struct pq_outbox_stats st;
+	struct fx_world w;
+	long long id, series;
+	char *edited, *stored, *bad, *state;
+	int changed;
+	size_t n;
+	static const struct {
+		const char *from, *to, *why;
+	} refused[] = {
+		{ "\nTo: ", "\nTo: Eve <eve@example.com>, ", "a recipient added" },
+		{ "\nSubject: ", "\nBcc: eve@example.com\nSubject: ", "a field added" },
+		{ "\nIn-Reply-To: <", "\nIn-Reply-To: <x", "the thread changed" },
+		{ "\nSubject: ", "\nSubject: one\nSubject: ", "two Subjects" },
+		{ "\nSubject: ", "\nX-Subject: ", "no Subject" },
+		{ "\nSubject: ", "\nSubject: a\r", "a CR" },
+		{ "Best regards", "Best \x1b[2J regards", "an escape sequence" },
+		{ "Best regards", "Best \xff regards", "invalid UTF-8" },
+		{ "\nSubject: ", "\nnot a field\nSubject: ", "a line that is no field" },
+	};
+
+	if (world_with_replies(&w, "edit", "[smtp]\n\tmaildir = edited\n", 1) < 0) {
+		CHECK(0);
+		return;
+	}
+	id = reply_id(&w, 0);
+	series = fx_num(w.s, "SELECT series_id FROM outbox WHERE id = ?", id, NULL);
+	CHECK_INT(pq_outbox_text(w.s, id, &text), 0);
+	CHECK(strstr(pq_buf_str(&text), "\nSubject: Re: ") != NULL);
+	for (n = 0; n < sizeof(refused) / sizeof(refused[0]); n++) {
+		bad = replaced(pq_buf_str(&text), refused[n].from, refused[n].to);
+		CHECK(bad != NULL);
+		if (!bad)
+			continue;
+		if (pq_outbox_edit(w.s, id, bad, "Test", 1, &changed) != PQ_EINVAL || changed)
+			fprintf(stderr, "edit with %s: not refused\n", refused[n].why);
+		CHECK_INT(pq_outbox_edit(w.s, id, bad, "Test", 1, &changed), PQ_EINVAL);
+		free(bad);
+	}
+	stored = fx_text(w.s, "SELECT message FROM outbox WHERE id = ?", id, NULL);
+	CHECK_STR(stored, pq_buf_str(&text));
+	free(stored);
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM action WHERE what = ?2", 0, "edit reply"), 0);
+	/* unchanged: nothing done */
+	CHECK_INT(pq_outbox_edit(w.s, id, pq_buf_str(&text), "Test", 1, &changed), 0);
+	CHECK_INT(changed, 0);
+	/* a Subject that is not ASCII is written as encoded words; the body as typed */
+	bad = replaced(pq_buf_str(&text), "\nSubject: ", "\nSubject: Grüße, ");
+	edited = bad ? replaced(bad, "Best regards", "Danke schön, best regards") : NULL;
+	free(bad);
+	CHECK(edited != NULL);
+	CHECK_INT(pq_outbox_edit(w.s, id, edited ? edited : "", "Test", 7, &changed), 0);
+	CHECK_INT(changed, 1);
+	stored = fx_text(w.s, "SELECT message FROM outbox WHERE id = ?", id, NULL);
+	CHECK(stored && strstr(stored, "\nSubject: =?UTF-8?B?") &&
+	      strstr(stored, "Danke schön, best regards") && !strstr(stored, "Grüße"));
+	free(stored);
+	free(edited);
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM action WHERE what = ?2 AND series_id = ?1",
+			 series, "edit reply"),
+		  1);
+
+	/* withdrawn: never sent, no longer edited */
+	CHECK_INT(pq_store_begin(w.s), 0);
+	CHECK_INT(pq_outbox_withdraw(w.s, series, NULL, &n), 0);
+	CHECK_INT(pq_store_commit(w.s), 0);
+	CHECK_INT((long long)n, 1);
+	state = reply_col_state(&w, id);
+	CHECK_STR(state, "withdrawn");
+	free(state);
+	CHECK_INT(pq_outbox_edit(w.s, id, pq_buf_str(&text), "Test", 1, &changed), PQ_EINVAL);
+	CHECK_INT(pq_outbox_hold(w.s, id, 0), PQ_ENOTFOUND);
+	CHECK_INT(send_at(&w, (int64_t)time(NULL), 1, 0, &st, &report), 0);
+	CHECK_INT(st.sent, 0);
+	pq_buf_free(&text);
+	pq_buf_free(&report);
+	fx_world_close(&w);
+}
+
+static void test_note_syntax(void)
+{
+	struct pq_note nt;
+
+	CHECK_INT(pq_note_parse("2:[ Reworded the title. - Miguel ]", &nt), 0);
+	CHECK_INT(nt.idx, 2);
+	CHECK_STR(nt.text, "[ Reworded the title. - Miguel ]");
+	free(nt.text);
+	CHECK_INT(pq_note_parse("  [ Applied with a fixup. ]\n", &nt), 0);
+	CHECK_INT(nt.idx, 0);
+	CHECK_STR(nt.text, "[ Applied with a fixup. ]");
+	free(nt.text);
+	CHECK_INT(pq_note_parse("12:[ a ]\n[ b ]", &nt), 0);
+	CHECK_INT(nt.idx, 12);
+	free(nt.text);
+	/* "rust: x" has no number: the series' note */
+	CHECK_INT(pq_note_parse("rust: x", &nt), 0);
+	CHECK_INT(nt.idx, 0);
+	free(nt.text);
+	CHECK_INT(pq_note_parse("0:x", &nt), PQ_EINVAL);
+	CHECK_INT(pq_note_parse("2:   ", &nt), PQ_EINVAL);
+	CHECK_INT(pq_note_parse("[ a ]\n\n[ b ]", &nt), PQ_EINVAL);
+	CHECK_INT(pq_note_parse("[ a \x1b[2J ]", &nt), PQ_EINVAL);
+	CHECK_INT(pq_note_parse("[ a \r ]", &nt), PQ_EINVAL);
+}
+
 int main(void)
 {
 	int ready;
@@ -526,6 +650,8 @@ int main(void)
 	if (ready) {
 		test_maildir_dry_run();
 		test_hold_and_release();
+		test_edit_and_withdraw();
+		test_note_syntax();
 		test_no_smtp_section();
 		test_sendmail_accepts();
 		test_sendmail_temporary_failure_backs_off();

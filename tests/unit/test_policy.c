@@ -356,7 +356,8 @@ static void test_triage_and_approvals(void)
 	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM series_queue WHERE series_id = ?", c, NULL), 0);
 	CHECK(!mentions(&report, c));
 
-	/* D: queued by its tag; its dry run failed, so the list hears at once (once) */
+	/* D: queued by its tag; its dry run failed, but it only waits for
+	 * approval: the maintainer's business (the to-do), no mail to the list */
 	CHECK_STATE(w.s, d, "rust-next", "queued");
 	reason = fx_text(w.s, "SELECT error FROM check_result WHERE series_id = ? AND queue = ?", d,
 			 "rust-next");
@@ -364,7 +365,7 @@ static void test_triage_and_approvals(void)
 	free(reason);
 	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM outbox WHERE series_id = ? AND kind = ?", d,
 			 "failed"),
-		  1);
+		  0);
 
 	/* E: its tag; F: aimed at the frozen queue, refused with a reason */
 	CHECK_STATE(w.s, e, "rust-fixes", "queued");
@@ -443,8 +444,31 @@ static void test_triage_and_approvals(void)
 	CHECK(strstr(pq_buf_str(&report), "does not apply") != NULL);
 	CHECK_TIP(&w, "rust-next", tip);
 	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM application WHERE series_id = ?", d, NULL), 0);
-	/* the list heard once already: no second failure reply */
-	CHECK_INT(outbox_count(w.s, d, "rust-next"), 1);
+	/* approved by a maintainer, not applied automatically: still no mail */
+	CHECK_INT(outbox_count(w.s, d, "rust-next"), 0);
+	/* unless the maintainer asks for it, once */
+	{
+		long long reply = 0;
+		char *msg;
+
+		CHECK_INT(pq_apply_reply_rebase(w.s, w.c, d, "rust-next", (int64_t)time(NULL),
+						&reply),
+			  0);
+		CHECK(reply > 0);
+		CHECK_INT(outbox_count(w.s, d, "rust-next"), 1);
+		msg = fx_text(w.s, "SELECT message FROM outbox WHERE id = ?", reply, NULL);
+		CHECK(msg && strstr(msg, "Please rebase it on rust-next") &&
+		      strstr(msg, "Documentation/rust/index.rst"));
+		free(msg);
+		CHECK_INT(pq_apply_reply_rebase(w.s, w.c, d, "rust-next", (int64_t)time(NULL),
+						&reply),
+			  PQ_EEXISTS);
+		/* a series that applies there: nothing to ask */
+		CHECK_INT(pq_apply_reply_rebase(w.s, w.c, c, "rust-next", (int64_t)time(NULL),
+						&reply),
+			  PQ_EINVAL);
+		CHECK_INT(outbox_count(w.s, d, "rust-next"), 1);
+	}
 	/* a queue chosen by hand, not by a rule: no reply about it */
 	CHECK_INT(pq_approval_grant(w.s, w.c, w.repo, d, "rust-fixes", &report), PQ_EGIT);
 	CHECK_STATE(w.s, d, "rust-fixes", "failed");
@@ -782,19 +806,26 @@ static void test_pipeline(void)
 	CHECK_STATE(w.s, d, "rust-next", "queued");
 	CHECK_INT(st.rebuilt, 1); /* rust-dev was never rebuilt */
 	CHECK(strstr(pq_buf_str(&report), "rust-dev: rebuild due") != NULL);
-	/* the failure reply about D, written to the maildir */
-	CHECK_INT(st.sent, 1);
+	/* D does not apply but only waits for approval: no mail to the list */
+	CHECK_INT(st.sent, 0);
 	CHECK_INT(st.retry + st.failed, 0);
-	CHECK_INT(maildir_files(maildir), 1);
-	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM outbox WHERE state = ?2", 0, "sent"), 1);
+	CHECK_INT(maildir_files(maildir), 0);
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM outbox", 0, NULL), 0);
+	/* until the maintainer asks for it */
+	{
+		long long reply;
 
-	/* with recovery: E goes back to approved and the same pass applies it */
+		CHECK_INT(pq_apply_reply_rebase(w.s, w.c, d, "rust-next", now, &reply), 0);
+	}
+
+	/* with recovery: E goes back to approved and the same pass applies it;
+	 * its reply and the one asked for D go */
 	pq_buf_reset(&report);
 	CHECK_INT(pq_pipeline_run(w.s, w.c, PQ_PIPELINE_RECOVER, now, &report, &st), 0);
 	CHECK(strstr(pq_buf_str(&report), "never moved") != NULL);
 	CHECK_STATE(w.s, e, "rust-fixes", "applied");
 	CHECK_INT(st.rebuilt, 0);
-	CHECK_INT(st.sent, 1);
+	CHECK_INT(st.sent, 2);
 	CHECK_INT(maildir_files(maildir), 2);
 
 	/* B approved, a pass that leaves the outbox alone, then one that sends */

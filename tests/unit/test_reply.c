@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "queue_fixture.h"
@@ -414,9 +415,20 @@ static void test_failure_reply_names_file_and_hunk(void)
 	}
 	CHECK_INT(fx_ingest_mail(w.s, &mail_d, -1), 0);
 	d_id = series_of(w.s, &mail_d);
-	/* queued by its rule; the dry run failed, so the list hears now */
+	/* queued by its rule, the dry run failed: it waits for approval, so no
+	 * mail goes to the list until a maintainer asks for it */
 	CHECK_INT(pq_triage_run(w.s, w.c, w.repo, &report), 0);
 	CHECK_TEXT(fx_queue_state(w.s, d_id, "rust-next"), "queued");
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM outbox WHERE series_id = ? AND kind = ?", d_id,
+			 "failed"),
+		  0);
+	{
+		long long reply;
+
+		CHECK_INT(pq_apply_reply_rebase(w.s, w.c, d_id, "rust-next", (int64_t)time(NULL),
+						&reply),
+			  0);
+	}
 	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM outbox WHERE series_id = ? AND kind = ?", d_id,
 			 "failed"),
 		  1);

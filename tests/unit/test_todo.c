@@ -284,6 +284,17 @@ static void test_todo_sections(void)
 	t = load(&w);
 	q = todo_queue(t, "rust-next");
 	CHECK(q && q->waiting.n == 3);
+	/* D only waits for approval: the maintainer sees it does not apply,
+	 * the list hears nothing unless a maintainer asks */
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM outbox", 0, NULL), 0);
+	{
+		long long reply;
+
+		CHECK_INT(pq_apply_reply_rebase(w.s, w.c, d, "rust-next", (int64_t)time(NULL),
+						&reply),
+			  0);
+		CHECK(reply > 0);
+	}
 	it = has(q ? &q->waiting : NULL, b);
 	CHECK(it && it->rule && !strcmp(it->rule, "next") && it->checked && it->applies);
 	CHECK(it && it->name && !strcmp(it->name, "rust: time: add the time module"));
@@ -402,7 +413,7 @@ static void test_todo_sections(void)
 	CHECK(todo_queue(t, "rust-dev")->dropped.n == 0);
 	pq_todo_free(t);
 
-	/* ---- D's failure reply, refused for good by the sendmail ---- */
+	/* ---- D's failure reply (asked for), refused for good by the sendmail ---- */
 	t = load(&w);
 	CHECK(t && t->nreplies == 1 && t->replies[0].series == d &&
 	      !strcmp(t->replies[0].state, "pending"));
