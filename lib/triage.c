@@ -101,46 +101,6 @@ static int replaces_applied(struct pq_store *s, long long id, const char *queue,
 	return 0;
 }
 
-/*
- * A series queued for approval whose dry run failed on that queue: the
- * list hears at once (once per series) rather than at approval time.
- */
-static int reply_if_check_failed(struct pq_store *s, const struct pq_config *c, long long id,
-				 const char *queue)
-{
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT error, tip FROM check_result"
-					    " WHERE series_id = ? AND queue = ? AND NOT ok");
-	struct pq_series *se = NULL;
-	char *why = NULL, *tip = NULL;
-	int ret = 0, rc;
-
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	pq_store_bind_text(st, 2, queue);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		why = pq_strdup(pq_store_col_text(st, 0));
-		tip = pq_strdup(pq_store_col_text(st, 1));
-	} else if (rc != SQLITE_DONE) {
-		ret = pq_store_error(s, "reading a dry run");
-	}
-	sqlite3_reset(st);
-	if (!why)
-		return ret;
-	if ((ret = pq_series_load_conf(s, c, id, 0, &se)) < 0 || (ret = pq_store_begin(s)) < 0)
-		goto out;
-	if ((ret = pq_apply_reply_failure(s, c, queue, se, why, tip)) < 0)
-		pq_store_rollback(s);
-	else
-		ret = pq_store_commit(s);
-out:
-	pq_series_free(se);
-	free(why);
-	free(tip);
-	return ret == PQ_EDB ? ret : 0;
-}
-
 /* Whether an error leaves a series to the next pass rather than deciding on it. */
 static int not_the_series(int ret)
 {
@@ -260,8 +220,6 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 
 		if (!ch->queue || ch->queue->frozen)
 			continue;
-		if (!ch->automatic && (ret = reply_if_check_failed(s, c, id, ch->queue->name)) < 0)
-			goto out;
 		if (!automatic[i])
 			continue;
 		ret = pq_apply_series(s, c, repo, id, ch->queue->name, 0, report);
