@@ -539,25 +539,26 @@ int pq_rules_decide(const struct pq_config *c, const struct pq_rules_input *in,
 	int stop = 0;
 
 	memset(v, 0, sizeof(*v));
-	for (i = 0; i < c->nrules && !stop; i++) {
+	v->steps = pq_calloc(c->nrules ? c->nrules : 1, sizeof(*v->steps));
+	v->nsteps = c->nrules;
+	for (i = 0; i < c->nrules; i++) {
 		const struct pq_rule_conf *r = &c->rules[i];
-		const char *miss = mismatch(r, in, &why);
-		const struct pq_rules_choice *had = miss ? NULL : chosen(v, r->queue);
+		struct pq_rules_step *step = &v->steps[i];
+		const struct pq_rules_choice *had;
+		const char *miss;
 		struct pq_rules_choice *ch;
 
-		if (explain) {
-			pq_buf_addf(explain, "rule \"%s\" (%s:%d): %s", r->name, r->file, r->line,
-				    miss ? miss : "matches");
-			if (had)
-				pq_buf_addf(explain,
-					    ", but %s is already chosen (rule \"%s\"): passed over",
-					    r->queue, had->rule->name);
-			else if (!miss && r->continues)
-				pq_buf_adds(explain,
-					    "; continue: later rules may add other queues");
-			pq_buf_addc(explain, '\n');
-		}
+		step->rule = r;
+		if (stop)
+			continue;
+		step->evaluated = 1;
+		miss = mismatch(r, in, &why);
+		step->matches = !miss;
+		step->reason = miss ? pq_strdup(miss) : NULL;
+		had = miss ? NULL : chosen(v, r->queue);
 		/* a queue already chosen: the rule neither adds it again nor ends it */
+		if (had)
+			step->passed_over_for = had->rule;
 		if (miss || had)
 			continue;
 		stop = !r->continues;
@@ -568,17 +569,44 @@ int pq_rules_decide(const struct pq_config *c, const struct pq_rules_input *in,
 		ch->automatic = r->automatic != PQ_COND_ANY ? r->automatic
 							    : ch->queue && ch->queue->automatic;
 	}
-	for (; explain && i < c->nrules; i++)
-		pq_buf_addf(explain,
-			    "rule \"%s\" (%s:%d): not evaluated, an earlier rule matched\n",
-			    c->rules[i].name, c->rules[i].file, c->rules[i].line);
+	if (explain)
+		pq_rules_explain(v, explain);
 	pq_buf_free(&why);
 	return v->n > 0;
 }
 
+void pq_rules_explain(const struct pq_rules_verdict *v, struct pq_buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < v->nsteps; i++) {
+		const struct pq_rules_step *st = &v->steps[i];
+		const struct pq_rule_conf *r = st->rule;
+
+		pq_buf_addf(out, "rule \"%s\" (%s:%d): ", r->name, r->file, r->line);
+		if (!st->evaluated)
+			pq_buf_adds(out, "not evaluated, an earlier rule matched");
+		else if (!st->matches)
+			pq_buf_adds(out, st->reason);
+		else if (st->passed_over_for)
+			pq_buf_addf(out,
+				    "matches, but %s is already chosen (rule \"%s\"): passed over",
+				    r->queue, st->passed_over_for->name);
+		else if (r->continues)
+			pq_buf_adds(out, "matches; continue: later rules may add other queues");
+		else
+			pq_buf_adds(out, "matches");
+		pq_buf_addc(out, '\n');
+	}
+}
+
 void pq_rules_verdict_free(struct pq_rules_verdict *v)
 {
+	size_t i;
+
+	for (i = 0; i < v->nsteps; i++)
+		free(v->steps[i].reason);
+	free(v->steps);
 	free(v->v);
-	v->v = NULL;
-	v->n = 0;
+	memset(v, 0, sizeof(*v));
 }

@@ -55,10 +55,23 @@ struct pq_rules_choice {
 	int automatic;			   /* may be applied without approval */
 };
 
-/* The queues chosen, in the order of the rules that chose them. */
+/* One rule as the decision saw it, in the configuration's order. */
+struct pq_rules_step {
+	const struct pq_rule_conf *rule;
+	int evaluated; /* 0: an earlier rule matched and did not continue */
+	int matches;
+	/* when it matches, a later rule for the same queue is passed over: the
+	 * rule that chose the queue first; NULL otherwise */
+	const struct pq_rule_conf *passed_over_for;
+	char *reason; /* the first condition that does not hold, or NULL */
+};
+
+/* The queues chosen, in the order of the rules that chose them, and every rule's step. */
 struct pq_rules_verdict {
 	struct pq_rules_choice *v; /* NULL when n is 0 */
 	size_t n;
+	struct pq_rules_step *steps; /* one per rule of the configuration */
+	size_t nsteps;
 };
 
 /*
@@ -85,6 +98,13 @@ void pq_rules_input_free(struct pq_rules_input *in);
 int pq_rules_decide(const struct pq_config *c, const struct pq_rules_input *in,
 		    struct pq_rules_verdict *v, struct pq_buf *explain);
 void pq_rules_verdict_free(struct pq_rules_verdict *v);
+
+/*
+ * Appends the steps of v to out, a line per rule: "rule \"NAME\"
+ * (FILE:LINE): REASON", REASON being the condition that failed, "matches"
+ * (and what continue or a queue already chosen did), or "not evaluated".
+ */
+void pq_rules_explain(const struct pq_rules_verdict *v, struct pq_buf *out);
 
 /*
  * The subsystem prefix of a patch name (the subject without its bracket

@@ -151,7 +151,7 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 		      long long id, struct pq_buf *report)
 {
 	struct pq_rules_input in;
-	struct pq_rules_verdict v = { NULL, 0 };
+	struct pq_rules_verdict v = { 0 };
 	struct pq_buf checks = PQ_BUF_INIT;
 	char reason[256];
 	int *automatic = NULL, *replaces = NULL;
