@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "apply.h"
 #include "approval.h"
+#include "elsewhere.h"
 #include "error.h"
 #include "ingest.h"
 #include "rules.h"
@@ -141,6 +142,95 @@ out:
 	return ret == PQ_EDB ? ret : 0;
 }
 
+/*
+ * Why automatic intake waits on each queue of c this pass (NULL: it does
+ * not): the merge window, for a queue with holdInMergeWindow, looked at on
+ * its base (or its branch) once per pass.
+ */
+static char **merge_window_holds(const struct pq_config *c, struct pq_repo *repo,
+				 struct pq_buf *report)
+{
+	char **holds = pq_calloc(c->nqueues ? c->nqueues : 1, sizeof(*holds));
+	size_t i;
+
+	for (i = 0; i < c->nqueues; i++) {
+		const struct pq_queue_conf *q = &c->queues[i];
+		struct pq_buf why = PQ_BUF_INIT;
+		int rc;
+
+		if (!q->hold_in_merge_window)
+			continue;
+		pq_buf_adds(&why, "held: merge window open (");
+		rc = pq_repo_merge_window(repo, q->base ? q->base : q->branch, &why);
+		if (rc > 0) {
+			pq_buf_addc(&why, ')');
+			holds[i] = pq_buf_detach(&why);
+		} else if (rc < 0 && rc != PQ_ENOTFOUND) {
+			pq_buf_addf(report, "%s: cannot tell the merge window: %s\n", q->name,
+				    pq_error_last());
+		}
+		pq_buf_free(&why);
+	}
+	return holds;
+}
+
+static void holds_free(const struct pq_config *c, char **holds)
+{
+	size_t i;
+
+	for (i = 0; holds && i < c->nqueues; i++)
+		free(holds[i]);
+	free(holds);
+}
+
+/* The hold of queue q this pass, or NULL. */
+static const char *hold_of(const struct pq_config *c, char **holds, const struct pq_queue_conf *q)
+{
+	return holds && q >= c->queues && q < c->queues + c->nqueues ? holds[q - c->queues] : NULL;
+}
+
+/*
+ * The series held on a queue whose hold ended (the merge window closed):
+ * approved as their rule said, and applied.
+ */
+static int release_holds(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+			 char **holds, struct pq_buf *report)
+{
+	size_t qi, i, n;
+	long long *ids;
+	int ret = 0;
+
+	for (qi = 0; qi < c->nqueues && ret != PQ_EDB && !pq_stop_requested(); qi++) {
+		const struct pq_queue_conf *q = &c->queues[qi];
+		sqlite3_stmt *st;
+
+		if (holds[qi] || q->frozen)
+			continue;
+		st = pq_store_stmt(s, "SELECT series_id FROM series_queue WHERE queue = ?"
+				      " AND state = ? AND held IS NOT NULL ORDER BY series_id");
+		if (!st)
+			return PQ_EDB;
+		pq_store_bind_text(st, 1, q->name);
+		pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
+		if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
+			return ret;
+		for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++) {
+			pq_buf_addf(report, "series %lld: no longer held on %s, applying\n", ids[i],
+				    q->name);
+			if ((ret = pq_state_record(s, ids[i], q->name, PQ_STATE_APPROVED, NULL,
+						   NULL, 0)) < 0)
+				break;
+			ret = pq_apply_series(s, c, repo, ids[i], q->name, 0, report);
+			if (ret < 0 && ret != PQ_EDB) {
+				pq_buf_addf(report, "  not applied: %s\n", pq_error_last());
+				ret = 0;
+			}
+		}
+		free(ids);
+	}
+	return ret == PQ_EDB ? ret : 0;
+}
+
 /* Whether an error leaves a series to the next pass rather than deciding on it. */
 static int not_the_series(int ret)
 {
@@ -148,13 +238,26 @@ static int not_the_series(int ret)
 }
 
 static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
-		      long long id, struct pq_buf *report)
+		      char **holds, long long id, struct pq_buf *report)
 {
 	struct pq_rules_input in;
 	struct pq_rules_verdict v;
+	struct pq_elsewhere_taken taken;
 	struct pq_buf checks = PQ_BUF_INIT;
+	const char *held;
 	char reason[256];
 	int ret, matched, replaces = 0, automatic;
+
+	/* another tree took it: no rule of ours takes it */
+	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
+		return ret;
+	if (ret) {
+		pq_buf_addf(report, "series %lld: ", id);
+		pq_elsewhere_describe(&taken, report);
+		pq_buf_adds(report, ", left to that tree\n");
+		pq_elsewhere_taken_free(&taken);
+		return 0;
+	}
 
 	/* incomplete or without diffs (a pull request): the rules still look at it */
 	ret = pq_apply_check(s, c, repo, id, &checks);
@@ -180,7 +283,8 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 	if (v.automatic && v.queue->rebuild &&
 	    (ret = replaces_applied(s, id, v.queue->name, &replaces)) < 0)
 		goto out;
-	automatic = v.automatic && !replaces;
+	held = v.automatic && !replaces ? hold_of(c, holds, v.queue) : NULL;
+	automatic = v.automatic && !replaces && !held;
 	if ((ret = pq_store_begin(s)) < 0)
 		goto out;
 	/* automatic: approved by the rule, so that a crash before the application
@@ -189,17 +293,20 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 				      automatic ? PQ_STATE_APPROVED : PQ_STATE_QUEUED, NULL, NULL,
 				      0)) < 0 ||
 	    (ret = pq_state_set_rule(s, id, v.queue->name, v.rule->name)) < 0 ||
+	    (held && (ret = pq_state_set_held(s, id, v.queue->name, held)) < 0) ||
 	    (ret = pq_state_set_series(s, id, PQ_STATE_QUEUED)) < 0) {
 		pq_store_rollback(s);
 		goto out;
 	}
 	if ((ret = pq_store_commit(s)) < 0)
 		goto out;
-	pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s\n", id, v.queue->name,
+	pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s%s\n", id, v.queue->name,
 		    v.rule->name,
 		    replaces	? ", replaces its earlier version there at the next rebuild"
+		    : held	? ", "
 		    : automatic ? ", applying"
-				: ", waits for approval");
+				: ", waits for approval",
+		    held ? held : "");
 	if (!v.automatic && (ret = reply_if_check_failed(s, c, id, v.queue->name)) < 0)
 		goto out;
 	if (automatic) {
@@ -231,15 +338,22 @@ int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 {
 	long long *ids, mark;
 	size_t n, i;
+	char **holds;
 	int ret;
 
 	/* taken first: what arrives during the pass is newer, and is looked at next time */
 	if ((ret = pq_ingest_last_message(s, &mark)) < 0 ||
-	    (ret = apply_waiting_approvals(s, c, repo, report)) < 0 ||
-	    (ret = new_complete_series(s, &ids, &n)) < 0)
+	    (ret = pq_elsewhere_scan(s, c, report)) < 0 ||
+	    (ret = apply_waiting_approvals(s, c, repo, report)) < 0)
 		return ret;
+	holds = merge_window_holds(c, repo, report);
+	if ((ret = release_holds(s, c, repo, holds, report)) < 0 ||
+	    (ret = new_complete_series(s, &ids, &n)) < 0) {
+		holds_free(c, holds);
+		return ret;
+	}
 	for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++) {
-		ret = triage_one(s, c, repo, ids[i], report);
+		ret = triage_one(s, c, repo, holds, ids[i], report);
 		if (ret == 0)
 			ret = mark_triaged(s, ids[i], mark);
 		else if (ret != PQ_EDB) /* the repository: looked at again next pass */
@@ -247,6 +361,7 @@ int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 				    ids[i], pq_error_last());
 	}
 	free(ids);
+	holds_free(c, holds);
 	return ret == PQ_EDB ? ret : 0;
 }
 
@@ -255,18 +370,36 @@ int pq_triage_explain(struct pq_store *s, const struct pq_config *c, struct pq_r
 {
 	struct pq_rules_input in;
 	struct pq_rules_verdict v;
-	int ret;
+	struct pq_elsewhere_taken taken;
+	struct pq_buf held = PQ_BUF_INIT;
+	int ret, taken_there, matched;
 
+	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
+		return ret;
+	if ((taken_there = ret)) {
+		pq_elsewhere_describe(&taken, report);
+		pq_buf_addc(report, '\n');
+		pq_elsewhere_taken_free(&taken);
+	}
 	if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
 		return ret;
-	if (pq_rules_decide(c, &in, &v, report))
+	matched = pq_rules_decide(c, &in, &v, report);
+	if (taken_there)
+		pq_buf_adds(report, "=> taken elsewhere: no rule of ours takes it\n");
+	else if (!matched)
+		pq_buf_adds(report, "=> no rule matches: the series goes to no queue\n");
+	else if (v.automatic && v.queue && v.queue->hold_in_merge_window &&
+		 pq_repo_merge_window(repo, v.queue->base ? v.queue->base : v.queue->branch,
+				      &held) > 0)
+		pq_buf_addf(report, "=> queue %s (%s), held: merge window open (%s)\n",
+			    v.queue->name, v.queue->branch, pq_buf_str(&held));
+	else
 		pq_buf_addf(report, "=> queue %s (%s), %s\n",
 			    v.queue ? v.queue->name : v.rule->queue,
 			    v.queue ? v.queue->branch : "?",
 			    v.automatic ? "applied automatically"
 					: "waits for a maintainer's approval");
-	else
-		pq_buf_adds(report, "=> no rule matches: the series goes to no queue\n");
+	pq_buf_free(&held);
 	pq_rules_input_free(&in);
 	return 0;
 }
