@@ -297,8 +297,10 @@ def test_rebuild_and_push(patchq, source, work):
 
     # rust-next takes the v2: rebuilding rust-dev on it, the v2 conflicts
     run(pq + ["apply", str(v2["id"]), "--queue", "rust-next"], cwd=d)
-    out = run(pq + ["rebuild", "rust-dev"], cwd=d).stdout
-    check("no longer applies" in out, "a series that no longer applies is reported")
+    p = run(pq + ["rebuild", "rust-dev"], cwd=d, ok=False)
+    out = p.stdout
+    check("no longer applies" in out and p.returncode == 1,
+          "a series that no longer applies is reported, and rebuild exits 1")
     check(git(repo, "rev-parse", "rust-dev") == git(repo, "rev-parse", "rust-next"),
           "and left out: rust-dev is rust-next again")
     run(pq + ["push", remote], cwd=d)
