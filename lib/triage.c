@@ -215,6 +215,28 @@ static int release_holds(struct pq_store *s, const struct pq_config *c, struct p
 		if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
 			return ret;
 		for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++) {
+			struct pq_elsewhere_taken taken;
+
+			/* taken by another tree while it waited: no longer held, it waits
+			 * for a maintainer (the to-do says where it went) */
+			if ((ret = pq_elsewhere_find(s, ids[i], &taken)) < 0)
+				break;
+			if (ret) {
+				pq_buf_addf(report, "series %lld: no longer held on %s, but ",
+					    ids[i], q->name);
+				pq_elsewhere_describe(&taken, report);
+				pq_buf_adds(report, ": left to a maintainer\n");
+				pq_elsewhere_taken_free(&taken);
+				if ((ret = pq_store_begin(s)) < 0)
+					break;
+				if ((ret = pq_state_set_held(s, ids[i], q->name, NULL)) < 0) {
+					pq_store_rollback(s);
+					break;
+				}
+				if ((ret = pq_store_commit(s)) < 0)
+					break;
+				continue;
+			}
 			pq_buf_addf(report, "series %lld: no longer held on %s, applying\n", ids[i],
 				    q->name);
 			if ((ret = pq_state_record(s, ids[i], q->name, PQ_STATE_APPROVED, NULL,

@@ -11,6 +11,7 @@ usage: test_elsewhere.py --patchq PATH --source DIR
 import argparse
 import json
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -40,6 +41,9 @@ def demo(patchq, source, work, name, extra_conf="", edit=None):
     os.mkdir(d)
     setup_demo(source, d)
     conf = open(os.path.join(d, "patchq.conf")).read()
+    # the example's own [elsewhere] sections: this test says what it needs
+    conf = re.sub(r'^\[elsewhere "[^"]*"\]\n(\t[^\n]*\n)*', "", conf, flags=re.M)
+    assert "[elsewhere" not in conf
     if edit:
         conf = edit(conf)
     with open(os.path.join(d, "patchq.conf"), "w") as f:
@@ -182,6 +186,31 @@ def test_merge_window(patchq, source, work):
           "v6.13-rc1 tagged: the next pass applies it: " + out)
 
 
+def test_held_then_taken(patchq, source, work):
+    """A series held in the merge window that another tree takes meanwhile
+    is not applied when the window closes: it waits for a maintainer."""
+    d, pq, repo = demo(patchq, source, work, "window-taken", KBUILD, edit=lambda c: c.replace(
+        '[queue "rust-dev"]\n', '[queue "rust-dev"]\n\tholdInMergeWindow = true\n', 1))
+    run(pq + ["import", "-q", "maildir"], cwd=d)
+    git(repo, "tag", "v6.12", "rust-next")
+    run(pq + ["triage"], cwd=d)
+    before_dev = tip(repo, "rust-dev")
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Nathan Chancellor <nathan@kernel.org>", "kb-9@kernel.org", "demo-time-v2-2@example.org",
+        "[PATCH v2 2/3] rust: time: add ms_to_ns()", "Applied to kbuild-next, thanks!\n"))
+    git(repo, "tag", "v6.13-rc1", "rust-next")
+    out = run(pq + ["triage"], cwd=d).stdout
+    v2 = series_by_name(pq, d)[("rust: time helpers", 2)]
+    on = {q["queue"]: q for q in json.loads(
+        run(pq + ["show", str(v2["id"]), "--json"], cwd=d).stdout)["queues"]}
+    check("no longer held on rust-dev, but taken elsewhere: kbuild-next" in out and
+          on["rust-dev"]["state"] == "queued" and on["rust-dev"]["held"] is None and
+          tip(repo, "rust-dev") == before_dev,
+          "held, then taken: left to a maintainer when the window closes: " + out)
+    out = run(pq + ["triage"], cwd=d).stdout
+    check("no longer held" not in out, "and said once")
+
+
 def test_rebuild_truth(patchq, source, work):
     d, pq, repo = demo(patchq, source, work, "rebuild")
     run(pq + ["import", "-q", "maildir"], cwd=d)
@@ -253,6 +282,7 @@ def main():
     try:
         test_taken_elsewhere(a.patchq, a.source, work)
         test_merge_window(a.patchq, a.source, work)
+        test_held_then_taken(a.patchq, a.source, work)
         test_rebuild_truth(a.patchq, a.source, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
