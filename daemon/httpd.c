@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "desk.h"
+#include "deskcache.h"
 #include "error.h"
 #include "store.h"
 #include "repo.h"
@@ -33,6 +34,7 @@
 #define MAX_HEADERS_SIZE (8 * 1024)
 #define MAX_BODY_SIZE (64 * 1024)
 #define LISTEN_BACKLOG 128
+#define CACHE_BYTES (32 * 1024 * 1024) /* readers' pages kept, at most */
 
 static const char csp[] = "default-src 'none'; style-src 'self'; img-src 'self'; "
 			  "form-action 'self'; frame-ancestors 'none'";
@@ -41,10 +43,12 @@ struct httpd {
 	struct event_base *base;
 	struct evhttp *http;
 	struct httpd_host host;
-	int pending;	    /* jobs out on the workers */
-	size_t next_reader; /* the reader the next page goes to */
-	int stopped;	    /* httpd_stop() ran */
-	char *unix_path;    /* the socket file made here, removed at stop */
+	int pending;		     /* jobs out on the workers */
+	int *out;		     /* per reader: its jobs out; a page goes to the least busy */
+	long long *seen;	     /* per reader: its connection's data_version (deskcache.h) */
+	struct pq_desk_cache *cache; /* readers' pages, shared by the readers */
+	int stopped;		     /* httpd_stop() ran */
+	char *unix_path;	     /* the socket file made here, removed at stop */
 };
 
 /*
@@ -61,10 +65,12 @@ struct http_job {
 	struct evhttp_connection *evcon;
 	int detached;
 	int action;
+	int reader; /* the reader it went to, -1: an action, on the git worker */
 	void *cfg_token;
 	const struct pq_config *cfg;
 	struct pq_desk_request rq; /* its strings are the fields below */
 	char *method, *path, *query, *body, *authorization, *cookie, *if_none_match, *content_type;
+	char *accept_encoding;
 	struct pq_desk_response rs;
 	int handled; /* rs was filled */
 };
@@ -106,6 +112,7 @@ static void job_free(struct http_job *j)
 	free(j->cookie);
 	free(j->if_none_match);
 	free(j->content_type);
+	free(j->accept_encoding);
 	free(j);
 }
 
@@ -205,7 +212,9 @@ static void job_run(struct job *job, struct worker *w)
 	/* a page reads one snapshot: one read transaction for all its
 	 * statements, not a lock taken and dropped by each */
 	snapshot = !j->action && pq_store_begin_read(env.store) == 0;
-	rc = pq_desk_handle(&env, &j->rq, &j->rs);
+	rc = j->reader < 0 ? pq_desk_handle(&env, &j->rq, &j->rs)
+			   : pq_desk_cache_handle(j->h->cache, &j->h->seen[j->reader], &env, &j->rq,
+						  &j->rs);
 	/* commit: a page may have noted when a token was last used */
 	if (snapshot && pq_store_commit(env.store) < 0)
 		pq_store_rollback(env.store);
@@ -213,6 +222,8 @@ static void job_run(struct job *job, struct worker *w)
 	if (rc < 0)
 		pq_log(LOG_ERR, "desk: %s %s: %s", j->method, j->path, pq_error_last());
 	pq_repo_free(repo);
+	if (rc == PQ_EDB && j->reader >= 0)
+		j->h->seen[j->reader] = -1; /* the connection is opened anew */
 	host->store_after(w, rc);
 }
 
@@ -240,6 +251,8 @@ static void job_done(struct job *job)
 	struct httpd *h = j->h;
 
 	h->pending--;
+	if (j->reader >= 0)
+		h->out[j->reader]--;
 	h->host.config_release(j->cfg_token);
 	if (j->evcon)
 		evhttp_connection_set_closecb(j->evcon, NULL, NULL);
@@ -257,6 +270,17 @@ static void job_done(struct job *job)
 	job_free(j);
 }
 
+/* The reader with the fewest jobs out: while one makes a page, the others answer. */
+static int least_busy(const struct httpd *h)
+{
+	size_t r, best = 0;
+
+	for (r = 1; r < h->host.nreaders; r++)
+		if (h->out[r] < h->out[best])
+			best = r;
+	return (int)best;
+}
+
 /* Every request: copied into a job for a worker, or answered at once. */
 static void on_request(struct evhttp_request *req, void *arg)
 {
@@ -267,6 +291,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const char *method = method_name(evhttp_request_get_command(req));
 	struct http_job *j;
 	size_t len;
+	int rc;
 
 	if (h->stopped) {
 		send_plain(req, 503, "The desk is stopping.");
@@ -290,6 +315,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	j->cookie = dup_or_null(evhttp_find_header(in, "Cookie"));
 	j->if_none_match = dup_or_null(evhttp_find_header(in, "If-None-Match"));
 	j->content_type = dup_or_null(evhttp_find_header(in, "Content-Type"));
+	j->accept_encoding = dup_or_null(evhttp_find_header(in, "Accept-Encoding"));
 	len = evbuffer_get_length(input);
 	if (len > MAX_BODY_SIZE) /* evhttp's own limit; never more */
 		len = MAX_BODY_SIZE;
@@ -308,20 +334,23 @@ static void on_request(struct evhttp_request *req, void *arg)
 		.cookie = j->cookie,
 		.if_none_match = j->if_none_match,
 		.content_type = j->content_type,
+		.accept_encoding = j->accept_encoding,
 	};
 	j->action = pq_desk_is_action(&j->rq);
 	j->cfg = h->host.config_hold(h->host.arg, &j->cfg_token);
 	j->job.run = job_run;
 	j->job.done = job_done;
-	if (worker_post(j->action ? h->host.actor
-				  : &h->host.readers[h->next_reader++ % h->host.nreaders],
-			&j->job) < 0) {
+	j->reader = j->action ? -1 : least_busy(h);
+	rc = worker_post(j->reader < 0 ? h->host.actor : &h->host.readers[j->reader], &j->job);
+	if (rc < 0) {
 		h->host.config_release(j->cfg_token);
 		job_free(j);
 		send_plain(req, 503, "The desk is stopping.");
 		return;
 	}
 	h->pending++;
+	if (j->reader >= 0)
+		h->out[j->reader]++;
 	j->evcon = evhttp_request_get_connection(req);
 	if (j->evcon)
 		evhttp_connection_set_closecb(j->evcon, on_conn_close, j);
@@ -413,19 +442,33 @@ static void log_bound(evutil_socket_t fd, const char *how)
 	}
 }
 
+static void free_readers(struct httpd *h)
+{
+	pq_desk_cache_free(h->cache);
+	free(h->out);
+	free(h->seen);
+}
+
 struct httpd *httpd_start(struct event_base *base, const struct pq_config *c, int nfds,
 			  const struct httpd_host *host)
 {
 	const struct pq_http_conf *hc = &c->http;
 	struct httpd *h = pq_calloc(1, sizeof(*h));
 	struct evhttp_bound_socket *bs;
+	size_t r;
 	int i;
 
 	h->base = base;
 	h->host = *host;
+	h->out = pq_calloc(host->nreaders, sizeof(*h->out));
+	h->seen = pq_calloc(host->nreaders, sizeof(*h->seen));
+	for (r = 0; r < host->nreaders; r++)
+		h->seen[r] = -1;
+	h->cache = pq_desk_cache_new(CACHE_BYTES);
 	h->http = evhttp_new(base);
 	if (!h->http) {
 		pq_log(LOG_ERR, "desk: cannot set up the HTTP server");
+		free_readers(h);
 		free(h);
 		return NULL;
 	}
@@ -478,6 +521,7 @@ struct httpd *httpd_start(struct event_base *base, const struct pq_config *c, in
 	return h;
 fail:
 	evhttp_free(h->http);
+	free_readers(h);
 	free(h->unix_path);
 	free(h);
 	return NULL;
@@ -503,6 +547,7 @@ void httpd_free(struct httpd *h)
 	httpd_stop(h);
 	if (h->pending)
 		pq_log(LOG_WARNING, "desk: %d requests still out at exit", h->pending);
+	free_readers(h);
 	free(h->unix_path);
 	free(h);
 }

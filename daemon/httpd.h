@@ -5,8 +5,12 @@
  * The loop only parses and answers: a request becomes a job, and the job
  * calls pq_desk_handle() on a worker thread, with that thread's own
  * database connection. Reads (GET, HEAD, and every method the desk
- * refuses) go to the "http" workers in turn; actions (pq_desk_is_action(): POST)
- * to the git worker, after or before a pipeline pass but never during one.
+ * refuses) go to the "http" worker with the fewest jobs out, through one
+ * page cache the readers share (lib/deskcache.h: pages for readers
+ * without a token, given again while the database is unchanged, so that
+ * while one reader makes a page the others answer); actions
+ * (pq_desk_is_action(): POST) to the git worker, after or before a
+ * pipeline pass but never during one.
  * Each job opens the queue repository (pages read it too: why a series
  * goes where, a queue's tip). The answer is sent back on the loop when the
  * job returns.

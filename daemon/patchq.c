@@ -563,7 +563,7 @@ static int cmd_outbox(struct pq_store *s, const struct pq_config *c, int argc, c
 	int ret;
 
 	if (argc == 1)
-		return report(pq_outbox_list(s, &b, o->json), &b, "outbox");
+		return report(pq_outbox_list(s, NULL, &b, o->json, NULL), &b, "outbox");
 	if (!strcmp(argv[1], "preview") && argc == 3)
 		return report(pq_outbox_preview(s, c, series_arg(argv[2]), &b), &b, "outbox");
 	if (argc == 3 &&

@@ -304,6 +304,7 @@ enum kind {
 	K_TEMPLATE,  /* a template with one %s */
 	K_EMAILS,    /* a list of bare addresses, repeatable, stored lower-case */
 	K_MAILERS,   /* bare addresses separated by blanks, repeatable, lower-case */
+	K_PREFIXES,  /* subject prefixes, blank-separated, repeatable, stored lower-case */
 };
 
 struct key {
@@ -355,9 +356,20 @@ static const struct key rule_keys[] = {
 	{ "minVersion", K_COUNT, offsetof(struct pq_rule_conf, min_version), 0 },
 	{ "auto", K_COND, offsetof(struct pq_rule_conf, automatic), 0 },
 	{ "fixesIn", K_STRING, offsetof(struct pq_rule_conf, fixes_in), 0 },
+	{ "stable", K_COND, offsetof(struct pq_rule_conf, stable), 0 },
+	{ "allFiles", K_GLOBS, offsetof(struct pq_rule_conf, all_files),
+	  offsetof(struct pq_rule_conf, nall_files) },
+	{ "notFiles", K_GLOBS, offsetof(struct pq_rule_conf, not_files),
+	  offsetof(struct pq_rule_conf, nnot_files) },
+	{ "shareFiles", K_GLOBS, offsetof(struct pq_rule_conf, share_files),
+	  offsetof(struct pq_rule_conf, nshare_files) },
+	{ "minShare", K_COUNT, offsetof(struct pq_rule_conf, min_share), 0 },
+	{ "prefix", K_PREFIXES, offsetof(struct pq_rule_conf, prefixes),
+	  offsetof(struct pq_rule_conf, nprefixes) },
+	{ "continue", K_BOOL, offsetof(struct pq_rule_conf, continues), 0 },
 };
 
-enum { RULE_QUEUE, RULE_FIXES_IN = 9 };
+enum { RULE_QUEUE, RULE_FIXES_IN = 9, RULE_MIN_SHARE = 14 };
 
 static const struct key source_keys[] = {
 	{ "type", K_WORD, 0, 0 },
@@ -475,7 +487,7 @@ enum {
 };
 
 /* Where each single-valued key of one section was set, to refuse twice. */
-#define KEYS_MAX 16
+#define KEYS_MAX 24
 _Static_assert(ARRAY_SIZE(patchq_keys) <= KEYS_MAX && ARRAY_SIZE(queue_keys) <= KEYS_MAX &&
 		       ARRAY_SIZE(rule_keys) <= KEYS_MAX && ARRAY_SIZE(source_keys) <= KEYS_MAX,
 	       "struct meta holds KEYS_MAX keys");
@@ -737,7 +749,7 @@ static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, co
 	int64_t n;
 
 	if (k->kind != K_GLOBS && k->kind != K_TAGS && k->kind != K_EMAILS &&
-	    k->kind != K_MAILERS) {
+	    k->kind != K_MAILERS && k->kind != K_PREFIXES) {
 		if (m->seen & (1u << ki)) {
 			if (m->key_line[ki])
 				return fail(ld, line, "%s is set twice (first at line %d)", kname,
@@ -808,6 +820,32 @@ static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, co
 		}
 		list_add(obj, k, tag);
 		return 0;
+	}
+	case K_PREFIXES: {
+		const char *p = value;
+
+		for (;;) {
+			size_t len, i;
+			char *word;
+
+			while (isspace((unsigned char)*p))
+				p++;
+			if (!*p)
+				return 0;
+			for (len = 0; p[len] && !isspace((unsigned char)p[len]); len++)
+				if (p[len] == ':' || p[len] == '[' || p[len] == ']')
+					return fail(
+						ld, line,
+						"%s: \"%s\": a prefix is the word before the "
+						"subject's colon, without ':' or brackets (\"rust\" "
+						"for \"rust: ...\")",
+						kname, value);
+			word = pq_strndup(p, len);
+			for (i = 0; i < len; i++)
+				word[i] = (char)tolower((unsigned char)word[i]);
+			list_add(obj, k, word);
+			p += len;
+		}
 	}
 	case K_BRANCH:
 		if (!strncmp(value, "refs/", 5))
@@ -960,6 +998,7 @@ static struct pq_rule_conf *rule_get(struct loader *ld, const char *name, int li
 	memset(r, 0, sizeof(*r));
 	r->name = pq_strdup(name);
 	r->fixes = PQ_COND_ANY;
+	r->stable = PQ_COND_ANY;
 	r->rfc = PQ_COND_ANY;
 	r->automatic = PQ_COND_ANY;
 	r->file = pq_strdup(ld->path);
@@ -1583,6 +1622,22 @@ static int check_config(struct loader *ld)
 			return fail(ld, m->key_line[RULE_FIXES_IN],
 				    "rule.%s.fixesIn: no queue \"%s\" is defined", r->name,
 				    r->fixes_in);
+		if (m->seen & (1u << RULE_MIN_SHARE) && (r->min_share < 1 || r->min_share > 100))
+			return fail(ld, m->key_line[RULE_MIN_SHARE],
+				    "rule.%s.minShare: %d is not a percentage from 1 to 100",
+				    r->name, r->min_share);
+		if (r->min_share && !r->nshare_files)
+			return fail(
+				ld, m->key_line[RULE_MIN_SHARE],
+				"rule.%s.minShare needs shareFiles (the files whose share of the "
+				"changed lines counts)",
+				r->name);
+		if (r->nshare_files && !r->min_share)
+			return fail(
+				ld, m->line,
+				"rule.%s.shareFiles needs minShare (the percentage of the changed "
+				"lines, 1 to 100)",
+				r->name);
 	}
 	for (i = 0; i < c->nsources; i++) {
 		if ((err = check_source(ld, i)) < 0)
@@ -1718,6 +1773,10 @@ void pq_config_free(struct pq_config *c)
 		free_list(r->tags, r->ntags);
 		free_list(r->files, r->nfiles);
 		free_list(r->from, r->nfrom);
+		free_list(r->all_files, r->nall_files);
+		free_list(r->not_files, r->nnot_files);
+		free_list(r->share_files, r->nshare_files);
+		free_list(r->prefixes, r->nprefixes);
 		free(r->file);
 	}
 	for (i = 0; i < c->nsources; i++) {

@@ -38,13 +38,21 @@
  *           queue = rust-fixes
  *           tag = rust-fixes               # subject tag, a whole token
  *           fixes = true                   # has a Fixes: trailer
- *           files = *.rs                   # glob on the files touched (repeatable)
+ *           stable = true                  # Cc: stable@(vger.)kernel.org, trailer or header
+ *           prefix = rust kbuild           # "rust: ..." in a subject (repeatable)
+ *           files = *.rs                   # some touched file matches (repeatable)
+ *           allFiles = *.rs                # every touched file matches one (repeatable)
+ *           notFiles = *.c                 # no touched file matches any (repeatable)
+ *           shareFiles = *.rs              # with minShare: this percentage of the
+ *           minShare = 50                  # changed lines at least is in these files
  *           from = *@kernel.org            # glob on the sender (repeatable)
  *           minReviews = 1                 # Reviewed-by + Acked-by at least
  *           rfc = false                    # match RFC series or not
  *           minVersion = 1
  *           auto = false                   # overrides the queue's auto
  *           fixesIn = rust-next            # a commit a Fixes: names is on that queue
+ *           continue = false               # true: on matching, the later rules may
+ *                                          # add other queues (first match per queue)
  *   [reply]                                # the mail to the list (patchq outbox)
  *           from = Miguel Ojeda <ojeda@kernel.org>   # default: the committer
  *           applied = Applied to `%s` -- thanks everyone!   # %s: the queue
@@ -124,14 +132,25 @@ struct pq_rule_conf {
 	size_t ntags;
 	char **files; /* globs; any touched file matching any glob */
 	size_t nfiles;
+	char **all_files; /* globs; every touched file matching one of them */
+	size_t nall_files;
+	char **not_files; /* globs; no touched file matching any of them */
+	size_t nnot_files;
+	char **share_files; /* globs; with min_share */
+	size_t nshare_files;
+	int min_share;	 /* percent (1 to 100) of changed lines in share_files; 0: none */
+	char **prefixes; /* subsystem prefixes of subjects ("rust"), lower-case; any */
+	size_t nprefixes;
 	char **from; /* globs on the sender address */
 	size_t nfrom;
 	enum pq_cond fixes;
+	enum pq_cond stable; /* Cc: stable@ in a trailer or in the mail's To/Cc */
 	enum pq_cond rfc;
 	int min_reviews;	/* 0: no condition */
 	int min_version;	/* 0: no condition */
 	enum pq_cond automatic; /* ANY: the queue decides */
 	char *fixes_in;		/* a queue: a commit named by Fixes: must be on it */
+	int continues;		/* on a match the later rules may add other queues */
 	char *file;		/* where the rule was defined, for messages */
 	int line;		/* of its [rule] header, 0 when it could not be found */
 };

@@ -35,7 +35,7 @@
 #define MAX_SEGMENTS 4
 #define COOKIE "patchq"
 /* Series per growing section of the to-do a page shows (the rest: a link). */
-#define TODO_LIMIT 100
+#define TODO_LIMIT 25
 
 struct ctx {
 	const struct pq_desk_env *env;
@@ -129,13 +129,21 @@ static void page(struct ctx *x, const char *title, const struct pq_buf *body)
 	pq_html_end(&x->rs->body);
 }
 
-/* A listing's JSON: {"items": ITEMS, "next": null}; items is a JSON array. */
-static void listing(struct ctx *x, const struct pq_buf *items)
+/*
+ * A listing's JSON: {"items": ITEMS, "next": URL or null}; items is a JSON
+ * array, next the next page's address (NULL: the last page).
+ */
+static void listing(struct ctx *x, const struct pq_buf *items, const char *next)
 {
+	struct pq_json j;
+
 	answer(x, 200, JSON);
 	pq_buf_adds(&x->rs->body, "{\"items\": ");
 	pq_buf_add(&x->rs->body, pq_buf_str(items), items->len);
-	pq_buf_adds(&x->rs->body, ", \"next\": null}\n");
+	pq_buf_adds(&x->rs->body, ", \"next\": ");
+	pq_json_init(&j, &x->rs->body, 0);
+	pq_json_str(&j, next);
+	pq_buf_adds(&x->rs->body, "}\n");
 }
 
 /*
@@ -311,7 +319,7 @@ static int queue_page(struct ctx *x, const char *name)
 		ret = pq_deskpage_queue(x->env->store, x->env->config, x->env->repo, name,
 					x->who ? x->csrf : NULL, &b);
 	if (ret == 0 && x->api)
-		listing(x, &b);
+		listing(x, &b, NULL);
 	else if (ret == 0)
 		page(x, name, &b);
 	pq_buf_free(&b);
@@ -535,17 +543,41 @@ static int queue_feed(struct ctx *x, const char *file)
 	return 0;
 }
 
+/* The outbox: a page; the API's newest first, limit (1 to 500) at a time. */
 static int outbox_page(struct ctx *x)
 {
-	struct pq_buf b = PQ_BUF_INIT;
-	int ret = x->api ? pq_outbox_list(x->env->store, &b, 1)
-			 : pq_deskpage_outbox(x->env->store, x->who ? x->csrf : NULL, &b);
+	struct pq_buf b = PQ_BUF_INIT, after = PQ_BUF_INIT, limit = PQ_BUF_INIT;
+	struct pq_buf next_url = PQ_BUF_INIT;
+	struct pq_outbox_page pg = { 0 };
+	long long next = 0;
+	int ret = 0;
 
-	if (ret == 0 && x->api)
-		listing(x, &b);
-	else if (ret == 0)
-		page(x, "Outbox", &b);
+	if (!x->api) {
+		ret = pq_deskpage_outbox(x->env->store, x->who ? x->csrf : NULL, &b);
+		if (ret == 0)
+			page(x, "Outbox", &b);
+		goto out;
+	}
+	if (query_value(x, "after", &after) < 0 || query_value(x, "limit", &limit) < 0 ||
+	    (pg.after = after.len ? whole(after.ptr, 1, 1LL << 62) : 0) < 0 ||
+	    (pg.limit = limit.len ? (int)whole(limit.ptr, 1, 500) : 50) < 0) {
+		fail(x, 400, "The outbox is read with limit 1 to 500 and after a reply id");
+		goto out;
+	}
+	ret = pq_outbox_list(x->env->store, &pg, &b, 1, &next);
+	if (ret == 0 && next) {
+		pq_buf_addf(&next_url, "/api/outbox?");
+		if (limit.len)
+			pq_buf_addf(&next_url, "limit=%d&", pg.limit);
+		pq_buf_addf(&next_url, "after=%lld", next);
+	}
+	if (ret == 0)
+		listing(x, &b, next ? next_url.ptr : NULL);
+out:
 	pq_buf_free(&b);
+	pq_buf_free(&after);
+	pq_buf_free(&limit);
+	pq_buf_free(&next_url);
 	return ret < 0 ? fail_ret(x, ret) : 0;
 }
 

@@ -42,6 +42,7 @@ struct pq_desk_request {
 	const char *cookie;
 	const char *if_none_match;
 	const char *content_type;
+	const char *accept_encoding; /* read only by the page cache (deskcache.h) */
 };
 
 struct pq_desk_response {

@@ -294,9 +294,9 @@ static int insert_message(struct pq_ingest *ig, const struct parsed *p, long lon
 		"INSERT INTO message (raw_id, msgid, msgid_derived, content_hash, kind, error,"
 		" subject, name, author, email, sender_email, date, date_raw, in_reply_to,"
 		" version, idx, total, tags, rfc, resend, body, diff, files, pull_url,"
-		" pull_branch, base_commit, change_id, series_id) VALUES"
+		" pull_branch, base_commit, change_id, series_id, to_header, cc_header) VALUES"
 		" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-		" ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)");
+		" ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)");
 	const struct pq_mail *m = &p->mail;
 	int member = is_series_member(p), lone = member && p->subj.index < 0;
 	int ret;
@@ -339,6 +339,11 @@ static int insert_message(struct pq_ingest *ig, const struct parsed *p, long lon
 	pq_store_bind_text(st, 27, p->patch.change_id);
 	if (series)
 		sqlite3_bind_int64(st, 28, series);
+	/* an unparsable mail's headers are unknown: NULL, as before 0012 */
+	if (strcmp(p->kind, "unparsable")) {
+		pq_store_bind_text(st, 29, m->to ? m->to : "");
+		pq_store_bind_text(st, 30, m->cc ? m->cc : "");
+	}
 	if ((ret = pq_store_step_done(ig->store, st)) < 0)
 		return ret;
 	*id = pq_store_last_id(ig->store);

@@ -359,26 +359,45 @@ int pq_outbox_act(struct pq_store *s, long long id, const char *what, const char
 	return ret;
 }
 
-int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json)
+int pq_outbox_list(struct pq_store *s, const struct pq_outbox_page *pg, struct pq_buf *out,
+		   int json, long long *next)
 {
 	static const char *const keys[] = { "id",    "series",	"queue",    "kind",
 					    "msgid", "state",	"attempts", "next_attempt",
 					    "error", "created", "sent",	    "recipients" };
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT id, series_id, queue, kind, msgid, state, attempts, next_attempt, error,"
-		   " created, sent, recipients, held FROM outbox ORDER BY id");
+#define OUTBOX_COLUMNS                                                                    \
+	"SELECT id, series_id, queue, kind, msgid, state, attempts, next_attempt, error," \
+	" created, sent, recipients, held FROM outbox"
+	sqlite3_stmt *st = pg ? pq_store_stmt(s, OUTBOX_COLUMNS " WHERE ?1 = 0 OR id < ?1"
+								" ORDER BY id DESC LIMIT ?2")
+			      : pq_store_stmt(s, OUTBOX_COLUMNS " ORDER BY id");
+#undef OUTBOX_COLUMNS
 	struct pq_json j;
+	long long last = 0;
+	int rows = 0, rc;
 	size_t k;
 
+	if (next)
+		*next = 0;
 	if (!st)
 		return PQ_EDB;
+	if (pg) {
+		sqlite3_bind_int64(st, 1, pg->after);
+		sqlite3_bind_int(st, 2, pg->limit + 1); /* one more: is there a next page? */
+	}
 	pq_json_init(&j, out, 1);
 	if (json)
 		pq_json_array_begin(&j);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (pg && rows++ == pg->limit) {
+			if (next)
+				*next = last;
+			break;
+		}
+		last = sqlite3_column_int64(st, 0);
 		if (!json) {
-			pq_buf_addf(out, "%4lld  series %lld  %-8s %-7s %-10s <%s>",
-				    sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+			pq_buf_addf(out, "%4lld  series %lld  %-8s %-7s %-10s <%s>", last,
+				    sqlite3_column_int64(st, 1),
 				    sqlite3_column_int(st, 12) ? "held" : pq_store_col_text(st, 5),
 				    pq_store_col_text(st, 3), pq_store_col_text(st, 2),
 				    pq_store_col_text(st, 4));
@@ -404,6 +423,8 @@ int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json)
 		pq_json_object_end(&j);
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return pq_store_error(s, "reading the outbox");
 	if (json)
 		pq_json_array_end(&j);
 	return 0;

@@ -62,8 +62,21 @@ int pq_outbox_hold(struct pq_store *s, long long id, int hold);
 int pq_outbox_act(struct pq_store *s, long long id, const char *what, const char *who,
 		  long long now);
 
-/* Every reply (id, series, queue, kind, Message-ID, state, attempts, error...) as text or JSON. */
-int pq_outbox_list(struct pq_store *s, struct pq_buf *out, int json);
+/* A page of the outbox: the replies older than after (0: from the newest), at most limit. */
+struct pq_outbox_page {
+	long long after;
+	int limit; /* at least 1 */
+};
+
+/*
+ * The replies (id, series, queue, kind, Message-ID, state, attempts,
+ * error...) appended to out as text lines or a JSON array: with pg NULL
+ * every reply, oldest first; with pg one page, newest first, and *next
+ * (when not NULL) the id to pass as the next page's after, 0 on the last
+ * page. Returns 0 or PQ_EDB (out may hold part of the list).
+ */
+int pq_outbox_list(struct pq_store *s, const struct pq_outbox_page *pg, struct pq_buf *out,
+		   int json, long long *next);
 
 /*
  * What would go to the list for series id now: its pending or sent

@@ -97,6 +97,7 @@ struct ctx {
 	size_t files_cap;
 	size_t *set;
 	size_t set_cap;
+	size_t cur_file; /* index + 1 of the file the hunks are of; 0: none yet */
 
 	enum pull_state pull;
 
@@ -339,15 +340,20 @@ static void add_file(struct ctx *c, const char *name, size_t n)
 		for (; c->set[h]; h = (h + 1) & (c->set_cap - 1)) {
 			const char *f = p->files[c->set[h] - 1];
 
-			if (strlen(f) == n && !memcmp(f, name, n))
+			if (strlen(f) == n && !memcmp(f, name, n)) {
+				c->cur_file = c->set[h];
 				return;
+			}
 		}
 	}
 	if (p->nfiles == c->files_cap) {
 		c->files_cap = c->files_cap ? c->files_cap * 2 : 8;
 		p->files = pq_reallocarray(p->files, c->files_cap, sizeof(*p->files));
+		p->lines = pq_reallocarray(p->lines, c->files_cap, sizeof(*p->lines));
 	}
+	p->lines[p->nfiles] = 0;
 	p->files[p->nfiles++] = pq_strndup(name, n);
+	c->cur_file = p->nfiles;
 	/* keep the set at most half full */
 	if (p->nfiles * 2 > c->set_cap) {
 		c->set_cap = c->set_cap ? c->set_cap * 2 : 32;
@@ -893,11 +899,15 @@ static int hunk_line(struct ctx *c, const struct line *l)
 		if (!c->old_left)
 			return 0;
 		c->old_left--;
+		if (c->cur_file)
+			c->p->lines[c->cur_file - 1]++;
 		break;
 	case '+':
 		if (!c->new_left)
 			return 0;
 		c->new_left--;
+		if (c->cur_file)
+			c->p->lines[c->cur_file - 1]++;
 		break;
 	case '\\': /* "\ No newline at end of file" */
 		break;
@@ -1176,6 +1186,7 @@ void pq_patch_free(struct pq_patch *p)
 	for (i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
+	free(p->lines);
 	pq_trailers_free(&p->trailers);
 	free(p->pull_url);
 	free(p->pull_branch);

@@ -45,6 +45,8 @@ struct pq_patch {
 				   "Index:" names, else "+++"/"---" names less
 				   their first component */
 	size_t nfiles;
+	size_t *lines;		     /* parallel to files: the lines the hunks of each add
+				   or remove (binary patches count none) */
 	struct pq_trailers trailers; /* of the commit message */
 	char *pull_url;		     /* request-pull repository URL, or NULL */
 	char *pull_branch;	     /* branch or tag after the URL, or NULL */

@@ -31,23 +31,25 @@ static struct pq_todo_item *item_add(struct pq_todo_list *l, sqlite3_stmt *st)
 	return it;
 }
 
+static void item_free(struct pq_todo_item *it)
+{
+	free(it->name);
+	free(it->submitter);
+	free(it->submitter_name);
+	free(it->state);
+	free(it->rule);
+	free(it->reason);
+	free(it->trailer);
+	free(it->held);
+	free(it->elsewhere);
+}
+
 void pq_todo_list_free(struct pq_todo_list *l)
 {
 	size_t i;
 
-	for (i = 0; i < l->n; i++) {
-		struct pq_todo_item *it = &l->v[i];
-
-		free(it->name);
-		free(it->submitter);
-		free(it->submitter_name);
-		free(it->state);
-		free(it->rule);
-		free(it->reason);
-		free(it->trailer);
-		free(it->held);
-		free(it->elsewhere);
-	}
+	for (i = 0; i < l->n; i++)
+		item_free(&l->v[i]);
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
@@ -153,96 +155,68 @@ static int stopped(struct pq_store *s, const char *queue, size_t limit, struct p
 	return checked_list(s, queue, PQ_STATE_QUEUED, &approved, 1, limit, l);
 }
 
-/* The series on queue, in the order they went in, with the newest message
- * any of their patches saw when applied (the oldest such, per series). */
-static int on_queue(struct pq_store *s, const char *queue, long long **ids, long long **seen,
-		    size_t *n)
+/*
+ * Newer complete versions of the series on queue that are not on it
+ * themselves, in the order the older ones went in: the chain of versions
+ * followed as pq_series_newest() follows it, for the whole queue at once.
+ */
+static int new_versions(struct pq_store *s, const char *queue, struct pq_todo_list *l)
 {
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT series_id, min(seen) FROM application"
-					    " WHERE queue = ? AND active GROUP BY series_id"
-					    " ORDER BY min(id)");
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "WITH RECURSIVE onq(id, pos) AS (SELECT series_id, min(id) FROM application"
+		   "  WHERE queue = ?1 AND active GROUP BY series_id),"
+		   " chain(root, id, hops) AS (SELECT id, id, 0 FROM onq UNION ALL"
+		   "  SELECT c.root, (SELECT max(n.id) FROM complete_series n"
+		   "   WHERE n.supersedes = c.id), c.hops + 1 FROM chain c"
+		   "  WHERE c.id IS NOT NULL AND c.hops < 64),"
+		   " newest(root, id) AS (SELECT root, id FROM (SELECT root, id, hops,"
+		   "  max(hops) OVER (PARTITION BY root) AS top FROM chain WHERE id IS NOT NULL)"
+		   "  WHERE hops = top AND hops > 0)"
+		   " SELECT " SERIES_COLUMNS ", w.root FROM newest w JOIN onq o ON o.id = w.root"
+		   " JOIN series s ON s.id = w.id WHERE w.id NOT IN (SELECT id FROM onq)"
+		   " ORDER BY o.pos");
+	int rc;
+
+	if (!st)
+		return PQ_EDB;
+	pq_store_bind_text(st, 1, queue);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		item_add(l, st)->other = sqlite3_column_int64(st, 5);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the new versions");
+}
+
+/*
+ * The series on queue that a reply with trailers answered after they were
+ * applied (after the oldest message their patches saw), in the order they
+ * went in. The replies are linked as pq_series_load() links them, so no
+ * series with a late trailer is left out, and few are read whole.
+ */
+static int late_candidates(struct pq_store *s, const char *queue, long long **ids, size_t *n)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT a.series_id FROM (SELECT series_id, min(seen) AS seen, min(id) AS pos"
+		   "  FROM application WHERE queue = ? AND active GROUP BY series_id) a"
+		   " JOIN series s ON s.id = a.series_id"
+		   " WHERE EXISTS (SELECT 1 FROM message t JOIN ref r ON r.msgid = t.msgid"
+		   "  JOIN message m ON m.id = r.message_id"
+		   "  WHERE t.series_id IN (s.id, s.reroll_of) AND m.kind = 'reply'"
+		   "  AND m.id > a.seen AND EXISTS (SELECT 1 FROM trailer x"
+		   "   WHERE x.message_id = m.id AND x.origin = 'reply'))"
+		   " ORDER BY a.pos");
 	int rc;
 
 	*ids = NULL;
-	*seen = NULL;
 	*n = 0;
 	if (!st)
 		return PQ_EDB;
 	pq_store_bind_text(st, 1, queue);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*ids = pq_reallocarray(*ids, *n + 1, sizeof(**ids));
-		*seen = pq_reallocarray(*seen, *n + 1, sizeof(**seen));
-		(*ids)[*n] = sqlite3_column_int64(st, 0);
-		(*seen)[(*n)++] = sqlite3_column_int64(st, 1);
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the series on a queue");
-}
-
-static int series_item(struct pq_store *s, long long id, struct pq_todo_list *l,
-		       struct pq_todo_item **out)
-{
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "SELECT " SERIES_COLUMNS " FROM series s WHERE s.id = ?");
-	int rc;
-
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? item_add(l, st) : NULL;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading a series");
-}
-
-static int new_versions(struct pq_store *s, const char *queue, const long long *ids, size_t n,
-			struct pq_todo_list *l)
-{
-	sqlite3_stmt *st;
-	struct pq_todo_item *it;
-	long long newest, there;
-	size_t i;
-	int ret;
-
-	for (i = 0; i < n; i++) {
-		if ((ret = pq_series_newest(s, ids[i], &newest)) < 0)
-			return ret;
-		if (newest == ids[i])
-			continue;
-		st = pq_store_stmt(s, "SELECT count(*) FROM application WHERE queue = ?"
-				      " AND active AND series_id = ?");
-		if (!st)
-			return PQ_EDB;
-		pq_store_bind_text(st, 1, queue);
-		sqlite3_bind_int64(st, 2, newest);
-		if ((ret = pq_store_scalar(s, st, &there)) < 0)
-			return ret;
-		if (there)
-			continue;
-		if ((ret = series_item(s, newest, l, &it)) < 0)
-			return ret;
-		if (it)
-			it->other = ids[i];
-	}
-	return 0;
-}
-
-/* Whether a reply with trailers arrived after message seen. */
-static int trailers_since(struct pq_store *s, long long seen, int *yes)
-{
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT EXISTS (SELECT 1 FROM trailer"
-					    " WHERE message_id > ? AND origin = 'reply')");
-	long long v;
-	int ret;
-
-	*yes = 0;
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, seen);
-	if ((ret = pq_store_scalar(s, st, &v)) < 0)
-		return ret;
-	*yes = v != 0;
-	return 0;
 }
 
 /* The trailers of series id collected after its patches were applied to queue. */
@@ -345,42 +319,51 @@ static int dropped(struct pq_store *s, struct pq_todo_queue *q)
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading what a rebuild dropped");
 }
 
+/* Keeps the first limit items of l (0: all); its total is what was found. */
+static void cut(struct pq_todo_list *l, size_t limit)
+{
+	l->total = l->n;
+	while (limit && l->n > limit)
+		item_free(&l->v[--l->n]);
+}
+
 static int load_queue(struct pq_store *s, const struct pq_config *c, size_t limit,
 		      struct pq_todo_queue *q)
 {
-	long long *ids, *seen;
+	long long *ids;
 	size_t n, i;
-	int ret, yes;
+	int ret;
 
 	if ((ret = waiting(s, q->name, limit, &q->waiting)) < 0 ||
 	    (ret = stopped(s, q->name, limit, &q->stopped)) < 0 || (ret = dropped(s, q)) < 0 ||
-	    (ret = on_queue(s, q->name, &ids, &seen, &n)) < 0)
+	    (ret = new_versions(s, q->name, &q->new_versions)) < 0 ||
+	    (ret = late_candidates(s, q->name, &ids, &n)) < 0)
 		return ret;
-	ret = new_versions(s, q->name, ids, n, &q->new_versions);
-	for (i = 0; i < n && ret == 0; i++) {
-		if ((ret = trailers_since(s, seen[i], &yes)) < 0 || !yes)
-			continue;
+	for (i = 0; i < n && ret == 0; i++)
 		ret = late_trailers(s, c, q->name, ids[i], &q->late_trailers);
-	}
 	free(ids);
-	free(seen);
-	q->new_versions.total = q->new_versions.n;
-	q->late_trailers.total = q->late_trailers.n;
-	q->dropped.total = q->dropped.n;
+	cut(&q->new_versions, limit);
+	cut(&q->late_trailers, limit);
+	cut(&q->dropped, limit);
 	return ret;
 }
 
-static int load_replies(struct pq_store *s, struct pq_todo *t)
+/* The replies not sent, oldest first, at most limit (0: all), and how many in all. */
+static int load_replies(struct pq_store *s, size_t limit, struct pq_todo *t)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT o.id, o.series_id, s.name, s.version, o.queue, o.kind, o.state,"
 		   " o.attempts, o.error, o.next_attempt FROM outbox o"
 		   " JOIN series s ON s.id = o.series_id"
-		   " WHERE o.state IN ('pending', 'failed') ORDER BY o.id");
+		   " WHERE o.state IN ('pending', 'failed') ORDER BY o.id LIMIT ?");
+	sqlite3_stmt *count = pq_store_stmt(
+		s, "SELECT count(*) FROM outbox WHERE state IN ('pending', 'failed')");
+	long long total;
 	int rc;
 
-	if (!st)
+	if (!st || !count)
 		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, limit ? (long long)limit : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct pq_todo_reply *r;
 
@@ -398,7 +381,15 @@ static int load_replies(struct pq_store *s, struct pq_todo *t)
 		r->next_attempt = sqlite3_column_int64(st, 9);
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the outbox");
+	if (rc != SQLITE_DONE)
+		return pq_store_error(s, "reading the outbox");
+	t->replies_total = t->nreplies;
+	if (!limit || t->nreplies < limit)
+		return 0;
+	if ((rc = pq_store_scalar(s, count, &total)) < 0)
+		return rc;
+	t->replies_total = (size_t)total;
+	return 0;
 }
 
 int pq_todo_load(struct pq_store *s, const struct pq_config *c, struct pq_todo **out)
@@ -424,7 +415,7 @@ int pq_todo_load_some(struct pq_store *s, const struct pq_config *c, size_t limi
 	for (i = 0; i < c->nqueues && ret == 0; i++)
 		ret = load_queue(s, c, limit, &t->queues[i]);
 	if (ret == 0)
-		ret = load_replies(s, t);
+		ret = load_replies(s, limit, t);
 	if (ret < 0) {
 		pq_todo_free(t);
 		return ret;
@@ -559,7 +550,8 @@ static void write_text(const struct pq_todo *t, struct pq_buf *out)
 		}
 	}
 	if (t->nreplies)
-		pq_buf_addf(out, "%sreplies not sent (%zu):\n", any++ ? "\n" : "", t->nreplies);
+		pq_buf_addf(out, "%sreplies not sent (%zu):\n", any++ ? "\n" : "",
+			    t->replies_total);
 	for (j = 0; j < t->nreplies; j++) {
 		const struct pq_todo_reply *r = &t->replies[j];
 
@@ -568,6 +560,8 @@ static void write_text(const struct pq_todo *t, struct pq_buf *out)
 			    r->kind, r->queue, r->attempts, r->attempts == 1 ? "" : "s",
 			    r->error ? ": " : "", r->error ? r->error : "");
 	}
+	if (t->replies_total > t->nreplies)
+		pq_buf_addf(out, "  ... and %zu more\n", t->replies_total - t->nreplies);
 	if (!any)
 		pq_buf_adds(out, "nothing to do\n");
 	pq_buf_free(&d);
@@ -686,6 +680,7 @@ static void write_json(const struct pq_todo *t, struct pq_buf *out)
 		pq_json_object_end(&j);
 	}
 	pq_json_array_end(&j);
+	pq_json_kint(&j, "replies_total", (int64_t)t->replies_total);
 	pq_json_object_end(&j);
 	pq_buf_addc(out, '\n');
 }
@@ -755,7 +750,12 @@ static void write_html(const struct pq_todo *t, struct pq_buf *out)
 			for (n = 0; n < l->n; n++)
 				html_item(out, (enum section)k, &l->v[n]);
 			pq_buf_adds(out, "</tbody>\n</table>\n");
-			if (l->total > l->n) {
+			if (l->total > l->n && k != WAITING && k != STOPPED) {
+				pq_buf_addf(out,
+					    "<p>and %zu more: <code>patchq todo</code> lists"
+					    " them all</p>\n",
+					    l->total - l->n);
+			} else if (l->total > l->n) {
 				pq_buf_addf(out, "<p>and %zu more: <a href=\"/series?queue=",
 					    l->total - l->n);
 				pq_html_url(out, q->name);
@@ -771,7 +771,7 @@ static void write_html(const struct pq_todo *t, struct pq_buf *out)
 	pq_buf_addf(out,
 		    "<section class=\"todo-replies\">\n<h2><a href=\"/outbox\">Replies not"
 		    " sent</a> (%zu)</h2>\n",
-		    t->nreplies);
+		    t->replies_total);
 	if (t->nreplies)
 		pq_buf_adds(out,
 			    "<table class=\"replies\">\n<thead><tr><th>reply</th><th>state</th>"
@@ -798,7 +798,10 @@ static void write_html(const struct pq_todo *t, struct pq_buf *out)
 	}
 	if (t->nreplies)
 		pq_buf_adds(out, "</tbody>\n</table>\n");
-	else if (!any)
+	if (t->replies_total > t->nreplies)
+		pq_buf_addf(out, "<p>and %zu more: <a href=\"/outbox\">the outbox</a></p>\n",
+			    t->replies_total - t->nreplies);
+	else if (!t->nreplies && !any)
 		pq_buf_adds(out, "<p>Nothing to do.</p>\n");
 	pq_buf_adds(out, "</section>\n");
 }

@@ -90,6 +90,7 @@ struct pq_todo {
 	size_t nqueues;
 	struct pq_todo_reply *replies; /* oldest first */
 	size_t nreplies;
+	size_t replies_total; /* how many there are: more than nreplies past a limit */
 };
 
 /*
@@ -100,9 +101,9 @@ struct pq_todo {
 int pq_todo_load(struct pq_store *s, const struct pq_config *c, struct pq_todo **out);
 
 /*
- * The same, with at most limit series (0: all) in the waiting and stopped
- * sections of each queue, the two that grow with a backlog; each list's
- * total says how many there are. What the desk's front page reads.
+ * The same, with at most limit entries (0: all) in each section of each
+ * queue and in the replies; each list's total (and replies_total) says
+ * how many there are. What the desk's front page reads.
  */
 int pq_todo_load_some(struct pq_store *s, const struct pq_config *c, size_t limit,
 		      struct pq_todo **out);
@@ -127,7 +128,7 @@ void pq_todo_list_free(struct pq_todo_list *list);
  * [{"queue": NAME, "waiting": [...], "new_versions": [...],
  * "late_trailers": [...], "stopped_applying": [...], "dropped": [...],
  * "totals": {SECTION: N, ...}}],
- * "replies": [...]}, every queue present. HTML: a fragment (no page
+ * "replies": [...], "replies_total": N}, every queue present. HTML: a fragment (no page
  * frame), a <section> with an <h2> per queue linking /queues/NAME, a
  * table per section linking /series/ID, every value escaped.
  */

@@ -259,16 +259,60 @@ static int not_the_series(int ret)
 	return ret < 0 && ret != PQ_EINVAL;
 }
 
+/*
+ * Records the queues of v for series id in one transaction: a frozen (or
+ * unknown) queue rejected with a reason, the others queued or, where the
+ * rule lets it in automatically (auto[i]), approved, so that a crash
+ * before the application leaves it to the next pass
+ * (apply_waiting_approvals); held[i] (not NULL): queued, and held so.
+ */
+static int record_choices(struct pq_store *s, long long id, const struct pq_rules_verdict *v,
+			  const int *automatic, const char *const *held)
+{
+	char reason[256];
+	size_t i;
+	int ret;
+
+	if ((ret = pq_store_begin(s)) < 0)
+		return ret;
+	for (i = 0; i < v->n && !ret; i++) {
+		const struct pq_rules_choice *ch = &v->v[i];
+		enum pq_state st = automatic[i] ? PQ_STATE_APPROVED : PQ_STATE_QUEUED;
+
+		reason[0] = '\0';
+		if (!ch->queue || ch->queue->frozen) {
+			snprintf(reason, sizeof(reason), "aimed at %s, which is frozen",
+				 ch->rule->queue);
+			st = PQ_STATE_REJECTED;
+		}
+		ret = pq_state_set_queue(s, id, ch->rule->queue, st, reason[0] ? reason : NULL,
+					 NULL, 0);
+		if (!ret)
+			ret = pq_state_set_rule(s, id, ch->rule->queue, ch->rule->name);
+		if (!ret && held[i] && st == PQ_STATE_QUEUED)
+			ret = pq_state_set_held(s, id, ch->rule->queue, held[i]);
+	}
+	if (!ret)
+		ret = pq_state_set_series(s, id, PQ_STATE_QUEUED);
+	if (ret < 0) {
+		pq_store_rollback(s);
+		return ret;
+	}
+	return pq_store_commit(s);
+}
+
 static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
 		      char **holds, long long id, struct pq_buf *report)
 {
 	struct pq_rules_input in;
-	struct pq_rules_verdict v;
+	struct pq_rules_verdict v = { NULL, 0 };
 	struct pq_elsewhere_taken taken;
 	struct pq_buf checks = PQ_BUF_INIT;
-	const char *held;
 	char reason[256];
-	int ret, matched, replaces = 0, automatic;
+	int *automatic = NULL, *replaces = NULL;
+	const char **held = NULL;
+	size_t i, nfrozen = 0;
+	int ret;
 
 	/* another tree took it: no rule of ours takes it */
 	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
@@ -287,58 +331,84 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 		goto out;
 	if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
 		goto out;
-	matched = pq_rules_decide(c, &in, &v, NULL);
+	pq_rules_decide(c, &in, &v, NULL);
 	pq_rules_input_free(&in);
-	if (!matched) {
+	if (!v.n) {
 		pq_buf_addf(report, "series %lld: no rule matches, left for a maintainer\n", id);
 		ret = 0;
 		goto out;
 	}
-	if (!v.queue || v.queue->frozen) {
-		snprintf(reason, sizeof(reason), "aimed at %s, which is frozen", v.rule->queue);
-		pq_buf_addf(report, "series %lld: %s (rule %s)\n", id, reason, v.rule->name);
-		ret = pq_approval_reject(s, id, v.rule->queue, reason);
+	for (i = 0; i < v.n; i++)
+		nfrozen += !v.v[i].queue || v.v[i].queue->frozen;
+	if (nfrozen == v.n) {
+		/* aimed only at frozen queues: refused, the series with it */
+		for (i = 0; i < v.n && !ret; i++) {
+			snprintf(reason, sizeof(reason), "aimed at %s, which is frozen",
+				 v.v[i].rule->queue);
+			pq_buf_addf(report, "series %lld: %s (rule %s)\n", id, reason,
+				    v.v[i].rule->name);
+			ret = pq_approval_reject(s, id, v.v[i].rule->queue, reason);
+		}
 		goto out;
 	}
-	/* a new version of a series on a rebuilt queue would not apply on top
-	 * of the old one: the rebuild puts it in its place */
-	if (v.automatic && v.queue->rebuild &&
-	    (ret = replaces_applied(s, id, v.queue->name, &replaces)) < 0)
-		goto out;
-	held = v.automatic && !replaces ? hold_of(c, holds, v.queue) : NULL;
-	automatic = v.automatic && !replaces && !held;
-	if ((ret = pq_store_begin(s)) < 0)
-		goto out;
-	/* automatic: approved by the rule, so that a crash before the application
-	 * leaves it to the next pass (apply_waiting_approvals) */
-	if ((ret = pq_state_set_queue(s, id, v.queue->name,
-				      automatic ? PQ_STATE_APPROVED : PQ_STATE_QUEUED, NULL, NULL,
-				      0)) < 0 ||
-	    (ret = pq_state_set_rule(s, id, v.queue->name, v.rule->name)) < 0 ||
-	    (held && (ret = pq_state_set_held(s, id, v.queue->name, held)) < 0) ||
-	    (ret = pq_state_set_series(s, id, PQ_STATE_QUEUED)) < 0) {
-		pq_store_rollback(s);
-		goto out;
+	automatic = pq_calloc(v.n, sizeof(*automatic));
+	replaces = pq_calloc(v.n, sizeof(*replaces));
+	held = pq_calloc(v.n, sizeof(*held));
+	for (i = 0; i < v.n; i++) {
+		const struct pq_rules_choice *ch = &v.v[i];
+
+		if (!ch->queue || ch->queue->frozen)
+			continue;
+		/* a new version of a series on a rebuilt queue would not apply on top
+		 * of the old one: the rebuild puts it in its place */
+		if (ch->automatic && ch->queue->rebuild &&
+		    (ret = replaces_applied(s, id, ch->queue->name, &replaces[i])) < 0)
+			goto out;
+		/* the merge window: an automatic intake waits, queued */
+		held[i] = ch->automatic && !replaces[i] ? hold_of(c, holds, ch->queue) : NULL;
+		automatic[i] = ch->automatic && !replaces[i] && !held[i];
 	}
-	if ((ret = pq_store_commit(s)) < 0)
+	if ((ret = record_choices(s, id, &v, automatic, held)) < 0)
 		goto out;
-	pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s%s\n", id, v.queue->name,
-		    v.rule->name,
-		    replaces	? ", replaces its earlier version there at the next rebuild"
-		    : held	? ", "
-		    : automatic ? ", applying"
-				: ", waits for approval",
-		    held ? held : "");
-	if (!v.automatic && (ret = reply_if_check_failed(s, c, id, v.queue->name)) < 0)
-		goto out;
-	if (automatic) {
-		ret = pq_apply_series(s, c, repo, id, v.queue->name, 0, report);
+	for (i = 0; i < v.n; i++) {
+		const struct pq_rules_choice *ch = &v.v[i];
+
+		if (!ch->queue || ch->queue->frozen)
+			pq_buf_addf(report, "series %lld: aimed at %s, which is frozen (rule %s)\n",
+				    id, ch->rule->queue, ch->rule->name);
+		else
+			pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s%s\n", id,
+				    ch->queue->name, ch->rule->name,
+				    replaces[i]
+					    ? ", replaces its earlier version there at the next "
+					      "rebuild"
+				    : held[i]	   ? ", "
+				    : automatic[i] ? ", applying"
+						   : ", waits for approval",
+				    held[i] ? held[i] : "");
+	}
+	for (i = 0; i < v.n; i++) {
+		const struct pq_rules_choice *ch = &v.v[i];
+
+		if (!ch->queue || ch->queue->frozen)
+			continue;
+		if (!ch->automatic && (ret = reply_if_check_failed(s, c, id, ch->queue->name)) < 0)
+			goto out;
+		if (!automatic[i])
+			continue;
+		ret = pq_apply_series(s, c, repo, id, ch->queue->name, 0, report);
 		if (ret < 0 && ret != PQ_EDB) {
 			pq_buf_addf(report, "  not applied: %s\n", pq_error_last());
 			ret = 0;
 		}
+		if (ret < 0)
+			goto out;
 	}
 out:
+	free(automatic);
+	free(replaces);
+	free(held);
+	pq_rules_verdict_free(&v);
 	pq_buf_free(&checks);
 	return ret;
 }
@@ -394,34 +464,52 @@ int pq_triage_explain(struct pq_store *s, const struct pq_config *c, struct pq_r
 	struct pq_rules_verdict v;
 	struct pq_elsewhere_taken taken;
 	struct pq_buf held = PQ_BUF_INIT;
-	int ret, taken_there, matched;
+	size_t i;
+	int ret;
 
 	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
 		return ret;
-	if ((taken_there = ret)) {
+	if (ret) { /* then no rule of ours takes it */
 		pq_elsewhere_describe(&taken, report);
 		pq_buf_addc(report, '\n');
 		pq_elsewhere_taken_free(&taken);
+		if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
+			return ret;
+		pq_rules_decide(c, &in, &v, report);
+		pq_buf_adds(report, "=> taken elsewhere: no rule of ours takes it\n");
+		pq_rules_verdict_free(&v);
+		pq_rules_input_free(&in);
+		return 0;
 	}
 	if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
 		return ret;
-	matched = pq_rules_decide(c, &in, &v, report);
-	if (taken_there)
-		pq_buf_adds(report, "=> taken elsewhere: no rule of ours takes it\n");
-	else if (!matched)
+	if (!pq_rules_decide(c, &in, &v, report))
 		pq_buf_adds(report, "=> no rule matches: the series goes to no queue\n");
-	else if (v.automatic && v.queue && v.queue->hold_in_merge_window &&
-		 pq_repo_merge_window(repo, v.queue->base ? v.queue->base : v.queue->branch,
-				      &held) > 0)
-		pq_buf_addf(report, "=> queue %s (%s), held: merge window open (%s)\n",
-			    v.queue->name, v.queue->branch, pq_buf_str(&held));
-	else
-		pq_buf_addf(report, "=> queue %s (%s), %s\n",
-			    v.queue ? v.queue->name : v.rule->queue,
-			    v.queue ? v.queue->branch : "?",
-			    v.automatic ? "applied automatically"
-					: "waits for a maintainer's approval");
+	for (i = 0; i < v.n; i++) {
+		const struct pq_rules_choice *ch = &v.v[i];
+
+		pq_buf_reset(&held);
+		/* an automatic intake the merge window holds (looked at on the base) */
+		if (ch->automatic && ch->queue && !ch->queue->frozen &&
+		    ch->queue->hold_in_merge_window &&
+		    pq_repo_merge_window(repo,
+					 ch->queue->base ? ch->queue->base : ch->queue->branch,
+					 &held) <= 0)
+			pq_buf_reset(&held);
+		pq_buf_addf(report, "=> queue %s (%s), %s%s%s",
+			    ch->queue ? ch->queue->name : ch->rule->queue,
+			    ch->queue ? ch->queue->branch : "?",
+			    ch->queue && ch->queue->frozen ? "frozen: refused"
+			    : held.len			   ? "held: merge window open ("
+			    : ch->automatic		   ? "applied automatically"
+							   : "waits for a maintainer's approval",
+			    pq_buf_str(&held), held.len ? ")" : "");
+		if (v.n > 1)
+			pq_buf_addf(report, " (rule \"%s\")", ch->rule->name);
+		pq_buf_addc(report, '\n');
+	}
 	pq_buf_free(&held);
+	pq_rules_verdict_free(&v);
 	pq_rules_input_free(&in);
 	return 0;
 }

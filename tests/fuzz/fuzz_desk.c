@@ -1,9 +1,10 @@
 /*
- * fuzz_desk: arbitrary bytes as an HTTP request to the desk, through
+ * fuzz_desk: arbitrary bytes as an HTTP request to the desk, through the
+ * readers' page cache (pq_desk_cache_handle, as patchqd serves it) and
  * pq_desk_handle, on an in-memory database holding one series whose
  * subject and author are hostile. The input is split at newlines into the
- * method, the path, the query, the Cookie and Authorization values and
- * If-None-Match; the rest is the body. What desk.h promises is checked:
+ * method, the path, the query, the Cookie and Authorization values,
+ * If-None-Match and Accept-Encoding; the rest is the body. What desk.h promises is checked:
  * always an answer with a status the protocol knows, never a page with
  * markup from mail or from the request in it.
  */
@@ -18,6 +19,7 @@
 #include "fuzz.h"
 #include "config.h"
 #include "desk.h"
+#include "deskcache.h"
 #include "ingest.h"
 #include "store.h"
 
@@ -25,6 +27,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static struct pq_store *store;
 static struct pq_config *config;
+static struct pq_desk_cache *cache;
+static long long seen = -1;
 
 static const char conf[] = "[patchq]\n"
 			   "\tdatabase = :memory:\n"
@@ -66,6 +70,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	NEED(pq_ingest_new(&ig, store, "fuzz", 0, NULL) == 0);
 	NEED(pq_ingest_message(ig, mail, sizeof(mail) - 1, NULL) == 0);
 	NEED(pq_ingest_free(ig) == 0);
+	cache = pq_desk_cache_new(1 << 20);
 	return 0;
 }
 
@@ -89,14 +94,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int known[] = { 200, 303, 304, 400, 401, 403, 404, 405, 409, 422, 500, 503 };
 	const uint8_t *p = data, *end = data + size;
-	char *f[6];
+	char *f[7];
 	struct pq_desk_env env = { store, config, NULL, 1795000000 };
 	struct pq_desk_request rq;
 	struct pq_desk_response rs;
 	size_t i;
 	int ok = 0;
 
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 7; i++)
 		f[i] = field(&p, end);
 	memset(&rq, 0, sizeof(rq));
 	rq.method = f[0] ? f[0] : "GET";
@@ -105,18 +110,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rq.cookie = f[3];
 	rq.authorization = f[4];
 	rq.if_none_match = f[5];
+	rq.accept_encoding = f[6];
 	rq.body = (const char *)p;
 	rq.body_len = (size_t)(end - p);
-	NEED(pq_desk_handle(&env, &rq, &rs) == 0);
+	NEED(pq_desk_cache_handle(cache, &seen, &env, &rq, &rs) == 0);
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		ok |= rs.status == known[i];
 	NEED(ok && rs.content_type != NULL);
-	/* nothing from mail or the request becomes markup */
+	/* nothing from mail or the request becomes markup (a gzipped page was
+	 * made as the same request without Accept-Encoding) */
 	NEED(!memmem(rs.body.ptr ? rs.body.ptr : "", rs.body.len, "<script", 7) ||
 	     strncmp(rs.content_type, "text/html", 9) != 0);
+	NEED(!memmem(rs.headers.ptr ? rs.headers.ptr : "", rs.headers.len, "Content-Encoding",
+		     16) ||
+	     pq_desk_accepts_gzip(rq.accept_encoding));
 	NEED(!memmem(rs.headers.ptr ? rs.headers.ptr : "", rs.headers.len, "\r", 1));
 	pq_desk_response_free(&rs);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 7; i++)
 		free(f[i]);
 	return 0;
 }

@@ -337,6 +337,84 @@ static void test_repeatable_tags_files_from(void)
 	pq_config_free(c);
 }
 
+/* The conditions of issue 12: stable, prefix, allFiles, notFiles, a share, continue. */
+static void test_rule_conditions_stable_prefix_share(void)
+{
+	struct pq_config *c = load_ok(HEAD QUEUE_Q "[rule \"r\"]\n"
+						   "\tqueue = q\n"
+						   "\tstable = true\n"
+						   "\tprefix = Rust  kbuild\n"
+						   "\tprefix = docs\n"
+						   "\tallFiles = rust/*\n"
+						   "\tallFiles = samples/rust/*\n"
+						   "\tnotFiles = tools/*\n"
+						   "\tshareFiles = rust/*\n"
+						   "\tminShare = 50\n"
+						   "\tcontinue = true\n"
+						   "[rule \"plain\"]\n"
+						   "\tqueue = q\n");
+	const struct pq_rule_conf *r;
+
+	if (!c)
+		return;
+	r = &c->rules[0];
+	CHECK_INT(r->stable, PQ_COND_YES);
+	CHECK_INT(r->nprefixes, 3);
+	if (r->nprefixes == 3) {
+		/* blank-separated words, lower-case, and the key repeats */
+		CHECK_STR(r->prefixes[0], "rust");
+		CHECK_STR(r->prefixes[1], "kbuild");
+		CHECK_STR(r->prefixes[2], "docs");
+	}
+	CHECK_INT(r->nall_files, 2);
+	CHECK_INT(r->nnot_files, 1);
+	CHECK_INT(r->nshare_files, 1);
+	CHECK_INT(r->min_share, 50);
+	CHECK_INT(r->continues, 1);
+	/* not given: no condition, and no continue */
+	r = &c->rules[1];
+	CHECK_INT(r->stable, PQ_COND_ANY);
+	CHECK_INT(r->nprefixes + r->nall_files + r->nnot_files + r->nshare_files, 0);
+	CHECK_INT(r->min_share, 0);
+	CHECK_INT(r->continues, 0);
+	pq_config_free(c);
+
+	expect_error(HEAD QUEUE_Q "[rule \"r\"]\n"
+				  "\tqueue = q\n"
+				  "\tstable = maybe\n",
+		     9, "rule.r.stable: \"maybe\" is not a boolean");
+	expect_error(HEAD QUEUE_Q "[rule \"r\"]\n"
+				  "\tqueue = q\n"
+				  "\tcontinue = later\n",
+		     9, "rule.r.continue: \"later\" is not a boolean");
+	expect_error(HEAD QUEUE_Q "[rule \"r\"]\n"
+				  "\tqueue = q\n"
+				  "\tprefix = rust: kbuild\n",
+		     9, "rule.r.prefix: \"rust: kbuild\": a prefix is the word before");
+	expect_error(HEAD QUEUE_Q "[rule \"r\"]\n"
+				  "\tqueue = q\n"
+				  "\tshareFiles = rust/*\n"
+				  "\tminShare = 101\n",
+		     10, "rule.r.minShare: 101 is not a percentage from 1 to 100");
+	expect_error(HEAD QUEUE_Q "[rule \"r\"]\n"
+				  "\tqueue = q\n"
+				  "\tshareFiles = rust/*\n"
+				  "\tminShare = 0\n",
+		     10, "rule.r.minShare: 0 is not a percentage");
+	expect_error(HEAD QUEUE_Q "[rule \"r\"]\n"
+				  "\tqueue = q\n"
+				  "\tminShare = 50\n",
+		     9, "rule.r.minShare needs shareFiles");
+	expect_error(HEAD QUEUE_Q "[rule \"r\"]\n"
+				  "\tqueue = q\n"
+				  "\tshareFiles = rust/*\n",
+		     7, "rule.r.shareFiles needs minShare");
+	expect_error(HEAD QUEUE_Q "[rule \"r\"]\n"
+				  "\tqueue = q\n"
+				  "\tall files = rust/*\n",
+		     9, "");
+}
+
 static void test_keys_are_case_insensitive(void)
 {
 	struct pq_config *c = load_ok("[PatchQ]\n"
@@ -1311,6 +1389,7 @@ int main(void)
 	test_fixed_committer_date();
 	test_rules_keep_file_order();
 	test_repeatable_tags_files_from();
+	test_rule_conditions_stable_prefix_share();
 	test_keys_are_case_insensitive();
 	test_subsection_case_is_kept();
 	test_relative_paths_resolve_from_file_directory();

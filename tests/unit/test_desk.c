@@ -4,16 +4,23 @@
  * repository; a hostile subject and name shown as text; 404 and 405 as
  * the protocol says; ETags; the actions refused without a token (401) or,
  * with the login cookie, without the form's CSRF value (403), and done
- * and recorded with them.
+ * and recorded with them. The cache of readers' pages: a page kept while
+ * the database is unchanged and a moment after, never for a reader with
+ * credentials, 304 from a kept page, and nothing over its bound.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <zlib.h>
 
 #include "check.h"
 #include "queue_fixture.h"
 
 #include "desk.h"
+#include "deskcache.h"
 #include "html.h"
 #include "token.h"
 #include "triage.h"
@@ -504,6 +511,134 @@ static void test_approve_superseded(long long v1)
 	pq_buf_free(&form);
 }
 
+/* GET path through cache (with cookie and If-None-Match as given); the body's copy is the caller's. */
+static char *cached_get(struct pq_desk_cache *cache, long long *seen, const char *path,
+			const char *cookie, const char *inm, int *status)
+{
+	struct pq_desk_env env = { w.s, w.c, w.repo, 1795000000 };
+	struct pq_desk_request rq = {
+		.method = "GET", .path = path, .cookie = cookie, .if_none_match = inm
+	};
+	struct pq_desk_response rs;
+	char *body;
+
+	CHECK_INT(pq_desk_cache_handle(cache, seen, &env, &rq, &rs), 0);
+	*status = rs.status;
+	body = pq_strdup(pq_buf_str(&rs.body));
+	pq_desk_response_free(&rs);
+	return body;
+}
+
+/* Renames series id from another connection, as another process would. */
+static void rename_elsewhere(long long id, const char *name)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	CHECK_INT(sqlite3_open(w.db, &db), SQLITE_OK);
+	CHECK_INT(sqlite3_prepare_v2(db, "UPDATE series SET name = ? WHERE id = ?", -1, &st, NULL),
+		  SQLITE_OK);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	CHECK_INT(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Accept-Encoding as read, and a page given gzipped that unpacks to the page. */
+static void test_gzip(struct pq_desk_cache *cache, long long *seen, const char *path,
+		      const char *plain)
+{
+	struct pq_desk_env env = { w.s, w.c, w.repo, 1795000000 };
+	struct pq_desk_request rq = { .method = "GET", .path = path };
+	struct pq_desk_response rs;
+	size_t len = strlen(plain);
+	unsigned char *out = malloc(len + 1);
+	const char *tag;
+	z_stream z;
+
+	CHECK(pq_desk_accepts_gzip("gzip"));
+	CHECK(pq_desk_accepts_gzip("deflate, GZIP;q=0.5, br"));
+	CHECK(pq_desk_accepts_gzip("x-gzip"));
+	CHECK(!pq_desk_accepts_gzip(NULL));
+	CHECK(!pq_desk_accepts_gzip("gzip;q=0"));
+	CHECK(!pq_desk_accepts_gzip("gzip; q=0.000, br"));
+	CHECK(!pq_desk_accepts_gzip("gzipped, identity"));
+	CHECK(!pq_desk_accepts_gzip("deflate,"));
+
+	rq.accept_encoding = "gzip, deflate, br";
+	CHECK_INT(pq_desk_cache_handle(cache, seen, &env, &rq, &rs), 0);
+	CHECK_INT(rs.status, 200);
+	CHECK(header_of(&rs, "Content-Encoding") &&
+	      !strcmp(header_of(&rs, "Content-Encoding"), "gzip"));
+	CHECK(header_of(&rs, "Vary") && !strcmp(header_of(&rs, "Vary"), "Accept-Encoding"));
+	tag = header_of(&rs, "ETag");
+	CHECK(tag && strlen(tag) > 6 && !strcmp(tag + strlen(tag) - 6, "-gzip\""));
+	CHECK(rs.body.len < len / 2);
+	memset(&z, 0, sizeof(z));
+	CHECK_INT(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (unsigned char *)rs.body.ptr;
+	z.avail_in = (unsigned)rs.body.len;
+	z.next_out = out;
+	z.avail_out = (unsigned)len + 1;
+	CHECK_INT(inflate(&z, Z_FINISH), Z_STREAM_END);
+	CHECK(z.total_out == len && !memcmp(out, plain, len));
+	inflateEnd(&z);
+	pq_desk_response_free(&rs);
+	free(out);
+}
+
+static void test_cache(long long id)
+{
+	struct pq_desk_cache *cache = pq_desk_cache_new(1 << 22), *tiny = pq_desk_cache_new(64);
+	struct pq_buf path = PQ_BUF_INIT, inm = PQ_BUF_INIT;
+	struct pq_desk_response rs;
+	long long seen = -1, tiny_seen = -1;
+	char *a, *b;
+	int st;
+
+	pq_buf_addf(&path, "/series/%lld", id);
+	a = cached_get(cache, &seen, path.ptr, NULL, NULL, &st);
+	CHECK_INT(st, 200);
+	CHECK(strstr(a, "renamed") == NULL);
+	rename_elsewhere(id, "renamed elsewhere");
+	/* kept a moment after the change: the same page */
+	b = cached_get(cache, &seen, path.ptr, NULL, NULL, &st);
+	CHECK_INT(st, 200);
+	CHECK_STR(b, a);
+	free(b);
+	/* with a cookie (a maintainer's browser) never from the cache */
+	b = cached_get(cache, &seen, path.ptr, "x=y", NULL, &st);
+	CHECK(strstr(b, "renamed elsewhere") != NULL);
+	free(b);
+	/* a cache too small for the page keeps nothing */
+	b = cached_get(tiny, &tiny_seen, path.ptr, NULL, NULL, &st);
+	free(b);
+	rename_elsewhere(id, "renamed again");
+	b = cached_get(tiny, &tiny_seen, path.ptr, NULL, NULL, &st);
+	CHECK(strstr(b, "renamed again") != NULL);
+	free(b);
+	/* past the moment, made again */
+	usleep((PQ_DESK_CACHE_STALE_MS + 200) * 1000);
+	b = cached_get(cache, &seen, path.ptr, NULL, NULL, &st);
+	CHECK(strstr(b, "renamed again") != NULL);
+	test_gzip(cache, &seen, path.ptr, b);
+	free(b);
+	/* the kept page's ETag gets a 304 from the cache */
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	pq_buf_adds(&inm, header_of(&rs, "ETag"));
+	pq_desk_response_free(&rs);
+	b = cached_get(cache, &seen, path.ptr, NULL, inm.ptr, &st);
+	CHECK_INT(st, 304);
+	CHECK_STR(b, "");
+	free(b);
+	free(a);
+	pq_buf_free(&path);
+	pq_buf_free(&inm);
+	pq_desk_cache_free(cache);
+	pq_desk_cache_free(tiny);
+}
+
 int main(void)
 {
 	struct pq_buf report = PQ_BUF_INIT;
@@ -526,6 +661,7 @@ int main(void)
 		test_actions(id);
 		test_interdiff(id);
 		test_approve_superseded(id);
+		test_cache(id);
 	}
 	pq_buf_free(&report);
 	if (ready)

@@ -251,7 +251,7 @@ static void test_hold_and_release(void)
 	CHECK_INT(st.sent, 0);
 	/* the listing says which wait */
 	pq_buf_reset(&report);
-	CHECK_INT(pq_outbox_list(w.s, &report, 1), 0);
+	CHECK_INT(pq_outbox_list(w.s, NULL, &report, 1, NULL), 0);
 	CHECK(strstr(pq_buf_str(&report), "\"held\": true") != NULL);
 	pq_buf_free(&report);
 	fx_world_close(&w);
@@ -416,7 +416,7 @@ static void test_sendmail_permanent_failure_until_retry(void)
 	free(err);
 	/* the list shows them with the server's words */
 	pq_buf_reset(&report);
-	CHECK_INT(pq_outbox_list(w.s, &report, 0), 0);
+	CHECK_INT(pq_outbox_list(w.s, NULL, &report, 0, NULL), 0);
 	CHECK_INT(fx_count_str(pq_buf_str(&report), " failed "), 2);
 	CHECK(strstr(pq_buf_str(&report), "the test says 69") != NULL);
 

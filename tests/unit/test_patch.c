@@ -217,6 +217,43 @@ static void test_rename_with_change_lists_both_paths(void)
 	pq_buf_free(&mail);
 }
 
+/* Changed lines per file, as git diff --numstat counts them (added + removed), also when
+ * the diff alone is parsed again (how the rules read a stored diff). */
+static void test_lines_per_file_match_numstat(void)
+{
+	struct pq_buf mail = PQ_BUF_INIT, want = PQ_BUF_INIT, got = PQ_BUF_INIT;
+	struct pq_patch p, again;
+	char *numstat;
+	size_t i;
+
+	/* a removed "-- x" line reads "--- x" in the hunk: still a line, not a header */
+	CHECK_INT(
+		sh("printf -- '-- x\\nkeep\\n++ y\\n' >dash.txt && printf 'c1\\nc2\\nc3\\n' >c.txt &&"
+		   " git add . && " GIT "commit -qm dashes && "
+		   "printf 'keep\\n' >dash.txt && printf 'c1\\nC2\\nc3\\nc4\\nc5\\n' >c.txt && "
+		   "printf 'new\\n' >n.txt && git add . && " GIT "commit -qm 'lines'"),
+		0);
+	capture(&mail, "git format-patch --stdout -1");
+	parse_mail(&p, &mail);
+	capture(&want, "git diff --numstat HEAD~1 HEAD | awk '{print $3 \" \" $1 + $2}'");
+	for (i = 0; i < p.nfiles; i++)
+		pq_buf_addf(&got, "%s %zu\n", p.files[i], p.lines[i]);
+	numstat = pq_buf_detach(&want);
+	CHECK_STR(pq_buf_str(&got), numstat);
+	CHECK_STR(numstat, "c.txt 4\ndash.txt 2\nn.txt 1\n");
+	pq_patch_parse(&again, p.diff.ptr, p.diff.len);
+	CHECK_INT(again.nfiles, p.nfiles);
+	for (i = 0; i < again.nfiles && i < p.nfiles; i++) {
+		CHECK_STR(again.files[i], p.files[i]);
+		CHECK_INT(again.lines[i], p.lines[i]);
+	}
+	free(numstat);
+	pq_patch_free(&again);
+	pq_patch_free(&p);
+	pq_buf_free(&mail);
+	pq_buf_free(&got);
+}
+
 static void test_mode_change_without_hunk_is_the_whole_diff(void)
 {
 	struct pq_buf mail = PQ_BUF_INIT;
@@ -872,6 +909,7 @@ int main(void)
 	test_nul_in_diff_refuses_the_patch();
 	test_plain_edit_splits_message_notes_and_diff();
 	test_rename_with_change_lists_both_paths();
+	test_lines_per_file_match_numstat();
 	test_mode_change_without_hunk_is_the_whole_diff();
 	test_new_empty_file_and_deletion_are_diffs();
 	test_binary_patch_keeps_blank_separators();

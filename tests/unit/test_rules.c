@@ -91,12 +91,16 @@ static char **words(const char *s, size_t *n)
 struct spec {
 	const char *tags;
 	const char *files;
+	const char *lines; /* changed lines per file, parallel to files; NULL: not counted */
+	const char *prefixes;
+	const char *stable; /* the stable@ address found, or NULL */
 	const char *sender;
 	int fixes;
 	const char *fixes_on;
 	int rfc;
 	int version;
 	int reviews;
+	const char *patch_reviews; /* per patch; reviews is then their least */
 };
 
 static void input_from(struct pq_rules_input *in, const struct spec *sp)
@@ -112,6 +116,33 @@ static void input_from(struct pq_rules_input *in, const struct spec *sp)
 	in->rfc = sp->rfc;
 	in->version = sp->version ? sp->version : 1;
 	in->reviews = sp->reviews;
+	in->prefixes = words(sp->prefixes, &in->nprefixes);
+	in->stable = sp->stable ? pq_strdup(sp->stable) : NULL;
+	if (sp->lines) {
+		size_t n, i;
+		char **l = words(sp->lines, &n);
+
+		CHECK_INT(n, in->nfiles);
+		in->lines = pq_calloc(n ? n : 1, sizeof(*in->lines));
+		for (i = 0; i < n; i++) {
+			in->lines[i] = (size_t)atol(l[i]);
+			free(l[i]);
+		}
+		free(l);
+	}
+	if (sp->patch_reviews) {
+		size_t i;
+		char **r = words(sp->patch_reviews, &in->npatches);
+
+		in->patch_reviews = pq_calloc(in->npatches, sizeof(*in->patch_reviews));
+		for (i = 0; i < in->npatches; i++) {
+			in->patch_reviews[i] = atoi(r[i]);
+			if (!i || in->patch_reviews[i] < in->reviews)
+				in->reviews = in->patch_reviews[i];
+			free(r[i]);
+		}
+		free(r);
+	}
 }
 
 /*
@@ -124,6 +155,7 @@ struct decision {
 	const char *queue;
 	int automatic;
 	int frozen;
+	char *queues; /* every queue chosen, "QUEUE:RULE:auto|manual" space separated */
 	char *explain;
 };
 
@@ -142,13 +174,31 @@ static struct decision decide(const struct pq_config *c, const struct spec *sp)
 	pq_rules_input_free(&in);
 	CHECK(in.tags == NULL && in.sender == NULL && in.ntags == 0);
 	/* the verdict and the return value say the same */
-	CHECK_INT(d.matched, v.rule != NULL);
-	d.rule = v.rule ? v.rule->name : NULL;
-	d.queue = v.queue ? v.queue->name : NULL;
-	d.automatic = v.automatic;
-	d.frozen = v.queue ? v.queue->frozen : 0;
+	CHECK_INT(d.matched, v.n > 0);
+	if (v.n) {
+		struct pq_buf q = PQ_BUF_INIT;
+		size_t i;
+
+		d.rule = v.v[0].rule->name;
+		d.queue = v.v[0].queue ? v.v[0].queue->name : NULL;
+		d.automatic = v.v[0].automatic;
+		d.frozen = v.v[0].queue ? v.v[0].queue->frozen : 0;
+		for (i = 0; i < v.n; i++)
+			pq_buf_addf(&q, "%s%s:%s:%s", i ? " " : "", v.v[i].rule->queue,
+				    v.v[i].rule->name, v.v[i].automatic ? "auto" : "manual");
+		d.queues = pq_buf_detach(&q);
+	}
+	pq_rules_verdict_free(&v);
+	CHECK(v.v == NULL && v.n == 0);
 	d.explain = pq_buf_detach(&explain);
 	return d;
+}
+
+static void decision_free(struct decision *d)
+{
+	free(d->explain);
+	free(d->queues);
+	d->explain = d->queues = NULL;
 }
 
 /* The rule that matches sp under c, or NULL; the explanation dropped. */
@@ -156,7 +206,7 @@ static const char *rule_for(const struct pq_config *c, const struct spec *sp)
 {
 	struct decision d = decide(c, sp);
 
-	free(d.explain);
+	decision_free(&d);
 	return d.rule;
 }
 
@@ -195,7 +245,7 @@ static void expect_why_at(const struct pq_config *c, const struct spec *sp, cons
 		check_failures++;
 	}
 	free(got);
-	free(d.explain);
+	decision_free(&d);
 }
 
 #define expect_why(c, sp, name, why) expect_why_at(c, sp, name, why, __LINE__)
@@ -215,7 +265,7 @@ static void test_first_matching_rule_wins(void)
 
 	CHECK_STR(d.rule, "one");
 	CHECK_STR(d.queue, "rust-next");
-	free(d.explain);
+	decision_free(&d);
 	/* the catch-all at the end takes what the others leave */
 	CHECK_STR(rule_for(c, &other), "three");
 	pq_config_free(c);
@@ -230,7 +280,7 @@ static void test_first_matching_rule_wins(void)
 	d = decide(c, &both);
 	CHECK_STR(d.rule, "two");
 	CHECK_STR(d.queue, "rust-fixes");
-	free(d.explain);
+	decision_free(&d);
 	CHECK(rule_for(c, &other) == NULL);
 	pq_config_free(c);
 }
@@ -374,9 +424,267 @@ static void test_min_reviews(void)
 	CHECK(rule_for(c, &one) == NULL);
 	CHECK_STR(rule_for(c, &two), "reviewed");
 	CHECK_STR(rule_for(c, &three), "reviewed");
-	expect_why(c, &one, "reviewed", "1 review(s), needs 2");
-	expect_why(c, &none, "reviewed", "0 review(s), needs 2");
+	expect_why(
+		c, &one, "reviewed",
+		"1 review(s) on the least reviewed patch; the rule needs every patch reviewed at "
+		"least 2 time(s)");
+	expect_why(
+		c, &none, "reviewed",
+		"0 review(s) on the least reviewed patch; the rule needs every patch reviewed at "
+		"least 2 time(s)");
 	pq_config_free(c);
+}
+
+/* A review count is explained patch by patch: how many are reviewed, which are short. */
+static void test_reviews_explained(void)
+{
+	struct pq_config *c = load("[rule \"once\"]\n"
+				   "\tqueue = rust-dev\n"
+				   "\tminReviews = 1\n"
+				   "[rule \"twice\"]\n"
+				   "\tqueue = rust-next\n"
+				   "\tminReviews = 2\n");
+	struct spec two_of_three = { .patch_reviews = "1 3 0" }, all = { .patch_reviews = "2 2 4" },
+		    single = { .patch_reviews = "0" },
+		    many = { .patch_reviews = "0 0 0 0 0 0 0 0 1" };
+
+	CHECK(rule_for(c, &two_of_three) == NULL);
+	expect_why(c, &two_of_three, "once",
+		   "2 of 3 patches reviewed; the rule needs every patch reviewed at least 1 "
+		   "time(s); short: 3/3 (0)");
+	expect_why(c, &two_of_three, "twice",
+		   "1 of 3 patches reviewed enough; the rule needs every patch reviewed at least 2 "
+		   "time(s); short: 1/3 (1), 3/3 (0)");
+	CHECK_STR(rule_for(c, &all), "once");
+	expect_why(c, &single, "once", "the patch has 0 review(s); the rule needs at least 1");
+	/* a long list is cut after five */
+	expect_why(c, &many, "once",
+		   "1 of 9 patches reviewed; the rule needs every patch reviewed at least 1 "
+		   "time(s); short: 1/9 (0), 2/9 (0), 3/9 (0), 4/9 (0), 5/9 (0) and 3 more");
+	pq_config_free(c);
+}
+
+static void test_stable_condition(void)
+{
+	struct pq_config *c = load("[rule \"stable\"]\n"
+				   "\tqueue = rust-fixes\n"
+				   "\tstable = yes\n"
+				   "[rule \"not-stable\"]\n"
+				   "\tqueue = rust-next\n"
+				   "\tstable = false\n");
+	struct spec cc = { .stable = "stable@vger.kernel.org" }, none = { .stable = NULL };
+
+	CHECK_STR(rule_for(c, &cc), "stable");
+	CHECK_STR(rule_for(c, &none), "not-stable");
+	expect_why(c, &none, "stable",
+		   "no Cc: to stable@ (neither a Cc: trailer nor the mails' To/Cc)");
+	pq_config_free(c);
+	c = load("[rule \"not-stable\"]\n"
+		 "\tqueue = rust-next\n"
+		 "\tstable = false\n");
+	expect_why(c, &cc, "not-stable", "Cc: stable@vger.kernel.org, a fix for stable");
+	pq_config_free(c);
+}
+
+static void test_stable_address(void)
+{
+	static const struct {
+		const char *list, *want;
+	} cases[] = {
+		{ "stable@vger.kernel.org", "stable@vger.kernel.org" },
+		{ "Alice <alice@example.org>, \"Stable\" <Stable@VGER.kernel.org>",
+		  "stable@vger.kernel.org" },
+		{ "stable@kernel.org # 6.6.x", "stable@kernel.org" },
+		{ "<stable@kernel.org>.", "stable@kernel.org" },
+		{ "rust-for-linux@vger.kernel.org, linux-kernel@vger.kernel.org", NULL },
+		{ "unstable@vger.kernel.org", NULL },
+		{ "stable@example.org", NULL },
+		{ "stable@notkernel.org", NULL },
+		{ "stable@kernel.org.example.net", NULL },
+		{ "", NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = pq_rules_stable_address(cases[i].list);
+
+		CHECK_STR(got, cases[i].want);
+		free(got);
+	}
+	CHECK(pq_rules_stable_address(NULL) == NULL);
+}
+
+static void test_prefix_condition(void)
+{
+	struct pq_config *c = load("[rule \"rust\"]\n"
+				   "\tqueue = rust-next\n"
+				   "\tprefix = rust  RUST-analyzer\n"
+				   "\tprefix = docs\n");
+	struct spec rust = { .prefixes = "rust" }, ra = { .prefixes = "kbuild rust-analyzer" },
+		    kbuild = { .prefixes = "kbuild perf" }, none = { .prefixes = NULL };
+
+	CHECK_STR(rule_for(c, &rust), "rust");
+	CHECK_STR(rule_for(c, &ra), "rust");
+	CHECK(rule_for(c, &kbuild) == NULL);
+	expect_why(c, &kbuild, "rust",
+		   "no subject prefix rust: (or others); the subjects have kbuild:, perf:");
+	expect_why(c, &none, "rust", "no subject prefix rust: (or others); the subjects have none");
+	pq_config_free(c);
+}
+
+static void test_prefix_of_a_name(void)
+{
+	static const struct {
+		const char *name, *want;
+	} cases[] = {
+		{ "rust: kernel: add Foo", "rust" },
+		{ "Kbuild: rust: use --sysroot", "kbuild" },
+		{ "drm/nova: probe", "drm/nova" },
+		{ "rust:", "rust" },
+		{ "Revert \"rust: x\"", NULL },
+		{ "perf tools: fix", NULL },
+		{ "rust:kernel: x", NULL },
+		{ ": nothing", NULL },
+		{ "no colon", NULL },
+		{ "", NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = pq_rules_prefix(cases[i].name);
+
+		CHECK_STR(got, cases[i].want);
+		free(got);
+	}
+	CHECK(pq_rules_prefix(NULL) == NULL);
+}
+
+static void test_all_and_not_files(void)
+{
+	struct pq_config *c = load("[rule \"only-rust\"]\n"
+				   "\tqueue = rust-next\n"
+				   "\tallFiles = rust/*\n"
+				   "\tallFiles = samples/rust/*\n"
+				   "[rule \"no-tools\"]\n"
+				   "\tqueue = rust-fixes\n"
+				   "\tfiles = rust/*\n"
+				   "\tnotFiles = tools/*\n"
+				   "\tnotFiles = scripts/*\n");
+	struct spec rust = { .files = "rust/kernel/str.rs samples/rust/minimal.rs" },
+		    mixed = { .files = "rust/kernel/str.rs init/main.c" },
+		    tools = { .files = "rust/kernel/str.rs tools/perf/x.c" },
+		    nothing = { .files = "" };
+
+	CHECK_STR(rule_for(c, &rust), "only-rust");
+	/* some file under rust/ is not enough for allFiles, it is for files */
+	CHECK_STR(rule_for(c, &mixed), "no-tools");
+	CHECK(rule_for(c, &tools) == NULL);
+	CHECK(rule_for(c, &nothing) == NULL);
+	expect_why(c, &mixed, "only-rust",
+		   "touches init/main.c, which does not match rust/* (or others)");
+	expect_why(c, &tools, "no-tools", "touches tools/perf/x.c, which matches tools/*");
+	expect_why(c, &nothing, "only-rust", "touches no file");
+	pq_config_free(c);
+
+	/* notFiles alone: a series that touches nothing has nothing excluded */
+	c = load("[rule \"no-tools\"]\n"
+		 "\tqueue = rust-fixes\n"
+		 "\tnotFiles = tools/*\n");
+	CHECK_STR(rule_for(c, &nothing), "no-tools");
+	CHECK_STR(rule_for(c, &mixed), "no-tools");
+	pq_config_free(c);
+}
+
+static void test_share_of_lines(void)
+{
+	struct pq_config *c = load("[rule \"mostly-rust\"]\n"
+				   "\tqueue = rust-next\n"
+				   "\tshareFiles = rust/*\n"
+				   "\tshareFiles = samples/rust/*\n"
+				   "\tminShare = 50\n");
+	struct spec half = { .files = "rust/a.rs init/main.c", .lines = "10 10" },
+		    both = { .files = "rust/a.rs samples/rust/b.rs init/main.c", .lines = "3 3 5" },
+		    little = { .files = "rust/a.rs init/main.c", .lines = "1 9" },
+		    none = { .files = "rust/a.rs", .lines = "0" };
+
+	/* exactly the share asked for is enough */
+	CHECK_STR(rule_for(c, &half), "mostly-rust");
+	CHECK_STR(rule_for(c, &both), "mostly-rust");
+	CHECK(rule_for(c, &little) == NULL);
+	CHECK(rule_for(c, &none) == NULL);
+	expect_why(c, &little, "mostly-rust",
+		   "10% of the changed lines (1 of 10) in files matching rust/* (or others), "
+		   "needs 50%");
+	expect_why(c, &none, "mostly-rust", "changes no line: no share of lines to count");
+	pq_config_free(c);
+}
+
+/* continue: a series taken for several queues, the first match per queue wins. */
+static void test_continue_several_queues(void)
+{
+	struct pq_config *c = load("[rule \"dev\"]\n"	    /* 17 */
+				   "\tqueue = rust-dev\n"   /* 18 */
+				   "\tfiles = rust/*\n"	    /* 19 */
+				   "\tcontinue = true\n"    /* 20 */
+				   "[rule \"dev-again\"]\n" /* 21 */
+				   "\tqueue = rust-dev\n"   /* 22 */
+				   "\tauto = false\n"	    /* 23 */
+				   "[rule \"fixes\"]\n"	    /* 24 */
+				   "\tqueue = rust-fixes\n" /* 25 */
+				   "\tfixes = true\n"	    /* 26 */
+				   "[rule \"next\"]\n"	    /* 27 */
+				   "\tqueue = rust-next\n"  /* 28 */
+				   "\tprefix = rust\n"	    /* 29 */
+				   "[rule \"rest\"]\n"	    /* 30 */
+				   "\tqueue = rust-fixes\n");
+	struct spec rust = { .files = "rust/a.rs", .prefixes = "rust" },
+		    fix = { .files = "rust/a.rs", .prefixes = "rust", .fixes = 1 },
+		    other = { .files = "init/main.c", .prefixes = "init" };
+	struct pq_buf want = PQ_BUF_INIT;
+	struct decision d;
+	int l = FIRST_RULE_LINE;
+
+	/* dev (automatic on rust-dev); dev-again passed over (rust-dev is taken), it does not
+	 * end the evaluation; next adds rust-next and ends it */
+	d = decide(c, &rust);
+	CHECK_INT(d.matched, 1);
+	CHECK_STR(d.rule, "dev");
+	CHECK_STR(d.queues, "rust-dev:dev:auto rust-next:next:manual");
+	pq_buf_addf(&want,
+		    "rule \"dev\" (%s:%d): matches; continue: later rules may add other queues\n",
+		    conf_path, l);
+	pq_buf_addf(&want,
+		    "rule \"dev-again\" (%s:%d): matches, but rust-dev is already chosen "
+		    "(rule \"dev\"): passed over\n",
+		    conf_path, l + 4);
+	pq_buf_addf(&want, "rule \"fixes\" (%s:%d): no Fixes: trailer\n", conf_path, l + 7);
+	pq_buf_addf(&want, "rule \"next\" (%s:%d): matches\n", conf_path, l + 10);
+	pq_buf_addf(&want, "rule \"rest\" (%s:%d): not evaluated, an earlier rule matched\n",
+		    conf_path, l + 13);
+	CHECK_STR(d.explain, pq_buf_str(&want));
+	decision_free(&d);
+	/* a fix: fixes (no continue) ends it before next */
+	d = decide(c, &fix);
+	CHECK_STR(d.queues, "rust-dev:dev:auto rust-fixes:fixes:manual");
+	decision_free(&d);
+	/* dev does not match: without its continue, first match wins as always */
+	d = decide(c, &other);
+	CHECK_STR(d.queues, "rust-dev:dev-again:manual");
+	decision_free(&d);
+	pq_config_free(c);
+
+	/* a continue rule that matches last: the one queue it chose */
+	c = load("[rule \"dev\"]\n"
+		 "\tqueue = rust-dev\n"
+		 "\tcontinue = true\n"
+		 "[rule \"next\"]\n"
+		 "\tqueue = rust-next\n"
+		 "\ttag = rust-next\n");
+	d = decide(c, &rust);
+	CHECK_STR(d.queues, "rust-dev:dev:auto");
+	decision_free(&d);
+	pq_config_free(c);
+	pq_buf_free(&want);
 }
 
 static void test_fixes_in_reads_fixes_on(void)
@@ -454,7 +762,10 @@ static void test_all_conditions_together(void)
 	expect_why(c, &s, "strict", "sender ojeda@kernel.org does not match *@example.org");
 	s = ok;
 	s.reviews = 0;
-	expect_why(c, &s, "strict", "0 review(s), needs 1");
+	expect_why(
+		c, &s, "strict",
+		"0 review(s) on the least reviewed patch; the rule needs every patch reviewed at "
+		"least 1 time(s)");
 	s = ok;
 	s.fixes_on = "rust-next";
 	expect_why(c, &s, "strict", "fixes no commit on rust-fixes");
@@ -493,20 +804,20 @@ static void test_automatic_from_rule_or_queue(void)
 	d = decide(c, &a);
 	CHECK_STR(d.queue, "rust-dev");
 	CHECK_INT(d.automatic, 1);
-	free(d.explain);
+	decision_free(&d);
 	d = decide(c, &b);
 	CHECK_STR(d.queue, "rust-next");
 	CHECK_INT(d.automatic, 0);
-	free(d.explain);
+	decision_free(&d);
 	/* the rule's auto overrides the queue's either way */
 	d = decide(c, &cc);
 	CHECK_STR(d.rule, "dev-manual");
 	CHECK_INT(d.automatic, 0);
-	free(d.explain);
+	decision_free(&d);
 	d = decide(c, &dd);
 	CHECK_STR(d.rule, "next-auto");
 	CHECK_INT(d.automatic, 1);
-	free(d.explain);
+	decision_free(&d);
 	pq_config_free(c);
 }
 
@@ -524,7 +835,7 @@ static void test_frozen_queue_is_the_target(void)
 	CHECK_STR(d.queue, "rust");
 	CHECK_INT(d.frozen, 1);
 	CHECK_INT(d.automatic, 0);
-	free(d.explain);
+	decision_free(&d);
 	pq_config_free(c);
 }
 
@@ -563,7 +874,7 @@ static void test_explain_text(void)
 		    "rule \"rest\" (%s:%d): not evaluated, an earlier rule matched\n",
 		    conf_path, l + 11, conf_path, l + 14);
 	CHECK_STR(d.explain, pq_buf_str(&want));
-	free(d.explain);
+	decision_free(&d);
 	pq_config_free(c);
 
 	/* without the catch-all nothing matches: every rule says why */
@@ -583,7 +894,7 @@ static void test_explain_text(void)
 		    "rule \"next\" (%s:%d): no subject tag rust-next\n",
 		    conf_path, l, conf_path, l + 4);
 	CHECK_STR(d.explain, pq_buf_str(&want));
-	free(d.explain);
+	decision_free(&d);
 	pq_config_free(c);
 
 	/* no rules: no verdict, nothing to explain */
@@ -591,7 +902,7 @@ static void test_explain_text(void)
 	d = decide(c, &dev);
 	CHECK_INT(d.matched, 0);
 	CHECK_STR(d.explain, "");
-	free(d.explain);
+	decision_free(&d);
 	pq_config_free(c);
 	pq_buf_free(&want);
 }
@@ -612,13 +923,17 @@ static void test_explain_null_same_verdict(void)
 		return;
 	input_from(&in, &s);
 	CHECK_INT(pq_rules_decide(c, &in, &v, NULL), 1);
-	CHECK_STR(v.rule ? v.rule->name : NULL, "a");
-	CHECK(v.queue == pq_config_queue(c, "rust-dev"));
-	CHECK_INT(v.automatic, 1);
+	CHECK_INT(v.n, 1);
+	CHECK_STR(v.n ? v.v[0].rule->name : NULL, "a");
+	CHECK(v.n && v.v[0].queue == pq_config_queue(c, "rust-dev"));
+	CHECK_INT(v.n ? v.v[0].automatic : -1, 1);
+	pq_rules_verdict_free(&v);
 	in.reviews = 0;
 	CHECK_INT(pq_rules_decide(c, &in, &v, NULL), 1);
-	CHECK_STR(v.rule ? v.rule->name : NULL, "b");
-	CHECK_INT(v.automatic, 0);
+	CHECK_INT(v.n, 1);
+	CHECK_STR(v.n ? v.v[0].rule->name : NULL, "b");
+	CHECK_INT(v.n ? v.v[0].automatic : -1, 0);
+	pq_rules_verdict_free(&v);
 	pq_rules_input_free(&in);
 	pq_config_free(c);
 }
@@ -635,6 +950,14 @@ int main(void)
 	conf_path = pq_buf_detach(&p);
 
 	test_first_matching_rule_wins();
+	test_reviews_explained();
+	test_stable_condition();
+	test_stable_address();
+	test_prefix_condition();
+	test_prefix_of_a_name();
+	test_all_and_not_files();
+	test_share_of_lines();
+	test_continue_several_queues();
 	test_tag_is_a_whole_token();
 	test_fixes_condition();
 	test_rfc_condition();
