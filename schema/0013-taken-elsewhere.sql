@@ -1,4 +1,4 @@
--- 0012-taken-elsewhere: series another tree took, the merge window's hold,
+-- 0013-taken-elsewhere: series another tree took, the merge window's hold,
 -- and what a rebuild did to a series on its queue.
 
 -- A reply from a maintainer of another tree ([elsewhere]) saying it was
