@@ -20,17 +20,20 @@
 #include "queue_fixture.h"
 
 #include "desk.h"
+#include "elsewhere.h"
 #include "deskcache.h"
 #include "html.h"
 #include "token.h"
 #include "triage.h"
 
-#define CONF                      \
-	"[queue \"rust-next\"]\n" \
-	"\tbranch = rust-next\n"  \
-	"[rule \"next\"]\n"       \
-	"\tqueue = rust-next\n"   \
-	"\ttag = rust-next\n"
+#define CONF                       \
+	"[queue \"rust-next\"]\n"  \
+	"\tbranch = rust-next\n"   \
+	"[rule \"next\"]\n"        \
+	"\tqueue = rust-next\n"    \
+	"\ttag = rust-next\n"      \
+	"[elsewhere \"kbuild\"]\n" \
+	"\tfrom = kb@kernel.org\n"
 
 #define HOSTILE "<script>alert(1)</script>"
 
@@ -511,6 +514,34 @@ static void test_approve_superseded(long long v1)
 	pq_buf_free(&form);
 }
 
+/* Another tree took the series: its page and its JSON say where, who, in which reply. */
+static void test_taken_elsewhere(long long id)
+{
+	struct pq_desk_response rs;
+	struct pq_buf path = PQ_BUF_INIT;
+	char *msgid = fx_msgid(mail_h.v[0]);
+	char *reply = fx_reply_mail("KB <kb@kernel.org>", "kb-1@kernel.org", msgid, "[PATCH] x",
+				    "Applied to kbuild-next, thanks!\n");
+
+	CHECK_INT(fx_ingest(w.s, reply), 0);
+	CHECK_INT(pq_elsewhere_scan(w.s, w.c, NULL), 0);
+	pq_buf_addf(&path, "/series/%lld", id);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body),
+		     "taken elsewhere: kbuild-next</strong> (by "
+		     "kb@kernel.org in <a href=\"/messages/kb-1%40kernel.org\">") != NULL);
+	pq_desk_response_free(&rs);
+	pq_buf_reset(&path);
+	pq_buf_addf(&path, "/api/series/%lld", id);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body), "\"taken_elsewhere\": {") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "\"tree\": \"kbuild-next\"") != NULL);
+	pq_desk_response_free(&rs);
+	pq_buf_free(&path);
+	free(reply);
+	free(msgid);
+}
+
 /* GET path through cache (with cookie and If-None-Match as given); the body's copy is the caller's. */
 static char *cached_get(struct pq_desk_cache *cache, long long *seen, const char *path,
 			const char *cookie, const char *inm, int *status)
@@ -661,6 +692,7 @@ int main(void)
 		test_actions(id);
 		test_interdiff(id);
 		test_approve_superseded(id);
+		test_taken_elsewhere(id);
 		test_cache(id);
 	}
 	pq_buf_free(&report);
