@@ -132,12 +132,10 @@ static int applied_line(const char *p, const char *end, char **tree)
 		p += 2;
 	else if (word_is(p, end, "into"))
 		p += 4;
-	else if (word_is(p, end, "on"))
-		p += 2;
 	else if (p == end || strchr(",.!:;", *p))
 		return 1;
 	else
-		return 0; /* "Applied the first two", "Applied cleanly on top of ..." */
+		return 0; /* "Applied the first two", "Applied on top of next-20261110" */
 	*tree = tree_name(p, end);
 	return *tree ? 2 : 0;
 }

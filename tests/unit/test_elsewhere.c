@@ -70,6 +70,7 @@ int main(void)
 	EXPECT("Applied the first patch only; the rest needs work.\n", NULL);
 	EXPECT("I have not applied this to linux-kbuild.\n", NULL);
 	EXPECT("Not applied: please rebase.\n", NULL);
+	EXPECT("Applied on top of next-20261110 and tested: works.\n", NULL);
 	EXPECT("", NULL);
 	CHECK(parsed(NULL, &conf) == NULL);
 	/* after the signature */
