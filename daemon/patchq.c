@@ -22,6 +22,7 @@
 #include "approval.h"
 #include "buf.h"
 #include "config.h"
+#include "elsewhere.h"
 #include "error.h"
 #include "ingest.h"
 #include "note.h"
@@ -95,9 +96,11 @@ static const char usage_queues[] =
 	"                      --note N:TEXT goes into patch N's commit message just\n"
 	"                      before the maintainer's Signed-off-by and into the\n"
 	"                      reply, --note TEXT (no number) into the reply only\n"
-	"  approve SERIES --queue Q\n"
+	"  approve SERIES --queue Q [--force]\n"
 	"                      a maintainer's approval: applies the series to Q, or,\n"
-	"                      when patches are missing, once they arrive (triage)\n"
+	"                      when patches are missing, once they arrive (triage);\n"
+	"                      a superseded, RFC or taken-elsewhere series is refused\n"
+	"                      (saying which) unless --force\n"
 	"  reject SERIES [--queue Q] [--reason TEXT] [--reply]\n"
 	"                      record a rejection (on Q, or everywhere); the series'\n"
 	"                      replies not sent yet are withdrawn; with --reply, one\n"
@@ -113,7 +116,10 @@ static const char usage_queues[] =
 	"                      then those waiting there for approval\n"
 	"  rebuild Q           apply Q's series again on its base (rust-dev on\n"
 	"                      rust-next), newest versions and late trailers in;\n"
-	"                      reports the series that no longer apply\n"
+	"                      reports the series that no longer apply (failed there,\n"
+	"                      \"dropped by the rebuild of Q at TIME: why\"; a replaced\n"
+	"                      version is superseded there); exit 1 when it dropped\n"
+	"                      one; --json: the rebuild as data\n"
 	"  push [REMOTE]       push every queue branch that is not frozen to REMOTE\n"
 	"                      (default: patchq.pushRemote); only rebuilt queues\n"
 	"                      (rust-dev) are forced\n"
@@ -160,6 +166,7 @@ static const char usage_options[] =
 	"  --db PATH           the database (created when missing)\n"
 	"  --queue Q           apply, approve, reject: the queue\n"
 	"  --dry-run           apply: check only, move nothing\n"
+	"  --force             approve: even a superseded, RFC or taken-elsewhere series\n"
 	"  --reason TEXT       reject: why, recorded with the rejection\n"
 	"  --reply             reject: a reply to the list with the reason\n"
 	"  --note [N:]TEXT     apply: the maintainer's note on patch N (\"2:[ Reworded\n"
@@ -169,11 +176,14 @@ static const char usage_options[] =
 	"                      series: filters and pages (see series); with --json\n"
 	"                      and --limit the page is {\"items\": [...], \"next\": ID\n"
 	"                      or null}\n"
-	"  --json              print JSON instead of text (every listing)\n"
+	"  --json              print JSON instead of text: series, stats, messages,\n"
+	"                      unparsable, show, msg, queue, todo, outbox, rebuild\n"
+	"                      (any other command refuses it: exit 2)\n"
 	"  -o, --output FILE   am: write the mbox to FILE instead of standard output\n"
 	"  --signoff IDENT     am: add \"Signed-off-by: IDENT\" last to each patch\n"
 	"  --add-link FMT      am: add \"Link: FMT\" with %s replaced by the Message-ID\n"
-	"  -q, --quiet         import: no progress line, only errors\n"
+	"  -q, --quiet         import: nothing on success (no progress, no summary),\n"
+	"                      only warnings and errors\n"
 	"  -h, --help          this text\n"
 	"  --version           the program's version\n"
 	"\n"
@@ -198,6 +208,7 @@ struct options {
 	const char *link;
 	int json;
 	int quiet;
+	int force;
 };
 
 static void die_usage(const char *msg)
@@ -327,10 +338,11 @@ static int import_one(struct pq_store *s, const char *path, const struct options
 		fprintf(stderr, "\r  %zu read, %zu stored\n", stats.ingest.read,
 			stats.ingest.stored);
 	st = &stats.ingest;
-	printf("%s: read %zu, stored %zu, duplicates %zu (identical %zu, re-delivered %zu),"
-	       " unparsable %zu, reused Message-IDs %zu\n",
-	       path, st->read, st->stored, st->same_bytes + st->redelivered, st->same_bytes,
-	       st->redelivered, st->unparsable, st->reused_id);
+	if (!o->quiet)
+		printf("%s: read %zu, stored %zu, duplicates %zu (identical %zu, re-delivered %zu),"
+		       " unparsable %zu, reused Message-IDs %zu\n",
+		       path, st->read, st->stored, st->same_bytes + st->redelivered, st->same_bytes,
+		       st->redelivered, st->unparsable, st->reused_id);
 	if (ret == 0 && stats.unreadable)
 		ret = pq_error_set(PQ_EIO, "%s: %zu file%s could not be read", path,
 				   stats.unreadable, stats.unreadable == 1 ? "" : "s");
@@ -351,7 +363,7 @@ static int cmd_import(struct pq_store *s, int argc, char **argv, const struct op
 	for (i = 0; i < argc; i++)
 		if (import_one(s, argv[i], o) < 0)
 			status = fail("import");
-	if (pq_view_unparsable(s, before, &b, 0) == 0 && b.len) {
+	if (!o->quiet && pq_view_unparsable(s, before, &b, 0) == 0 && b.len) {
 		printf("could not parse (kept raw, see `patchq unparsable`):\n");
 		print_buf(&b);
 	}
@@ -505,7 +517,7 @@ static int cmd_push(struct pq_repo *repo, const struct pq_config *c, const char 
 static int cmd_apply(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
 		     long long id, const struct options *o, int approve)
 {
-	struct pq_buf b = PQ_BUF_INIT;
+	struct pq_buf b = PQ_BUF_INIT, warning = PQ_BUF_INIT, forced = PQ_BUF_INIT;
 	int ret;
 
 	if (!o->queue)
@@ -515,14 +527,34 @@ static int cmd_apply(struct pq_store *s, const struct pq_config *c, struct pq_re
 	/* the notes are the series': recovery and rebuilds make the same commits */
 	if (o->nnotes && !o->dry_run && pq_note_set(s, id, o->notes, o->nnotes) < 0)
 		return fail("apply");
+	/* superseded, RFC, taken elsewhere: the maintainer says so with --force */
+	if (approve && pq_approval_warnings(s, id, &warning) < 0) {
+		pq_buf_free(&warning);
+		return fail("approve");
+	}
+	if (warning.len && !o->force) {
+		pq_error_set(PQ_EPERM, "%s; --force approves it anyway", pq_buf_str(&warning));
+		pq_buf_free(&warning);
+		return fail("not approved");
+	}
+	if (warning.len) {
+		pq_buf_addf(&forced, "forced: %s", pq_buf_str(&warning));
+		printf("approving anyway (--force): %s\n", pq_buf_str(&warning));
+	}
+	pq_buf_free(&warning);
 	ret = approve ? pq_approval_grant(s, c, repo, id, o->queue, &b)
 		      : pq_apply_series(s, c, repo, id, o->queue, o->dry_run, &b);
 	print_buf(&b);
 	pq_buf_free(&b);
 	if (!o->dry_run && ret != PQ_EDB && ret != PQ_ENOTFOUND && ret != PQ_EINVAL &&
 	    record(s, c, id, o->queue, approve ? "approve" : "apply",
-		   ret < 0 ? pq_error_last() : NULL) < 0)
+		   ret < 0	? pq_error_last()
+		   : forced.len ? pq_buf_str(&forced)
+				: NULL) < 0) {
+		pq_buf_free(&forced);
 		return fail("recording the action");
+	}
+	pq_buf_free(&forced);
 	if (ret < 0)
 		return fail(o->dry_run ? "would not apply" : "not applied");
 	if (!approve)
@@ -722,6 +754,38 @@ static int cmd_series(struct pq_store *s, int argc, const struct options *o)
 	return report(ret, &b, "series");
 }
 
+/*
+ * rebuild Q: the report (or, with --json, the rebuild as data); exit 1
+ * when the rebuild failed or dropped a series.
+ */
+static int cmd_rebuild(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		       const char *queue, const struct options *o)
+{
+	struct pq_buf b = PQ_BUF_INIT, js = PQ_BUF_INIT;
+	size_t dropped = 0;
+	int ret = pq_rebuild_queue(s, c, repo, queue, &b);
+
+	if (!o->json || ret < 0)
+		print_buf(&b);
+	if (ret != PQ_EDB && ret != PQ_EINVAL &&
+	    record(s, c, 0, queue, "rebuild", ret < 0 ? pq_error_last() : NULL) < 0)
+		ret = PQ_EDB;
+	if (ret < 0)
+		ret = fail("rebuild");
+	else if (pq_rebuild_last(s, queue, pq_buf_str(&b), o->json ? &js : NULL, &dropped) < 0)
+		ret = fail("rebuild");
+	else if (o->json && print_buf(&js))
+		ret = 1;
+	else if (dropped) {
+		fprintf(stderr, "patchq: rebuild of %s dropped %zu series (they no longer apply)\n",
+			queue, dropped);
+		ret = 1;
+	}
+	pq_buf_free(&b);
+	pq_buf_free(&js);
+	return ret;
+}
+
 /* The commands on the queues' repository: it is opened once for the command. */
 static int run_git_cmd(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
 		       const struct options *o)
@@ -740,14 +804,13 @@ static int run_git_cmd(struct pq_store *s, const struct pq_config *c, int argc, 
 	} else if (!strcmp(cmd, "push")) {
 		ret = cmd_push(repo, c, argc > 1 ? argv[1] : c->push_remote);
 	} else if (!strcmp(cmd, "rebuild")) {
-		ret = pq_rebuild_queue(s, c, repo, argv[1], &b);
-		print_buf(&b);
-		if (ret != PQ_EDB && ret != PQ_EINVAL &&
-		    record(s, c, 0, argv[1], "rebuild", ret < 0 ? pq_error_last() : NULL) < 0)
-			ret = PQ_EDB;
-		ret = ret < 0 ? fail("rebuild") : 0;
+		ret = cmd_rebuild(s, c, repo, argv[1], o);
 	} else if (!strcmp(cmd, "why")) {
-		ret = report(pq_triage_explain(s, c, repo, series_arg(argv[1]), &b), &b, "why");
+		/* the replies that arrived since the last pass may say another tree took it */
+		ret = pq_elsewhere_scan(s, c, NULL);
+		if (ret == 0)
+			ret = pq_triage_explain(s, c, repo, series_arg(argv[1]), &b);
+		ret = report(ret, &b, "why");
 	} else if (!strcmp(cmd, "check")) {
 		ret = report(pq_apply_check(s, c, repo, series_arg(argv[1]), &b), &b, "check");
 	} else {
@@ -808,11 +871,35 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 	return run_git_cmd(s, c, argc, argv, o);
 }
 
+/* Whether cmd prints JSON with --json (outbox: its listing). */
+static int speaks_json(int argc, char **argv)
+{
+	static const char *const cmds[] = { "series", "stats", "messages", "unparsable", "show",
+					    "msg",    "queue", "todo",	   "rebuild" };
+	size_t i;
+
+	if (!strcmp(argv[0], "outbox"))
+		return argc == 1;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[0], cmds[i]))
+			return 1;
+	return 0;
+}
+
 static int run(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
 	       const struct options *o)
 {
 	struct pq_buf b = PQ_BUF_INIT;
 	const char *cmd = argv[0];
+
+	/* what prints text only says so rather than print text to a JSON reader */
+	if (o->json && !speaks_json(argc, argv)) {
+		fprintf(stderr,
+			"patchq: %s prints no JSON (--json: series, stats, messages,"
+			" unparsable, show, msg, queue, todo, outbox, rebuild)\n",
+			cmd);
+		return 2;
+	}
 
 	if (needs_config(cmd))
 		return run_queue_cmd(s, c, argc, argv, o);
@@ -866,6 +953,7 @@ int main(int argc, char **argv)
 		{ "signoff", required_argument, NULL, 's' },
 		{ "add-link", required_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -933,6 +1021,9 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			o.quiet = 1;
+			break;
+		case 'f':
+			o.force = 1;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

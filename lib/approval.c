@@ -2,9 +2,11 @@
 #include "approval.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "apply.h"
+#include "elsewhere.h"
 #include "error.h"
 #include "outbox.h"
 #include "reply.h"
@@ -114,5 +116,52 @@ int pq_approval_grant(struct pq_store *s, const struct pq_config *c, struct pq_r
 	if ((ret = pq_apply_series(s, c, repo, id, queue, 0, report)) < 0)
 		return ret;
 	pq_buf_addf(report, "series %lld approved and applied on %s\n", id, queue);
+	return 0;
+}
+
+/* Whether any message of series id is marked RFC: 1 or 0 into *rfc. */
+static int series_rfc(struct pq_store *s, long long id, int *rfc)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT count(*) FROM message WHERE series_id = ? AND rfc");
+	long long n;
+	int ret;
+
+	*rfc = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	if ((ret = pq_store_scalar(s, st, &n)) < 0)
+		return ret;
+	*rfc = n > 0;
+	return 0;
+}
+
+int pq_approval_warnings(struct pq_store *s, long long id, struct pq_buf *warning)
+{
+	struct pq_elsewhere_taken taken;
+	struct pq_series *se;
+	int ret, rfc;
+
+	if ((ret = pq_series_load(s, id, &se)) < 0)
+		return ret;
+	if (se->superseded_by)
+		pq_buf_addf(warning, "series %lld is superseded by its newer version, series %lld",
+			    id, se->superseded_by);
+	else if (se->state && !strcmp(se->state, pq_state_name(PQ_STATE_SUPERSEDED)))
+		pq_buf_addf(warning, "series %lld is superseded by a newer version", id);
+	pq_series_free(se);
+	if ((ret = series_rfc(s, id, &rfc)) < 0)
+		return ret;
+	if (rfc)
+		pq_buf_addf(warning, "%sseries %lld is an RFC (a request for comments)",
+			    warning->len ? "; " : "", id);
+	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
+		return ret;
+	if (ret) {
+		pq_buf_addf(warning, "%sseries %lld was ", warning->len ? "; " : "", id);
+		pq_elsewhere_describe(&taken, warning);
+		pq_elsewhere_taken_free(&taken);
+	}
 	return 0;
 }

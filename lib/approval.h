@@ -25,6 +25,16 @@ int pq_approval_grant(struct pq_store *s, const struct pq_config *c, struct pq_r
 		      long long id, const char *queue, struct pq_buf *report);
 
 /*
+ * What a maintainer should know before approving series id: that it is
+ * superseded (a newer version of it exists), an RFC, or taken by another
+ * tree (elsewhere.h); one sentence each, "; "-separated, into warning
+ * (nothing when none). `patchq approve` and the desk refuse such an
+ * approval unless forced; pq_approval_grant() itself does not look.
+ * Returns 0, PQ_ENOTFOUND for an unknown series, PQ_EDB.
+ */
+int pq_approval_warnings(struct pq_store *s, long long id, struct pq_buf *warning);
+
+/*
  * Records a maintainer's rejection of series id (on queue, or on every
  * queue it was taken for when queue is NULL) with an optional reason, and
  * withdraws the series' replies not sent yet there (pq_outbox_withdraw():

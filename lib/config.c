@@ -303,6 +303,7 @@ enum kind {
 	K_ADDRESS,   /* "Name <email>": name at off, email at count_off */
 	K_TEMPLATE,  /* a template with one %s */
 	K_EMAILS,    /* a list of bare addresses, repeatable, stored lower-case */
+	K_MAILERS,   /* bare addresses separated by blanks, repeatable, lower-case */
 	K_PREFIXES,  /* subject prefixes, blank-separated, repeatable, stored lower-case */
 };
 
@@ -336,6 +337,7 @@ static const struct key queue_keys[] = {
 	{ "fastForward", K_BOOL, offsetof(struct pq_queue_conf, fast_forward), 0 },
 	{ "useBaseCommit", K_BOOL, offsetof(struct pq_queue_conf, use_base_commit), 0 },
 	{ "reply", K_BOOL, offsetof(struct pq_queue_conf, reply), 0 },
+	{ "holdInMergeWindow", K_BOOL, offsetof(struct pq_queue_conf, hold_in_merge_window), 0 },
 };
 
 enum { QUEUE_BRANCH, QUEUE_BASE, QUEUE_REBUILD, QUEUE_AUTO, QUEUE_FROZEN, QUEUE_FAST_FORWARD };
@@ -452,6 +454,14 @@ static const struct key alias_keys[] = {
 	  offsetof(struct pq_alias_conf, naddresses) },
 };
 
+static const struct key elsewhere_keys[] = {
+	{ "from", K_MAILERS, offsetof(struct pq_elsewhere_conf, from),
+	  offsetof(struct pq_elsewhere_conf, nfrom) },
+	{ "tree", K_STRING, offsetof(struct pq_elsewhere_conf, tree), 0 },
+};
+
+enum { ELSEWHERE_FROM, ELSEWHERE_TREE };
+
 static const struct section sections[] = {
 	{ "patchq", patchq_keys, ARRAY_SIZE(patchq_keys), 0 },
 	{ "queue", queue_keys, ARRAY_SIZE(queue_keys), 1 },
@@ -461,9 +471,20 @@ static const struct section sections[] = {
 	{ "smtp", smtp_keys, ARRAY_SIZE(smtp_keys), 0 },
 	{ "alias", alias_keys, ARRAY_SIZE(alias_keys), 1 },
 	{ "http", http_keys, ARRAY_SIZE(http_keys), 0 },
+	{ "elsewhere", elsewhere_keys, ARRAY_SIZE(elsewhere_keys), 1 },
 };
 
-enum { SEC_PATCHQ, SEC_QUEUE, SEC_RULE, SEC_SOURCE, SEC_REPLY, SEC_SMTP, SEC_ALIAS, SEC_HTTP };
+enum {
+	SEC_PATCHQ,
+	SEC_QUEUE,
+	SEC_RULE,
+	SEC_SOURCE,
+	SEC_REPLY,
+	SEC_SMTP,
+	SEC_ALIAS,
+	SEC_HTTP,
+	SEC_ELSEWHERE
+};
 
 /* Where each single-valued key of one section was set, to refuse twice. */
 #define KEYS_MAX 24
@@ -491,6 +512,7 @@ struct loader {
 	struct meta *rmeta; /* parallel to c->rules */
 	struct meta *smeta; /* parallel to c->sources */
 	struct meta *ameta; /* parallel to c->aliases */
+	struct meta *emeta; /* parallel to c->elsewhere */
 	char **stype;	    /* parallel to c->sources: type and tls as written */
 	char **stls;
 };
@@ -727,7 +749,7 @@ static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, co
 	int64_t n;
 
 	if (k->kind != K_GLOBS && k->kind != K_TAGS && k->kind != K_EMAILS &&
-	    k->kind != K_PREFIXES) {
+	    k->kind != K_MAILERS && k->kind != K_PREFIXES) {
 		if (m->seen & (1u << ki)) {
 			if (m->key_line[ki])
 				return fail(ld, line, "%s is set twice (first at line %d)", kname,
@@ -883,6 +905,35 @@ static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, co
 		list_add(obj, k, email);
 		return 0;
 	}
+	case K_MAILERS: {
+		const char *p = value, *end;
+
+		while (*p) {
+			char *email;
+			size_t i;
+
+			while (*p && isspace((unsigned char)*p))
+				p++;
+			for (end = p; *end && !isspace((unsigned char)*end); end++)
+				;
+			if (end == p)
+				break;
+			email = pq_strndup(p, (size_t)(end - p));
+			for (i = 0; email[i]; i++)
+				email[i] = (char)tolower((unsigned char)email[i]);
+			if (!email_ok(email)) {
+				err = fail(ld, line,
+					   "%s: \"%s\" is not an address (local@domain, without a "
+					   "name or <>; several are separated by blanks)",
+					   kname, email);
+				free(email);
+				return err;
+			}
+			list_add(obj, k, email);
+			p = end;
+		}
+		return 0;
+	}
 	case K_TEMPLATE:
 		if (!link_ok(value))
 			return fail(
@@ -1012,6 +1063,30 @@ static struct pq_alias_conf *alias_get(struct loader *ld, const char *name, int 
 	return a;
 }
 
+static struct pq_elsewhere_conf *elsewhere_get(struct loader *ld, const char *name, int line,
+					       struct meta **m)
+{
+	struct pq_config *c = ld->c;
+	struct pq_elsewhere_conf *e;
+	size_t i;
+
+	for (i = 0; i < c->nelsewhere; i++) {
+		if (!strcmp(c->elsewhere[i].name, name)) {
+			*m = &ld->emeta[i];
+			return &c->elsewhere[i];
+		}
+	}
+	c->elsewhere = pq_reallocarray(c->elsewhere, c->nelsewhere + 1, sizeof(*c->elsewhere));
+	ld->emeta = pq_reallocarray(ld->emeta, c->nelsewhere + 1, sizeof(*ld->emeta));
+	e = &c->elsewhere[c->nelsewhere];
+	memset(e, 0, sizeof(*e));
+	e->name = pq_strdup(name);
+	*m = &ld->emeta[c->nelsewhere++];
+	memset(*m, 0, sizeof(**m));
+	(*m)->line = line;
+	return e;
+}
+
 static int section_find(const char *name, size_t len)
 {
 	size_t i;
@@ -1041,7 +1116,7 @@ static int fail_section(struct loader *ld, int line, const char *what, const cha
 	if (si < 0)
 		return fail(
 			ld, line,
-			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"], [source \"NAME\"], [reply], [smtp], [http] and [alias \"NAME\"]",
+			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"], [source \"NAME\"], [reply], [smtp], [http], [alias \"NAME\"] and [elsewhere \"NAME\"]",
 			what, (int)len, section);
 	if (sections[si].named && (!sub || !*sub))
 		return fail(ld, line, "%s: %s %s needs a name: [%s \"NAME\"]", what,
@@ -1103,6 +1178,8 @@ static int load_entry(struct loader *ld, const git_config_entry *e)
 		obj = source_get(ld, sub, header_line, &m);
 	else if (si == SEC_ALIAS)
 		obj = alias_get(ld, sub, header_line, &m);
+	else if (si == SEC_ELSEWHERE)
+		obj = elsewhere_get(ld, sub, header_line, &m);
 	else if (si == SEC_REPLY)
 		m = &ld->reply;
 	else if (si == SEC_SMTP)
@@ -1156,6 +1233,8 @@ static int load_headers(struct loader *ld)
 				source_get(ld, h->sub, h->line, &m);
 			else if (si == SEC_ALIAS)
 				alias_get(ld, h->sub, h->line, &m);
+			else if (si == SEC_ELSEWHERE)
+				elsewhere_get(ld, h->sub, h->line, &m);
 			else if (si == SEC_SMTP && !ld->smtp.line)
 				ld->smtp.line = h->line;
 			if (si == SEC_SMTP)
@@ -1438,6 +1517,65 @@ bad:
 		    v);
 }
 
+/* A tree's name as shown: printable, one line, short. */
+static int tree_ok(const char *v)
+{
+	const unsigned char *p;
+
+	if (!*v || strlen(v) > 200)
+		return 0;
+	for (p = (const unsigned char *)v; *p; p++)
+		if (*p < ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * [elsewhere]: at least one address each, none in two sections, none of
+ * ours (our committer's or reply sender's: our "Applied to rust-next" is
+ * not another tree's), a tree name (the section's by default).
+ */
+static int check_elsewhere(struct loader *ld)
+{
+	struct pq_config *c = ld->c;
+	const struct pq_elsewhere_conf *other;
+	size_t i, j;
+
+	for (i = 0; i < c->nelsewhere; i++) {
+		struct pq_elsewhere_conf *e = &c->elsewhere[i];
+		struct meta *m = &ld->emeta[i];
+		int line = m->key_line[ELSEWHERE_FROM] ? m->key_line[ELSEWHERE_FROM] : m->line;
+
+		if (!e->nfrom)
+			return fail(ld, m->line,
+				    "elsewhere.%s.from is missing: the addresses of that tree's "
+				    "maintainers",
+				    e->name);
+		if (e->tree && !tree_ok(e->tree))
+			return fail(ld, m->key_line[ELSEWHERE_TREE],
+				    "elsewhere.%s.tree: \"%s\" is not a tree name (one line, "
+				    "printable, 200 characters at most)",
+				    e->name, e->tree);
+		if (!e->tree)
+			e->tree = pq_strdup(e->name);
+		for (j = 0; j < e->nfrom; j++) {
+			if (pq_config_same_person(c, e->from[j], c->committer_email) ||
+			    pq_config_same_person(c, e->from[j], c->reply.from_email))
+				return fail(ld, line,
+					    "elsewhere.%s.from: %s is our own address (the "
+					    "committer or the reply sender), not another tree's",
+					    e->name, e->from[j]);
+			other = pq_config_elsewhere(c, e->from[j]);
+			if (other && other != e)
+				return fail(ld, line,
+					    "elsewhere.%s.from: %s is already a maintainer of "
+					    "elsewhere \"%s\"",
+					    e->name, e->from[j], other->name);
+		}
+	}
+	return 0;
+}
+
 /* What no single entry shows: required keys, and how sections refer to each other. */
 static int check_config(struct loader *ld)
 {
@@ -1515,6 +1653,8 @@ static int check_config(struct loader *ld)
 		c->reply.from_name = pq_strdup(c->committer_name);
 		c->reply.from_email = pq_strdup(c->committer_email);
 	}
+	if ((err = check_elsewhere(ld)) < 0)
+		return err;
 	err = check_smtp(ld);
 	return err < 0 ? err : check_http(ld);
 }
@@ -1596,6 +1736,7 @@ out:
 	free(ld.rmeta);
 	free(ld.smeta);
 	free(ld.ameta);
+	free(ld.emeta);
 	free(ld.stype);
 	free(ld.stls);
 	free(ld.smtp_tls);
@@ -1657,6 +1798,12 @@ void pq_config_free(struct pq_config *c)
 		free_list(c->aliases[i].addresses, c->aliases[i].naddresses);
 	}
 	free(c->aliases);
+	for (i = 0; i < c->nelsewhere; i++) {
+		free(c->elsewhere[i].name);
+		free(c->elsewhere[i].tree);
+		free_list(c->elsewhere[i].from, c->elsewhere[i].nfrom);
+	}
+	free(c->elsewhere);
 	free(c->reply.from_name);
 	free(c->reply.from_email);
 	free(c->reply.applied);
@@ -1730,6 +1877,19 @@ int pq_config_secret(const char *file, const char *credential, struct pq_buf *ou
 out:
 	pq_buf_free(&path);
 	return rc;
+}
+
+const struct pq_elsewhere_conf *pq_config_elsewhere(const struct pq_config *c, const char *email)
+{
+	size_t i, j;
+
+	if (!c || !email)
+		return NULL;
+	for (i = 0; i < c->nelsewhere; i++)
+		for (j = 0; j < c->elsewhere[i].nfrom; j++)
+			if (!strcasecmp(c->elsewhere[i].from[j], email))
+				return &c->elsewhere[i];
+	return NULL;
 }
 
 const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const char *name)

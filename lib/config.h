@@ -32,6 +32,8 @@
  *           fastForward = true             # default !rebuild; true with rebuild: an error
  *           useBaseCommit = false          # may apply on the series' base-commit
  *           reply = true                   # tell the list when a series lands here
+ *           holdInMergeWindow = false      # automatic intake waits while the base
+ *                                          # carries vX.Y and no vX.(Y+1)-rc1 yet
  *   [rule "fixes"]                         # evaluated in file order, first match wins
  *           queue = rust-fixes
  *           tag = rust-fixes               # subject tag, a whole token
@@ -86,6 +88,9 @@
  *           listen = 127.0.0.1:8080        # HOST:PORT, [IPv6]:PORT or unix:/PATH;
  *                                          # port 0: any free port (logged)
  *           timeout = 30                   # seconds a client may take per request
+ *   [elsewhere "kbuild"]                   # another tree's maintainers (repeatable): their
+ *           from = masahiroy@kernel.org nathan@kernel.org   # "Applied to ..." reply
+ *           tree = linux-kbuild            # marks a series taken there (default: the name)
  *   [alias "Miguel Ojeda"]                 # one person's addresses (repeatable):
  *           address = ojeda@kernel.org     # a review trailer naming one counts when
  *           address = miguel.ojeda.sandonis@gmail.com   # sent from another
@@ -113,7 +118,8 @@ struct pq_queue_conf {
 	int frozen;	  /* never a target */
 	int fast_forward; /* the branch only moves forward */
 	int use_base_commit;
-	int reply; /* a reply goes to the list when a series is applied here */
+	int reply;		  /* a reply goes to the list when a series is applied here */
+	int hold_in_merge_window; /* automatic intake waits while the merge window is open */
 };
 
 /* A tri-state for rule conditions: not given, must be false, must be true. */
@@ -192,6 +198,17 @@ struct pq_alias_conf {
 	size_t naddresses;
 };
 
+/*
+ * [elsewhere "NAME"]: the maintainers of another tree. A reply of theirs in
+ * a series' thread saying it was applied marks the series taken there.
+ */
+struct pq_elsewhere_conf {
+	char *name;
+	char *tree;  /* the tree named when their reply names none; default: name */
+	char **from; /* bare addresses, lower-case, one or more; none in two sections */
+	size_t nfrom;
+};
+
 struct pq_reply_conf {
 	char *from_name; /* default: the committer */
 	char *from_email;
@@ -234,6 +251,8 @@ struct pq_config {
 	size_t nsources;
 	struct pq_alias_conf *aliases;
 	size_t naliases;
+	struct pq_elsewhere_conf *elsewhere;
+	size_t nelsewhere;
 	struct pq_reply_conf reply;
 	struct pq_smtp_conf smtp;
 	int has_smtp; /* an [smtp] section was given */
@@ -267,6 +286,12 @@ int pq_config_secret(const char *file, const char *credential, struct pq_buf *ou
  * and for a NULL or empty address.
  */
 int pq_config_same_person(const struct pq_config *c, const char *a, const char *b);
+
+/*
+ * The [elsewhere] section one of whose maintainers sends from address
+ * email (any case), or NULL (also for a NULL c or email); borrowed from c.
+ */
+const struct pq_elsewhere_conf *pq_config_elsewhere(const struct pq_config *c, const char *email);
 
 /* The queue named name (case-sensitive), or NULL; borrowed from c. */
 const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const char *name);

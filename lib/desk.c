@@ -645,7 +645,7 @@ static int series_action(struct ctx *x, long long id, const char *what)
 {
 	const struct pq_desk_env *e = x->env;
 	struct pq_buf queue = PQ_BUF_INIT, reason = PQ_BUF_INIT, report = PQ_BUF_INIT,
-		      back = PQ_BUF_INIT;
+		      back = PQ_BUF_INIT, warning = PQ_BUF_INIT, force = PQ_BUF_INIT;
 	int ret;
 
 	if (!field(x, "queue", &queue) || !pq_config_queue(e->config, queue.ptr)) {
@@ -662,6 +662,28 @@ static int series_action(struct ctx *x, long long id, const char *what)
 		ret = 0;
 		goto out;
 	} else if (!strcmp(what, "approve")) {
+		/* superseded, RFC, taken elsewhere: refused unless the form says force=1 */
+		if ((ret = pq_approval_warnings(e->store, id, &warning)) < 0) {
+			ret = acted(x, ret, &report, back.ptr);
+			goto out;
+		}
+		field(x, "force", &force);
+		if (warning.len && strcmp(pq_buf_str(&force), "1")) {
+			pq_error_set(
+				PQ_EPERM,
+				"Not approved: %s. Approve it anyway with patchq approve --force"
+				" (or force=1)",
+				pq_buf_str(&warning));
+			if (x->api) {
+				ret = acted(x, PQ_EPERM, &report, back.ptr);
+			} else {
+				fail(x, 409, pq_error_last());
+				ret = 0;
+			}
+			goto out;
+		}
+		if (warning.len)
+			pq_buf_addf(&reason, "forced: %s", pq_buf_str(&warning));
 		ret = pq_approval_grant(e->store, e->config, e->repo, id, queue.ptr, &report);
 	} else {
 		ret = pq_apply_series(e->store, e->config, e->repo, id, queue.ptr, 0, &report);
@@ -677,6 +699,8 @@ out:
 	pq_buf_free(&reason);
 	pq_buf_free(&report);
 	pq_buf_free(&back);
+	pq_buf_free(&warning);
+	pq_buf_free(&force);
 	return ret;
 }
 

@@ -11,6 +11,7 @@
 #include <git2.h>
 
 #include "alloc.h"
+#include "elsewhere.h"
 #include "error.h"
 #include "html.h"
 #include "outbox.h"
@@ -224,7 +225,8 @@ static int series_queues(struct pq_store *s, const struct pq_config *c, long lon
 			 const char *csrf, struct pq_buf *out)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT q.queue, q.state, q.rule, q.reason, q.updated, k.ok, k.error, k.tip"
+		s, "SELECT q.queue, q.state, q.rule, coalesce(q.held, q.reason), q.updated, k.ok,"
+		   " k.error, k.tip"
 		   " FROM series_queue q LEFT JOIN check_result k"
 		   " ON k.series_id = q.series_id AND k.queue = q.queue"
 		   " WHERE q.series_id = ? ORDER BY q.queue");
@@ -512,6 +514,7 @@ int pq_deskpage_series(struct pq_store *s, const struct pq_config *c, struct pq_
 {
 	struct pq_series *se = NULL;
 	struct pq_buf why = PQ_BUF_INIT;
+	struct pq_elsewhere_taken taken;
 	const char *first;
 	size_t i;
 	int ret;
@@ -535,6 +538,18 @@ int pq_deskpage_series(struct pq_store *s, const struct pq_config *c, struct pq_
 	if (se->superseded_by) {
 		pq_buf_adds(out, "; superseded by ");
 		series_link(out, se->superseded_by, NULL);
+	}
+	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
+		goto out;
+	if (ret) { /* another tree took it: where, who said so, in which reply */
+		pq_buf_adds(out, "; <strong>taken elsewhere: ");
+		pq_html_text(out, taken.tree);
+		pq_buf_adds(out, "</strong> (by ");
+		pq_html_text(out, taken.by);
+		pq_buf_adds(out, " in ");
+		message_link(out, taken.msgid, taken.msgid);
+		pq_buf_adds(out, ")");
+		pq_elsewhere_taken_free(&taken);
 	}
 	first = se->cover_msgid ? se->cover_msgid : se->npatches ? se->patches[0].msgid : NULL;
 	if (first && c->link) {

@@ -39,4 +39,15 @@ int pq_rebuild_queue(struct pq_store *s, const struct pq_config *c, struct pq_re
 int pq_rebuild_due(struct pq_store *s, struct pq_repo *repo, const struct pq_queue_conf *q,
 		   int *due, struct pq_buf *why);
 
+/*
+ * The last recorded rebuild of queue: how many series it dropped (left out
+ * because they no longer applied) into *dropped, and, when out is not
+ * NULL, the rebuild as JSON: {"queue", "base", "tip", "kept", "rebuilt"
+ * (unix time), "dropped": [{"series", "replaced" (id or null), "reason"}],
+ * "report" (report, or null)}; {"queue": Q, "rebuilt": null, ...} with no
+ * rebuild recorded. Returns 0 or PQ_EDB.
+ */
+int pq_rebuild_last(struct pq_store *s, const char *queue, const char *report, struct pq_buf *out,
+		    size_t *dropped);
+
 #endif

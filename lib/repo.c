@@ -1,7 +1,9 @@
 /* repo: the queue repository and libgit2's lifetime (see repo.h). */
 #include "repo.h"
 
+#include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,5 +152,100 @@ int pq_repo_contains(struct pq_repo *r, const char *branch, const char *rev)
 out:
 	git_object_free(commit);
 	git_object_free(obj);
+	return rc;
+}
+
+/* A kernel version tag: "vX.Y" (rc 0) or "vX.Y-rcN"; 1 when name is one. */
+static int parse_version_tag(const char *name, int *major, int *minor, int *rc)
+{
+	char tail[2];
+	int n = 0;
+
+	*rc = 0;
+	if (sscanf(name, "v%9d.%9d%n", major, minor, &n) != 2 || *major < 0 || *minor < 0 ||
+	    !isdigit((unsigned char)name[1]))
+		return 0;
+	if (!name[n])
+		return 1;
+	return sscanf(name + n, "-rc%9d%1s", rc, tail) == 1 && *rc > 0 &&
+	       !strncmp(name + n, "-rc", 3) && isdigit((unsigned char)name[n + 3]);
+}
+
+struct release {
+	int major, minor;
+	const char *name;
+};
+
+static int release_newer_first(const void *a, const void *b)
+{
+	const struct release *x = a, *y = b;
+
+	if (x->major != y->major)
+		return x->major < y->major ? 1 : -1;
+	return x->minor < y->minor ? 1 : x->minor > y->minor ? -1 : 0;
+}
+
+int pq_repo_merge_window(struct pq_repo *r, const char *branch, struct pq_buf *why)
+{
+	git_strarray tags = { NULL, 0 };
+	struct release *rel = NULL;
+	git_object *obj = NULL;
+	git_oid tip;
+	char hex[41];
+	size_t i, n = 0;
+	int rc, major, minor, rcn, open = 0;
+
+	if ((rc = pq_repo_tip(r, branch, hex)) < 0)
+		return rc;
+	git_oid_fromstr(&tip, hex);
+	if (git_tag_list_match(&tags, "v*", r->git) < 0)
+		return pq_error_set(PQ_EGIT, "cannot list the tags of %s: %s", r->path,
+				    pq_repo_git_error());
+	rel = pq_calloc(tags.count ? tags.count : 1, sizeof(*rel));
+	for (i = 0; i < tags.count; i++)
+		if (parse_version_tag(tags.strings[i], &major, &minor, &rcn) && !rcn)
+			rel[n++] = (struct release){ major, minor, tags.strings[i] };
+	qsort(rel, n, sizeof(*rel), release_newer_first);
+	/* the newest release on the branch */
+	for (i = 0, rc = 0; i < n && !rc; i++) {
+		struct pq_buf spec = PQ_BUF_INIT;
+
+		pq_buf_addf(&spec, "refs/tags/%s^{commit}", rel[i].name);
+		rc = git_revparse_single(&obj, r->git, pq_buf_str(&spec));
+		pq_buf_free(&spec);
+		if (rc < 0) { /* a tag of something that is no commit: not a release */
+			rc = 0;
+			continue;
+		}
+		rc = git_oid_equal(&tip, git_object_id(obj)) ||
+		     git_graph_descendant_of(r->git, &tip, git_object_id(obj));
+		git_object_free(obj);
+		obj = NULL;
+		if (rc < 0) {
+			rc = pq_error_set(PQ_EGIT, "cannot walk %s in %s: %s", branch, r->path,
+					  pq_repo_git_error());
+			goto out;
+		}
+	}
+	if (!rc)
+		goto out; /* no release on it: nothing to wait for */
+	major = rel[i - 1].major;
+	minor = rel[i - 1].minor;
+	open = 1;
+	/* its next -rc1 anywhere in the repository closes the window */
+	for (i = 0; i < tags.count && open; i++) {
+		int ma, mi, rn;
+
+		if (parse_version_tag(tags.strings[i], &ma, &mi, &rn) && rn == 1 &&
+		    ((ma == major && mi == minor + 1) || (ma == major + 1 && mi == 0)))
+			open = 0;
+	}
+	if (open && why)
+		pq_buf_addf(why, "v%d.%d tagged, no v%d.%d-rc1 yet", major, minor, major,
+			    minor + 1);
+	rc = open;
+out:
+	free(rel);
+	git_strarray_dispose(&tags);
 	return rc;
 }

@@ -55,4 +55,17 @@ int pq_repo_tip(struct pq_repo *r, const char *branch, char tip[41]);
  */
 int pq_repo_contains(struct pq_repo *r, const char *branch, const char *rev);
 
+struct pq_buf;
+
+/*
+ * Whether the merge window is open for branch (short or full name): the
+ * newest release tag vX.Y (by version; vX.Y.Z and vX.Y-rcN are no
+ * releases) reachable from its tip, and no tag vX.(Y+1)-rc1 (nor
+ * v(X+1).0-rc1) anywhere in the repository yet. Returns 1 with "vX.Y
+ * tagged, no vX.(Y+1)-rc1 yet" appended to why (may be NULL), 0 when it is
+ * closed or no release is on the branch, PQ_ENOTFOUND when the branch does
+ * not exist, PQ_EGIT when the repository cannot be read.
+ */
+int pq_repo_merge_window(struct pq_repo *r, const char *branch, struct pq_buf *why);
+
 #endif

@@ -38,7 +38,7 @@ int pq_state_set_queue(struct pq_store *s, long long id, const char *queue, enum
 		s,
 		"INSERT INTO series_queue (series_id, queue, state, reason, tip, seen, updated)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6) ON CONFLICT (series_id, queue) DO UPDATE SET"
-		" state = ?3, reason = ?4, tip = ?5, seen = ?7, updated = ?6");
+		" state = ?3, reason = ?4, tip = ?5, seen = ?7, updated = ?6, held = NULL");
 
 	if (!q)
 		return PQ_EDB;
@@ -65,6 +65,19 @@ int pq_state_record(struct pq_store *s, long long id, const char *queue, enum pq
 		return ret;
 	}
 	return pq_store_commit(s);
+}
+
+int pq_state_set_held(struct pq_store *s, long long id, const char *queue, const char *held)
+{
+	sqlite3_stmt *q = pq_store_stmt(
+		s, "UPDATE series_queue SET held = ? WHERE series_id = ? AND queue = ?");
+
+	if (!q)
+		return PQ_EDB;
+	pq_store_bind_text(q, 1, held);
+	sqlite3_bind_int64(q, 2, id);
+	pq_store_bind_text(q, 3, queue);
+	return pq_store_step_done(s, q);
 }
 
 int pq_state_set_series(struct pq_store *s, long long id, enum pq_state st)

@@ -15,7 +15,13 @@
  *   applied     its commits are on the queue
  *   failed      it did not apply (the reason says where)
  *   rejected    a maintainer said no (the reason says why)
- *   superseded  a newer version arrived before it was applied (series only)
+ *   superseded  a newer version arrived before it was applied; on a queue:
+ *               a rebuild put a newer version in its place (the reason
+ *               says which)
+ *
+ * A series queued by an automatic rule may be held (series_queue.held:
+ * why, such as an open merge window): it stays queued until the hold
+ * ends, then goes in as the rule said.
  *
  * "Complete" and "on a queue" are the views complete_series and
  * queue_series of schema/0005-pipeline.sql.
@@ -45,7 +51,8 @@ int pq_state_parse(const char *name, enum pq_state *out);
 /*
  * Sets series id's state on queue, with reason (a failure or rejection),
  * tip and seen (with applying: the tip the commits go on and the newest
- * message they saw; seen 0 keeps NULL), in the caller's transaction.
+ * message they saw; seen 0 keeps NULL), in the caller's transaction. A
+ * hold ends (see pq_state_set_held()).
  * Returns 0 or PQ_EDB.
  */
 int pq_state_set_queue(struct pq_store *s, long long id, const char *queue, enum pq_state st,
@@ -54,6 +61,13 @@ int pq_state_set_queue(struct pq_store *s, long long id, const char *queue, enum
 /* As pq_state_set_queue(), in a transaction of its own. */
 int pq_state_record(struct pq_store *s, long long id, const char *queue, enum pq_state st,
 		    const char *reason, const char *tip, long long seen);
+
+/*
+ * Holds series id on queue with why (NULL: no longer held), in the
+ * caller's transaction; pq_state_set_queue() ends a hold. Returns 0 or
+ * PQ_EDB.
+ */
+int pq_state_set_held(struct pq_store *s, long long id, const char *queue, const char *held);
 
 /* Sets series id's own state, in the caller's transaction. Returns 0 or PQ_EDB. */
 int pq_state_set_series(struct pq_store *s, long long id, enum pq_state st);

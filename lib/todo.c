@@ -40,6 +40,8 @@ static void item_free(struct pq_todo_item *it)
 	free(it->rule);
 	free(it->reason);
 	free(it->trailer);
+	free(it->held);
+	free(it->elsewhere);
 }
 
 void pq_todo_list_free(struct pq_todo_list *l)
@@ -54,7 +56,7 @@ void pq_todo_list_free(struct pq_todo_list *l)
 }
 
 /* Steps st (bound) to the end, an item per row; columns 5.. are state, rule,
- * whether checked, applies, reason. */
+ * whether checked, applies, reason, held, taken elsewhere. */
 static int read_checked(struct pq_store *s, sqlite3_stmt *st, struct pq_todo_list *l)
 {
 	int rc;
@@ -67,6 +69,8 @@ static int read_checked(struct pq_store *s, sqlite3_stmt *st, struct pq_todo_lis
 		it->checked = sqlite3_column_type(st, 7) != SQLITE_NULL;
 		it->applies = sqlite3_column_int(st, 7);
 		it->reason = pq_store_col_dup(st, 8);
+		it->held = pq_store_col_dup(st, 9);
+		it->elsewhere = pq_store_col_dup(st, 10);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the to-do");
@@ -108,9 +112,13 @@ static int checked_list(struct pq_store *s, const char *queue, enum pq_state a,
 	" LEFT JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue"     \
 	" WHERE q.queue = ?1 AND q.state IN (?2, ?3) AND (NOT ?4 OR (c.ok IS NOT NULL AND" \
 	" NOT c.ok))"
-	sqlite3_stmt *st = pq_store_stmt(s,
-					 "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
-					 " c.error" CHECKED_FROM " ORDER BY q.series_id LIMIT ?5");
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
+				 " c.error, q.held, (SELECT e.tree || ' (by ' || e.by || ')'"
+				 " FROM elsewhere_reply e JOIN ref r ON r.message_id ="
+				 " e.message_id JOIN message t ON t.msgid = r.msgid"
+				 " WHERE t.series_id = q.series_id ORDER BY e.message_id"
+				 " LIMIT 1)" CHECKED_FROM " ORDER BY q.series_id LIMIT ?5");
 	sqlite3_stmt *count = pq_store_stmt(s, "SELECT count(*)" CHECKED_FROM);
 #undef CHECKED_FROM
 	int i;
@@ -478,6 +486,10 @@ static const struct pq_todo_list *section_list(const struct pq_todo_queue *q, en
 /* What a row says besides the series: the rule and dry run, the reason, the older version. */
 static void item_detail(struct pq_buf *b, enum section k, const struct pq_todo_item *it)
 {
+	if ((k == WAITING || k == STOPPED) && it->elsewhere)
+		pq_buf_addf(b, "taken elsewhere: %s; ", it->elsewhere);
+	if ((k == WAITING || k == STOPPED) && it->held)
+		pq_buf_addf(b, "%s; ", it->held);
 	switch (k) {
 	case WAITING:
 		pq_buf_addf(b, "%s%s; ", it->rule ? "rule " : "by hand", it->rule ? it->rule : "");
@@ -591,6 +603,8 @@ static void json_item(struct pq_json *j, enum section k, const struct pq_todo_it
 		else
 			pq_json_null(j);
 		pq_json_kstr(j, "reason", it->reason);
+		pq_json_kstr(j, "held", it->held);
+		pq_json_kstr(j, "taken_elsewhere", it->elsewhere);
 		break;
 	case NEW_VERSIONS:
 		pq_json_kint(j, "newer_than", it->other);

@@ -5,7 +5,9 @@
  * Per queue of the configuration, in its order:
  *   waiting         series a rule (or a maintainer) sent there, waiting
  *                   for approval (state queued), with the rule and the
- *                   latest dry run on that queue (check_result)
+ *                   latest dry run on that queue (check_result), why it is
+ *                   held (the merge window) and where another tree took
+ *                   it (elsewhere.h), if so
  *   new_versions    a newer complete version (series.supersedes chain, as
  *                   a rebuild follows it) of a series on the queue
  *                   (queue_series), itself not on the queue
@@ -49,6 +51,8 @@ struct pq_todo_item {
 	int patch;	   /* late_trailers: the patch's number */
 	char *trailer;	   /* late_trailers: "Reviewed-by: Bob <bob@example.org>" */
 	long long message; /* late_trailers: the reply it came in (message id) */
+	char *held;	   /* waiting, stopped: why automatic intake waits, or NULL */
+	char *elsewhere;   /* waiting, stopped: "TREE (by ADDR)" another tree took it, or NULL */
 };
 
 struct pq_todo_list {

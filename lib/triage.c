@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "apply.h"
 #include "approval.h"
+#include "elsewhere.h"
 #include "error.h"
 #include "ingest.h"
 #include "rules.h"
@@ -101,6 +102,117 @@ static int replaces_applied(struct pq_store *s, long long id, const char *queue,
 	return 0;
 }
 
+/*
+ * Why automatic intake waits on each queue of c this pass (NULL: it does
+ * not): the merge window, for a queue with holdInMergeWindow, looked at on
+ * its base (or its branch) once per pass.
+ */
+static char **merge_window_holds(const struct pq_config *c, struct pq_repo *repo,
+				 struct pq_buf *report)
+{
+	char **holds = pq_calloc(c->nqueues ? c->nqueues : 1, sizeof(*holds));
+	size_t i;
+
+	for (i = 0; i < c->nqueues; i++) {
+		const struct pq_queue_conf *q = &c->queues[i];
+		struct pq_buf why = PQ_BUF_INIT;
+		int rc;
+
+		if (!q->hold_in_merge_window)
+			continue;
+		pq_buf_adds(&why, "held: merge window open (");
+		rc = pq_repo_merge_window(repo, q->base ? q->base : q->branch, &why);
+		if (rc > 0) {
+			pq_buf_addc(&why, ')');
+			holds[i] = pq_buf_detach(&why);
+		} else if (rc < 0 && rc != PQ_ENOTFOUND) {
+			pq_buf_addf(report, "%s: cannot tell the merge window: %s\n", q->name,
+				    pq_error_last());
+		}
+		pq_buf_free(&why);
+	}
+	return holds;
+}
+
+static void holds_free(const struct pq_config *c, char **holds)
+{
+	size_t i;
+
+	for (i = 0; holds && i < c->nqueues; i++)
+		free(holds[i]);
+	free(holds);
+}
+
+/* The hold of queue q this pass, or NULL. */
+static const char *hold_of(const struct pq_config *c, char **holds, const struct pq_queue_conf *q)
+{
+	return holds && q >= c->queues && q < c->queues + c->nqueues ? holds[q - c->queues] : NULL;
+}
+
+/*
+ * The series held on a queue whose hold ended (the merge window closed):
+ * approved as their rule said, and applied.
+ */
+static int release_holds(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+			 char **holds, struct pq_buf *report)
+{
+	size_t qi, i, n;
+	long long *ids;
+	int ret = 0;
+
+	for (qi = 0; qi < c->nqueues && ret != PQ_EDB && !pq_stop_requested(); qi++) {
+		const struct pq_queue_conf *q = &c->queues[qi];
+		sqlite3_stmt *st;
+
+		if (holds[qi] || q->frozen)
+			continue;
+		st = pq_store_stmt(s, "SELECT series_id FROM series_queue WHERE queue = ?"
+				      " AND state = ? AND held IS NOT NULL ORDER BY series_id");
+		if (!st)
+			return PQ_EDB;
+		pq_store_bind_text(st, 1, q->name);
+		pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
+		if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
+			return ret;
+		for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++) {
+			struct pq_elsewhere_taken taken;
+
+			/* taken by another tree while it waited: no longer held, it waits
+			 * for a maintainer (the to-do says where it went) */
+			if ((ret = pq_elsewhere_find(s, ids[i], &taken)) < 0)
+				break;
+			if (ret) {
+				pq_buf_addf(report, "series %lld: no longer held on %s, but ",
+					    ids[i], q->name);
+				pq_elsewhere_describe(&taken, report);
+				pq_buf_adds(report, ": left to a maintainer\n");
+				pq_elsewhere_taken_free(&taken);
+				if ((ret = pq_store_begin(s)) < 0)
+					break;
+				if ((ret = pq_state_set_held(s, ids[i], q->name, NULL)) < 0) {
+					pq_store_rollback(s);
+					break;
+				}
+				if ((ret = pq_store_commit(s)) < 0)
+					break;
+				continue;
+			}
+			pq_buf_addf(report, "series %lld: no longer held on %s, applying\n", ids[i],
+				    q->name);
+			if ((ret = pq_state_record(s, ids[i], q->name, PQ_STATE_APPROVED, NULL,
+						   NULL, 0)) < 0)
+				break;
+			ret = pq_apply_series(s, c, repo, ids[i], q->name, 0, report);
+			if (ret < 0 && ret != PQ_EDB) {
+				pq_buf_addf(report, "  not applied: %s\n", pq_error_last());
+				ret = 0;
+			}
+		}
+		free(ids);
+	}
+	return ret == PQ_EDB ? ret : 0;
+}
+
 /* Whether an error leaves a series to the next pass rather than deciding on it. */
 static int not_the_series(int ret)
 {
@@ -112,10 +224,10 @@ static int not_the_series(int ret)
  * unknown) queue rejected with a reason, the others queued or, where the
  * rule lets it in automatically (auto[i]), approved, so that a crash
  * before the application leaves it to the next pass
- * (apply_waiting_approvals).
+ * (apply_waiting_approvals); held[i] (not NULL): queued, and held so.
  */
 static int record_choices(struct pq_store *s, long long id, const struct pq_rules_verdict *v,
-			  const int *automatic)
+			  const int *automatic, const char *const *held)
 {
 	char reason[256];
 	size_t i;
@@ -137,6 +249,8 @@ static int record_choices(struct pq_store *s, long long id, const struct pq_rule
 					 NULL, 0);
 		if (!ret)
 			ret = pq_state_set_rule(s, id, ch->rule->queue, ch->rule->name);
+		if (!ret && held[i] && st == PQ_STATE_QUEUED)
+			ret = pq_state_set_held(s, id, ch->rule->queue, held[i]);
 	}
 	if (!ret)
 		ret = pq_state_set_series(s, id, PQ_STATE_QUEUED);
@@ -148,15 +262,28 @@ static int record_choices(struct pq_store *s, long long id, const struct pq_rule
 }
 
 static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
-		      long long id, struct pq_buf *report)
+		      char **holds, long long id, struct pq_buf *report)
 {
 	struct pq_rules_input in;
 	struct pq_rules_verdict v = { 0 };
+	struct pq_elsewhere_taken taken;
 	struct pq_buf checks = PQ_BUF_INIT;
 	char reason[256];
 	int *automatic = NULL, *replaces = NULL;
+	const char **held = NULL;
 	size_t i, nfrozen = 0;
 	int ret;
+
+	/* another tree took it: no rule of ours takes it */
+	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
+		return ret;
+	if (ret) {
+		pq_buf_addf(report, "series %lld: ", id);
+		pq_elsewhere_describe(&taken, report);
+		pq_buf_adds(report, ", left to that tree\n");
+		pq_elsewhere_taken_free(&taken);
+		return 0;
+	}
 
 	/* incomplete or without diffs (a pull request): the rules still look at it */
 	ret = pq_apply_check(s, c, repo, id, &checks);
@@ -186,6 +313,7 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 	}
 	automatic = pq_calloc(v.n, sizeof(*automatic));
 	replaces = pq_calloc(v.n, sizeof(*replaces));
+	held = pq_calloc(v.n, sizeof(*held));
 	for (i = 0; i < v.n; i++) {
 		const struct pq_rules_choice *ch = &v.v[i];
 
@@ -196,9 +324,11 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 		if (ch->automatic && ch->queue->rebuild &&
 		    (ret = replaces_applied(s, id, ch->queue->name, &replaces[i])) < 0)
 			goto out;
-		automatic[i] = ch->automatic && !replaces[i];
+		/* the merge window: an automatic intake waits, queued */
+		held[i] = ch->automatic && !replaces[i] ? hold_of(c, holds, ch->queue) : NULL;
+		automatic[i] = ch->automatic && !replaces[i] && !held[i];
 	}
-	if ((ret = record_choices(s, id, &v, automatic)) < 0)
+	if ((ret = record_choices(s, id, &v, automatic, held)) < 0)
 		goto out;
 	for (i = 0; i < v.n; i++) {
 		const struct pq_rules_choice *ch = &v.v[i];
@@ -207,13 +337,15 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 			pq_buf_addf(report, "series %lld: aimed at %s, which is frozen (rule %s)\n",
 				    id, ch->rule->queue, ch->rule->name);
 		else
-			pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s\n", id,
+			pq_buf_addf(report, "series %lld: queued for %s (rule %s)%s%s\n", id,
 				    ch->queue->name, ch->rule->name,
 				    replaces[i]
 					    ? ", replaces its earlier version there at the next "
 					      "rebuild"
+				    : held[i]	   ? ", "
 				    : automatic[i] ? ", applying"
-						   : ", waits for approval");
+						   : ", waits for approval",
+				    held[i] ? held[i] : "");
 	}
 	for (i = 0; i < v.n; i++) {
 		const struct pq_rules_choice *ch = &v.v[i];
@@ -233,6 +365,7 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 out:
 	free(automatic);
 	free(replaces);
+	free(held);
 	pq_rules_verdict_free(&v);
 	pq_buf_free(&checks);
 	return ret;
@@ -255,15 +388,22 @@ int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 {
 	long long *ids, mark;
 	size_t n, i;
+	char **holds;
 	int ret;
 
 	/* taken first: what arrives during the pass is newer, and is looked at next time */
 	if ((ret = pq_ingest_last_message(s, &mark)) < 0 ||
-	    (ret = apply_waiting_approvals(s, c, repo, report)) < 0 ||
-	    (ret = new_complete_series(s, &ids, &n)) < 0)
+	    (ret = pq_elsewhere_scan(s, c, report)) < 0 ||
+	    (ret = apply_waiting_approvals(s, c, repo, report)) < 0)
 		return ret;
+	holds = merge_window_holds(c, repo, report);
+	if ((ret = release_holds(s, c, repo, holds, report)) < 0 ||
+	    (ret = new_complete_series(s, &ids, &n)) < 0) {
+		holds_free(c, holds);
+		return ret;
+	}
 	for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++) {
-		ret = triage_one(s, c, repo, ids[i], report);
+		ret = triage_one(s, c, repo, holds, ids[i], report);
 		if (ret == 0)
 			ret = mark_triaged(s, ids[i], mark);
 		else if (ret != PQ_EDB) /* the repository: looked at again next pass */
@@ -271,6 +411,7 @@ int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 				    ids[i], pq_error_last());
 	}
 	free(ids);
+	holds_free(c, holds);
 	return ret == PQ_EDB ? ret : 0;
 }
 
@@ -279,9 +420,25 @@ int pq_triage_explain(struct pq_store *s, const struct pq_config *c, struct pq_r
 {
 	struct pq_rules_input in;
 	struct pq_rules_verdict v;
+	struct pq_elsewhere_taken taken;
+	struct pq_buf held = PQ_BUF_INIT;
 	size_t i;
 	int ret;
 
+	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
+		return ret;
+	if (ret) { /* then no rule of ours takes it */
+		pq_elsewhere_describe(&taken, report);
+		pq_buf_addc(report, '\n');
+		pq_elsewhere_taken_free(&taken);
+		if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
+			return ret;
+		pq_rules_decide(c, &in, &v, report);
+		pq_buf_adds(report, "=> taken elsewhere: no rule of ours takes it\n");
+		pq_rules_verdict_free(&v);
+		pq_rules_input_free(&in);
+		return 0;
+	}
 	if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
 		return ret;
 	if (!pq_rules_decide(c, &in, &v, report))
@@ -289,16 +446,27 @@ int pq_triage_explain(struct pq_store *s, const struct pq_config *c, struct pq_r
 	for (i = 0; i < v.n; i++) {
 		const struct pq_rules_choice *ch = &v.v[i];
 
-		pq_buf_addf(report, "=> queue %s (%s), %s",
+		pq_buf_reset(&held);
+		/* an automatic intake the merge window holds (looked at on the base) */
+		if (ch->automatic && ch->queue && !ch->queue->frozen &&
+		    ch->queue->hold_in_merge_window &&
+		    pq_repo_merge_window(repo,
+					 ch->queue->base ? ch->queue->base : ch->queue->branch,
+					 &held) <= 0)
+			pq_buf_reset(&held);
+		pq_buf_addf(report, "=> queue %s (%s), %s%s%s",
 			    ch->queue ? ch->queue->name : ch->rule->queue,
 			    ch->queue ? ch->queue->branch : "?",
 			    ch->queue && ch->queue->frozen ? "frozen: refused"
+			    : held.len			   ? "held: merge window open ("
 			    : ch->automatic		   ? "applied automatically"
-							   : "waits for a maintainer's approval");
+							   : "waits for a maintainer's approval",
+			    pq_buf_str(&held), held.len ? ")" : "");
 		if (v.n > 1)
 			pq_buf_addf(report, " (rule \"%s\")", ch->rule->name);
 		pq_buf_addc(report, '\n');
 	}
+	pq_buf_free(&held);
 	pq_rules_verdict_free(&v);
 	pq_rules_input_free(&in);
 	return 0;

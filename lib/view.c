@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "html.h"
+#include "elsewhere.h"
 #include "json.h"
 #include "mail.h"
 #include "series.h"
@@ -188,9 +189,11 @@ static void late_trailers(struct pq_store *s, const struct pq_series_patch *p, s
 /* Where the series stands on each queue, and its last dry runs. */
 static void queue_states(struct pq_store *s, long long id, struct pq_json *j, struct pq_buf *text)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "SELECT q.queue, q.state, q.reason, q.rule FROM series_queue q"
-				 " WHERE q.series_id = ? ORDER BY q.queue");
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT q.queue, q.state, q.reason, q.rule, q.held FROM series_queue q"
+		   " WHERE q.series_id = ? ORDER BY q.queue");
+	struct pq_elsewhere_taken taken;
+	int there = pq_elsewhere_find(s, id, &taken) > 0;
 
 	if (j) {
 		pq_json_key(j, "queues");
@@ -205,12 +208,16 @@ static void queue_states(struct pq_store *s, long long id, struct pq_json *j, st
 				json_col_str(j, st, "state", 1);
 				json_col_str(j, st, "reason", 2);
 				json_col_str(j, st, "rule", 3);
+				json_col_str(j, st, "held", 4);
 				pq_json_object_end(j);
 			} else {
-				pq_buf_addf(text, "  on %s: %s%s%s\n", pq_store_col_text(st, 0),
-					    pq_store_col_text(st, 1),
+				pq_buf_addf(text, "  on %s: %s%s%s%s%s%s\n",
+					    pq_store_col_text(st, 0), pq_store_col_text(st, 1),
 					    sqlite3_column_type(st, 2) == SQLITE_NULL ? "" : ": ",
-					    pq_store_col_text(st, 2));
+					    pq_store_col_text(st, 2),
+					    sqlite3_column_type(st, 4) == SQLITE_NULL ? "" : " (",
+					    pq_store_col_text(st, 4),
+					    sqlite3_column_type(st, 4) == SQLITE_NULL ? "" : ")");
 			}
 		}
 		sqlite3_reset(st);
@@ -241,8 +248,24 @@ static void queue_states(struct pq_store *s, long long id, struct pq_json *j, st
 		}
 		sqlite3_reset(st);
 	}
-	if (j)
+	if (j) {
 		pq_json_array_end(j);
+		pq_json_key(j, "taken_elsewhere");
+		if (there) {
+			pq_json_object_begin(j);
+			pq_json_kstr(j, "tree", taken.tree);
+			pq_json_kstr(j, "by", taken.by);
+			pq_json_kstr(j, "msgid", taken.msgid);
+			pq_json_object_end(j);
+		} else {
+			pq_json_null(j);
+		}
+	} else if (there) {
+		pq_buf_adds(text, "  ");
+		pq_elsewhere_describe(&taken, text);
+		pq_buf_addc(text, '\n');
+	}
+	pq_elsewhere_taken_free(&taken);
 }
 
 /* The queues series id was taken for, with its state on each: st bound and stepped. */

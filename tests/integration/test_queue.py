@@ -297,8 +297,10 @@ def test_rebuild_and_push(patchq, source, work):
 
     # rust-next takes the v2: rebuilding rust-dev on it, the v2 conflicts
     run(pq + ["apply", str(v2["id"]), "--queue", "rust-next"], cwd=d)
-    out = run(pq + ["rebuild", "rust-dev"], cwd=d).stdout
-    check("no longer applies" in out, "a series that no longer applies is reported")
+    p = run(pq + ["rebuild", "rust-dev"], cwd=d, ok=False)
+    out = p.stdout
+    check("no longer applies" in out and p.returncode == 1,
+          "a series that no longer applies is reported, and rebuild exits 1")
     check(git(repo, "rev-parse", "rust-dev") == git(repo, "rev-parse", "rust-next"),
           "and left out: rust-dev is rust-next again")
     run(pq + ["push", remote], cwd=d)
@@ -517,10 +519,12 @@ def test_todo_and_listing(patchq, source, work):
     first = run(pq + ["series", "--limit", "1"], cwd=d).stdout
     check(re.search(r"^next: --after \d+$", first, re.M) is not None,
           "the text form says how to go on:\n" + first)
-    # a maintainer takes the other series for rust-next by hand (applied or failed there)
+    # a maintainer takes the other series for rust-next by hand (applied or failed
+    # there); the superseded v1 and the RFC only with --force
     for s in every:
         if not s["queues"]:
-            run(pq + ["approve", str(s["id"]), "--queue", "rust-next"], cwd=d, ok=False)
+            run(pq + ["approve", str(s["id"]), "--queue", "rust-next", "--force"], cwd=d,
+                ok=False)
     every = json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
     seen, after = [], None
     for _ in range(50):

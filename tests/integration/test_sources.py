@@ -60,7 +60,7 @@ def import_(a, db, path, cwd):
     """patchq import: exit status, (read, stored), output. Bounded in time:
     a reader that opens a FIFO for reading would wait for a writer forever."""
     try:
-        p = subprocess.run([a.patchq, "--db", db, "-q", "import", path], cwd=cwd,
+        p = subprocess.run([a.patchq, "--db", db, "import", path], cwd=cwd,
                            capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
         return None, None, "patchq import did not finish in 60 s"

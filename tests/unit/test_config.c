@@ -1310,6 +1310,70 @@ static void test_alias_mistakes_name_line(void)
 		     7, "alias.M.name: unknown key: [alias] takes address");
 }
 
+static void test_elsewhere(void)
+{
+	struct pq_config *c = load_ok(HEAD "[queue \"q\"]\n"
+					   "\tbranch = q\n"
+					   "\tholdInMergeWindow = true\n"
+					   "[elsewhere \"kbuild\"]\n"
+					   "\tfrom = Masahiroy@kernel.org  nathan@kernel.org\n"
+					   "\tfrom = nicolas@fjasle.eu\n"
+					   "\ttree = linux-kbuild\n"
+					   "[elsewhere \"net\"]\n"
+					   "\tfrom = kuba@kernel.org\n");
+
+	if (!c)
+		return;
+	CHECK_INT(c->queues[0].hold_in_merge_window, 1);
+	CHECK_INT(c->nelsewhere, 2);
+	CHECK_INT(c->elsewhere[0].nfrom, 3);
+	CHECK_STR(c->elsewhere[0].from[0], "masahiroy@kernel.org");
+	CHECK_STR(c->elsewhere[0].tree, "linux-kbuild");
+	CHECK_STR(c->elsewhere[1].tree, "net"); /* the name by default */
+	CHECK(pq_config_elsewhere(c, "NATHAN@kernel.org") == &c->elsewhere[0]);
+	CHECK(pq_config_elsewhere(c, "kuba@kernel.org") == &c->elsewhere[1]);
+	CHECK(pq_config_elsewhere(c, "a@example.org") == NULL);
+	CHECK(pq_config_elsewhere(NULL, "kuba@kernel.org") == NULL);
+	pq_config_free(c);
+	c = load_ok(HEAD);
+	if (c)
+		CHECK_INT(c->nqueues ? c->queues[0].hold_in_merge_window : 0, 0);
+	pq_config_free(c);
+}
+
+static void test_elsewhere_mistakes_name_line(void)
+{
+	expect_error(HEAD "[elsewhere \"kbuild\"]\n"
+			  "\ttree = linux-kbuild\n",
+		     5, "elsewhere.kbuild.from is missing");
+	expect_error(HEAD "[elsewhere \"kbuild\"]\n"
+			  "\tfrom = masahiroy@kernel.org Masahiro <m@kernel.org>\n",
+		     6, "elsewhere.kbuild.from: \"masahiro\" is not an address");
+	/* our own committer is not another tree's maintainer */
+	expect_error(HEAD "[elsewhere \"kbuild\"]\n"
+			  "\tfrom = A@example.org\n",
+		     5, "elsewhere.kbuild.from: a@example.org is our own address");
+	expect_error(HEAD "[elsewhere \"kbuild\"]\n"
+			  "\tfrom = m@kernel.org\n"
+			  "[elsewhere \"next\"]\n"
+			  "\tfrom = x@kernel.org m@kernel.org\n",
+		     7,
+		     "elsewhere.next.from: m@kernel.org is already a maintainer of elsewhere "
+		     "\"kbuild\"");
+	expect_error(HEAD "[elsewhere]\n"
+			  "\tfrom = m@kernel.org\n",
+		     6, "elsewhere.from: an elsewhere needs a name");
+	expect_error(HEAD "[elsewhere \"k\"]\n"
+			  "\tfrom = m@kernel.org\n"
+			  "\ttree = a\n"
+			  "\ttree = b\n",
+		     8, "elsewhere.k.tree is set twice");
+	expect_error(HEAD "[queue \"q\"]\n"
+			  "\tbranch = q\n"
+			  "\tholdInMergeWindow = maybe\n",
+		     7, "queue.q.holdInMergeWindow: \"maybe\" is not a boolean");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp_root)) {
@@ -1320,6 +1384,8 @@ int main(void)
 	test_defaults();
 	test_alias_addresses();
 	test_alias_mistakes_name_line();
+	test_elsewhere();
+	test_elsewhere_mistakes_name_line();
 	test_fixed_committer_date();
 	test_rules_keep_file_order();
 	test_repeatable_tags_files_from();

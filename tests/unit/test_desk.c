@@ -20,17 +20,20 @@
 #include "queue_fixture.h"
 
 #include "desk.h"
+#include "elsewhere.h"
 #include "deskcache.h"
 #include "html.h"
 #include "token.h"
 #include "triage.h"
 
-#define CONF                      \
-	"[queue \"rust-next\"]\n" \
-	"\tbranch = rust-next\n"  \
-	"[rule \"next\"]\n"       \
-	"\tqueue = rust-next\n"   \
-	"\ttag = rust-next\n"
+#define CONF                       \
+	"[queue \"rust-next\"]\n"  \
+	"\tbranch = rust-next\n"   \
+	"[rule \"next\"]\n"        \
+	"\tqueue = rust-next\n"    \
+	"\ttag = rust-next\n"      \
+	"[elsewhere \"kbuild\"]\n" \
+	"\tfrom = kb@kernel.org\n"
 
 #define HOSTILE "<script>alert(1)</script>"
 
@@ -462,6 +465,83 @@ static void test_interdiff(long long v1)
 	free(msgid);
 }
 
+/*
+ * Approving a superseded series: refused with the reason, through the API
+ * (409, the error says which and how to force) and the form (a page that
+ * says so, not a silent redirect); with force=1 it goes ahead.
+ */
+static void test_approve_superseded(long long v1)
+{
+	struct pq_desk_response rs;
+	struct pq_buf path = PQ_BUF_INIT, auth = PQ_BUF_INIT, cookie = PQ_BUF_INIT,
+		      form = PQ_BUF_INIT;
+	char token[PQ_TOKEN_HEX + 1], csrf[PQ_TOKEN_HEX + 1];
+
+	CHECK_INT(pq_token_new(w.s, "Other Maint", 1795000000, token), 0);
+	pq_token_csrf(token, csrf);
+	pq_buf_addf(&auth, "Bearer %s", token);
+	pq_buf_addf(&path, "/api/series/%lld/approve", v1);
+	ask("POST", path.ptr, NULL, "queue=rust-next", auth.ptr, NULL, NULL, &rs);
+	CHECK_INT(rs.status, 409);
+	CHECK(strstr(pq_buf_str(&rs.body), "\"ok\": false") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "is superseded by its newer version") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "--force") != NULL);
+	pq_desk_response_free(&rs);
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM action WHERE series_id = ? AND who = ?", v1,
+			 "Other Maint"),
+		  0);
+
+	pq_buf_addf(&cookie, "patchq=%s", token);
+	pq_buf_addf(&form, "csrf=%s&queue=rust-next", csrf);
+	pq_buf_reset(&path);
+	pq_buf_addf(&path, "/series/%lld/approve", v1);
+	ask("POST", path.ptr, NULL, form.ptr, NULL, cookie.ptr, NULL, &rs);
+	CHECK_INT(rs.status, 409);
+	CHECK(strstr(pq_buf_str(&rs.body), "is superseded by its newer version") != NULL);
+	pq_desk_response_free(&rs);
+
+	pq_buf_reset(&path);
+	pq_buf_addf(&path, "/api/series/%lld/approve", v1);
+	ask("POST", path.ptr, NULL, "queue=rust-next&force=1", auth.ptr, NULL, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body), "Not approved") == NULL);
+	pq_desk_response_free(&rs);
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM action WHERE series_id = ? AND who = ?", v1,
+			 "Other Maint"),
+		  1);
+	pq_buf_free(&path);
+	pq_buf_free(&auth);
+	pq_buf_free(&cookie);
+	pq_buf_free(&form);
+}
+
+/* Another tree took the series: its page and its JSON say where, who, in which reply. */
+static void test_taken_elsewhere(long long id)
+{
+	struct pq_desk_response rs;
+	struct pq_buf path = PQ_BUF_INIT;
+	char *msgid = fx_msgid(mail_h.v[0]);
+	char *reply = fx_reply_mail("KB <kb@kernel.org>", "kb-1@kernel.org", msgid, "[PATCH] x",
+				    "Applied to kbuild-next, thanks!\n");
+
+	CHECK_INT(fx_ingest(w.s, reply), 0);
+	CHECK_INT(pq_elsewhere_scan(w.s, w.c, NULL), 0);
+	pq_buf_addf(&path, "/series/%lld", id);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body),
+		     "taken elsewhere: kbuild-next</strong> (by "
+		     "kb@kernel.org in <a href=\"/messages/kb-1%40kernel.org\">") != NULL);
+	pq_desk_response_free(&rs);
+	pq_buf_reset(&path);
+	pq_buf_addf(&path, "/api/series/%lld", id);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body), "\"taken_elsewhere\": {") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "\"tree\": \"kbuild-next\"") != NULL);
+	pq_desk_response_free(&rs);
+	pq_buf_free(&path);
+	free(reply);
+	free(msgid);
+}
+
 /* GET path through cache (with cookie and If-None-Match as given); the body's copy is the caller's. */
 static char *cached_get(struct pq_desk_cache *cache, long long *seen, const char *path,
 			const char *cookie, const char *inm, int *status)
@@ -611,6 +691,8 @@ int main(void)
 		test_pages(id);
 		test_actions(id);
 		test_interdiff(id);
+		test_approve_superseded(id);
+		test_taken_elsewhere(id);
 		test_cache(id);
 	}
 	pq_buf_free(&report);

@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Issue 12's routing and truth, end to end on the demo (repositories and
+mail the test makes): a series another tree's maintainer says he applied
+is left to that tree; automatic intake waits while the merge window is
+open and goes on when it closes; approve asks for --force on a
+superseded, RFC or taken series; a rebuild that drops a series says so in
+the states, its exit status and its JSON; import -q is quiet.
+
+usage: test_elsewhere.py --patchq PATH --source DIR
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import sys
+import tempfile
+from checks import check, failures  # noqa: E402
+from test_queue import git, run, setup_demo  # noqa: E402
+
+KBUILD = ('\n[elsewhere "kbuild"]\n'
+          '\tfrom = masahiroy@kernel.org nathan@kernel.org\n'
+          '\ttree = linux-kbuild\n')
+
+
+def tip(repo, branch):
+    """The branch's commit, or "" while it does not exist."""
+    return run(["git", "--git-dir=" + repo, "rev-parse", "-q", "--verify", branch],
+               cwd=os.path.dirname(repo), ok=False).stdout.strip()
+
+
+def reply(sender, msgid, to, subject, body):
+    return ("From: %s\nTo: rust-for-linux@vger.example.org\nSubject: Re: %s\n"
+            "Date: Wed, 11 Nov 2026 09:00:00 +0000\nMessage-ID: <%s>\n"
+            "In-Reply-To: <%s>\nReferences: <%s>\n\n%s" % (sender, subject, msgid, to, to, body))
+
+
+def demo(patchq, source, work, name, extra_conf="", edit=None):
+    d = os.path.join(work, name)
+    os.mkdir(d)
+    setup_demo(source, d)
+    conf = open(os.path.join(d, "patchq.conf")).read()
+    # the example's own [elsewhere] sections: this test says what it needs
+    conf = re.sub(r'^\[elsewhere "[^"]*"\]\n(\t[^\n]*\n)*', "", conf, flags=re.M)
+    assert "[elsewhere" not in conf
+    if edit:
+        conf = edit(conf)
+    with open(os.path.join(d, "patchq.conf"), "w") as f:
+        f.write(conf + extra_conf)
+    return d, [patchq, "-c", "patchq.conf"], os.path.join(d, "queues.git")
+
+
+def series_by_name(pq, d):
+    return {(s["name"], s["version"]): s
+            for s in json.loads(run(pq + ["series", "--json"], cwd=d).stdout)}
+
+
+def test_taken_elsewhere(patchq, source, work):
+    d, pq, repo = demo(patchq, source, work, "elsewhere", KBUILD)
+    p = run(pq + ["import", "-q", "maildir"], cwd=d)
+    check(p.stdout == "" and p.returncode == 0, "import -q prints nothing on success: %r"
+          % p.stdout[:80])
+    # the v2 (rust-dev would take it at once): kbuild's maintainer applied it
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Nathan Chancellor <nathan@kernel.org>", "kb-1@kernel.org", "demo-time-v2-0@example.org",
+        "[PATCH v2 0/3] rust: time helpers",
+        "On Tue, 10 Nov 2026, Alice wrote:\n> Applied to rust-next please\n\n"
+        "Applied to linux-kbuild, thanks!\n"))
+    # the fix: someone who is no kbuild maintainer, kbuild only quoting,
+    # and our own maintainer
+    fix = "demo-fix-0@example.org"
+    subj = "[PATCH rust-fixes] rust: str: count bytes in len()"
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Random <random@example.org>", "r-1@example.org", fix, subj,
+        "Applied to linux-kbuild, thanks!\n"))
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Masahiro Yamada <masahiroy@kernel.org>", "kb-2@kernel.org", fix, subj,
+        "On Tue, Random wrote:\n> Applied to linux-kbuild, thanks!\n\nNo, it was not.\n"))
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Test Maint <maint@example.org>", "m-1@example.org", fix, subj,
+        "Applied to rust-next, thanks everyone!\n"))
+    # the RFC: b4's "ty" shape, a bare "Applied" (the tree from the configuration)
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Masahiro Yamada <masahiroy@kernel.org>", "kb-3@kernel.org", "demo-rfc-0@example.org",
+        "[RFC PATCH] rust: add a sleep stub",
+        "On Sun, 08 Nov 2026 10:00:00 +0000, Alice Rustacean wrote:\n"
+        "> Only to discuss the API; not for merging.\n\n"
+        "Applied, thanks!\n\n[1/1] rust: add a sleep stub\n"
+        "      commit: 0123456789abcdef\n\nBest regards,\n-- \nMasahiro Yamada\n"))
+
+    before_dev = tip(repo, "rust-dev")
+    out = run(pq + ["triage"], cwd=d).stdout
+    s = series_by_name(pq, d)
+    v2 = s[("rust: time helpers", 2)]
+    fixs = s[("rust: str: count bytes in len()", 1)]
+    rfc = s[("rust: add a sleep stub", 1)]
+    want = "taken elsewhere: linux-kbuild (by nathan@kernel.org in <kb-1@kernel.org>)"
+    check(("series %d: %s, left to that tree" % (v2["id"], want)) in out,
+          "triage leaves the taken series to kbuild: " + out)
+    check(v2["state"] == "new" and tip(repo, "rust-dev") == before_dev,
+          "no rule takes it: not queued, not applied")
+    why = run(pq + ["why", str(v2["id"])], cwd=d).stdout
+    check(why.startswith(want) and "=> taken elsewhere" in why, "why says where it went: " + why)
+    show = json.loads(run(pq + ["show", str(v2["id"]), "--json"], cwd=d).stdout)
+    check(show["taken_elsewhere"] == {"tree": "linux-kbuild", "by": "nathan@kernel.org",
+                                      "msgid": "kb-1@kernel.org"},
+          "show --json says where it went: %r" % show.get("taken_elsewhere"))
+    check(want in run(pq + ["show", str(v2["id"])], cwd=d).stdout, "and show's text too")
+
+    why = run(pq + ["why", str(fixs["id"])], cwd=d).stdout
+    check("taken elsewhere" not in why and "=> queue rust-fixes" in why and
+          fixs["state"] == "queued",
+          "a non-maintainer's, a quoted and our own \"Applied to\" take nothing: " + why)
+    check(json.loads(run(pq + ["show", str(fixs["id"]), "--json"], cwd=d).stdout)
+          ["taken_elsewhere"] is None, "show --json: taken_elsewhere null")
+    check("taken elsewhere: linux-kbuild (by masahiroy@kernel.org in <kb-3@kernel.org>)"
+          in run(pq + ["why", str(rfc["id"])], cwd=d).stdout,
+          "b4's bare \"Applied, thanks!\" from a kbuild maintainer: the configured tree")
+
+    # a later reply takes a series waiting for approval: the to-do says so
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Nathan Chancellor <nathan@kernel.org>", "kb-4@kernel.org", fix, subj,
+        "Applied to kbuild-fixes.\n"))
+    run(pq + ["triage"], cwd=d)
+    todo = json.loads(run(pq + ["todo", "--json"], cwd=d).stdout)
+    waiting = [w for q in todo["queues"] if q["queue"] == "rust-fixes" for w in q["waiting"]]
+    check([w["taken_elsewhere"] for w in waiting] == ["kbuild-fixes (by nathan@kernel.org)"],
+          "the to-do shows where a waiting series went: %r" % waiting)
+
+    # approve: refused without --force, saying why; forced, recorded so
+    p = run(pq + ["approve", str(fixs["id"]), "--queue", "rust-fixes"], cwd=d, ok=False)
+    check(p.returncode == 1 and "taken elsewhere: kbuild-fixes" in p.stderr and
+          "--force" in p.stderr, "approve refuses a taken series: " + p.stderr)
+    p = run(pq + ["approve", str(rfc["id"]), "--queue", "rust-dev"], cwd=d, ok=False)
+    check(p.returncode == 1 and "is an RFC" in p.stderr and "--force" in p.stderr,
+          "approve refuses an RFC: " + p.stderr)
+    v1 = s[("rust: time helpers", 1)]
+    p = run(pq + ["approve", str(v1["id"]), "--queue", "rust-next"], cwd=d, ok=False)
+    check(p.returncode == 1 and "superseded by its newer version, series %d" % v2["id"]
+          in p.stderr, "approve refuses a superseded series: " + p.stderr)
+    before = tip(repo, "rust-fixes")
+    p = run(pq + ["approve", str(fixs["id"]), "--queue", "rust-fixes", "--force"], cwd=d)
+    check("approving anyway (--force)" in p.stdout and
+          tip(repo, "rust-fixes") != before, "--force approves it: " + p.stdout)
+    db = sqlite3.connect(os.path.join(d, "patchq.db"))
+    row = db.execute("SELECT what, reason FROM action WHERE series_id = ? ORDER BY id DESC",
+                     (fixs["id"],)).fetchone()
+    db.close()
+    check(row[0] == "approve" and row[1].startswith("forced: ") and "kbuild-fixes" in row[1],
+          "the action says it was forced: %r" % (row,))
+
+
+def test_merge_window(patchq, source, work):
+    d, pq, repo = demo(patchq, source, work, "window", edit=lambda c: c.replace(
+        '[queue "rust-dev"]\n', '[queue "rust-dev"]\n\tholdInMergeWindow = true\n', 1))
+    run(pq + ["import", "-q", "maildir"], cwd=d)
+    git(repo, "tag", "v6.11", "rust-next")
+    git(repo, "tag", "v6.12-rc1", "rust-next")
+    git(repo, "tag", "v6.12", "rust-next")
+    git(repo, "tag", "v6.12.1", "rust-next")
+    before_dev = tip(repo, "rust-dev")
+    v2 = series_by_name(pq, d)[("rust: time helpers", 2)]
+    why = run(pq + ["why", str(v2["id"])], cwd=d).stdout
+    held = "held: merge window open (v6.12 tagged, no v6.13-rc1 yet)"
+    check(held in why, "why says the queue is held: " + why)
+    out = run(pq + ["triage"], cwd=d).stdout
+    s = json.loads(run(pq + ["show", str(v2["id"]), "--json"], cwd=d).stdout)
+    on = {q["queue"]: q for q in s["queues"]}
+    check(held in out and on["rust-dev"]["state"] == "queued" and
+          on["rust-dev"]["held"] == held and tip(repo, "rust-dev") == before_dev,
+          "triage queues it held, not applied: " + out)
+    out = run(pq + ["triage"], cwd=d).stdout
+    check(tip(repo, "rust-dev") == before_dev, "still held at the next pass")
+    # a tag that is no rc1 of the next release closes nothing
+    git(repo, "tag", "v6.14-rc1", "rust-next")
+    run(pq + ["triage"], cwd=d)
+    check(tip(repo, "rust-dev") == before_dev, "v6.14-rc1 does not end v6.12's window")
+    git(repo, "tag", "-d", "v6.14-rc1")
+    git(repo, "tag", "v6.13-rc1", "rust-next")
+    out = run(pq + ["triage"], cwd=d).stdout
+    s = json.loads(run(pq + ["show", str(v2["id"]), "--json"], cwd=d).stdout)
+    on = {q["queue"]: q for q in s["queues"]}
+    check("no longer held on rust-dev, applying" in out and on["rust-dev"]["state"] == "applied"
+          and on["rust-dev"]["held"] is None and tip(repo, "rust-dev") != before_dev,
+          "v6.13-rc1 tagged: the next pass applies it: " + out)
+
+
+def test_held_then_taken(patchq, source, work):
+    """A series held in the merge window that another tree takes meanwhile
+    is not applied when the window closes: it waits for a maintainer."""
+    d, pq, repo = demo(patchq, source, work, "window-taken", KBUILD, edit=lambda c: c.replace(
+        '[queue "rust-dev"]\n', '[queue "rust-dev"]\n\tholdInMergeWindow = true\n', 1))
+    run(pq + ["import", "-q", "maildir"], cwd=d)
+    git(repo, "tag", "v6.12", "rust-next")
+    run(pq + ["triage"], cwd=d)
+    before_dev = tip(repo, "rust-dev")
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Nathan Chancellor <nathan@kernel.org>", "kb-9@kernel.org", "demo-time-v2-2@example.org",
+        "[PATCH v2 2/3] rust: time: add ms_to_ns()", "Applied to kbuild-next, thanks!\n"))
+    git(repo, "tag", "v6.13-rc1", "rust-next")
+    out = run(pq + ["triage"], cwd=d).stdout
+    v2 = series_by_name(pq, d)[("rust: time helpers", 2)]
+    on = {q["queue"]: q for q in json.loads(
+        run(pq + ["show", str(v2["id"]), "--json"], cwd=d).stdout)["queues"]}
+    check("no longer held on rust-dev, but taken elsewhere: kbuild-next" in out and
+          on["rust-dev"]["state"] == "queued" and on["rust-dev"]["held"] is None and
+          tip(repo, "rust-dev") == before_dev,
+          "held, then taken: left to a maintainer when the window closes: " + out)
+    out = run(pq + ["triage"], cwd=d).stdout
+    check("no longer held" not in out, "and said once")
+
+
+def test_rebuild_truth(patchq, source, work):
+    d, pq, repo = demo(patchq, source, work, "rebuild")
+    run(pq + ["import", "-q", "maildir"], cwd=d)
+    s = series_by_name(pq, d)
+    v1, v2 = s[("rust: time helpers", 1)], s[("rust: time helpers", 2)]
+    run(pq + ["apply", str(v1["id"]), "--queue", "rust-dev"], cwd=d)
+    p = run(pq + ["rebuild", "rust-dev", "--json"], cwd=d)
+    j = json.loads(p.stdout)
+    check(p.returncode == 0 and j["queue"] == "rust-dev" and j["dropped"] == [] and
+          j["kept"] == 1 and j["tip"] == tip(repo, "rust-dev") and
+          "replaced by its newer version" in j["report"], "rebuild --json: %r" % j)
+    show = json.loads(run(pq + ["show", str(v1["id"]), "--json"], cwd=d).stdout)
+    on = {q["queue"]: q for q in show["queues"]}
+    check(on["rust-dev"]["state"] == "superseded" and
+          ("replaced by its newer version, series %d, in the rebuild of rust-dev at "
+           % v2["id"]) in on["rust-dev"]["reason"],
+          "the replaced version is superseded on rust-dev: %r" % on["rust-dev"])
+    # rust-next takes the v2: rebuilding rust-dev on it drops the v2
+    run(pq + ["apply", str(v2["id"]), "--queue", "rust-next"], cwd=d)
+    git(repo, "update-ref", "refs/heads/rust-next", git(repo, "rev-parse", "rust-next"))
+    p = run(pq + ["rebuild", "rust-dev", "--json"], cwd=d, ok=False)
+    check(p.returncode == 1, "rebuild exits 1 when it dropped a series")
+    try:
+        j = json.loads(p.stdout)
+    except ValueError:
+        j = {}
+    check([x["series"] for x in j.get("dropped", [])] == [v2["id"]],
+          "rebuild --json names the dropped series: %r" % p.stdout[:300])
+    pj = subprocess_ok(["python3", "-m", "json.tool"], p.stdout)
+    check(pj, "python3 -m json.tool reads it")
+    show = json.loads(run(pq + ["show", str(v2["id"]), "--json"], cwd=d).stdout)
+    on = {q["queue"]: q for q in show["queues"]}
+    check(on["rust-dev"]["state"] == "failed" and
+          on["rust-dev"]["reason"].startswith("dropped by the rebuild of rust-dev at "),
+          "the dropped series shows failed on rust-dev, and why: %r" % on["rust-dev"])
+    check(on["rust-next"]["state"] == "applied", "and stays applied where it is")
+    text = run(pq + ["series", "--queue", "rust-dev", "--state", "failed"], cwd=d).stdout
+    check("rust: time helpers" in text, "the listing finds it failed on rust-dev: " + text)
+    p = run(pq + ["rebuild", "rust-dev"], cwd=d, ok=False)
+    check(p.returncode == 0, "a rebuild that drops nothing exits 0: " + p.stderr)
+    # every command that takes --json prints JSON, the others refuse it
+    for args in (["series"], ["stats"], ["messages"], ["todo"], ["outbox"],
+                 ["queue", "rust-dev"], ["show", str(v2["id"])], ["rebuild", "rust-dev"]):
+        p = run(pq + args + ["--json"], cwd=d, ok=False)
+        check(subprocess_ok(["python3", "-m", "json.tool"], p.stdout),
+              "%s --json prints JSON" % " ".join(args))
+    for args in (["triage"], ["why", str(v2["id"])], ["check", str(v2["id"])]):
+        p = run(pq + args + ["--json"], cwd=d, ok=False)
+        check(p.returncode == 2 and p.stdout == "" and "prints no JSON" in p.stderr,
+              "%s --json refuses rather than print text" % " ".join(args))
+
+
+def subprocess_ok(args, stdin):
+    import subprocess
+    return subprocess.run(args, input=stdin, capture_output=True, text=True).returncode == 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patchq", required=True)
+    ap.add_argument("--source", required=True)
+    a = ap.parse_args()
+    a.patchq = os.path.abspath(a.patchq)
+    a.source = os.path.abspath(a.source)
+    if not shutil.which("git"):
+        print("git is not installed")
+        return 77
+    work = tempfile.mkdtemp(prefix="pq-elsewhere-")
+    try:
+        test_taken_elsewhere(a.patchq, a.source, work)
+        test_merge_window(a.patchq, a.source, work)
+        test_held_then_taken(a.patchq, a.source, work)
+        test_rebuild_truth(a.patchq, a.source, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d failed" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
