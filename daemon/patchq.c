@@ -86,8 +86,10 @@ static const char usage_queues[] =
 	"  triage              every complete new series: dry-run it against every\n"
 	"                      queue, let the rules queue it, apply it where the rule\n"
 	"                      allows it to go in automatically\n"
-	"  why SERIES          which rule sends the series where, and why the others\n"
-	"                      do not match\n"
+	"  why SERIES          which rules send the series where (every queue), why\n"
+	"                      the others do not match, whether another tree took it\n"
+	"                      or the merge window holds it; --json: {\"queues\",\n"
+	"                      \"taken_elsewhere\", \"held\", \"rules\"}\n"
 	"  check SERIES        dry-run the series against every queue and record the\n"
 	"                      result: applies, or the file and hunk that conflict\n"
 	"  apply SERIES --queue Q [--dry-run] [--note [N:]TEXT]...\n"
@@ -809,7 +811,7 @@ static int run_git_cmd(struct pq_store *s, const struct pq_config *c, int argc, 
 		/* the replies that arrived since the last pass may say another tree took it */
 		ret = pq_elsewhere_scan(s, c, NULL);
 		if (ret == 0)
-			ret = pq_triage_explain(s, c, repo, series_arg(argv[1]), &b);
+			ret = pq_triage_explain(s, c, repo, series_arg(argv[1]), o->json, &b);
 		ret = report(ret, &b, "why");
 	} else if (!strcmp(cmd, "check")) {
 		ret = report(pq_apply_check(s, c, repo, series_arg(argv[1]), &b), &b, "check");
@@ -875,7 +877,7 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 static int speaks_json(int argc, char **argv)
 {
 	static const char *const cmds[] = { "series", "stats", "messages", "unparsable", "show",
-					    "msg",    "queue", "todo",	   "rebuild" };
+					    "msg",    "queue", "todo",	   "rebuild",	 "why" };
 	size_t i;
 
 	if (!strcmp(argv[0], "outbox"))
@@ -896,7 +898,7 @@ static int run(struct pq_store *s, const struct pq_config *c, int argc, char **a
 	if (o->json && !speaks_json(argc, argv)) {
 		fprintf(stderr,
 			"patchq: %s prints no JSON (--json: series, stats, messages,"
-			" unparsable, show, msg, queue, todo, outbox, rebuild)\n",
+			" unparsable, show, msg, queue, todo, outbox, rebuild, why)\n",
 			cmd);
 		return 2;
 	}

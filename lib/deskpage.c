@@ -566,7 +566,7 @@ int pq_deskpage_series(struct pq_store *s, const struct pq_config *c, struct pq_
 	pq_buf_adds(out, "</p>\n");
 	if ((ret = series_queues(s, c, id, csrf, out)) < 0)
 		goto out;
-	if (repo && pq_triage_explain(s, c, repo, id, &why) == 0) {
+	if (repo && pq_triage_explain(s, c, repo, id, 0, &why) == 0) {
 		pq_buf_adds(out, "<h2>Why</h2>\n<pre>");
 		pq_html_text(out, pq_buf_str(&why));
 		pq_buf_adds(out, "</pre>\n");

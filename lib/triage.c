@@ -11,6 +11,7 @@
 #include "elsewhere.h"
 #include "error.h"
 #include "ingest.h"
+#include "json.h"
 #include "rules.h"
 #include "series.h"
 #include "state.h"
@@ -415,58 +416,135 @@ int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 	return ret == PQ_EDB ? ret : 0;
 }
 
+/* Why a choice of the verdict waits: the merge window on its queue ("" when not). */
+static void choice_held(struct pq_repo *repo, const struct pq_rules_choice *ch, struct pq_buf *held)
+{
+	const struct pq_queue_conf *q = ch->queue;
+
+	pq_buf_reset(held);
+	/* an automatic intake the merge window holds (looked at on the base) */
+	if (ch->automatic && q && !q->frozen && q->hold_in_merge_window) {
+		pq_buf_adds(held, "merge window open (");
+		if (pq_repo_merge_window(repo, q->base ? q->base : q->branch, held) <= 0)
+			pq_buf_reset(held);
+		else
+			pq_buf_addc(held, ')');
+	}
+}
+
+static void explain_text(struct pq_repo *repo, const struct pq_rules_verdict *v,
+			 const struct pq_elsewhere_taken *taken, struct pq_buf *out)
+{
+	struct pq_buf held = PQ_BUF_INIT;
+	size_t i;
+
+	if (taken) {
+		pq_elsewhere_describe(taken, out);
+		pq_buf_addc(out, '\n');
+	}
+	pq_rules_explain(v, out);
+	if (taken) {
+		pq_buf_adds(out, "=> taken elsewhere: no rule of ours takes it\n");
+		return;
+	}
+	if (!v->n)
+		pq_buf_adds(out, "=> no rule matches: the series goes to no queue\n");
+	for (i = 0; i < v->n; i++) {
+		const struct pq_rules_choice *ch = &v->v[i];
+
+		choice_held(repo, ch, &held);
+		pq_buf_addf(out, "=> queue %s (%s), ",
+			    ch->queue ? ch->queue->name : ch->rule->queue,
+			    ch->queue ? ch->queue->branch : "?");
+		if (ch->queue && ch->queue->frozen)
+			pq_buf_adds(out, "frozen: refused");
+		else if (held.len)
+			pq_buf_addf(out, "held: %s", held.ptr);
+		else
+			pq_buf_adds(out, ch->automatic ? "applied automatically"
+						       : "waits for a maintainer's approval");
+		if (v->n > 1)
+			pq_buf_addf(out, " (rule \"%s\")", ch->rule->name);
+		pq_buf_addc(out, '\n');
+	}
+	pq_buf_free(&held);
+}
+
+static void explain_json(struct pq_repo *repo, const struct pq_rules_verdict *v,
+			 const struct pq_elsewhere_taken *taken, struct pq_buf *out)
+{
+	struct pq_buf held = PQ_BUF_INIT, first = PQ_BUF_INIT, reason = PQ_BUF_INIT;
+	struct pq_json j;
+	size_t i;
+
+	pq_json_init(&j, out, 1);
+	pq_json_object_begin(&j);
+	pq_json_key(&j, "queues");
+	pq_json_array_begin(&j);
+	for (i = 0; !taken && i < v->n; i++) {
+		const struct pq_rules_choice *ch = &v->v[i];
+
+		choice_held(repo, ch, &held);
+		if (held.len && !first.len)
+			pq_buf_add(&first, held.ptr, held.len);
+		pq_json_object_begin(&j);
+		pq_json_kstr(&j, "queue", ch->queue ? ch->queue->name : ch->rule->queue);
+		pq_json_kstr(&j, "rule", ch->rule->name);
+		pq_json_kbool(&j, "automatic", ch->automatic);
+		pq_json_object_end(&j);
+	}
+	pq_json_array_end(&j);
+	pq_json_kstr(&j, "taken_elsewhere", taken ? taken->tree : NULL);
+	pq_json_kstr(&j, "held", first.len ? first.ptr : NULL);
+	pq_json_key(&j, "rules");
+	pq_json_array_begin(&j);
+	for (i = 0; i < v->nsteps; i++) {
+		const struct pq_rules_step *st = &v->steps[i];
+		struct pq_rules_verdict one = { .steps = v->steps + i, .nsteps = 1 };
+		const char *text;
+
+		/* the reason as the text says it, without "rule NAME (FILE:LINE): " */
+		pq_buf_reset(&reason);
+		pq_rules_explain(&one, &reason);
+		pq_buf_rtrim(&reason);
+		text = strstr(reason.ptr, "): ");
+		pq_json_object_begin(&j);
+		pq_json_kstr(&j, "rule", st->rule->name);
+		pq_json_kbool(&j, "matches", st->matches);
+		pq_json_kstr(&j, "reason", text ? text + 3 : reason.ptr);
+		pq_json_object_end(&j);
+	}
+	pq_json_array_end(&j);
+	pq_json_object_end(&j);
+	pq_buf_addc(out, '\n');
+	pq_buf_free(&held);
+	pq_buf_free(&first);
+	pq_buf_free(&reason);
+}
+
 int pq_triage_explain(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
-		      long long id, struct pq_buf *report)
+		      long long id, int json, struct pq_buf *report)
 {
 	struct pq_rules_input in;
 	struct pq_rules_verdict v;
 	struct pq_elsewhere_taken taken;
-	struct pq_buf held = PQ_BUF_INIT;
-	size_t i;
-	int ret;
+	int ret, elsewhere;
 
-	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
+	if ((elsewhere = pq_elsewhere_find(s, id, &taken)) < 0)
+		return elsewhere;
+	if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0) {
+		if (elsewhere)
+			pq_elsewhere_taken_free(&taken);
 		return ret;
-	if (ret) { /* then no rule of ours takes it */
-		pq_elsewhere_describe(&taken, report);
-		pq_buf_addc(report, '\n');
+	}
+	/* taken elsewhere: the rules are shown, but no rule of ours takes it */
+	pq_rules_decide(c, &in, &v, NULL);
+	if (json)
+		explain_json(repo, &v, elsewhere ? &taken : NULL, report);
+	else
+		explain_text(repo, &v, elsewhere ? &taken : NULL, report);
+	if (elsewhere)
 		pq_elsewhere_taken_free(&taken);
-		if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
-			return ret;
-		pq_rules_decide(c, &in, &v, report);
-		pq_buf_adds(report, "=> taken elsewhere: no rule of ours takes it\n");
-		pq_rules_verdict_free(&v);
-		pq_rules_input_free(&in);
-		return 0;
-	}
-	if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
-		return ret;
-	if (!pq_rules_decide(c, &in, &v, report))
-		pq_buf_adds(report, "=> no rule matches: the series goes to no queue\n");
-	for (i = 0; i < v.n; i++) {
-		const struct pq_rules_choice *ch = &v.v[i];
-
-		pq_buf_reset(&held);
-		/* an automatic intake the merge window holds (looked at on the base) */
-		if (ch->automatic && ch->queue && !ch->queue->frozen &&
-		    ch->queue->hold_in_merge_window &&
-		    pq_repo_merge_window(repo,
-					 ch->queue->base ? ch->queue->base : ch->queue->branch,
-					 &held) <= 0)
-			pq_buf_reset(&held);
-		pq_buf_addf(report, "=> queue %s (%s), %s%s%s",
-			    ch->queue ? ch->queue->name : ch->rule->queue,
-			    ch->queue ? ch->queue->branch : "?",
-			    ch->queue && ch->queue->frozen ? "frozen: refused"
-			    : held.len			   ? "held: merge window open ("
-			    : ch->automatic		   ? "applied automatically"
-							   : "waits for a maintainer's approval",
-			    pq_buf_str(&held), held.len ? ")" : "");
-		if (v.n > 1)
-			pq_buf_addf(report, " (rule \"%s\")", ch->rule->name);
-		pq_buf_addc(report, '\n');
-	}
-	pq_buf_free(&held);
 	pq_rules_verdict_free(&v);
 	pq_rules_input_free(&in);
 	return 0;

@@ -26,11 +26,18 @@ int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 		  struct pq_buf *report);
 
 /*
- * Why series id goes where it goes: one line per rule (which condition
- * failed, or that it matched) and the verdict, into report. Returns 0,
+ * Why series id goes where it goes, into report. As text: where another
+ * tree took it, one line per rule (which condition failed, or that it
+ * matched) and a "=> queue ..." line per queue chosen (applied
+ * automatically, waits for approval, frozen, or held by the merge
+ * window). With json: {"queues": [{"queue": NAME, "rule": NAME,
+ * "automatic": BOOL}] (empty when no rule takes it, or it was taken
+ * elsewhere), "taken_elsewhere": TREE or null, "held": REASON (the first
+ * queue's whose automatic intake waits) or null, "rules": [{"rule": NAME,
+ * "matches": BOOL, "reason": TEXT}] (every rule, in order)}. Returns 0,
  * PQ_ENOTFOUND, PQ_EDB or the repository's error.
  */
 int pq_triage_explain(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
-		      long long id, struct pq_buf *report);
+		      long long id, int json, struct pq_buf *report);
 
 #endif

@@ -107,11 +107,21 @@ def test_taken_elsewhere(patchq, source, work):
                                       "msgid": "kb-1@kernel.org"},
           "show --json says where it went: %r" % show.get("taken_elsewhere"))
     check(want in run(pq + ["show", str(v2["id"])], cwd=d).stdout, "and show's text too")
+    j = json.loads(run(pq + ["why", str(v2["id"]), "--json"], cwd=d).stdout)
+    check(j["queues"] == [] and j["taken_elsewhere"] == "linux-kbuild" and j["held"] is None
+          and j["rules"] and all(set(r) == {"rule", "matches", "reason"} for r in j["rules"]),
+          "why --json: no queue, taken by linux-kbuild, every rule: %r" % j)
 
     why = run(pq + ["why", str(fixs["id"])], cwd=d).stdout
     check("taken elsewhere" not in why and "=> queue rust-fixes" in why and
           fixs["state"] == "queued",
           "a non-maintainer's, a quoted and our own \"Applied to\" take nothing: " + why)
+    j = json.loads(run(pq + ["why", str(fixs["id"]), "--json"], cwd=d).stdout)
+    matched = [r["rule"] for r in j["rules"] if r["matches"]]
+    check([q["queue"] for q in j["queues"]] == ["rust-fixes"] and j["taken_elsewhere"] is None
+          and j["queues"][0]["rule"] in matched and j["queues"][0]["automatic"] is False and
+          all(r["reason"] for r in j["rules"]),
+          "why --json: rust-fixes by a rule that matches, waiting for approval: %r" % j)
     check(json.loads(run(pq + ["show", str(fixs["id"]), "--json"], cwd=d).stdout)
           ["taken_elsewhere"] is None, "show --json: taken_elsewhere null")
     check("taken elsewhere: linux-kbuild (by masahiroy@kernel.org in <kb-3@kernel.org>)"
@@ -164,6 +174,10 @@ def test_merge_window(patchq, source, work):
     why = run(pq + ["why", str(v2["id"])], cwd=d).stdout
     held = "held: merge window open (v6.12 tagged, no v6.13-rc1 yet)"
     check(held in why, "why says the queue is held: " + why)
+    j = json.loads(run(pq + ["why", str(v2["id"]), "--json"], cwd=d).stdout)
+    check(j["held"] == held[len("held: "):] and
+          {"queue": "rust-dev", "rule": j["queues"][0]["rule"], "automatic": True}
+          in j["queues"], "why --json: held, and rust-dev automatic: %r" % j)
     out = run(pq + ["triage"], cwd=d).stdout
     s = json.loads(run(pq + ["show", str(v2["id"]), "--json"], cwd=d).stdout)
     on = {q["queue"]: q for q in s["queues"]}
@@ -253,11 +267,12 @@ def test_rebuild_truth(patchq, source, work):
     check(p.returncode == 0, "a rebuild that drops nothing exits 0: " + p.stderr)
     # every command that takes --json prints JSON, the others refuse it
     for args in (["series"], ["stats"], ["messages"], ["todo"], ["outbox"],
-                 ["queue", "rust-dev"], ["show", str(v2["id"])], ["rebuild", "rust-dev"]):
+                 ["queue", "rust-dev"], ["show", str(v2["id"])], ["rebuild", "rust-dev"],
+                 ["why", str(v2["id"])]):
         p = run(pq + args + ["--json"], cwd=d, ok=False)
         check(subprocess_ok(["python3", "-m", "json.tool"], p.stdout),
               "%s --json prints JSON" % " ".join(args))
-    for args in (["triage"], ["why", str(v2["id"])], ["check", str(v2["id"])]):
+    for args in (["triage"], ["check", str(v2["id"])]):
         p = run(pq + args + ["--json"], cwd=d, ok=False)
         check(p.returncode == 2 and p.stdout == "" and "prints no JSON" in p.stderr,
               "%s --json refuses rather than print text" % " ".join(args))

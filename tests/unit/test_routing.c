@@ -139,7 +139,7 @@ static long long series_of(struct fx_world *w, const struct fx_mail *m)
 static char *why(struct fx_world *w, long long id)
 {
 	struct pq_buf b = PQ_BUF_INIT;
-	int rc = pq_triage_explain(w->s, w->c, w->repo, id, &b);
+	int rc = pq_triage_explain(w->s, w->c, w->repo, id, 0, &b);
 
 	CHECK_INT(rc, 0);
 	if (rc)
@@ -270,6 +270,16 @@ static void test_two_queues(void)
 			   "(rule \"next\")\n") != NULL);
 	CHECK(strstr(text, "goes to no queue") == NULL);
 	free(text);
+	/* the same as data: both queues, in the rules' order */
+	CHECK_INT(pq_triage_explain(w.s, w.c, w.repo, a, 1, &report), 0);
+	CHECK(strstr(pq_buf_str(&report),
+		     "\"queues\": [\n    {\n      \"queue\": \"rust-dev\",\n      \"rule\": \"dev\",\n"
+		     "      \"automatic\": true\n    },\n    {\n      \"queue\": \"rust-next\",\n"
+		     "      \"rule\": \"next\",\n      \"automatic\": false\n    }\n  ],\n"
+		     "  \"taken_elsewhere\": null,\n  \"held\": null,") != NULL);
+	CHECK(strstr(pq_buf_str(&report), "\"reason\": \"matches; continue: later rules may add "
+					  "other queues\"") != NULL);
+	pq_buf_reset(&report);
 
 	CHECK_INT(pq_triage_run(w.s, w.c, w.repo, &report), 0);
 	CHECK(strstr(pq_buf_str(&report), "queued for rust-dev (rule dev), applying") != NULL);
