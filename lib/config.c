@@ -416,6 +416,7 @@ static const struct key reply_keys[] = {
 	{ "signature", K_STRING, offsetof(struct pq_config, reply.signature), 0 },
 	{ "failures", K_BOOL, offsetof(struct pq_config, reply.failures), 0 },
 	{ "hold", K_BOOL, offsetof(struct pq_config, reply.hold), 0 },
+	{ "dropnotice", K_BOOL, offsetof(struct pq_config, reply.drop_notice), 0 },
 };
 
 static const struct key smtp_keys[] = {

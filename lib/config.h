@@ -217,6 +217,7 @@ struct pq_reply_conf {
 	char *signature;  /* NULL: the from line */
 	int failures;	  /* reply when a series does not apply on its queue */
 	int hold;	  /* replies wait for a maintainer's release */
+	int drop_notice;  /* a short mail to the submitter when a rebuild drops a series */
 };
 
 /* [http]: where patchqd serves the desk (daemon/httpd.c). */

@@ -9,6 +9,8 @@
 #include "apply.h"
 #include "error.h"
 #include "json.h"
+#include "reply.h"
+#include "series.h"
 #include "state.h"
 #include "stop.h"
 
@@ -104,7 +106,30 @@ static int own_state(struct pq_store *s, long long id, const char **state)
  * "dropped by the rebuild of Q at T: why", and failed itself when it is on
  * no queue any more; a replaced version superseded there.
  */
-static int record_drop(struct pq_store *s, const char *queue, const struct drop *d, time_t now)
+/*
+ * The short notice to the submitter of series id that the rebuild of
+ * queue dropped it, when [reply] dropNotice asks for one (through the
+ * outbox, held with [reply] hold), in the caller's transaction.
+ */
+static int notify_drop(struct pq_store *s, const struct pq_config *c, const char *queue,
+		       long long id, const char *why, time_t now)
+{
+	struct pq_reply_about a = { .queue = queue, .dropped = why, .asked = 1, .now = now };
+	struct pq_series *se;
+	int ret;
+
+	if (!c->reply.drop_notice)
+		return 0;
+	if ((ret = pq_series_load_conf(s, c, id, 0, &se)) < 0)
+		return ret == PQ_EDB ? ret : 0;
+	a.series = se;
+	ret = pq_reply_record(s, c, &a);
+	pq_series_free(se);
+	return ret == PQ_EDB ? ret : 0;
+}
+
+static int record_drop(struct pq_store *s, const struct pq_config *c, const char *queue,
+		       const struct drop *d, time_t now)
 {
 	struct pq_buf why = PQ_BUF_INIT;
 	const char *state = "";
@@ -125,7 +150,8 @@ static int record_drop(struct pq_store *s, const char *queue, const struct drop 
 	pq_buf_addf(&why, ": %s", d->reason);
 	if ((ret = pq_state_set_queue(s, d->id, queue, PQ_STATE_FAILED, why.ptr, NULL, 0)) < 0 ||
 	    (d->replaced && (ret = pq_state_set_queue(s, d->replaced, queue, PQ_STATE_FAILED,
-						      why.ptr, NULL, 0)) < 0))
+						      why.ptr, NULL, 0)) < 0) ||
+	    (ret = notify_drop(s, c, queue, d->id, d->reason, now)) < 0)
 		goto out;
 	/* the series' own state: applied no more, unless on another queue */
 	if ((ret = on_no_queue(s, d->id, &none)) < 0 || !none ||
@@ -145,8 +171,9 @@ out:
  * its commits is on the branch any more); each version replaced by a
  * newer one is superseded there.
  */
-static int record_rebuild(struct pq_store *s, const char *queue, const char *base, const char *tip,
-			  size_t kept, const struct drop *drops, size_t ndrops)
+static int record_rebuild(struct pq_store *s, const struct pq_config *c, const char *queue,
+			  const char *base, const char *tip, size_t kept, const struct drop *drops,
+			  size_t ndrops)
 {
 	sqlite3_stmt *st = pq_store_stmt(s, "INSERT INTO rebuild (queue, base, tip, kept, rebuilt)"
 					    " VALUES (?, ?, ?, ?, ?)");
@@ -167,7 +194,7 @@ static int record_rebuild(struct pq_store *s, const char *queue, const char *bas
 	rebuild = pq_store_last_id(s);
 	for (i = 0; i < ndrops; i++) {
 		if (drops[i].kept) {
-			if ((ret = record_drop(s, queue, &drops[i], now)) < 0)
+			if ((ret = record_drop(s, c, queue, &drops[i], now)) < 0)
 				return ret;
 			continue;
 		}
@@ -181,7 +208,7 @@ static int record_rebuild(struct pq_store *s, const char *queue, const char *bas
 			sqlite3_bind_int64(st, 3, drops[i].replaced);
 		pq_store_bind_text(st, 4, drops[i].reason);
 		if ((ret = pq_store_step_done(s, st)) < 0 ||
-		    (ret = record_drop(s, queue, &drops[i], now)) < 0)
+		    (ret = record_drop(s, c, queue, &drops[i], now)) < 0)
 			return ret;
 	}
 	return 0;
@@ -334,7 +361,7 @@ int pq_rebuild_queue(struct pq_store *s, const struct pq_config *c, struct pq_re
 		if ((ret = pq_apply_record_rows(s, queue, &plans[i])) < 0)
 			goto rollback;
 	if ((ret = remember_base(s, queue, base)) < 0 ||
-	    (ret = record_rebuild(s, queue, base, cur, kept, drops, ndrops)) < 0)
+	    (ret = record_rebuild(s, c, queue, base, cur, kept, drops, ndrops)) < 0)
 		goto rollback;
 	ret = pq_store_commit(s);
 	goto out;

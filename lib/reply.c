@@ -205,6 +205,14 @@ static void add_body(struct pq_buf *b, const struct pq_config *c, const struct p
 		pq_buf_addf(b, "Thanks, but this will not be applied to %s (%s):\n\n", a->queue,
 			    q ? q->branch : a->queue);
 		add_note(b, "  ", a->rejected);
+	} else if (a->dropped) {
+		pq_buf_addf(b, "This was dropped from %s (%s) when it was rebuilt:\n\n", a->queue,
+			    q ? q->branch : a->queue);
+		add_note(b, "  ", a->dropped);
+		pq_buf_addf(b,
+			    "\nNothing else changed; a version that applies on %s will be\n"
+			    "picked up again.\n",
+			    q && q->base ? q->base : a->queue);
 	} else if (a->failure) {
 		pq_buf_addf(b, "This does not apply to %s (%s at %.12s):\n\n  %s\n\n", a->queue,
 			    q ? q->branch : a->queue, a->tip ? a->tip : "?", a->failure);
@@ -239,7 +247,10 @@ static void add_body(struct pq_buf *b, const struct pq_config *c, const struct p
 /* The outbox's kind of the reply about a. */
 static const char *reply_kind(const struct pq_reply_about *a)
 {
-	return a->rejected ? "rejected" : a->failure ? "failed" : "applied";
+	return a->rejected  ? "rejected"
+	       : a->dropped ? "dropped"
+	       : a->failure ? "failed"
+			    : "applied";
 }
 
 static char *new_msgid(const struct pq_config *c, const struct pq_reply_about *a)
@@ -309,6 +320,7 @@ static int add_header(struct pq_buf *b, const struct addrs *all, const struct ad
 	pq_buf_reset(&val);
 	pq_buf_addf(&val, "%s %s",
 		    a->rejected	 ? "rejected on"
+		    : a->dropped ? "dropped from"
 		    : a->failure ? "not applied to"
 				 : "applied to",
 		    a->queue);
@@ -346,9 +358,12 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 		return ret;
 
 	addrs_add(&to, m.from_name, m.from_email);
-	addrs_add_list(&cc, m.to);
-	addrs_add_list(&cc, m.cc);
-	for (i = 0; i < se->npatches; i++) {
+	/* a drop notice is the submitter's alone; every other reply goes to the thread */
+	if (!a->dropped) {
+		addrs_add_list(&cc, m.to);
+		addrs_add_list(&cc, m.cc);
+	}
+	for (i = 0; i < se->npatches && !a->dropped; i++) {
 		const struct pq_series_patch *sp = &se->patches[i];
 		const struct pq_trailers *lists[2] = { &sp->own, &sp->collected };
 
@@ -403,7 +418,7 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 	pq_buf_addf(&subject, "%s%s", strncasecmp(m.subject, "Re:", 3) ? "Re: " : "", m.subject);
 
 	ret = add_header(&out->text, &all, &to, &cc, pq_buf_str(&subject), date, out->msgid, &m, a);
-	if (ret == 0 && !a->failure && !a->rejected)
+	if (ret == 0 && !a->failure && !a->rejected && !a->dropped)
 		ret = pq_note_load(s, se->id, &notes, &nnotes);
 	if (ret == 0) {
 		pq_buf_addc(&out->text, '\n');

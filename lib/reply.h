@@ -44,6 +44,9 @@ struct pq_reply_about {
 	const char *tip;
 	/* rejected by a maintainer (`patchq reject --reply`): why */
 	const char *rejected;
+	/* dropped from a queue by its rebuild: why; a short notice to the
+	 * submitter alone, not the list ([reply] dropNotice) */
+	const char *dropped;
 	int asked;   /* a maintainer asked for it: it goes even where the queue
 			sends no replies (and failure replies are off) */
 	int64_t now; /* the Date:, unix time */

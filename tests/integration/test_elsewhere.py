@@ -226,7 +226,8 @@ def test_held_then_taken(patchq, source, work):
 
 
 def test_rebuild_truth(patchq, source, work):
-    d, pq, repo = demo(patchq, source, work, "rebuild")
+    d, pq, repo = demo(patchq, source, work, "rebuild",
+                       edit=lambda conf: conf.replace("[reply]\n", "[reply]\n\tdropNotice = true\n", 1))
     run(pq + ["import", "-q", "maildir"], cwd=d)
     s = series_by_name(pq, d)
     v1, v2 = s[("rust: time helpers", 1)], s[("rust: time helpers", 2)]
@@ -261,6 +262,16 @@ def test_rebuild_truth(patchq, source, work):
           on["rust-dev"]["reason"].startswith("dropped by the rebuild of rust-dev at "),
           "the dropped series shows failed on rust-dev, and why: %r" % on["rust-dev"])
     check(on["rust-next"]["state"] == "applied", "and stays applied where it is")
+    # dropNotice: one short mail to the submitter alone, none for the replaced v1
+    db = sqlite3.connect(os.path.join(d, "patchq.db"))
+    rows = db.execute("SELECT series_id, queue, recipients, message FROM outbox"
+                      " WHERE kind = 'dropped'").fetchall()
+    db.close()
+    check(len(rows) == 1 and rows[0][:2] == (v2["id"], "rust-dev") and
+          rows[0][2].strip().count("\n") == 0 and "\nCc:" not in rows[0][3] and
+          "This was dropped from rust-dev (rust-dev) when it was rebuilt:" in rows[0][3] and
+          "X-Patchq: dropped from rust-dev" in rows[0][3],
+          "the submitter alone hears that the rebuild dropped it: %r" % rows)
     text = run(pq + ["series", "--queue", "rust-dev", "--state", "failed"], cwd=d).stdout
     check("rust: time helpers" in text, "the listing finds it failed on rust-dev: " + text)
     p = run(pq + ["rebuild", "rust-dev"], cwd=d, ok=False)
