@@ -21,7 +21,8 @@
   (a log line and the to-do instead), one on request but never for the
   maintainer's own series; a rejection withdraws it and sends the reason;
   notes given with `apply --note` in the commit before the Signed-off-by
-  and in the reply; exactly the released mail reaches the receiver;
+  and in the reply; exactly the released mail reaches the receiver; a
+  series a rebuild drops tells its submitter alone ([reply] dropNotice);
 - patchqd killed just before a reply goes out, and just after the server
   took it but before it was marked sent: after a restart the reply is
   sent once, or, at the worst moment, once more with the same Message-ID.
@@ -431,6 +432,52 @@ def test_maintainer_in_charge(a, work):
         sd.cleanup()
 
 
+def test_drop_notice(a, work):
+    """[reply] dropNotice: a rebuild of rust-dev that drops a series tells its
+    submitter alone, held like every reply; released, exactly that mail
+    reaches the receiver."""
+    sd = Smtpd(os.path.join(work, "smtp-drop"), user="patchq", password="s3cret")
+    sd.start()
+    try:
+        d, pq = demo(a, work, "drop", smtp_conf(sd), hold=True)
+        conf = os.path.join(d, "patchq.conf")
+        text = open(conf).read()
+        assert text.count("\tdropNotice = false\n") == 1
+        open(conf, "w").write(text.replace("\tdropNotice = false\n", "\tdropNotice = true\n"))
+        run(pq + ["import", "-q", "maildir"], cwd=d)
+        series = json.loads(run(pq + ["series", "--json"], cwd=d).stdout)
+        v1, v2 = [[s for s in series if s["name"] == "rust: time helpers" and s["version"] == v][0]
+                  for v in (1, 2)]
+        repo = os.path.join(d, "queues.git")
+        run(pq + ["apply", str(v1["id"]), "--queue", "rust-dev"], cwd=d)
+        run(pq + ["rebuild", "rust-dev"], cwd=d)  # v2 takes v1's place
+        # rust-next takes v2: the rebuild of rust-dev on it drops v2 there
+        run(pq + ["apply", str(v2["id"]), "--queue", "rust-next"], cwd=d)
+        check(git(repo, "rev-parse", "rust-next") != "", "v2 is on rust-next")
+        p = run(pq + ["rebuild", "rust-dev"], cwd=d, ok=False)
+        check(p.returncode == 1, "the rebuild dropped v2 (exit 1): " + p.stdout + p.stderr)
+        dropped = [r for r in outbox(pq, d) if r["kind"] == "dropped"]
+        check(len(dropped) == 1 and dropped[0]["series"] == v2["id"] and dropped[0]["held"] and
+              dropped[0]["recipients"].split() == ["alice@example.org"],
+              "one notice, held, to the submitter alone: %s" % dropped)
+        out = run(pq + ["outbox", "send"], cwd=d).stdout
+        check("0 sent" in out and not sd.messages(), "nothing leaves before the release")
+        run(pq + ["outbox", "release", str(dropped[0]["id"])], cwd=d)
+        out = run(pq + ["outbox", "send"], cwd=d).stdout
+        msgs = sd.messages()
+        check("1 sent" in out and len(msgs) == 1, "the released notice is sent: " + out)
+        if msgs:
+            env, raw = msgs[0]
+            m = parse(raw)
+            check(m["Message-ID"] == "<%s>" % dropped[0]["msgid"] and
+                  m["To"] == "Alice Rustacean <alice@example.org>" and m["Cc"] is None and
+                  m["X-Patchq"] == "dropped from rust-dev" and
+                  "This was dropped from rust-dev" in m.get_content(),
+                  "to Alice alone, saying where it dropped out: %s" % raw[:600])
+    finally:
+        sd.cleanup()
+
+
 def encoded(text):
     return "=?UTF-8?B?%s?=" % base64.b64encode(text.encode()).decode()
 
@@ -656,6 +703,7 @@ def main():
         if have_smtpd():
             test_smtp(a, work)
             test_maintainer_in_charge(a, work)
+            test_drop_notice(a, work)
             test_hostile_headers(a, work)
             test_daemon_crash(a, work)
         else:
