@@ -15,7 +15,8 @@
  *   S  [PATCH] rust: kbuild: allow a lint, the top Makefile only, Cc:
  *      stable as a trailer and no Fixes:, reviewed
  *   N  [PATCH 0/2] rust: kernel: add the time module, two patches under
- *      rust/kernel, reviewed on the cover letter
+ *      rust/kernel, reviewed on the cover letter once triaged (as patchqd
+ *      does, the series is complete before its review comes)
  *   D  [PATCH 0/2] gpu: nova-core: GSP buffers: a "rust: dma: ..." helper
  *      and a driver patch with most of the lines, reviewed
  *   X  [PATCH 0/2] gpu: nova-core: fix the GSP allocation: the same shape,
@@ -352,6 +353,12 @@ static void test_example_routes_as_maintainers_do(void)
 		   "0 of 2 patches reviewed; the rule needs every patch reviewed at least 1 "
 		   "time(s); short: 1/2 (0), 2/2 (0)");
 	CHECK_TEXT(why_rule(&w, n, "next"), "matches");
+	/* triaged so, as patchqd does when the series is complete: waits on rust-next */
+	next_tip = fx_tip(&w, "rust-next");
+	fixes_tip = fx_tip(&w, "rust-fixes");
+	CHECK_INT(pq_triage_run(w.s, w.c, w.repo, &report), 0);
+	CHECK_TEXT(queues_of(w.s, n), "rust-next:queued");
+	/* the review arrives: the next pass adds rust-dev, rust-next keeps waiting */
 	CHECK_INT(review(w.s, &mail_n, 0, "rn@example.org"), 0);
 
 	/* the fixes: Fixes:, or only Cc: stable (reviewed: still no feature for rust-dev) */
@@ -386,11 +393,14 @@ static void test_example_routes_as_maintainers_do(void)
 	CHECK_TEXT(why_rule(&w, c, "dev"), "is an RFC");
 	CHECK(why_has(&w, c, "=> no rule matches: the series goes to no queue\n"));
 
-	next_tip = fx_tip(&w, "rust-next");
-	fixes_tip = fx_tip(&w, "rust-fixes");
+	pq_buf_reset(&report);
 	CHECK_INT(pq_triage_run(w.s, w.c, w.repo, &report), 0);
 	if (check_failures)
 		fprintf(stderr, "%s", pq_buf_str(&report));
+	/* the second pass looked only at N: nothing else arrived */
+	CHECK(strstr(pq_buf_str(&report), "queued for rust-dev (rule dev), applying") != NULL);
+	CHECK(strstr(pq_buf_str(&report), "rust-next") == NULL);
+	CHECK(strstr(pq_buf_str(&report), "rust-fixes") == NULL);
 
 	CHECK_TEXT(queues_of(w.s, f), "rust-fixes:queued");
 	CHECK_TEXT(queues_of(w.s, s), "rust-fixes:queued");
