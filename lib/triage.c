@@ -53,18 +53,21 @@ static int apply_waiting_approvals(struct pq_store *s, const struct pq_config *c
 }
 
 /*
- * The complete series still new that triage has not decided on since
- * something arrived for them: a message of the series, or one that
- * refers to one of its messages (a reply, perhaps with trailers). A
- * series approved or being applied somewhere (by hand: its own state is
- * still new) is left alone: its rule would put it back to queued, losing
- * the approval or the intent recovery needs; the approval is applied
- * above, the intent is recovery's.
+ * The complete series still new, or queued only (waiting for approval
+ * somewhere), that triage has not decided on since something arrived for
+ * them: a message of the series, or one that refers to one of its
+ * messages (a reply, perhaps with trailers). A queued series is looked
+ * at again for the queues its rules add now (a review arrived: rust-dev
+ * takes it while it waits on rust-next); the queues it is on keep their
+ * state. A series approved or being applied somewhere (by hand: its own
+ * state is still new) is left alone: its rule would put it back to
+ * queued, losing the approval or the intent recovery needs; the approval
+ * is applied above, the intent is recovery's.
  */
 static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT s.id FROM complete_series s WHERE s.state = ?"
+		s, "SELECT s.id FROM complete_series s WHERE s.state IN (?, ?)"
 		   " AND (s.triaged IS NULL"
 		   " OR (SELECT max(id) FROM message WHERE series_id = s.id) > s.triaged"
 		   " OR EXISTS (SELECT 1 FROM message sm JOIN ref r ON r.msgid = sm.msgid"
@@ -78,9 +81,50 @@ static int new_complete_series(struct pq_store *s, long long **ids, size_t *n)
 	if (!st)
 		return PQ_EDB;
 	pq_store_bind_text(st, 1, pq_state_name(PQ_STATE_NEW));
-	pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_APPROVED));
-	pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_APPLYING));
+	pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
+	pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_APPROVED));
+	pq_store_bind_text(st, 4, pq_state_name(PQ_STATE_APPLYING));
 	return pq_store_ids(s, st, ids, n);
+}
+
+/*
+ * Keeps of v the queues series id is not on yet (nor frozen ones: a
+ * series already taken somewhere is not refused for its tag); *was gets
+ * whether it is on some queue already. Returns 0 or PQ_EDB.
+ */
+static int only_new_queues(struct pq_store *s, long long id, struct pq_rules_verdict *v, int *was)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT count(*) FROM series_queue"
+					    " WHERE series_id = ? AND (? IS NULL OR queue = ?)");
+	long long count;
+	size_t i, kept = 0;
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_null(st, 2);
+	sqlite3_bind_null(st, 3);
+	if ((ret = pq_store_scalar(s, st, &count)) < 0)
+		return ret;
+	*was = count > 0;
+	if (!*was)
+		return 0;
+	for (i = 0; i < v->n; i++) {
+		const char *q = v->v[i].rule->queue;
+
+		if (!v->v[i].queue || v->v[i].queue->frozen)
+			continue;
+		sqlite3_bind_int64(st, 1, id);
+		pq_store_bind_text(st, 2, q);
+		pq_store_bind_text(st, 3, q);
+		if ((ret = pq_store_scalar(s, st, &count)) < 0)
+			return ret;
+		if (!count)
+			v->v[kept++] = v->v[i];
+	}
+	v->n = kept;
+	return 0;
 }
 
 /* Whether the series id replaces (supersedes) is on queue: 1 or 0 into *yes. */
@@ -273,7 +317,7 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 	int *automatic = NULL, *replaces = NULL;
 	const char **held = NULL;
 	size_t i, nfrozen = 0;
-	int ret;
+	int ret, was = 0;
 
 	/* another tree took it: no rule of ours takes it */
 	if ((ret = pq_elsewhere_find(s, id, &taken)) < 0)
@@ -286,14 +330,17 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 		return 0;
 	}
 
-	/* incomplete or without diffs (a pull request): the rules still look at it */
-	ret = pq_apply_check(s, c, repo, id, &checks);
-	if (not_the_series(ret))
-		goto out;
 	if ((ret = pq_rules_input_load(s, c, repo, id, &in)) < 0)
 		goto out;
 	pq_rules_decide(c, &in, &v, NULL);
 	pq_rules_input_free(&in);
+	/* already waiting somewhere: only the queues added now, silently if none */
+	if ((ret = only_new_queues(s, id, &v, &was)) < 0 || (was && !v.n))
+		goto out;
+	/* incomplete or without diffs (a pull request): the rules still look at it */
+	ret = pq_apply_check(s, c, repo, id, &checks);
+	if (not_the_series(ret))
+		goto out;
 	if (!v.n) {
 		pq_buf_addf(report, "series %lld: no rule matches, left for a maintainer\n", id);
 		ret = 0;

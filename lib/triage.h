@@ -4,9 +4,12 @@
  * A pipeline stage: every complete series still new that something
  * arrived for since the last look (and that is not approved or being
  * applied somewhere already) is dry-run against every queue, the
- * rules (rules.h) pick its queue, and it is applied at once where the
- * rule lets it in automatically. Approvals that waited for missing
- * patches are applied once the series is complete.
+ * rules (rules.h) pick its queues, and it is applied at once where the
+ * rule lets it in automatically. A series only waiting for approval
+ * that something arrived for (a review) is looked at again for the
+ * queues its rules add now; the queues it is on keep their state.
+ * Approvals that waited for missing patches are applied once the series
+ * is complete.
  */
 #ifndef PQ_TRIAGE_H
 #define PQ_TRIAGE_H

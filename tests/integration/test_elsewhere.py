@@ -227,7 +227,8 @@ def test_held_then_taken(patchq, source, work):
 
 def test_rebuild_truth(patchq, source, work):
     d, pq, repo = demo(patchq, source, work, "rebuild",
-                       edit=lambda conf: conf.replace("[reply]\n", "[reply]\n\tdropNotice = true\n", 1))
+                       edit=lambda conf: conf.replace("\tdropNotice = false\n",
+                                                      "\tdropNotice = true\n", 1))
     run(pq + ["import", "-q", "maildir"], cwd=d)
     s = series_by_name(pq, d)
     v1, v2 = s[("rust: time helpers", 1)], s[("rust: time helpers", 2)]

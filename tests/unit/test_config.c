@@ -628,14 +628,24 @@ static void test_example_file_loads(void)
 	CHECK(q && q->base && !strcmp(q->base, "rust-next"));
 	q = pq_config_queue(c, "rust");
 	CHECK(q && q->frozen);
+	/* fixes first; rust-dev (continuing) before rust-next; test_example routes with them */
 	CHECK(c->nrules >= 4);
 	if (c->nrules >= 4) {
+		const struct pq_rule_conf *last = &c->rules[c->nrules - 1];
+		const struct pq_rule_conf *dev = &c->rules[c->nrules - 3];
+
 		CHECK_STR(c->rules[0].queue, "rust-fixes");
 		CHECK_STR(c->rules[1].queue, "rust-fixes");
 		CHECK_INT(c->rules[1].fixes, PQ_COND_YES);
-		CHECK_STR(c->rules[c->nrules - 1].queue, "rust-dev");
-		CHECK_INT(c->rules[c->nrules - 1].rfc, PQ_COND_NO);
-		CHECK_INT(c->rules[c->nrules - 1].min_reviews, 1);
+		CHECK(c->rules[1].nprefixes == 1 && !strcmp(c->rules[1].prefixes[0], "rust"));
+		CHECK_STR(dev->queue, "rust-dev");
+		CHECK(dev->continues);
+		CHECK_INT(dev->rfc, PQ_COND_NO);
+		CHECK_INT(dev->min_reviews, 1);
+		CHECK_STR(last->queue, "rust-next");
+		CHECK(!last->continues);
+		CHECK_INT(last->rfc, PQ_COND_NO);
+		CHECK_INT(last->min_share, 50);
 	}
 	pq_config_free(c);
 	free(path);
