@@ -28,8 +28,9 @@
 # What is done, per run (PQ_BENCH_RUNS, default 1), each from scratch:
 #   a bare local clone of the base with the branches rust-next, rust-fixes,
 #   rust-dev and rust at the base commit; a configuration with the queues
-#   and rules of contrib/patchq.conf.example (its paths made local, no
-#   [smtp]: replies wait in the outbox); `patchq -c CONF -q import` of the
+#   of contrib/patchq.conf.example and the rules it had before issue 12 (so
+#   that figures compare across versions; paths local, no [smtp]: replies
+#   wait in the outbox); `patchq -c CONF -q import` of the
 #   mbox into a new database (timed, shown apart); then, timed, one
 #   `patchq -c CONF triage`: every complete new series dry-run against each
 #   queue that is not frozen (three), queued by the first matching rule,
@@ -273,7 +274,8 @@ setup() {
 	for b in rust-next rust-fixes rust-dev rust; do
 		git --git-dir="$dir/repo.git" branch -f "$b" "$base_commit" || die "cannot make branch $b"
 	done
-	# The queues, rules and reply of contrib/patchq.conf.example; no [smtp].
+	# The queues and reply of contrib/patchq.conf.example and the rules it had
+	# before issue 12, kept so that the figures compare across versions; no [smtp].
 	cat >"$dir/c.conf" <<-EOF
 		[patchq]
 			database = $dir/db.sqlite
@@ -342,7 +344,7 @@ printf '  %s; %s; %s CPUs\n' "$("$patchq" --version 2>/dev/null | head -n 1 || e
 	"$(git --version)" "$(nproc 2>/dev/null || echo '?')"
 printf '  load average before: %s (the timings assume an otherwise idle machine)\n' \
 	"$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
-echo "  queues and rules of contrib/patchq.conf.example (rust-next, rust-fixes, rust-dev"
+echo "  queues of contrib/patchq.conf.example, its rules before issue 12 (rust-next, rust-fixes, rust-dev"
 echo "  automatic, rust frozen), every branch at the base commit; page cache warm"
 [ "$have_sqlite" = 1 ] || echo "  (sqlite3 missing: database counts unknown)"
 echo
