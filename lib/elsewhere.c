@@ -99,7 +99,10 @@ static char *tree_name(const char *p, const char *end)
 	return pq_buf_detach(&b);
 }
 
-/* Whether tree (up to " (") is one of c's queues or branches: then it is ours. */
+/*
+ * Whether tree (up to " (") is one of c's queues or branches, in any case
+ * (people write "Rust-Next"): then it is ours.
+ */
 static int ours(const struct pq_config *c, const char *tree)
 {
 	size_t n = strcspn(tree, " "), i;
@@ -107,8 +110,8 @@ static int ours(const struct pq_config *c, const char *tree)
 	for (i = 0; c && i < c->nqueues; i++) {
 		const struct pq_queue_conf *q = &c->queues[i];
 
-		if ((strlen(q->name) == n && !strncmp(q->name, tree, n)) ||
-		    (strlen(q->branch) == n && !strncmp(q->branch, tree, n)))
+		if ((strlen(q->name) == n && !strncasecmp(q->name, tree, n)) ||
+		    (strlen(q->branch) == n && !strncasecmp(q->branch, tree, n)))
 			return 1;
 	}
 	return 0;

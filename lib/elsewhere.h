@@ -23,7 +23,7 @@
  * Reads the first 40 lines of the reply's own text (quoted '>' lines, the
  * "On ... wrote:" line and what follows a "-- " signature line are not),
  * within the first 16 KiB. A tree named like one of c's queues or
- * branches is ours: 0. c may be NULL.
+ * branches (in any case) is ours: 0. c may be NULL.
  */
 int pq_elsewhere_parse(const char *body, const char *dflt, const struct pq_config *c, char **tree);
 

@@ -64,6 +64,7 @@ int main(void)
 	EXPECT(">> Applied to linux-kbuild\n", NULL);
 	/* our own trees are not "elsewhere" */
 	EXPECT("Applied to rust-next, thanks everyone!\n", NULL);
+	EXPECT("Applied to Rust-Next, thanks!\n", NULL); /* ours, in any case */
 	EXPECT("Applied to `rust-fixes`\n", NULL);
 	/* not a statement that it was applied */
 	EXPECT("Applies cleanly on linux-kbuild.\n", NULL);
