@@ -1,9 +1,13 @@
 /*
- * fuzz_elsewhere: arbitrary bytes as the body of a reply from another
- * tree's maintainer, through pq_elsewhere_parse, without a configuration
- * and with one whose queues and branches are ours. What elsewhere.h
- * promises is checked: 1 with a tree, or 0 with none; the tree printable,
- * at most 200 bytes, never one of our queues or branches.
+ * fuzz_elsewhere: the mail text routing reads, from arbitrary bytes: the
+ * body of a reply from another tree's maintainer through
+ * pq_elsewhere_parse (without a configuration, and with one whose queues
+ * and branches are ours), a subject's subsystem prefix
+ * (pq_rules_prefix) and a To/Cc value's stable@ address
+ * (pq_rules_stable_address). What elsewhere.h and rules.h promise is
+ * checked: 1 with a tree or 0 with none, the tree printable, at most 200
+ * bytes and never one of ours; a prefix lower-case without blanks or a
+ * colon; a stable address lower-case, "stable@" at kernel.org or under it.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +21,7 @@
 #include "fuzz.h"
 #include "config.h"
 #include "elsewhere.h"
+#include "rules.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -60,6 +65,30 @@ static void check_tree(int rc, const char *tree, int ours_refused)
 		     strcasecmp(tree, "fixes"));
 }
 
+static void check_prefix(const char *name)
+{
+	char *p = pq_rules_prefix(name);
+	const char *c;
+
+	for (c = p; c && *c; c++)
+		NEED(*c != ' ' && *c != '\t' && *c != ':' && (*c < 'A' || *c > 'Z'));
+	NEED(!p || *p);
+	free(p);
+}
+
+static void check_stable(const char *list)
+{
+	char *a = pq_rules_stable_address(list);
+	size_t n = a ? strlen(a) : 0;
+	const char *c;
+
+	for (c = a; c && *c; c++)
+		NEED(*c < 'A' || *c > 'Z');
+	NEED(!a || (!strncmp(a, "stable@", 7) && ((n >= 17 && !strcmp(a + n - 11, ".kernel.org")) ||
+						  !strcmp(a, "stable@kernel.org"))));
+	free(a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *body = malloc(size + 1), *tree;
@@ -74,6 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = pq_elsewhere_parse(body, "linux-kbuild", config, &tree);
 	check_tree(rc, tree, 1);
 	free(tree);
+	check_prefix(body);
+	check_stable(body);
 	free(body);
 	return 0;
 }
