@@ -122,19 +122,12 @@ int pq_approval_grant(struct pq_store *s, const struct pq_config *c, struct pq_r
 /* Whether any message of series id is marked RFC: 1 or 0 into *rfc. */
 static int series_rfc(struct pq_store *s, long long id, int *rfc)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "SELECT count(*) FROM message WHERE series_id = ? AND rfc");
 	long long n;
-	int ret;
+	int ret = pq_store_scalar_id(s, "SELECT count(*) FROM message WHERE series_id = ? AND rfc",
+				     id, &n);
 
-	*rfc = 0;
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	if ((ret = pq_store_scalar(s, st, &n)) < 0)
-		return ret;
 	*rfc = n > 0;
-	return 0;
+	return ret;
 }
 
 int pq_approval_warnings(struct pq_store *s, long long id, struct pq_buf *warning)

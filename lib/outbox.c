@@ -292,15 +292,13 @@ int pq_outbox_send(struct pq_store *s, const struct pq_config *c, int64_t now, i
 
 int pq_outbox_retry(struct pq_store *s, long long id)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "SELECT count(*) FROM outbox WHERE id = ? AND state = 'failed'");
+	sqlite3_stmt *st;
 	long long failed;
 	int rc;
 
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	if ((rc = pq_store_scalar(s, st, &failed)) < 0)
+	if ((rc = pq_store_scalar_id(
+		     s, "SELECT count(*) FROM outbox WHERE id = ? AND state = 'failed'", id,
+		     &failed)) < 0)
 		return rc;
 	if (!failed)
 		return pq_error_set(PQ_ENOTFOUND, "no failed reply %lld in the outbox", id);
@@ -589,13 +587,8 @@ int pq_outbox_edit(struct pq_store *s, long long id, const char *text, const cha
 	sqlite3_bind_int64(st, 2, id);
 	if ((ret = pq_store_step_done(s, st)) < 0)
 		goto fail;
-	st = pq_store_stmt(s, "SELECT series_id FROM outbox WHERE id = ?");
-	if (!st) {
-		ret = PQ_EDB;
-		goto fail;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if ((ret = pq_store_scalar(s, st, &series)) < 0)
+	if ((ret = pq_store_scalar_id(s, "SELECT series_id FROM outbox WHERE id = ?", id,
+				      &series)) < 0)
 		goto fail;
 	pq_buf_addf(&reply, "reply %lld", id);
 	if ((ret = pq_token_record(s, series, NULL, "edit reply", who, reply.ptr, now)) < 0)
@@ -615,7 +608,6 @@ out:
 int pq_outbox_act(struct pq_store *s, long long id, const char *what, const char *who,
 		  long long now)
 {
-	sqlite3_stmt *st;
 	struct pq_buf action = PQ_BUF_INIT, reply = PQ_BUF_INIT;
 	long long series;
 	int ret;
@@ -628,11 +620,8 @@ int pq_outbox_act(struct pq_store *s, long long id, const char *what, const char
 		return pq_error_set(PQ_EINVAL, "no action \"%s\" on a reply", what);
 	if (ret < 0)
 		return ret;
-	st = pq_store_stmt(s, "SELECT series_id FROM outbox WHERE id = ?");
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	if ((ret = pq_store_scalar(s, st, &series)) < 0)
+	if ((ret = pq_store_scalar_id(s, "SELECT series_id FROM outbox WHERE id = ?", id,
+				      &series)) < 0)
 		return ret;
 	pq_buf_addf(&action, "%s reply", what);
 	pq_buf_addf(&reply, "reply %lld", id);

@@ -67,19 +67,12 @@ static void add_time(struct pq_buf *b, time_t when)
  */
 static int on_no_queue(struct pq_store *s, long long id, int *none)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "SELECT count(*) FROM application WHERE series_id = ? AND active");
 	long long n;
-	int ret;
+	int ret = pq_store_scalar_id(
+		s, "SELECT count(*) FROM application WHERE series_id = ? AND active", id, &n);
 
-	*none = 0;
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	if ((ret = pq_store_scalar(s, st, &n)) < 0)
-		return ret;
-	*none = n == 0;
-	return 0;
+	*none = ret == 0 && n == 0;
+	return ret;
 }
 
 /* Series id's own state, its name as state.c wrote it, into *state (static). */

@@ -235,6 +235,17 @@ int pq_store_scalar(struct pq_store *s, sqlite3_stmt *st, long long *out)
 	return 0;
 }
 
+int pq_store_scalar_id(struct pq_store *s, const char *sql, long long id, long long *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, sql);
+
+	*out = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	return pq_store_scalar(s, st, out);
+}
+
 void pq_store_bind_text(sqlite3_stmt *st, int i, const char *text)
 {
 	if (text)

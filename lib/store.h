@@ -62,6 +62,9 @@ int pq_store_ids(struct pq_store *s, sqlite3_stmt *st, long long **ids, size_t *
  * Returns 0 or PQ_EDB, so that a failure is never read as a count of 0. */
 int pq_store_scalar(struct pq_store *s, sqlite3_stmt *st, long long *out);
 
+/* The same for sql (prepared once, pq_store_stmt()) with id bound to its one parameter. */
+int pq_store_scalar_id(struct pq_store *s, const char *sql, long long id, long long *out);
+
 /* Binds a C string or NULL (as SQL NULL) as text at index i. */
 void pq_store_bind_text(sqlite3_stmt *st, int i, const char *text);
 

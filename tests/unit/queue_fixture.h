@@ -35,6 +35,7 @@
 #include "mbox.h"
 #include "repo.h"
 #include "store.h"
+#include "triage.h"
 
 #define FX_UNUSED __attribute__((unused))
 
@@ -694,5 +695,42 @@ static FX_UNUSED void fx_check_text(char *got, const char *want, const char *exp
 }
 
 #define CHECK_TEXT(got, want) fx_check_text(got, want, #got, __LINE__)
+
+/* What `why` says of series id in w, malloc'd (a failure is a failed check). */
+static FX_UNUSED char *fx_why(struct fx_world *w, long long id)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	int rc = pq_triage_explain(w->s, w->c, w->repo, id, 0, &b);
+
+	CHECK_INT(rc, 0);
+	if (rc)
+		fprintf(stderr, "why %lld: %s\n", id, pq_error_last());
+	return pq_buf_detach(&b);
+}
+
+/* why's line for rule name, without the "rule ... (file:line): " part. */
+static FX_UNUSED char *fx_why_rule(struct fx_world *w, long long id, const char *name)
+{
+	char *all = fx_why(w, id), *out = NULL, *p, *nl;
+	struct pq_buf head = PQ_BUF_INIT;
+
+	pq_buf_addf(&head, "rule \"%s\" (", name);
+	for (p = all; p && *p; p = nl + 1) {
+		char *colon;
+
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		if (!strncmp(p, head.ptr, head.len) && (colon = strstr(p, "): ")) && colon < nl) {
+			out = pq_strndup(colon + 3, (size_t)(nl - colon - 3));
+			break;
+		}
+	}
+	if (!out)
+		fprintf(stderr, "no line for rule %s in:\n%s", name, all);
+	pq_buf_free(&head);
+	free(all);
+	return out;
+}
 
 #endif

@@ -251,47 +251,10 @@ out:
 	return rc;
 }
 
-/* What `why` says of series id, malloc'd. */
-static char *why(struct fx_world *w, long long id)
-{
-	struct pq_buf b = PQ_BUF_INIT;
-	int rc = pq_triage_explain(w->s, w->c, w->repo, id, 0, &b);
-
-	CHECK_INT(rc, 0);
-	if (rc)
-		fprintf(stderr, "why %lld: %s\n", id, pq_error_last());
-	return pq_buf_detach(&b);
-}
-
-/* why's line for rule name, without the "rule ... (file:line): " part. */
-static char *why_rule(struct fx_world *w, long long id, const char *name)
-{
-	char *all = why(w, id), *out = NULL, *p, *nl;
-	struct pq_buf head = PQ_BUF_INIT;
-
-	pq_buf_addf(&head, "rule \"%s\" (", name);
-	for (p = all; p && *p; p = nl + 1) {
-		char *colon;
-
-		nl = strchr(p, '\n');
-		if (!nl)
-			break;
-		if (!strncmp(p, head.ptr, head.len) && (colon = strstr(p, "): ")) && colon < nl) {
-			out = pq_strndup(colon + 3, (size_t)(nl - colon - 3));
-			break;
-		}
-	}
-	if (!out)
-		fprintf(stderr, "no line for rule %s in:\n%s", name, all);
-	pq_buf_free(&head);
-	free(all);
-	return out;
-}
-
 /* Whether why of id holds want; says what it holds when not. */
 static int why_has(struct fx_world *w, long long id, const char *want)
 {
-	char *text = why(w, id);
+	char *text = fx_why(w, id);
 	int ok = text && strstr(text, want) != NULL;
 
 	if (!ok)
@@ -349,10 +312,10 @@ static void test_example_routes_as_maintainers_do(void)
 	CHECK(f && s && n && d && x && k && p && r && v && c);
 
 	/* N before its review: rust-next only, and why rust-dev waits */
-	CHECK_TEXT(why_rule(&w, n, "dev"),
+	CHECK_TEXT(fx_why_rule(&w, n, "dev"),
 		   "0 of 2 patches reviewed; the rule needs every patch reviewed at least 1 "
 		   "time(s); short: 1/2 (0), 2/2 (0)");
-	CHECK_TEXT(why_rule(&w, n, "next"), "matches");
+	CHECK_TEXT(fx_why_rule(&w, n, "next"), "matches");
 	/* triaged so, as patchqd does when the series is complete: waits on rust-next */
 	next_tip = fx_tip(&w, "rust-next");
 	fixes_tip = fx_tip(&w, "rust-fixes");
@@ -362,35 +325,36 @@ static void test_example_routes_as_maintainers_do(void)
 	CHECK_INT(review(w.s, &mail_n, 0, "rn@example.org"), 0);
 
 	/* the fixes: Fixes:, or only Cc: stable (reviewed: still no feature for rust-dev) */
-	CHECK_TEXT(why_rule(&w, f, "fixes"), "matches");
+	CHECK_TEXT(fx_why_rule(&w, f, "fixes"), "matches");
 	CHECK(why_has(&w, f,
 		      "=> queue rust-fixes (rust-fixes), waits for a maintainer's approval\n"));
-	CHECK_TEXT(why_rule(&w, f, "dev"), "not evaluated, an earlier rule matched");
-	CHECK_TEXT(why_rule(&w, s, "fixes"), "no Fixes: trailer");
-	CHECK_TEXT(why_rule(&w, s, "stable"), "matches");
+	CHECK_TEXT(fx_why_rule(&w, f, "dev"), "not evaluated, an earlier rule matched");
+	CHECK_TEXT(fx_why_rule(&w, s, "fixes"), "no Fixes: trailer");
+	CHECK_TEXT(fx_why_rule(&w, s, "stable"), "matches");
 	CHECK(why_has(&w, s,
 		      "=> queue rust-fixes (rust-fixes), waits for a maintainer's approval\n"));
 	/* a revert has no prefix: its lines, all in rust/, make it a rust fix */
-	CHECK_TEXT(why_rule(&w, v, "fixes"), "no subject prefix rust:; the subjects have none");
-	CHECK_TEXT(why_rule(&w, v, "fixes-rust-lines"), "matches");
+	CHECK_TEXT(fx_why_rule(&w, v, "fixes"), "no subject prefix rust:; the subjects have none");
+	CHECK_TEXT(fx_why_rule(&w, v, "fixes-rust-lines"), "matches");
 	/* the feature: two queues */
 	CHECK(why_has(&w, n,
 		      "=> queue rust-dev (rust-dev), applied automatically (rule \"dev\")\n"
 		      "=> queue rust-next (rust-next), waits for a maintainer's approval "
 		      "(rule \"next\")\n"));
 	/* not the Rust tree's */
-	CHECK_TEXT(why_rule(&w, d, "next"),
+	CHECK_TEXT(fx_why_rule(&w, d, "next"),
 		   "27% of the changed lines (3 of 11) in files matching rust/* (or others), "
 		   "needs 50%");
-	CHECK_TEXT(why_rule(&w, x, "fixes"),
+	CHECK_TEXT(fx_why_rule(&w, x, "fixes"),
 		   "touches drivers/gpu/nova-core/gsp.rs, which matches drivers/*");
-	CHECK_TEXT(why_rule(&w, x, "dev"), "has a Fixes: trailer");
-	CHECK_TEXT(why_rule(&w, k, "stable"), "no subject prefix rust:; the subjects have kbuild:");
-	CHECK_TEXT(why_rule(&w, p, "fixes"), "no subject prefix rust:; the subjects have none");
-	CHECK_TEXT(why_rule(&w, r, "fixes-rust-lines"),
+	CHECK_TEXT(fx_why_rule(&w, x, "dev"), "has a Fixes: trailer");
+	CHECK_TEXT(fx_why_rule(&w, k, "stable"),
+		   "no subject prefix rust:; the subjects have kbuild:");
+	CHECK_TEXT(fx_why_rule(&w, p, "fixes"), "no subject prefix rust:; the subjects have none");
+	CHECK_TEXT(fx_why_rule(&w, r, "fixes-rust-lines"),
 		   "0% of the changed lines (0 of 2) in files matching rust/* (or others), "
 		   "needs 50%");
-	CHECK_TEXT(why_rule(&w, c, "dev"), "is an RFC");
+	CHECK_TEXT(fx_why_rule(&w, c, "dev"), "is an RFC");
 	CHECK(why_has(&w, c, "=> no rule matches: the series goes to no queue\n"));
 
 	pq_buf_reset(&report);

@@ -135,43 +135,6 @@ static long long series_of(struct fx_world *w, const struct fx_mail *m)
 	return sid;
 }
 
-/* What `why` says of series id, malloc'd. */
-static char *why(struct fx_world *w, long long id)
-{
-	struct pq_buf b = PQ_BUF_INIT;
-	int rc = pq_triage_explain(w->s, w->c, w->repo, id, 0, &b);
-
-	CHECK_INT(rc, 0);
-	if (rc)
-		fprintf(stderr, "why %lld: %s\n", id, pq_error_last());
-	return pq_buf_detach(&b);
-}
-
-/* why's line for rule name, without the "rule ... (file:line): " part. */
-static char *why_rule(struct fx_world *w, long long id, const char *name)
-{
-	char *all = why(w, id), *out = NULL, *p, *nl;
-	struct pq_buf head = PQ_BUF_INIT;
-
-	pq_buf_addf(&head, "rule \"%s\" (", name);
-	for (p = all; p && *p; p = nl + 1) {
-		char *colon;
-
-		nl = strchr(p, '\n');
-		if (!nl)
-			break;
-		if (!strncmp(p, head.ptr, head.len) && (colon = strstr(p, "): ")) && colon < nl) {
-			out = pq_strndup(colon + 3, (size_t)(nl - colon - 3));
-			break;
-		}
-	}
-	if (!out)
-		fprintf(stderr, "no line for rule %s in:\n%s", name, all);
-	pq_buf_free(&head);
-	free(all);
-	return out;
-}
-
 static void test_conditions_on_real_mail(void)
 {
 	struct fx_world w;
@@ -204,22 +167,23 @@ static void test_conditions_on_real_mail(void)
 		   FX_LIST);
 
 	/* reviews, patch by patch: none yet, then the first patch only */
-	CHECK_TEXT(why_rule(&w, a, "dev"),
+	CHECK_TEXT(fx_why_rule(&w, a, "dev"),
 		   "0 of 2 patches reviewed; the rule needs every patch reviewed at least 1 "
 		   "time(s); short: 1/2 (0), 2/2 (0)");
 	CHECK_INT(review(w.s, &mail_a, 1, "r1@example.org"), 0);
-	CHECK_TEXT(why_rule(&w, a, "dev"),
+	CHECK_TEXT(fx_why_rule(&w, a, "dev"),
 		   "1 of 2 patches reviewed; the rule needs every patch reviewed at least 1 "
 		   "time(s); short: 2/2 (0)");
 	/* the prefix "rust" of "rust: str: ..." and all its lines under rust/ */
-	CHECK_TEXT(why_rule(&w, a, "next"), "matches");
+	CHECK_TEXT(fx_why_rule(&w, a, "next"), "matches");
 	CHECK_INT(review(w.s, &mail_a, 2, "r2@example.org"), 0);
-	CHECK_TEXT(why_rule(&w, a, "dev"), "matches; continue: later rules may add other queues");
+	CHECK_TEXT(fx_why_rule(&w, a, "dev"),
+		   "matches; continue: later rules may add other queues");
 
 	/* Cc: stable in the header; in a trailer */
-	CHECK_TEXT(why_rule(&w, s, "stable"), "matches");
-	CHECK_TEXT(why_rule(&w, t, "stable"), "matches");
-	CHECK_TEXT(why_rule(&w, a, "stable"),
+	CHECK_TEXT(fx_why_rule(&w, s, "stable"), "matches");
+	CHECK_TEXT(fx_why_rule(&w, t, "stable"), "matches");
+	CHECK_TEXT(fx_why_rule(&w, a, "stable"),
 		   "no Cc: to stable@ (neither a Cc: trailer nor the mails' To/Cc)");
 	/* a message stored before 0012 kept no header: the raw mail tells */
 	CHECK_INT(pq_store_step_done(w.s, pq_store_stmt(w.s, "UPDATE message SET to_header = NULL,"
@@ -227,18 +191,19 @@ static void test_conditions_on_real_mail(void)
 		  0);
 	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM message WHERE cc_header IS NOT NULL", 0, NULL),
 		  0);
-	CHECK_TEXT(why_rule(&w, s, "stable"), "matches");
-	CHECK_TEXT(why_rule(&w, a, "stable"),
+	CHECK_TEXT(fx_why_rule(&w, s, "stable"), "matches");
+	CHECK_TEXT(fx_why_rule(&w, a, "stable"),
 		   "no Cc: to stable@ (neither a Cc: trailer nor the mails' To/Cc)");
 
 	/* allFiles, share, prefix, notFiles */
-	CHECK_TEXT(why_rule(&w, k, "dev"),
+	CHECK_TEXT(fx_why_rule(&w, k, "dev"),
 		   "touches scripts/Makefile.rust, which does not match rust/*");
-	CHECK_TEXT(why_rule(&w, k, "next"),
+	CHECK_TEXT(fx_why_rule(&w, k, "next"),
 		   "10% of the changed lines (1 of 10) in files matching rust/*, needs 50%");
-	CHECK_TEXT(why_rule(&w, b, "next"), "no subject prefix rust:; the subjects have kbuild:");
-	CHECK_TEXT(why_rule(&w, l, "dev"), "touches rust/kernel/lib.rs, which matches *lib.rs");
-	text = why(&w, b);
+	CHECK_TEXT(fx_why_rule(&w, b, "next"),
+		   "no subject prefix rust:; the subjects have kbuild:");
+	CHECK_TEXT(fx_why_rule(&w, l, "dev"), "touches rust/kernel/lib.rs, which matches *lib.rs");
+	text = fx_why(&w, b);
 	CHECK(strstr(text, "=> no rule matches: the series goes to no queue\n") != NULL);
 	free(text);
 
@@ -264,7 +229,7 @@ static void test_two_queues(void)
 	k = series_of(&w, &mail_k);
 	tip = fx_tip(&w, "rust-next");
 
-	text = why(&w, a);
+	text = fx_why(&w, a);
 	CHECK(strstr(text, "=> queue rust-dev (rust-dev), applied automatically (rule \"dev\")\n"
 			   "=> queue rust-next (rust-next), waits for a maintainer's approval "
 			   "(rule \"next\")\n") != NULL);
