@@ -418,7 +418,7 @@ static int fields_but_subject(const char *head, size_t len, struct pq_buf *out, 
 {
 	const char *p = head, *end = head + len;
 	struct pq_buf subj = PQ_BUF_INIT;
-	int in_subject = 0;
+	int in_subject = 0, ret = 0;
 
 	*subject = NULL;
 	*nsubject = 0;
@@ -428,20 +428,25 @@ static int fields_but_subject(const char *head, size_t len, struct pq_buf *out, 
 		const char *colon = memchr(p, ':', l);
 
 		if (*p == ' ' || *p == '\t') {
-			if (p == head)
-				return pq_error_set(PQ_EINVAL,
-						    "the mail starts with a folded line");
+			if (p == head) {
+				ret = pq_error_set(PQ_EINVAL, "the mail starts with a folded line");
+				goto out;
+			}
 		} else {
 			const char *q;
 
-			if (!colon || colon == p)
-				return pq_error_set(PQ_EINVAL,
-						    "a header line that is no field: %.*s",
-						    (int)(l > 60 ? 60 : l), p);
+			if (!colon || colon == p) {
+				ret = pq_error_set(PQ_EINVAL,
+						   "a header line that is no field: %.*s",
+						   (int)(l > 60 ? 60 : l), p);
+				goto out;
+			}
 			for (q = p; q < colon; q++)
-				if (*q <= ' ' || *q >= 0x7f)
-					return pq_error_set(PQ_EINVAL, "a bad field name: %.*s",
-							    (int)(colon - p), p);
+				if (*q <= ' ' || *q >= 0x7f) {
+					ret = pq_error_set(PQ_EINVAL, "a bad field name: %.*s",
+							   (int)(colon - p), p);
+					goto out;
+				}
 			in_subject = colon - p == 7 && !strncasecmp(p, "Subject", 7);
 			if (in_subject) {
 				(*nsubject)++;
@@ -464,8 +469,9 @@ static int fields_but_subject(const char *head, size_t len, struct pq_buf *out, 
 			v++;
 		*subject = pq_strdup(v);
 	}
+out:
 	pq_buf_free(&subj);
-	return 0;
+	return ret;
 }
 
 /*
