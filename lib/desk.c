@@ -645,7 +645,8 @@ static int series_action(struct ctx *x, long long id, const char *what)
 {
 	const struct pq_desk_env *e = x->env;
 	struct pq_buf queue = PQ_BUF_INIT, reason = PQ_BUF_INIT, report = PQ_BUF_INIT,
-		      back = PQ_BUF_INIT, warning = PQ_BUF_INIT, force = PQ_BUF_INIT;
+		      back = PQ_BUF_INIT, warning = PQ_BUF_INIT, force = PQ_BUF_INIT,
+		      tell = PQ_BUF_INIT;
 	int ret;
 
 	if (!field(x, "queue", &queue) || !pq_config_queue(e->config, queue.ptr)) {
@@ -655,8 +656,18 @@ static int series_action(struct ctx *x, long long id, const char *what)
 	}
 	pq_buf_addf(&back, "/series/%lld", id);
 	if (!strcmp(what, "reject")) {
+		long long reply;
+
 		field(x, "reason", &reason);
-		ret = pq_approval_reject(e->store, id, queue.ptr, reason.len ? reason.ptr : NULL);
+		/* reply=1: the reason goes to the list too, through the outbox */
+		field(x, "reply", &tell);
+		if (!strcmp(pq_buf_str(&tell), "1"))
+			ret = pq_approval_reject_reply(e->store, e->config, id, queue.ptr,
+						       reason.len ? reason.ptr : NULL, e->now,
+						       &reply);
+		else
+			ret = pq_approval_reject(e->store, id, queue.ptr,
+						 reason.len ? reason.ptr : NULL);
 	} else if (!e->repo) {
 		fail(x, 503, "The queue repository is not open here");
 		ret = 0;
@@ -701,6 +712,7 @@ out:
 	pq_buf_free(&back);
 	pq_buf_free(&warning);
 	pq_buf_free(&force);
+	pq_buf_free(&tell);
 	return ret;
 }
 

@@ -291,9 +291,10 @@ static int series_queues(struct pq_store *s, const struct pq_config *c, long lon
 			pq_html_text(out, c->queues[i].name);
 			pq_buf_adds(out, "</option>");
 		}
-		pq_buf_adds(out,
-			    "</select></label> <label>reason <input name=\"reason\" "
-			    "required></label> <button type=\"submit\">reject</button></form>\n");
+		pq_buf_adds(out, "</select></label> <label>reason <input name=\"reason\" "
+				 "required></label> <label><input type=\"checkbox\" name=\"reply\" "
+				 "value=\"1\"> tell the list why</label> "
+				 "<button type=\"submit\">reject</button></form>\n");
 		pq_buf_free(&url);
 	}
 	return 0;

@@ -415,6 +415,19 @@ static void test_actions(long long id)
 	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM action WHERE series_id = ? AND reason = ?", id,
 			 "not this cycle"),
 		  1);
+	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM outbox WHERE series_id = ? AND kind = ?", id,
+			 "rejected"),
+		  0);
+	/* reply=1 (the form's checkbox): the reason goes to the list too */
+	ask("POST", path.ptr, NULL, "queue=rust-next&reason=next+cycle+please&reply=1", auth.ptr,
+	    NULL, NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	pq_desk_response_free(&rs);
+	CHECK_INT(fx_num(w.s,
+			 "SELECT count(*) FROM outbox WHERE series_id = ? AND kind = 'rejected'"
+			 " AND message LIKE ?",
+			 id, "%next cycle please%"),
+		  1);
 	ask("POST", path.ptr, NULL, "queue=nowhere", auth.ptr, NULL, NULL, &rs);
 	CHECK_INT(rs.status, 422);
 	pq_desk_response_free(&rs);
