@@ -301,9 +301,9 @@ static int run_one(struct pq_repo *repo, const struct pq_check_conf *k, const ch
 	o->sandbox = bwrap != NULL;
 	o->ran = (long long)time(NULL);
 	pq_buf_addf(&work, "%s/tree", run);
-	if (mkdir(work.ptr, 0700) < 0 || materialise(repo, commit, work.ptr, tree) < 0) {
-		if (errno && !*pq_error_last())
-			pq_error_set(PQ_EIO, "%s: %s", work.ptr, strerror(errno));
+	if (mkdir(work.ptr, 0700) < 0)
+		pq_error_set(PQ_EIO, "cannot make %s: %s", work.ptr, strerror(errno));
+	if (access(work.ptr, F_OK) < 0 || materialise(repo, commit, work.ptr, tree) < 0) {
 		o->state = "error";
 		pq_buf_addf(&o->output, "patchq: %s\n", pq_error_last());
 		goto out;
@@ -548,6 +548,11 @@ static int run_check(struct pq_store *s, const struct pq_config *c, struct pq_re
 			break;
 		if ((r = find_reusable(s, k, tree, index, &o)) < 0) {
 			ret = r;
+			break;
+		}
+		if (!r && pq_stop_requested()) {
+			pq_buf_addf(report, "%s: stopped\n", k->name);
+			ret = 1;
 			break;
 		}
 		if (!r) {
