@@ -254,6 +254,32 @@ def test_checks(pq, work, rustfmt, bwrap):
           "the text listing shows the failure and its output")
 
 
+def test_no_sandbox(pq, work):
+    """Without bwrap in PATH: run as ourselves, said so; the timeout still
+    kills the whole process group."""
+    marker = "%d.%d" % (300 + os.getpid() % 200, os.getpid() % 89)
+    bindir = os.path.join(work, "bin")
+    os.mkdir(bindir)
+    for prog in ("sh", "sleep"):
+        os.symlink(shutil.which(prog), os.path.join(bindir, prog))
+    write_conf(work, """[check "sleeper2"]
+\tcommand = "sh -c 'sleep %s & sleep %s & echo started; sleep %s'"
+\ttimeout = 1
+\tqueues = fixes
+""" % (marker, marker, marker))
+    b = series_ids(pq, work)[1]
+    env = dict(os.environ, PATH=bindir)
+    p = run(pq + ["checks", str(b), "--queue", "fixes", "--run"], cwd=work, ok=False, env=env)
+    print(p.stdout, p.stderr)
+    check("no sandbox (bwrap is not in PATH)" in p.stdout, "the report says there is no sandbox")
+    r = one(results(pq, work, b, "fixes"), "sleeper2", "fixes")
+    check(r and r["state"] == "timeout" and not r["sandbox"] and "started" in r["output"],
+          "without the sandbox the timeout stops it too, its output kept")
+    time.sleep(0.5)
+    left = run(["pgrep", "-f", "sleep " + marker], cwd=work, ok=False).stdout.split()
+    check(not left, "its whole process group is gone (%r)" % left)
+
+
 def find_checkpatch(work):
     """scripts/checkpatch.pl and the files it reads, from Debian's linux-source
     tarball, into the fixture's source tree (a check runs in the kernel tree)."""
@@ -331,6 +357,7 @@ def main():
         make_fixture(work)
         test_config_errors(pq, work)
         test_checks(pq, work, rustfmt, bwrap)
+        test_no_sandbox(pq, work)
         if find_checkpatch(work):
             test_checkpatch(pq, work)
         else:
