@@ -6,7 +6,8 @@ set -eu
 pkgs="meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev git python3 zstd time
 libgit2-dev libetpan-dev libsqlite3-dev libssl-dev libevent-dev sqlite3
 dovecot-imapd openssl python3-aiosmtpd
-chromium chromium-driver python3-selenium w3m apache2-utils"
+chromium chromium-driver python3-selenium w3m apache2-utils
+rustfmt bubblewrap"
 
 missing=
 for p in $pkgs; do

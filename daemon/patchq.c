@@ -21,6 +21,7 @@
 #include "apply.h"
 #include "approval.h"
 #include "buf.h"
+#include "checks.h"
 #include "config.h"
 #include "elsewhere.h"
 #include "error.h"
@@ -92,6 +93,18 @@ static const char usage_queues[] =
 	"                      \"taken_elsewhere\", \"held\", \"rules\"}\n"
 	"  check SERIES        dry-run the series against every queue and record the\n"
 	"                      result: applies, or the file and hunk that conflict\n"
+	"  checks SERIES [--queue Q] [--run]\n"
+	"                      the results of the configured checks ([check \"NAME\"]:\n"
+	"                      checkpatch, rustfmt, builds) on the tree the series\n"
+	"                      makes on each queue: per check, queue and patch (or\n"
+	"                      the whole series) pass, fail, timeout or error, exit\n"
+	"                      status, seconds and the output's last lines; with\n"
+	"                      --run, run them first on Q, or on every queue the\n"
+	"                      series is on (a tree already checked is not checked\n"
+	"                      again: its result is reused), exit 1 when one did not\n"
+	"                      pass or the series does not apply; --json: a list of\n"
+	"                      {\"name\", \"queue\", \"patch\", \"state\", \"exit\",\n"
+	"                      \"seconds\", \"output\", ...}\n"
 	"  apply SERIES --queue Q [--dry-run] [--note [N:]TEXT]...\n"
 	"                      apply the series to queue Q: commits built in memory,\n"
 	"                      the branch moved only if every patch applied; each\n"
@@ -166,7 +179,8 @@ static const char usage_options[] =
 	"                      /etc/patchq/patchq.conf); its patchq.database is the\n"
 	"                      database unless --db is given\n"
 	"  --db PATH           the database (created when missing)\n"
-	"  --queue Q           apply, approve, reject: the queue\n"
+	"  --queue Q           apply, approve, reject, checks: the queue\n"
+	"  --run               checks: run the checks now, then print their results\n"
 	"  --dry-run           apply: check only, move nothing\n"
 	"  --force             approve: even a superseded, RFC or taken-elsewhere series\n"
 	"  --reason TEXT       reject: why, recorded with the rejection\n"
@@ -179,7 +193,8 @@ static const char usage_options[] =
 	"                      and --limit the page is {\"items\": [...], \"next\": ID\n"
 	"                      or null}\n"
 	"  --json              print JSON instead of text: series, stats, messages,\n"
-	"                      unparsable, show, msg, queue, todo, outbox, rebuild\n"
+	"                      unparsable, show, msg, queue, todo, outbox, rebuild,\n"
+	"                      why, checks\n"
 	"                      (any other command refuses it: exit 2)\n"
 	"  -o, --output FILE   am: write the mbox to FILE instead of standard output\n"
 	"  --signoff IDENT     am: add \"Signed-off-by: IDENT\" last to each patch\n"
@@ -211,6 +226,7 @@ struct options {
 	int json;
 	int quiet;
 	int force;
+	int run_checks;
 };
 
 static void die_usage(const char *msg)
@@ -494,7 +510,7 @@ static int needs_config(const char *cmd)
 {
 	static const char *const cmds[] = { "why",    "check",	 "apply",   "approve", "reject",
 					    "queue",  "recover", "rebuild", "push",    "triage",
-					    "outbox", "run",	 "todo",    "reply" };
+					    "outbox", "run",	 "todo",    "reply",   "checks" };
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -788,6 +804,94 @@ static int cmd_rebuild(struct pq_store *s, const struct pq_config *c, struct pq_
 	return ret;
 }
 
+/* The queues series id is on (series_queue), in the order it was taken there. */
+static int series_queues(struct pq_store *s, long long id, char ***queues, size_t *n)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT queue FROM series_queue WHERE series_id = ? ORDER BY rowid");
+	int rc;
+
+	*queues = NULL;
+	*n = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*queues = pq_reallocarray(*queues, *n + 1, sizeof(**queues));
+		(*queues)[(*n)++] = pq_store_col_dup(st, 0);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "series_queue");
+}
+
+/* checks SERIES [--queue Q] [--run]: run them (on Q, or every queue of the series), then list. */
+static int cmd_checks(struct pq_store *s, const struct pq_config *c, long long id,
+		      const struct options *o)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+	struct pq_repo *repo = NULL;
+	char **queues = NULL;
+	size_t nq = 0, i;
+	int ret = 0, bad = 0;
+
+	if (o->queue && !pq_config_queue(c, o->queue)) {
+		pq_error_set(PQ_EINVAL, "no queue \"%s\" in %s", o->queue, c->path);
+		return fail("checks");
+	}
+	if (!o->run_checks)
+		return report(pq_checks_list(s, id, o->queue, o->json, &b), &b, "checks");
+	if (o->queue) {
+		queues = pq_calloc(1, sizeof(*queues));
+		queues[nq++] = pq_strdup(o->queue);
+	} else if (series_queues(s, id, &queues, &nq) < 0) {
+		return fail("checks");
+	}
+	if (!nq) {
+		pq_error_set(PQ_EINVAL, "series %lld is on no queue: give --queue Q", id);
+		ret = fail("checks");
+		goto out;
+	}
+	if (pq_repo_open(&repo, c->repository) < 0) {
+		ret = fail("checks");
+		goto out;
+	}
+	for (i = 0; i < nq; i++) {
+		int r = pq_checks_run(s, c, repo, id, queues[i], &b);
+
+		/* what the run found goes to stderr when stdout carries JSON */
+		write_safe(o->json ? stderr : stdout, pq_buf_str(&b), b.len);
+		pq_buf_reset(&b);
+		if (r == PQ_EGIT || r == PQ_EINVAL) {
+			bad = 1;
+			pq_buf_addf(&b, "patchq: checks on %s: %s\n", queues[i], pq_error_last());
+			write_safe(stderr, b.ptr, b.len);
+			pq_buf_reset(&b);
+		} else if (r < 0) {
+			ret = fail("checks");
+			goto out;
+		}
+	}
+	fflush(stdout);
+	if (pq_checks_list(s, id, o->queue, 1, &b) < 0) {
+		ret = fail("checks");
+		goto out;
+	}
+	/* the states stored by this run: one not passing makes the exit status 1 */
+	bad |= strstr(pq_buf_str(&b), "\"state\": \"fail\"") ||
+	       strstr(pq_buf_str(&b), "\"state\": \"timeout\"") ||
+	       strstr(pq_buf_str(&b), "\"state\": \"error\"");
+	if (o->json)
+		ret = print_buf(&b);
+	ret = ret ? ret : bad;
+out:
+	for (i = 0; i < nq; i++)
+		free(queues[i]);
+	free(queues);
+	pq_buf_free(&b);
+	pq_repo_free(repo);
+	return ret;
+}
+
 /* The commands on the queues' repository: it is opened once for the command. */
 static int run_git_cmd(struct pq_store *s, const struct pq_config *c, int argc, char **argv,
 		       const struct options *o)
@@ -854,6 +958,8 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 		}
 		return report(pq_view_queue(s, argv[1], &b, o->json), &b, "queue");
 	}
+	if (!strcmp(cmd, "checks"))
+		return cmd_checks(s, c, series_arg(argv[1]), o);
 	if (!strcmp(cmd, "reject")) {
 		long long reply = 0;
 
@@ -876,8 +982,9 @@ static int run_queue_cmd(struct pq_store *s, const struct pq_config *c, int argc
 /* Whether cmd prints JSON with --json (outbox: its listing). */
 static int speaks_json(int argc, char **argv)
 {
-	static const char *const cmds[] = { "series", "stats", "messages", "unparsable", "show",
-					    "msg",    "queue", "todo",	   "rebuild",	 "why" };
+	static const char *const cmds[] = { "series",  "stats", "messages", "unparsable",
+					    "show",    "msg",	"queue",    "todo",
+					    "rebuild", "why",	"checks" };
 	size_t i;
 
 	if (!strcmp(argv[0], "outbox"))
@@ -898,7 +1005,8 @@ static int run(struct pq_store *s, const struct pq_config *c, int argc, char **a
 	if (o->json && !speaks_json(argc, argv)) {
 		fprintf(stderr,
 			"patchq: %s prints no JSON (--json: series, stats, messages,"
-			" unparsable, show, msg, queue, todo, outbox, rebuild, why)\n",
+			" unparsable, show, msg, queue, todo, outbox, rebuild, why,"
+			" checks)\n",
 			cmd);
 		return 2;
 	}
@@ -956,6 +1064,7 @@ int main(int argc, char **argv)
 		{ "add-link", required_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "run", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -1026,6 +1135,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			o.force = 1;
+			break;
+		case 'X':
+			o.run_checks = 1;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -305,6 +305,9 @@ enum kind {
 	K_EMAILS,    /* a list of bare addresses, repeatable, stored lower-case */
 	K_MAILERS,   /* bare addresses separated by blanks, repeatable, lower-case */
 	K_PREFIXES,  /* subject prefixes, blank-separated, repeatable, stored lower-case */
+	K_ARGV,	     /* a command: the text at off, its words at count_off (argv) */
+	K_WORDS,     /* names separated by blanks, once: the list at off, count after it */
+	K_PER,	     /* patch | series */
 };
 
 struct key {
@@ -324,6 +327,7 @@ static const struct key patchq_keys[] = {
 	{ "gitFallback", K_BOOL, offsetof(struct pq_config, git_fallback), 0 },
 	{ "threeWay", K_BOOL, offsetof(struct pq_config, three_way), 0 },
 	{ "pushRemote", K_STRING, offsetof(struct pq_config, push_remote), 0 },
+	{ "checkDir", K_PATH, offsetof(struct pq_config, check_dir), 0 },
 };
 
 enum { PATCHQ_DATABASE, PATCHQ_REPOSITORY, PATCHQ_COMMITTER };
@@ -463,6 +467,18 @@ static const struct key elsewhere_keys[] = {
 
 enum { ELSEWHERE_FROM, ELSEWHERE_TREE };
 
+static const struct key check_keys[] = {
+	{ "command", K_ARGV, offsetof(struct pq_check_conf, command), 0 },
+	{ "queues", K_WORDS, offsetof(struct pq_check_conf, queues),
+	  offsetof(struct pq_check_conf, nqueues) },
+	{ "per", K_PER, offsetof(struct pq_check_conf, per), 0 },
+	{ "timeout", K_COUNT, offsetof(struct pq_check_conf, timeout), 0 },
+	{ "blocking", K_BOOL, offsetof(struct pq_check_conf, blocking), 0 },
+	{ "enabled", K_BOOL, offsetof(struct pq_check_conf, enabled), 0 },
+};
+
+enum { CHECK_COMMAND, CHECK_QUEUES, CHECK_PER, CHECK_TIMEOUT };
+
 static const struct section sections[] = {
 	{ "patchq", patchq_keys, ARRAY_SIZE(patchq_keys), 0 },
 	{ "queue", queue_keys, ARRAY_SIZE(queue_keys), 1 },
@@ -473,6 +489,7 @@ static const struct section sections[] = {
 	{ "alias", alias_keys, ARRAY_SIZE(alias_keys), 1 },
 	{ "http", http_keys, ARRAY_SIZE(http_keys), 0 },
 	{ "elsewhere", elsewhere_keys, ARRAY_SIZE(elsewhere_keys), 1 },
+	{ "check", check_keys, ARRAY_SIZE(check_keys), 1 },
 };
 
 enum {
@@ -484,7 +501,8 @@ enum {
 	SEC_SMTP,
 	SEC_ALIAS,
 	SEC_HTTP,
-	SEC_ELSEWHERE
+	SEC_ELSEWHERE,
+	SEC_CHECK
 };
 
 /* Where each single-valued key of one section was set, to refuse twice. */
@@ -514,6 +532,7 @@ struct loader {
 	struct meta *smeta; /* parallel to c->sources */
 	struct meta *ameta; /* parallel to c->aliases */
 	struct meta *emeta; /* parallel to c->elsewhere */
+	struct meta *cmeta; /* parallel to c->checks */
 	char **stype;	    /* parallel to c->sources: type and tls as written */
 	char **stls;
 };
@@ -935,6 +954,37 @@ static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, co
 		}
 		return 0;
 	}
+	case K_ARGV: {
+		struct pq_check_conf *check = obj;
+
+		if (pq_config_split_argv(value, &check->argv, &check->argc) < 0)
+			return fail(ld, line, "%s: %s", kname, pq_error_last());
+		set_string(obj, k, pq_strdup(value));
+		return 0;
+	}
+	case K_WORDS: {
+		const char *p = value, *end;
+
+		while (*p) {
+			while (*p && isspace((unsigned char)*p))
+				p++;
+			for (end = p; *end && !isspace((unsigned char)*end); end++)
+				;
+			if (end == p)
+				break;
+			list_add(obj, k, pq_strndup(p, (size_t)(end - p)));
+			p = end;
+		}
+		return 0;
+	}
+	case K_PER:
+		if (!strcmp(value, "patch"))
+			*(enum pq_check_per *)((char *)obj + k->off) = PQ_CHECK_PER_PATCH;
+		else if (!strcmp(value, "series"))
+			*(enum pq_check_per *)((char *)obj + k->off) = PQ_CHECK_PER_SERIES;
+		else
+			return fail(ld, line, "%s: \"%s\" is not patch or series", kname, value);
+		return 0;
 	case K_TEMPLATE:
 		if (!link_ok(value))
 			return fail(
@@ -1088,6 +1138,33 @@ static struct pq_elsewhere_conf *elsewhere_get(struct loader *ld, const char *na
 	return e;
 }
 
+static struct pq_check_conf *check_get(struct loader *ld, const char *name, int line,
+				       struct meta **m)
+{
+	struct pq_config *c = ld->c;
+	struct pq_check_conf *k;
+	size_t i;
+
+	for (i = 0; i < c->nchecks; i++) {
+		if (!strcmp(c->checks[i].name, name)) {
+			*m = &ld->cmeta[i];
+			return &c->checks[i];
+		}
+	}
+	c->checks = pq_reallocarray(c->checks, c->nchecks + 1, sizeof(*c->checks));
+	ld->cmeta = pq_reallocarray(ld->cmeta, c->nchecks + 1, sizeof(*ld->cmeta));
+	k = &c->checks[c->nchecks];
+	memset(k, 0, sizeof(*k));
+	k->name = pq_strdup(name);
+	k->per = PQ_CHECK_PER_SERIES;
+	k->timeout = 600;
+	k->enabled = 1;
+	*m = &ld->cmeta[c->nchecks++];
+	memset(*m, 0, sizeof(**m));
+	(*m)->line = line;
+	return k;
+}
+
 static int section_find(const char *name, size_t len)
 {
 	size_t i;
@@ -1117,7 +1194,7 @@ static int fail_section(struct loader *ld, int line, const char *what, const cha
 	if (si < 0)
 		return fail(
 			ld, line,
-			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"], [source \"NAME\"], [reply], [smtp], [http], [alias \"NAME\"] and [elsewhere \"NAME\"]",
+			"%s: unknown section [%.*s]: patchq knows [patchq], [queue \"NAME\"], [rule \"NAME\"], [source \"NAME\"], [reply], [smtp], [http], [alias \"NAME\"], [elsewhere \"NAME\"] and [check \"NAME\"]",
 			what, (int)len, section);
 	if (sections[si].named && (!sub || !*sub))
 		return fail(ld, line, "%s: %s %s needs a name: [%s \"NAME\"]", what,
@@ -1181,6 +1258,8 @@ static int load_entry(struct loader *ld, const git_config_entry *e)
 		obj = alias_get(ld, sub, header_line, &m);
 	else if (si == SEC_ELSEWHERE)
 		obj = elsewhere_get(ld, sub, header_line, &m);
+	else if (si == SEC_CHECK)
+		obj = check_get(ld, sub, header_line, &m);
 	else if (si == SEC_REPLY)
 		m = &ld->reply;
 	else if (si == SEC_SMTP)
@@ -1236,6 +1315,8 @@ static int load_headers(struct loader *ld)
 				alias_get(ld, h->sub, h->line, &m);
 			else if (si == SEC_ELSEWHERE)
 				elsewhere_get(ld, h->sub, h->line, &m);
+			else if (si == SEC_CHECK)
+				check_get(ld, h->sub, h->line, &m);
 			else if (si == SEC_SMTP && !ld->smtp.line)
 				ld->smtp.line = h->line;
 			if (si == SEC_SMTP)
@@ -1577,6 +1658,64 @@ static int check_elsewhere(struct loader *ld)
 	return 0;
 }
 
+/*
+ * [check]: a command, known queues (or all), a timeout in range; checkDir
+ * defaults to checks/ next to the database.
+ */
+static int check_checks(struct loader *ld)
+{
+	struct pq_config *c = ld->c;
+	size_t i, j;
+
+	for (i = 0; i < c->nchecks; i++) {
+		struct pq_check_conf *k = &c->checks[i];
+		struct meta *m = &ld->cmeta[i];
+		int qline = m->key_line[CHECK_QUEUES] ? m->key_line[CHECK_QUEUES] : m->line;
+
+		if (!k->argv)
+			return fail(ld, m->line,
+				    "check.%s.command is missing (the program and its "
+				    "arguments)",
+				    k->name);
+		if (k->timeout < 1 || k->timeout > 86400)
+			return fail(ld, m->key_line[CHECK_TIMEOUT],
+				    "check.%s.timeout: %d is not 1 to 86400 (seconds)", k->name,
+				    k->timeout);
+		if (m->seen & (1u << CHECK_QUEUES) && !k->nqueues)
+			return fail(ld, qline, "check.%s.queues: give queue names, or all",
+				    k->name);
+		for (j = 0; j < k->nqueues; j++) {
+			if (!strcmp(k->queues[j], "all")) {
+				if (k->nqueues > 1)
+					return fail(
+						ld, qline,
+						"check.%s.queues: all, or queue names; not both",
+						k->name);
+				free(k->queues[0]);
+				free(k->queues);
+				k->queues = NULL;
+				k->nqueues = 0;
+				break;
+			}
+			if (!pq_config_queue(c, k->queues[j]))
+				return fail(ld, qline,
+					    "check.%s.queues: no queue \"%s\" is defined", k->name,
+					    k->queues[j]);
+		}
+	}
+	if (!c->check_dir && c->database) {
+		const char *slash = strrchr(c->database, '/');
+		struct pq_buf dir = PQ_BUF_INIT;
+
+		/* the database is absolute (K_PATH), so a slash is there */
+		if (slash)
+			pq_buf_add(&dir, c->database, (size_t)(slash - c->database) + 1);
+		pq_buf_adds(&dir, "checks");
+		c->check_dir = pq_buf_detach(&dir);
+	}
+	return 0;
+}
+
 /* What no single entry shows: required keys, and how sections refer to each other. */
 static int check_config(struct loader *ld)
 {
@@ -1654,7 +1793,7 @@ static int check_config(struct loader *ld)
 		c->reply.from_name = pq_strdup(c->committer_name);
 		c->reply.from_email = pq_strdup(c->committer_email);
 	}
-	if ((err = check_elsewhere(ld)) < 0)
+	if ((err = check_elsewhere(ld)) < 0 || (err = check_checks(ld)) < 0)
 		return err;
 	err = check_smtp(ld);
 	return err < 0 ? err : check_http(ld);
@@ -1738,6 +1877,7 @@ out:
 	free(ld.smeta);
 	free(ld.ameta);
 	free(ld.emeta);
+	free(ld.cmeta);
 	free(ld.stype);
 	free(ld.stls);
 	free(ld.smtp_tls);
@@ -1805,6 +1945,14 @@ void pq_config_free(struct pq_config *c)
 		free_list(c->elsewhere[i].from, c->elsewhere[i].nfrom);
 	}
 	free(c->elsewhere);
+	for (i = 0; i < c->nchecks; i++) {
+		free(c->checks[i].name);
+		free(c->checks[i].command);
+		free_list(c->checks[i].argv, c->checks[i].argc);
+		free_list(c->checks[i].queues, c->checks[i].nqueues);
+	}
+	free(c->checks);
+	free(c->check_dir);
 	free(c->reply.from_name);
 	free(c->reply.from_email);
 	free(c->reply.applied);
@@ -1923,5 +2071,75 @@ int pq_config_same_person(const struct pq_config *c, const char *a, const char *
 		if (in_a || in_b)
 			return in_a && in_b;
 	}
+	return 0;
+}
+
+int pq_config_split_argv(const char *command, char ***argv, size_t *argc)
+{
+	struct pq_buf word = PQ_BUF_INIT;
+	const char *p = command;
+	char **v = NULL;
+	size_t n = 0;
+	int in_word = 0;
+
+	*argv = NULL;
+	*argc = 0;
+	for (;;) {
+		if (!*p || isspace((unsigned char)*p)) {
+			if (in_word) {
+				v = pq_reallocarray(v, n + 2, sizeof(*v));
+				v[n++] = pq_buf_detach(&word);
+				v[n] = NULL;
+				in_word = 0;
+			}
+			if (!*p)
+				break;
+			p++;
+			continue;
+		}
+		in_word = 1;
+		if (*p == '\'' || *p == '"') {
+			char q = *p++;
+
+			pq_buf_adds(&word, "");
+			while (*p && *p != q) {
+				if (q == '"' && *p == '\\' && (p[1] == '"' || p[1] == '\\'))
+					p++;
+				pq_buf_addc(&word, *p++);
+			}
+			if (!*p) {
+				pq_buf_free(&word);
+				free_list(v, n);
+				return pq_error_set(PQ_EINVAL, "%c without its closing %c", q, q);
+			}
+			p++;
+		} else if (*p == '\\' && p[1]) {
+			pq_buf_addc(&word, p[1]);
+			p += 2;
+		} else {
+			pq_buf_addc(&word, *p++);
+		}
+	}
+	pq_buf_free(&word);
+	if (!n) {
+		free(v);
+		return pq_error_set(PQ_EINVAL, "no program given");
+	}
+	*argv = v;
+	*argc = n;
+	return 0;
+}
+
+int pq_config_check_on(const struct pq_check_conf *k, const char *queue)
+{
+	size_t i;
+
+	if (!k->enabled)
+		return 0;
+	if (!k->nqueues)
+		return 1;
+	for (i = 0; i < k->nqueues; i++)
+		if (!strcmp(k->queues[i], queue))
+			return 1;
 	return 0;
 }

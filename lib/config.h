@@ -23,6 +23,8 @@
  *           gitFallback = true             # git apply --cached where libgit2 refuses
  *           threeWay = false               # with gitFallback: merge as git am -3 does
  *           pushRemote = origin            # where `patchq push` sends the queues
+ *           checkDir = /var/lib/patchq/checks   # work trees of checks (default:
+ *                                          # checks/ next to the database)
  *   [queue "rust-next"]
  *           branch = rust-next
  *           base = rust-next               # what a rebuild starts from
@@ -91,6 +93,16 @@
  *   [elsewhere "kbuild"]                   # another tree's maintainers (repeatable): their
  *           from = masahiroy@kernel.org nathan@kernel.org   # "Applied to ..." reply
  *           tree = linux-kbuild            # marks a series taken there (default: the name)
+ *   [check "rustfmt"]                      # a check run on a series applied (repeatable)
+ *           command = "sh -c 'rustfmt --check $(git ...)'"   # argv split on blanks;
+ *                                          # '...' and \"...\" quote; no shell unless
+ *                                          # the command is one (write the value in
+ *                                          # double quotes when it holds ; or #)
+ *           queues = rust-next rust-fixes  # or all (the default)
+ *           per = series                   # series | patch (PATCHQ_PATCH: the patch)
+ *           timeout = 600                  # seconds, 1 to 86400
+ *           blocking = false               # a failure holds automatic application
+ *           enabled = true
  *   [alias "Miguel Ojeda"]                 # one person's addresses (repeatable):
  *           address = ojeda@kernel.org     # a review trailer naming one counts when
  *           address = miguel.ojeda.sandonis@gmail.com   # sent from another
@@ -209,6 +221,22 @@ struct pq_elsewhere_conf {
 	size_t nfrom;
 };
 
+/* [check "NAME"]: a command run on the tree a series makes (checks.h). */
+enum pq_check_per { PQ_CHECK_PER_SERIES, PQ_CHECK_PER_PATCH };
+
+struct pq_check_conf {
+	char *name;
+	char *command; /* as written */
+	char **argv;   /* command split, NULL-terminated, argc >= 1 */
+	size_t argc;
+	char **queues; /* queue names, each defined; none: every queue */
+	size_t nqueues;
+	enum pq_check_per per;
+	int timeout;  /* seconds, 1 to 86400 (default 600) */
+	int blocking; /* a failure holds automatic application (stored only, for now) */
+	int enabled;  /* default true */
+};
+
 struct pq_reply_conf {
 	char *from_name; /* default: the committer */
 	char *from_email;
@@ -244,6 +272,7 @@ struct pq_config {
 	int git_fallback;
 	int three_way;	   /* git am -3: merge what does not apply (needs git_fallback) */
 	char *push_remote; /* remote name or URL for push, or NULL */
+	char *check_dir;   /* where checks' work trees are made; absolute */
 	struct pq_queue_conf *queues;
 	size_t nqueues;
 	struct pq_rule_conf *rules; /* in file order */
@@ -254,6 +283,8 @@ struct pq_config {
 	size_t naliases;
 	struct pq_elsewhere_conf *elsewhere;
 	size_t nelsewhere;
+	struct pq_check_conf *checks; /* in file order */
+	size_t nchecks;
 	struct pq_reply_conf reply;
 	struct pq_smtp_conf smtp;
 	int has_smtp; /* an [smtp] section was given */
@@ -293,6 +324,19 @@ int pq_config_same_person(const struct pq_config *c, const char *a, const char *
  * email (any case), or NULL (also for a NULL c or email); borrowed from c.
  */
 const struct pq_elsewhere_conf *pq_config_elsewhere(const struct pq_config *c, const char *email);
+
+/*
+ * Splits command into words as [check] command does: blanks separate,
+ * '...' keeps everything up to the next ' as it is, "..." too except that
+ * \" and \\ stand for " and \; outside quotes a \ keeps the next character.
+ * *argv (NULL-terminated, each word and the array malloc'd: free each and
+ * it) and *argc on success. Returns 0, or PQ_EINVAL (an unterminated
+ * quote, no word at all) with the reason set and *argv NULL.
+ */
+int pq_config_split_argv(const char *command, char ***argv, size_t *argc);
+
+/* 1 when check k runs on queue (enabled, and all queues or one of its). */
+int pq_config_check_on(const struct pq_check_conf *k, const char *queue);
 
 /* The queue named name (case-sensitive), or NULL; borrowed from c. */
 const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const char *name);

@@ -1384,6 +1384,89 @@ static void test_elsewhere_mistakes_name_line(void)
 		     7, "queue.q.holdInMergeWindow: \"maybe\" is not a boolean");
 }
 
+static void test_checks(void)
+{
+	struct pq_config *c = load_ok(HEAD QUEUE_Q
+				      "[queue \"r\"]\n"
+				      "\tbranch = r\n"
+				      "[check \"fmt\"]\n"
+				      "\tcommand = \"sh -c 'rustfmt --check \\\"$F\\\"; x'\"\n"
+				      "\tqueues = r\n"
+				      "\tper = patch\n"
+				      "\ttimeout = 30\n"
+				      "\tblocking = true\n"
+				      "[check \"doc\"]\n"
+				      "\tcommand = make LLVM=1 rustdoc\n"
+				      "\tqueues = all\n"
+				      "[check \"off\"]\n"
+				      "\tcommand = false\n"
+				      "\tenabled = false\n");
+	const struct pq_check_conf *k;
+
+	if (!c)
+		return;
+	CHECK_STR(c->check_dir, "/srv/checks"); /* next to the database */
+	CHECK_INT(c->nchecks, 3);
+	k = &c->checks[0];
+	CHECK_STR(k->name, "fmt");
+	CHECK_INT(k->argc, 3);
+	if (k->argc == 3) {
+		CHECK_STR(k->argv[0], "sh");
+		CHECK_STR(k->argv[1], "-c");
+		CHECK_STR(k->argv[2], "rustfmt --check \"$F\"; x");
+		CHECK(k->argv[3] == NULL);
+	}
+	CHECK_INT(k->per, PQ_CHECK_PER_PATCH);
+	CHECK_INT(k->timeout, 30);
+	CHECK_INT(k->blocking, 1);
+	CHECK(pq_config_check_on(k, "r") && !pq_config_check_on(k, "q"));
+	k = &c->checks[1];
+	CHECK_INT(k->argc, 3);
+	CHECK_INT(k->per, PQ_CHECK_PER_SERIES); /* the defaults */
+	CHECK_INT(k->timeout, 600);
+	CHECK_INT(k->blocking, 0);
+	CHECK_INT(k->nqueues, 0); /* all */
+	CHECK(pq_config_check_on(k, "r") && pq_config_check_on(k, "q"));
+	CHECK(!pq_config_check_on(&c->checks[2], "q")); /* disabled */
+	pq_config_free(c);
+
+	expect_error(HEAD QUEUE_Q "[check \"x\"]\n\tqueues = q\n", 7, "check.x.command is missing");
+	expect_error(HEAD QUEUE_Q "[check \"x\"]\n\tcommand = a\n\tqueues = q z\n", 9,
+		     "check.x.queues: no queue \"z\" is defined");
+	expect_error(HEAD QUEUE_Q "[check \"x\"]\n\tcommand = a\n\ttimeout = 0\n", 9,
+		     "check.x.timeout: 0 is not 1 to 86400");
+	expect_error(HEAD QUEUE_Q "[check \"x\"]\n\tcommand = a\n\tper = commit\n", 9,
+		     "\"commit\" is not patch or series");
+	expect_error(HEAD QUEUE_Q "[check \"x\"]\n\tcommand = a 'b\n", 8,
+		     "check.x.command: ' without its closing '");
+	expect_error(HEAD QUEUE_Q "[check \"x\"]\n\tcommand = a\n\tcommand = b\n", 9,
+		     "check.x.command is set twice");
+}
+
+static void test_split_argv(void)
+{
+	char **v;
+	size_t n;
+
+	CHECK_INT(pq_config_split_argv("  a  'b c'\"d \\\" e\"f\\ g  ", &v, &n), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0], "a");
+		CHECK_STR(v[1], "b cd \" ef g");
+		CHECK(v[2] == NULL);
+	}
+	while (n)
+		free(v[--n]);
+	free(v);
+	CHECK_INT(pq_config_split_argv("''", &v, &n), 0); /* an empty word is a word */
+	CHECK(n == 1 && !strcmp(v[0], ""));
+	free(v[0]);
+	free(v);
+	CHECK_INT(pq_config_split_argv("   ", &v, &n), PQ_EINVAL);
+	CHECK(v == NULL && n == 0);
+	CHECK_INT(pq_config_split_argv("a \"b", &v, &n), PQ_EINVAL);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp_root)) {
@@ -1391,6 +1474,8 @@ int main(void)
 		return 1;
 	}
 	test_full_file_with_every_key();
+	test_checks();
+	test_split_argv();
 	test_defaults();
 	test_alias_addresses();
 	test_alias_mistakes_name_line();
