@@ -126,7 +126,9 @@ static const char usage_queues[] =
 	"                      applying, series that stopped applying since the\n"
 	"                      queue moved, what the last rebuild dropped; then the\n"
 	"                      replies that failed or wait. The desk's front page\n"
-	"                      shows the same\n"
+	"                      shows the same\n";
+
+static const char usage_branches[] =
 	"  queue Q             the series applied to Q, in order, with their commits,\n"
 	"                      then those waiting there for approval\n"
 	"  rebuild Q           apply Q's series again on its base (rust-dev on\n"
@@ -141,7 +143,9 @@ static const char usage_queues[] =
 	"  recover             finish or undo applications a crash interrupted\n"
 	"  run                 one pass of the pipeline, as patchqd runs it after each\n"
 	"                      batch of mail: recover, triage, the rebuilds that are\n"
-	"                      due (a base moved, a newer version), the replies due;\n"
+	"                      due (a base moved, a newer version), the checks of a\n"
+	"                      few series that wait (patchqd runs those on a worker of\n"
+	"                      their own) and what waited for them, the replies due;\n"
 	"                      exit 1 when a reply failed\n"
 	"\n";
 
@@ -731,7 +735,8 @@ static int cmd_run(struct pq_store *s, const struct pq_config *c, const struct o
 {
 	struct pq_pipeline_stats st;
 	struct pq_buf b = PQ_BUF_INIT;
-	int ret = pq_pipeline_run(s, c, PQ_PIPELINE_RECOVER, (int64_t)time(NULL), &b, &st);
+	int ret = pq_pipeline_run(s, c, PQ_PIPELINE_RECOVER | PQ_PIPELINE_RUN_CHECKS,
+				  (int64_t)time(NULL), &b, &st);
 
 	print_buf(&b);
 	pq_buf_free(&b);
@@ -1142,6 +1147,7 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(usage_queues, stdout);
+			fputs(usage_branches, stdout);
 			fputs(usage_replies, stdout);
 			fputs(usage_options, stdout);
 			return 0;

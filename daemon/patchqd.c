@@ -10,9 +10,13 @@
  * version, the replies to the list). Every stage records its result in
  * the database, and a source's position is committed with the
  * messages it covers, so kill -9 at any moment loses and repeats nothing.
+ * With [check] sections a third, "check", runs the checks (checks.h) of
+ * what waits on the queues, one series a job, after each pipeline pass:
+ * a long build holds up neither the pipeline nor the desk, and SIGTERM
+ * kills the running check with everything it started.
  *
  * With [http] (or a socket systemd hands over) the loop also serves the
- * desk (httpd.h): two more workers, "http", answer the pages in turn, each
+ * desk (httpd.h): two more workers, "http", answer the pages, each
  * from its own database connection, and the desk's actions run on the git
  * worker.
  */
@@ -31,6 +35,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "checks.h"
 #include "config.h"
 #include "error.h"
 #include "httpd.h"
@@ -214,18 +219,35 @@ struct pipeline {
 	char err[512];
 };
 
+/*
+ * The checks (checks.h), on a worker of their own, one series a job: a
+ * long build holds up neither the pipeline nor the desk's actions, and
+ * the pipeline applies what waited for them at its next pass.
+ */
+struct checker {
+	struct job job;
+	struct daemon *d;
+	struct conf_ref *cfg;
+	int busy, again;
+	int checked; /* series the last job checked (the worker writes it before done) */
+	struct pq_buf report;
+	int rc;
+	char err[512];
+};
+
 struct daemon {
 	struct event_base *base;
 	const char *conf_path;
 	struct conf_ref *cfg;
 	struct job_returns returns;
 	struct event *returns_ev;
-	struct worker ingest, git, http[HTTP_READERS];
-	struct thread_db ingest_db, git_db, http_db[HTTP_READERS];
+	struct worker ingest, git, check, http[HTTP_READERS];
+	struct thread_db ingest_db, git_db, check_db, http_db[HTTP_READERS];
 	struct httpd *httpd; /* NULL: no desk */
 	int listen_fds;	     /* sockets systemd handed over */
 	struct source *sources;
 	struct pipeline pipe;
+	struct checker checker;
 	struct event *sig_hup, *sig_term, *sig_int, *watchdog, *tick, *ready_timer;
 	int stopping, ready;
 	unsigned long long stored, read;
@@ -234,6 +256,7 @@ struct daemon {
 
 static void source_post(struct source *src);
 static void pipeline_kick(struct daemon *d);
+static void checker_kick(struct daemon *d);
 
 static time_t now_sec(void)
 {
@@ -592,17 +615,11 @@ static void pipeline_run(struct job *j, struct worker *w)
 	db_after(w->ctx, p->rc);
 }
 
-static void pipeline_done(struct job *j)
+/* A report's lines, each a line of the log. */
+static void log_report(const struct pq_buf *report)
 {
-	struct pipeline *p = container_of(j, struct pipeline, job);
-	struct daemon *d = p->d;
-	const char *line = pq_buf_str(&p->report), *nl;
+	const char *line = pq_buf_str(report), *nl;
 
-	p->busy = 0;
-	conf_drop(p->cfg);
-	p->cfg = NULL;
-	if (!j->ran)
-		return;
 	for (; *line; line = nl + 1) {
 		nl = strchr(line, '\n');
 		if (!nl)
@@ -610,11 +627,26 @@ static void pipeline_done(struct job *j)
 		if (nl > line)
 			pq_log(LOG_INFO, "%.*s", (int)(nl - line + (*nl != '\n')), line);
 	}
+}
+
+static void pipeline_done(struct job *j)
+{
+	struct pipeline *p = container_of(j, struct pipeline, job);
+	struct daemon *d = p->d;
+
+	p->busy = 0;
+	conf_drop(p->cfg);
+	p->cfg = NULL;
+	if (!j->ran)
+		return;
+	log_report(&p->report);
 	if (p->rc < 0)
 		pq_log(LOG_ERR, "pipeline: %s", p->err);
 	db_health(&p->db_failing, p->rc);
 	if (p->again)
 		pipeline_kick(d);
+	/* the pass may have queued series, or moved queues: their checks */
+	checker_kick(d);
 	status_update(d);
 }
 
@@ -642,6 +674,74 @@ static void pipeline_kick(struct daemon *d)
 static void pipeline_free(struct pipeline *p)
 {
 	pq_buf_free(&p->report);
+}
+
+/* ---- the checks, on the check worker ---- */
+
+static void checker_run(struct job *j, struct worker *w)
+{
+	struct checker *k = container_of(j, struct checker, job);
+	const struct pq_config *c = k->cfg->c;
+	struct pq_store *s = db_for(w->ctx, c->database);
+	struct pq_repo *repo = NULL;
+	int n;
+
+	pq_buf_reset(&k->report);
+	k->err[0] = '\0';
+	k->checked = 0;
+	k->rc = s ? pq_repo_open(&repo, c->repository) : PQ_EDB;
+	if (k->rc == 0) {
+		n = pq_checks_pass(s, c, repo, 1, &k->report);
+		k->rc = n < 0 ? n : 0;
+		k->checked = n > 0 ? n : 0;
+	}
+	if (k->rc < 0)
+		snprintf(k->err, sizeof(k->err), "%s", pq_error_last());
+	pq_repo_free(repo);
+	db_after(w->ctx, k->rc);
+}
+
+static void checker_done(struct job *j)
+{
+	struct checker *k = container_of(j, struct checker, job);
+	struct daemon *d = k->d;
+
+	k->busy = 0;
+	conf_drop(k->cfg);
+	k->cfg = NULL;
+	if (!j->ran)
+		return;
+	log_report(&k->report);
+	if (k->rc < 0)
+		pq_log(LOG_ERR, "checks: %s", k->err);
+	/* a series checked: the pipeline applies it if it waited for that;
+	 * and there may be more to check */
+	if (k->checked) {
+		pipeline_kick(d);
+		k->again = 1;
+	}
+	if (k->again)
+		checker_kick(d);
+}
+
+static void checker_kick(struct daemon *d)
+{
+	struct checker *k = &d->checker;
+
+	if (d->stopping || !d->cfg->c->nchecks)
+		return;
+	if (k->busy) {
+		k->again = 1;
+		return;
+	}
+	k->again = 0;
+	k->busy = 1;
+	k->cfg = conf_hold(d->cfg);
+	if (worker_post(&d->check, &k->job) < 0) {
+		k->busy = 0;
+		conf_drop(k->cfg);
+		k->cfg = NULL;
+	}
 }
 
 /* ---- the desk's server: what it borrows from the daemon ---- */
@@ -848,13 +948,17 @@ static int start(struct daemon *d)
 		evtimer_add(d->watchdog, &half);
 	}
 	if (worker_start(&d->ingest, "ingest", &d->returns, &d->ingest_db) < 0 ||
-	    worker_start(&d->git, "git", &d->returns, &d->git_db) < 0) {
+	    worker_start(&d->git, "git", &d->returns, &d->git_db) < 0 ||
+	    worker_start(&d->check, "check", &d->returns, &d->check_db) < 0) {
 		pq_log(LOG_ERR, "cannot start a thread: %s", strerror(errno));
 		return -1;
 	}
 	d->pipe.d = d;
 	d->pipe.job.run = pipeline_run;
 	d->pipe.job.done = pipeline_done;
+	d->checker.d = d;
+	d->checker.job.run = checker_run;
+	d->checker.job.done = checker_done;
 	if (desk_start(d) < 0)
 		return -1;
 	sources_start(d);
@@ -873,6 +977,7 @@ static void finish(struct daemon *d)
 	httpd_stop(d->httpd);
 	worker_stop(&d->ingest);
 	worker_stop(&d->git);
+	worker_stop(&d->check);
 	for (i = 0; i < HTTP_READERS; i++)
 		worker_stop(&d->http[i]);
 	if (d->base)
@@ -889,9 +994,11 @@ static void finish(struct daemon *d)
 	}
 	db_close(&d->ingest_db);
 	db_close(&d->git_db);
+	db_close(&d->check_db);
 	for (i = 0; i < HTTP_READERS; i++)
 		db_close(&d->http_db[i]);
 	pipeline_free(&d->pipe);
+	pq_buf_free(&d->checker.report);
 	conf_drop(d->cfg);
 }
 

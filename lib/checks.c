@@ -23,6 +23,7 @@
 #include "ingest.h"
 #include "json.h"
 #include "run.h"
+#include "state.h"
 #include "stop.h"
 
 extern char **environ;
@@ -419,7 +420,7 @@ static int find_reusable(struct pq_store *s, const struct pq_check_conf *k, cons
 	return found;
 }
 
-static int store_outcome(struct pq_store *s, long long id, const char *queue,
+static int store_outcome(struct pq_store *s, long long id, const char *queue, const char *tip,
 			 const struct pq_check_conf *k, int index, const char *tree,
 			 const struct outcome *o)
 {
@@ -441,9 +442,10 @@ static int store_outcome(struct pq_store *s, long long id, const char *queue,
 		sqlite3_bind_null(st, 4);
 	if (pq_store_step_done(s, st) < 0)
 		goto fail;
-	st = pq_store_stmt(s, "INSERT INTO series_check (series_id, queue, name, patch, tree,"
-			      " command, state, exit, duration_ms, output, sandbox, ran, reused)"
-			      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	st = pq_store_stmt(s,
+			   "INSERT INTO series_check (series_id, queue, name, patch, tree,"
+			   " command, state, exit, duration_ms, output, sandbox, ran, reused, tip)"
+			   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
@@ -465,6 +467,7 @@ static int store_outcome(struct pq_store *s, long long id, const char *queue,
 	sqlite3_bind_int(st, 11, o->sandbox);
 	sqlite3_bind_int64(st, 12, o->ran);
 	sqlite3_bind_int(st, 13, o->reused);
+	pq_store_bind_text(st, 14, tip);
 	if (pq_store_step_done(s, st) < 0)
 		goto fail;
 	return pq_store_commit(s);
@@ -529,9 +532,9 @@ static int write_patch(const struct pq_apply_plan *p, size_t i, const char *run,
 
 /* Check k on the trees of p; 1 when a stop request ended it. */
 static int run_check(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
-		     long long id, const char *queue, const struct pq_check_conf *k,
-		     struct pq_apply_plan *p, const char *bwrap, const char *no_sandbox,
-		     struct pq_buf *report)
+		     long long id, const char *queue, const char *tip,
+		     const struct pq_check_conf *k, struct pq_apply_plan *p, const char *bwrap,
+		     const char *no_sandbox, struct pq_buf *report)
 {
 	struct pq_buf run = PQ_BUF_INIT, patch = PQ_BUF_INIT;
 	size_t i, first = k->per == PQ_CHECK_PER_PATCH ? 0 : p->n - 1;
@@ -577,7 +580,7 @@ static int run_check(struct pq_store *s, const struct pq_config *c, struct pq_re
 				break;
 			}
 		}
-		if ((ret = store_outcome(s, id, queue, k, index, tree, &o)) < 0) {
+		if ((ret = store_outcome(s, id, queue, tip, k, index, tree, &o)) < 0) {
 			pq_buf_free(&o.output);
 			break;
 		}
@@ -638,7 +641,7 @@ int pq_checks_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 		    bwrap ? "sandboxed by bwrap" : pq_buf_str(&no_sandbox));
 	for (i = 0; i < c->nchecks && !ret; i++)
 		if (pq_config_check_on(&c->checks[i], queue))
-			ret = run_check(s, c, repo, id, queue, &c->checks[i], &p, bwrap,
+			ret = run_check(s, c, repo, id, queue, tip, &c->checks[i], &p, bwrap,
 					pq_buf_str(&no_sandbox), report);
 	if (ret > 0)
 		ret = 0;
@@ -725,4 +728,235 @@ int pq_checks_list(struct pq_store *s, long long id, const char *queue, int json
 			    queue ? queue : "");
 	}
 	return 0;
+}
+
+/* Whether some enabled check runs on queue. */
+static int any_check_on(const struct pq_config *c, const char *queue)
+{
+	size_t i;
+
+	for (i = 0; i < c->nchecks; i++)
+		if (pq_config_check_on(&c->checks[i], queue))
+			return 1;
+	return 0;
+}
+
+int pq_checks_required(const struct pq_config *c, const struct pq_rule_conf *r, const char *queue)
+{
+	size_t i;
+
+	for (i = 0; i < c->nchecks; i++)
+		if (pq_config_check_on(&c->checks[i], queue) &&
+		    ((r && r->checks) || c->checks[i].blocking))
+			return 1;
+	return 0;
+}
+
+/*
+ * The rule of c that sent series id to queue (NULL: by hand, or a rule
+ * since removed) and its hold there (malloc'd, or NULL).
+ */
+static int rule_of(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
+		   const struct pq_rule_conf **r, char **held)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT rule, held FROM series_queue WHERE series_id = ? AND queue = ?");
+	int rc;
+
+	*r = NULL;
+	*held = NULL;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*r = pq_config_rule(c, pq_store_col_text(st, 0));
+		*held = pq_store_col_dup(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pq_store_error(s, "series_queue");
+}
+
+/*
+ * What the checks the hold of series id on queue waits for said on tip:
+ * 1 when they all passed; 0 with the first that did not (malloc'd) in
+ * *failed; 0 with *failed NULL when one has no result on tip yet (it was
+ * stopped: the hold stays).
+ */
+static int held_checks_passed(struct pq_store *s, const struct pq_config *c,
+			      const struct pq_rule_conf *r, long long id, const char *queue,
+			      const char *tip, char **failed)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT count(*), total(state = 'pass') FROM series_check"
+				 " WHERE series_id = ? AND queue = ? AND tip = ? AND name = ?");
+	size_t i;
+	int rc = SQLITE_ROW;
+
+	*failed = NULL;
+	if (!st)
+		return PQ_EDB;
+	for (i = 0; i < c->nchecks; i++) {
+		const struct pq_check_conf *k = &c->checks[i];
+		long long ran;
+		double passed;
+
+		if (!pq_config_check_on(k, queue) || !((r && r->checks) || k->blocking))
+			continue;
+		sqlite3_bind_int64(st, 1, id);
+		pq_store_bind_text(st, 2, queue);
+		pq_store_bind_text(st, 3, tip);
+		pq_store_bind_text(st, 4, k->name);
+		rc = sqlite3_step(st);
+		ran = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		passed = rc == SQLITE_ROW ? sqlite3_column_double(st, 1) : 0;
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			return pq_store_error(s, "series_check");
+		if (!ran)
+			return 0;
+		if (passed < (double)ran) {
+			*failed = pq_strdup(k->name);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* After its checks ran on tip: series id held for them on queue is applied, or stays held. */
+static int settle(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo, long long id,
+		  const char *queue, const char *tip, struct pq_buf *report)
+{
+	const struct pq_rule_conf *r;
+	struct pq_buf why = PQ_BUF_INIT;
+	char *held, *failed = NULL;
+	int ret;
+
+	if ((ret = rule_of(s, c, id, queue, &r, &held)) < 0)
+		return ret;
+	if (!held || strncmp(held, PQ_CHECKS_HELD_PREFIX, strlen(PQ_CHECKS_HELD_PREFIX)) ||
+	    (ret = held_checks_passed(s, c, r, id, queue, tip, &failed)) < 0)
+		goto out;
+	if (!ret && !failed)
+		goto out; /* not all ran (a stop): held as it is */
+	if (failed) {
+		pq_buf_addf(&why, "held: check %s failed (patchq checks %lld)", failed, id);
+		pq_buf_addf(report, "series %lld: %s on %s, left to a maintainer\n", id, why.ptr,
+			    queue);
+		if ((ret = pq_store_begin(s)) < 0)
+			goto out;
+		if ((ret = pq_state_set_held(s, id, queue, why.ptr)) < 0)
+			pq_store_rollback(s);
+		else
+			ret = pq_store_commit(s);
+		goto out;
+	}
+	pq_buf_addf(report, "series %lld: its checks passed on %s, applying\n", id, queue);
+	if ((ret = pq_state_record(s, id, queue, PQ_STATE_APPROVED, NULL, NULL, 0)) < 0)
+		goto out;
+	ret = pq_apply_series(s, c, repo, id, queue, 0, report);
+	if (ret < 0 && ret != PQ_EDB) {
+		pq_buf_addf(report, "  not applied: %s\n", pq_error_last());
+		ret = 0;
+	}
+out:
+	free(held);
+	free(failed);
+	pq_buf_free(&why);
+	return ret;
+}
+
+int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo, size_t max,
+		   struct pq_buf *report)
+{
+	size_t qi, i, n, done = 0;
+	long long *ids;
+	int ret = 0;
+
+	for (qi = 0; qi < c->nqueues && done < max && !pq_stop_requested(); qi++) {
+		const struct pq_queue_conf *q = &c->queues[qi];
+		sqlite3_stmt *st;
+		char tip[41];
+
+		if (q->frozen || !any_check_on(c, q->name))
+			continue;
+		if ((ret = pq_apply_tip(repo, q, tip)) < 0) {
+			if (ret != PQ_ENOTFOUND)
+				return ret;
+			ret = 0;
+			continue;
+		}
+		st = pq_store_stmt(
+			s, "SELECT q.series_id FROM series_queue q JOIN check_result r"
+			   " ON r.series_id = q.series_id AND r.queue = q.queue"
+			   " WHERE q.queue = ?1 AND q.state IN (?2, ?3) AND r.ok AND r.tip = ?4"
+			   " AND NOT EXISTS (SELECT 1 FROM series_check k WHERE k.series_id ="
+			   " q.series_id AND k.queue = q.queue AND k.tip = ?4)"
+			   " ORDER BY q.series_id LIMIT ?5");
+		if (!st)
+			return PQ_EDB;
+		pq_store_bind_text(st, 1, q->name);
+		pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
+		pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_APPROVED));
+		pq_store_bind_text(st, 4, tip);
+		sqlite3_bind_int64(st, 5, (long long)(max - done));
+		if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
+			return ret;
+		for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++, done++) {
+			pq_buf_addf(report, "series %lld: checks on ", ids[i]);
+			ret = pq_checks_run(s, c, repo, ids[i], q->name, report);
+			if (ret < 0 && ret != PQ_EDB) {
+				pq_buf_addf(report, "series %lld: checks not run on %s: %s\n",
+					    ids[i], q->name, pq_error_last());
+				ret = 0;
+			}
+		}
+		free(ids);
+		if (ret == PQ_EDB)
+			return ret;
+	}
+	return (int)done;
+}
+
+int pq_checks_settle(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		     struct pq_buf *report)
+{
+	size_t qi, i, n;
+	long long *ids;
+	int ret = 0;
+
+	for (qi = 0; qi < c->nqueues && ret != PQ_EDB && !pq_stop_requested(); qi++) {
+		const struct pq_queue_conf *q = &c->queues[qi];
+		sqlite3_stmt *st;
+		char tip[41];
+
+		if (q->frozen || !any_check_on(c, q->name))
+			continue;
+		if ((ret = pq_apply_tip(repo, q, tip)) < 0) {
+			if (ret != PQ_ENOTFOUND)
+				return ret;
+			ret = 0;
+			continue;
+		}
+		st = pq_store_stmt(s,
+				   "SELECT q.series_id FROM series_queue q WHERE q.queue = ?1"
+				   " AND q.state = ?2 AND substr(q.held, 1, ?3) = ?4"
+				   " AND EXISTS (SELECT 1 FROM series_check k WHERE k.series_id ="
+				   " q.series_id AND k.queue = q.queue AND k.tip = ?5)"
+				   " ORDER BY q.series_id");
+		if (!st)
+			return PQ_EDB;
+		pq_store_bind_text(st, 1, q->name);
+		pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
+		sqlite3_bind_int(st, 3, (int)strlen(PQ_CHECKS_HELD_PREFIX));
+		pq_store_bind_text(st, 4, PQ_CHECKS_HELD_PREFIX);
+		pq_store_bind_text(st, 5, tip);
+		if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
+			return ret;
+		for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++)
+			ret = settle(s, c, repo, ids[i], q->name, tip, report);
+		free(ids);
+	}
+	return ret == PQ_EDB ? ret : 0;
 }

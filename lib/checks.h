@@ -71,4 +71,48 @@ int pq_checks_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 int pq_checks_list(struct pq_store *s, long long id, const char *queue, int json,
 		   struct pq_buf *out);
 
+/*
+ * Holding automatic application for the checks. A series a rule would
+ * apply automatically on queue waits there (queued, series_queue.held
+ * PQ_CHECKS_WAIT) when the rule says `checks = pass` and some enabled
+ * check runs on the queue, or when a blocking check runs on it.
+ * pq_checks_pass() runs them; then the pipeline (pq_checks_settle())
+ * applies it (all the checks the hold waits for passed: every one with
+ * `checks = pass`, the blocking ones otherwise) or leaves it to a
+ * maintainer, held with "held: check NAME failed ..." (why and the
+ * to-do say so).
+ */
+#define PQ_CHECKS_WAIT "held: checks to pass first"
+#define PQ_CHECKS_HELD_PREFIX "held: check"
+
+/* Whether rule r's automatic application on queue waits for checks: 1 or 0. */
+int pq_checks_required(const struct pq_config *c, const struct pq_rule_conf *r, const char *queue);
+
+/*
+ * The checks' pass: on every queue an enabled check runs on, the series
+ * waiting there (queued or approved) whose dry run applied on the queue's
+ * tip and that were not checked on that tip yet, oldest first, at most
+ * max of them in all (the others wait for the next pass): pq_checks_run()
+ * on each. It writes results, never a branch: patchqd runs it on a worker
+ * of its own, so that a long build holds up neither the pipeline nor the
+ * desk. A check added to the configuration later runs on a series when
+ * its queue next moves (or with `patchq checks ID --run`). report gets
+ * what ran. A failure that is the series' (it no longer applies, checkDir
+ * cannot be made) is reported and the pass goes on; a stop request ends
+ * it. Returns how many series were checked (>= 0), or PQ_EDB, or the
+ * repository's error.
+ */
+int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo, size_t max,
+		   struct pq_buf *report);
+
+/*
+ * The pipeline's part: every series held for its checks on a queue whose
+ * checks have results on the queue's tip is applied (they all passed) or
+ * left to a maintainer, held with "held: check NAME failed (patchq
+ * checks ID)"; report gets a line each. Returns 0, PQ_EDB, or the
+ * repository's error.
+ */
+int pq_checks_settle(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+		     struct pq_buf *report);
+
 #endif

@@ -371,9 +371,10 @@ static const struct key rule_keys[] = {
 	{ "prefix", K_PREFIXES, offsetof(struct pq_rule_conf, prefixes),
 	  offsetof(struct pq_rule_conf, nprefixes) },
 	{ "continue", K_BOOL, offsetof(struct pq_rule_conf, continues), 0 },
+	{ "checks", K_STRING, offsetof(struct pq_rule_conf, checks), 0 },
 };
 
-enum { RULE_QUEUE, RULE_FIXES_IN = 9, RULE_MIN_SHARE = 14 };
+enum { RULE_QUEUE, RULE_FIXES_IN = 9, RULE_MIN_SHARE = 14, RULE_CHECKS = 17 };
 
 static const struct key source_keys[] = {
 	{ "type", K_WORD, 0, 0 },
@@ -1772,6 +1773,10 @@ static int check_config(struct loader *ld)
 				"rule.%s.minShare needs shareFiles (the files whose share of the "
 				"changed lines counts)",
 				r->name);
+		if (r->checks && strcmp(r->checks, "pass"))
+			return fail(ld, m->key_line[RULE_CHECKS],
+				    "rule.%s.checks: \"%s\": the one condition is \"pass\"",
+				    r->name, r->checks);
 		if (r->nshare_files && !r->min_share)
 			return fail(
 				ld, m->line,
@@ -1911,6 +1916,7 @@ void pq_config_free(struct pq_config *c)
 		free(r->name);
 		free(r->queue);
 		free(r->fixes_in);
+		free(r->checks);
 		free_list(r->tags, r->ntags);
 		free_list(r->files, r->nfiles);
 		free_list(r->from, r->nfrom);
@@ -2038,6 +2044,16 @@ const struct pq_elsewhere_conf *pq_config_elsewhere(const struct pq_config *c, c
 		for (j = 0; j < c->elsewhere[i].nfrom; j++)
 			if (!strcasecmp(c->elsewhere[i].from[j], email))
 				return &c->elsewhere[i];
+	return NULL;
+}
+
+const struct pq_rule_conf *pq_config_rule(const struct pq_config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; c && name && i < c->nrules; i++)
+		if (!strcmp(c->rules[i].name, name))
+			return &c->rules[i];
 	return NULL;
 }
 

@@ -163,6 +163,7 @@ struct pq_rule_conf {
 	enum pq_cond automatic; /* ANY: the queue decides */
 	char *fixes_in;		/* a queue: a commit named by Fixes: must be on it */
 	int continues;		/* on a match the later rules may add other queues */
+	char *checks;		/* "pass": automatic application waits for every check to pass */
 	char *file;		/* where the rule was defined, for messages */
 	int line;		/* of its [rule] header, 0 when it could not be found */
 };
@@ -337,6 +338,9 @@ int pq_config_split_argv(const char *command, char ***argv, size_t *argc);
 
 /* 1 when check k runs on queue (enabled, and all queues or one of its). */
 int pq_config_check_on(const struct pq_check_conf *k, const char *queue);
+
+/* The rule named name (case-sensitive), or NULL; borrowed from c. */
+const struct pq_rule_conf *pq_config_rule(const struct pq_config *c, const char *name);
 
 /* The queue named name (case-sensitive), or NULL; borrowed from c. */
 const struct pq_queue_conf *pq_config_queue(const struct pq_config *c, const char *name);

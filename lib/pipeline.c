@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "apply.h"
+#include "checks.h"
 #include "error.h"
 #include "outbox.h"
 #include "rebuild.h"
@@ -61,6 +62,15 @@ int pq_pipeline_run(struct pq_store *s, const struct pq_config *c, unsigned flag
 	/* a queue that moved: what waits there for approval may no longer apply */
 	if (ret == 0)
 		ret = pq_apply_recheck_waiting(s, c, repo, report);
+	/* the checks: what waits for them goes in or to a maintainer; with the
+	 * flag, those not run yet run here (patchqd runs them elsewhere) */
+	if (ret == 0 && c->nchecks && (flags & PQ_PIPELINE_RUN_CHECKS)) {
+		int n = pq_checks_pass(s, c, repo, PQ_PIPELINE_CHECKS, report);
+
+		ret = n < 0 ? n : 0;
+	}
+	if (ret == 0 && c->nchecks)
+		ret = pq_checks_settle(s, c, repo, report);
 	pq_repo_free(repo);
 	/* the replies the applications wrote, and those due for another try */
 	if (ret == 0 && c->has_smtp && !(flags & PQ_PIPELINE_NO_OUTBOX)) {

@@ -8,6 +8,9 @@
  *            with a newer version (the base tips are kept in the database)
  *   recheck  series waiting for approval on a queue that moved: dry-run
  *            again; one that stopped applying is logged (no mail)
+ *   checks   with PQ_PIPELINE_RUN_CHECKS, the checks not run yet on what
+ *            waits (a few); then what waited for its checks goes in, or
+ *            to a maintainer (checks.h)
  *   outbox   the replies due, when the configuration has [smtp]
  *
  * Each stage reads its work from the database and records its result
@@ -27,7 +30,13 @@
 enum {
 	PQ_PIPELINE_RECOVER = 1 << 0, /* recover first: only where no application can be running */
 	PQ_PIPELINE_NO_OUTBOX = 1 << 1, /* leave the replies where they are */
+	/* run the checks of what waits (checks.h), at most PQ_PIPELINE_CHECKS
+	 * series: `patchq run` does; patchqd runs them on a worker of their own */
+	PQ_PIPELINE_RUN_CHECKS = 1 << 2,
 };
+
+/* Series checked in one pass with PQ_PIPELINE_RUN_CHECKS. */
+#define PQ_PIPELINE_CHECKS 4
 
 struct pq_pipeline_stats {
 	size_t rebuilt; /* queues rebuilt */

@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "apply.h"
 #include "approval.h"
+#include "checks.h"
 #include "elsewhere.h"
 #include "error.h"
 #include "ingest.h"
@@ -194,6 +195,30 @@ static const char *hold_of(const struct pq_config *c, char **holds, const struct
 	return holds && q >= c->queues && q < c->queues + c->nqueues ? holds[q - c->queues] : NULL;
 }
 
+/* Whether the rule that sent series id to queue waits for its checks there: 1, 0, or PQ_EDB. */
+static int waits_for_checks(struct pq_store *s, const struct pq_config *c, long long id,
+			    const char *queue)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT rule FROM series_queue WHERE series_id = ? AND queue = ?");
+	const struct pq_rule_conf *r = NULL;
+	int rc;
+
+	if (!c->nchecks)
+		return 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = pq_config_rule(c, pq_store_col_text(st, 0));
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return pq_store_error(s, "series_queue");
+	return pq_checks_required(c, r, queue);
+}
+
 /*
  * The series held on a queue whose hold ended (the merge window closed):
  * approved as their rule said, and applied.
@@ -211,12 +236,16 @@ static int release_holds(struct pq_store *s, const struct pq_config *c, struct p
 
 		if (holds[qi] || q->frozen)
 			continue;
-		st = pq_store_stmt(s, "SELECT series_id FROM series_queue WHERE queue = ?"
-				      " AND state = ? AND held IS NOT NULL ORDER BY series_id");
+		/* the merge window's holds; those for the checks end in checks.c */
+		st = pq_store_stmt(s, "SELECT series_id FROM series_queue WHERE queue = ?1"
+				      " AND state = ?2 AND held IS NOT NULL"
+				      " AND substr(held, 1, ?3) <> ?4 ORDER BY series_id");
 		if (!st)
 			return PQ_EDB;
 		pq_store_bind_text(st, 1, q->name);
 		pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
+		sqlite3_bind_int(st, 3, (int)strlen(PQ_CHECKS_HELD_PREFIX));
+		pq_store_bind_text(st, 4, PQ_CHECKS_HELD_PREFIX);
 		if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
 			return ret;
 		for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++) {
@@ -239,6 +268,24 @@ static int release_holds(struct pq_store *s, const struct pq_config *c, struct p
 					break;
 				}
 				if ((ret = pq_store_commit(s)) < 0)
+					break;
+				continue;
+			}
+			/* the window closed, and the checks are still to pass */
+			if ((ret = waits_for_checks(s, c, ids[i], q->name)) < 0)
+				break;
+			if (ret) {
+				pq_buf_addf(
+					report,
+					"series %lld: no longer held on %s, waits for its checks\n",
+					ids[i], q->name);
+				ret = pq_store_begin(s);
+				if (ret == 0 && (ret = pq_state_set_held(s, ids[i], q->name,
+									 PQ_CHECKS_WAIT)) < 0)
+					pq_store_rollback(s);
+				else if (ret == 0)
+					ret = pq_store_commit(s);
+				if (ret < 0)
 					break;
 				continue;
 			}
@@ -372,8 +419,11 @@ static int triage_one(struct pq_store *s, const struct pq_config *c, struct pq_r
 		if (ch->automatic && ch->queue->rebuild &&
 		    (ret = replaces_applied(s, id, ch->queue->name, &replaces[i])) < 0)
 			goto out;
-		/* the merge window: an automatic intake waits, queued */
+		/* the merge window, or the checks: an automatic intake waits, queued */
 		held[i] = ch->automatic && !replaces[i] ? hold_of(c, holds, ch->queue) : NULL;
+		if (!held[i] && ch->automatic && !replaces[i] &&
+		    pq_checks_required(c, ch->rule, ch->queue->name))
+			held[i] = PQ_CHECKS_WAIT;
 		automatic[i] = ch->automatic && !replaces[i] && !held[i];
 	}
 	if ((ret = record_choices(s, id, &v, automatic, held)) < 0)
@@ -463,23 +513,48 @@ int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 	return ret == PQ_EDB ? ret : 0;
 }
 
-/* Why a choice of the verdict waits: the merge window on its queue ("" when not). */
-static void choice_held(struct pq_repo *repo, const struct pq_rules_choice *ch, struct pq_buf *held)
+/*
+ * Why series id's automatic intake by a choice of the verdict waits ("" when
+ * it does not): the merge window on its queue, or its checks there (what
+ * they said, when they ran).
+ */
+static void choice_held(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+			long long id, const struct pq_rules_choice *ch, struct pq_buf *held)
 {
 	const struct pq_queue_conf *q = ch->queue;
+	sqlite3_stmt *st;
 
 	pq_buf_reset(held);
-	/* an automatic intake the merge window holds (looked at on the base) */
-	if (ch->automatic && q && !q->frozen && q->hold_in_merge_window) {
+	if (!ch->automatic || !q || q->frozen)
+		return;
+	/* the merge window (looked at on the base) */
+	if (q->hold_in_merge_window) {
 		pq_buf_adds(held, "merge window open (");
-		if (pq_repo_merge_window(repo, q->base ? q->base : q->branch, held) <= 0)
-			pq_buf_reset(held);
-		else
+		if (pq_repo_merge_window(repo, q->base ? q->base : q->branch, held) > 0) {
 			pq_buf_addc(held, ')');
+			return;
+		}
+		pq_buf_reset(held);
 	}
+	if (!pq_checks_required(c, ch->rule, q->name))
+		return;
+	/* the hold as recorded ("held: check X failed ..."), without its "held: " */
+	st = pq_store_stmt(s, "SELECT held FROM series_queue WHERE series_id = ? AND queue = ?");
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		pq_store_bind_text(st, 2, q->name);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    !strncmp(pq_store_col_text(st, 0), PQ_CHECKS_HELD_PREFIX,
+			     strlen(PQ_CHECKS_HELD_PREFIX)))
+			pq_buf_adds(held, pq_store_col_text(st, 0) + strlen("held: "));
+		sqlite3_reset(st);
+	}
+	if (!held->len)
+		pq_buf_adds(held, PQ_CHECKS_WAIT + strlen("held: "));
 }
 
-static void explain_text(struct pq_repo *repo, const struct pq_rules_verdict *v,
+static void explain_text(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+			 long long id, const struct pq_rules_verdict *v,
 			 const struct pq_elsewhere_taken *taken, struct pq_buf *out)
 {
 	struct pq_buf held = PQ_BUF_INIT;
@@ -499,7 +574,7 @@ static void explain_text(struct pq_repo *repo, const struct pq_rules_verdict *v,
 	for (i = 0; i < v->n; i++) {
 		const struct pq_rules_choice *ch = &v->v[i];
 
-		choice_held(repo, ch, &held);
+		choice_held(s, c, repo, id, ch, &held);
 		pq_buf_addf(out, "=> queue %s (%s), ",
 			    ch->queue ? ch->queue->name : ch->rule->queue,
 			    ch->queue ? ch->queue->branch : "?");
@@ -517,7 +592,8 @@ static void explain_text(struct pq_repo *repo, const struct pq_rules_verdict *v,
 	pq_buf_free(&held);
 }
 
-static void explain_json(struct pq_repo *repo, const struct pq_rules_verdict *v,
+static void explain_json(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
+			 long long id, const struct pq_rules_verdict *v,
 			 const struct pq_elsewhere_taken *taken, struct pq_buf *out)
 {
 	struct pq_buf held = PQ_BUF_INIT, first = PQ_BUF_INIT, reason = PQ_BUF_INIT;
@@ -531,7 +607,7 @@ static void explain_json(struct pq_repo *repo, const struct pq_rules_verdict *v,
 	for (i = 0; !taken && i < v->n; i++) {
 		const struct pq_rules_choice *ch = &v->v[i];
 
-		choice_held(repo, ch, &held);
+		choice_held(s, c, repo, id, ch, &held);
 		if (held.len && !first.len)
 			pq_buf_add(&first, held.ptr, held.len);
 		pq_json_object_begin(&j);
@@ -587,9 +663,9 @@ int pq_triage_explain(struct pq_store *s, const struct pq_config *c, struct pq_r
 	/* taken elsewhere: the rules are shown, but no rule of ours takes it */
 	pq_rules_decide(c, &in, &v, NULL);
 	if (json)
-		explain_json(repo, &v, elsewhere ? &taken : NULL, report);
+		explain_json(s, c, repo, id, &v, elsewhere ? &taken : NULL, report);
 	else
-		explain_text(repo, &v, elsewhere ? &taken : NULL, report);
+		explain_text(s, c, repo, id, &v, elsewhere ? &taken : NULL, report);
 	if (elsewhere)
 		pq_elsewhere_taken_free(&taken);
 	pq_rules_verdict_free(&v);

@@ -12,6 +12,7 @@ CREATE TABLE series_check (
 	name TEXT NOT NULL,             -- the [check "NAME"]
 	patch INTEGER,                  -- the patch's index in the series; NULL: per series
 	tree TEXT NOT NULL,             -- the tree id checked
+	tip TEXT NOT NULL,              -- the queue's tip the series was applied on
 	command TEXT NOT NULL,          -- as configured when it ran
 	state TEXT NOT NULL CHECK (state IN ('pass', 'fail', 'timeout', 'error')),
 	exit INTEGER,                   -- exit status; NULL when killed or not started

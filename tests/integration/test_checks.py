@@ -8,9 +8,13 @@ another queue on the same tree reuse the stored results; a check past
 its timeout is killed with everything it started; with bubblewrap, a
 check that writes outside its work tree fails and writes nothing; the
 kernel's own checkpatch.pl (from the linux-source tarball) per patch;
-the configuration's errors name FILE:LINE.
+the configuration's errors name FILE:LINE. A rule's `checks = pass`:
+automatic application waits for the checks, then the series that passed
+goes in and the one that failed waits for a maintainer, held so (why and
+why --json say which check); by `patchq run`, and by patchqd's own check
+worker and pipeline.
 
-usage: test_checks.py --patchq PATH --source DIR
+usage: test_checks.py --patchq PATH --patchqd PATH --source DIR
 """
 import argparse
 import glob
@@ -337,9 +341,88 @@ def test_checkpatch(pq, work):
           (p2 and p2["output"][-300:]))
 
 
+HOLD = """[rule "auto"]
+\tqueue = next
+\tfiles = rust/*
+\tauto = true
+\tchecks = pass
+[check "rustfmt"]
+\tcommand = "sh -c '%s --check --edition 2021 $(find rust -name \\"*.rs\\" | sort)'"
+\tqueues = next
+"""
+
+
+def hold_outcome(pq, work, a, b, how):
+    """Series a (badly formatted) held by its failed check, b applied on next."""
+    sa = json.loads(run(pq + ["show", str(a), "--json"], cwd=work).stdout)
+    sb = json.loads(run(pq + ["show", str(b), "--json"], cwd=work).stdout)
+    qa = {q["queue"]: q for q in sa["queues"]}.get("next", {})
+    qb = {q["queue"]: q for q in sb["queues"]}.get("next", {})
+    check(qb.get("state") == "applied", "%s: the series whose checks passed went in: %r" % (how, qb))
+    check(qa.get("state") == "queued", "%s: the one whose check failed waits: %r" % (how, qa))
+    log = git(os.path.join(work, "queues.git"), "log", "--format=%s", "next")
+    check("rust: str: add len()" in log and "rust: time: add sub()" not in log,
+          "%s: only the passing series is on next: %r" % (how, log))
+    why = run(pq + ["why", str(a)], cwd=work).stdout
+    want = "check rustfmt failed (patchq checks %d)" % a
+    check(("held: " + want) in why, "%s: why says which check holds it: %s" % (how, why))
+    j = json.loads(run(pq + ["why", str(a), "--json"], cwd=work).stdout)
+    check(j["held"] == want and j["queues"][0]["automatic"] is True,
+          "%s: why --json: held %r" % (how, j.get("held")))
+
+
+def fresh(base, name):
+    work = os.path.join(base, name)
+    os.mkdir(work)
+    make_fixture(work)
+    return work
+
+
+def test_hold_run(pq, base, rustfmt):
+    work = fresh(base, "hold-run")
+    write_conf(work, HOLD % rustfmt)
+    run(pq + ["import", "-q", "series.mbox"], cwd=work)
+    a, b = series_ids(pq, work)
+    before = json.loads(run(pq + ["why", str(b), "--json"], cwd=work).stdout)
+    check(before["held"] == "checks to pass first",
+          "before they ran, why says it waits for its checks: %r" % before.get("held"))
+    out = run(pq + ["run"], cwd=work).stdout
+    check("its checks passed on next, applying" in out and
+          "check rustfmt failed (patchq checks %d) on next, left to a maintainer" % a in out,
+          "patchq run: triage holds, the checks run, then in or held: " + out)
+    hold_outcome(pq, work, a, b, "patchq run")
+
+
+def test_hold_daemon(pq, patchqd, base, rustfmt):
+    work = fresh(base, "hold-daemon")
+    write_conf(work, HOLD % rustfmt)
+    run(pq + ["import", "-q", "series.mbox"], cwd=work)
+    a, b = series_ids(pq, work)
+    log = os.path.join(work, "patchqd.log")
+    with open(log, "wb") as err:
+        d = subprocess.Popen([patchqd, "-c", "patchq.conf"], cwd=work, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                s = json.loads(run(pq + ["show", str(a), "--json"], cwd=work).stdout)
+                held = {q["queue"]: q for q in s["queues"]}.get("next", {}).get("held") or ""
+                if "failed" in held:
+                    break
+                time.sleep(0.2)
+        finally:
+            d.terminate()
+            rc = d.wait(20)
+    text = open(log, errors="replace").read()
+    check(rc == 0, "patchqd stops on SIGTERM (exit %r)" % rc)
+    check("checks on next" in text, "patchqd's check worker ran them: " + text[-1500:])
+    hold_outcome(pq, work, a, b, "patchqd")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--patchq", required=True)
+    ap.add_argument("--patchqd", required=True)
     ap.add_argument("--source", required=True)
     a = ap.parse_args()
     pq = [os.path.abspath(a.patchq), "-c", "patchq.conf"]
@@ -358,6 +441,8 @@ def main():
         test_config_errors(pq, work)
         test_checks(pq, work, rustfmt, bwrap)
         test_no_sandbox(pq, work)
+        test_hold_run(pq, work, rustfmt)
+        test_hold_daemon(pq, os.path.abspath(a.patchqd), work, rustfmt)
         if find_checkpatch(work):
             test_checkpatch(pq, work)
         else:
