@@ -108,6 +108,56 @@ static void reply_form(struct pq_buf *out, long long id, const char *state, cons
 }
 
 /*
+ * What the checks (checks.h) said of series id: a row per queue, check
+ * and patch, the output's tail behind a <details> (no script needed).
+ */
+static int series_checks(struct pq_store *s, long long id, struct pq_buf *out)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT queue, name, patch, state, exit, duration_ms, output, reused, sandbox"
+		   " FROM series_check WHERE series_id = ? ORDER BY queue, name, IFNULL(patch, 0)");
+	int rows = 0, rc;
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!rows++)
+			pq_buf_adds(out,
+				    "<h2>Checks</h2>\n<table class=\"checks\">\n<tr><th>queue</th>"
+				    "<th>check</th><th>patch</th><th>state</th><th>exit</th>"
+				    "<th>seconds</th><th>output</th></tr>\n");
+		pq_buf_adds(out, "<tr><td>");
+		pq_html_text(out, pq_store_col_text(st, 0));
+		pq_buf_adds(out, "</td><td>");
+		pq_html_text(out, pq_store_col_text(st, 1));
+		pq_buf_adds(out, "</td><td>");
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+			pq_buf_addf(out, "%d", sqlite3_column_int(st, 2));
+		pq_buf_addf(out, "</td><td class=\"%s\">",
+			    strcmp(pq_store_col_text(st, 3), "pass") ? "bad" : "good");
+		pq_html_text(out, pq_store_col_text(st, 3));
+		pq_buf_adds(out, "</td><td>");
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+			pq_buf_addf(out, "%d", sqlite3_column_int(st, 4));
+		pq_buf_addf(out, "</td><td>%.1f%s%s</td><td>",
+			    (double)sqlite3_column_int64(st, 5) / 1000.0,
+			    sqlite3_column_int(st, 7) ? " (reused)" : "",
+			    sqlite3_column_int(st, 8) ? "" : " (no sandbox)");
+		if (*pq_store_col_text(st, 6)) {
+			pq_buf_adds(out, "<details><summary>output</summary><pre>");
+			pq_html_text(out, pq_store_col_text(st, 6));
+			pq_buf_adds(out, "</pre></details>");
+		}
+		pq_buf_adds(out, "</td></tr>\n");
+	}
+	sqlite3_reset(st);
+	if (rows)
+		pq_buf_adds(out, "</table>\n");
+	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the checks");
+}
+
+/*
  * The rows of st (bound, not stepped) as a table under heading (NULL:
  * none; nothing at all when there is no row). cols says what each cell is
  * made of, a letter per cell, each taking the next column(s) of the row:
@@ -572,6 +622,8 @@ int pq_deskpage_series(struct pq_store *s, const struct pq_config *c, struct pq_
 		pq_html_text(out, pq_buf_str(&why));
 		pq_buf_adds(out, "</pre>\n");
 	}
+	if ((ret = series_checks(s, id, out)) < 0)
+		goto out;
 	if ((ret = series_versions(s, se, out)) < 0)
 		goto out;
 	interdiff(s, se, out);

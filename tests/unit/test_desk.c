@@ -454,6 +454,35 @@ static void test_actions(long long id)
 }
 
 /* A new version: its page says what changed since the one before, as range-diff does. */
+/* The checks' results on the series page: a row each, the output behind it, escaped. */
+static void test_checks_shown(long long id)
+{
+	struct pq_desk_response rs;
+	struct pq_buf path = PQ_BUF_INIT;
+	sqlite3_stmt *st = pq_store_stmt(
+		w.s,
+		"INSERT INTO series_check (series_id, queue, name, patch, tree, tip, command,"
+		" state, exit, duration_ms, output, sandbox, ran) VALUES (?, 'rust-next',"
+		" 'rustfmt', NULL, 'tree', 'tip', 'rustfmt --check', 'fail', 1, 1500, ?, 1, 0)");
+
+	CHECK(st != NULL);
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, "Diff in rust/kernel/str.rs:\n+" HOSTILE "\n");
+	CHECK_INT(pq_store_step_done(w.s, st), 0);
+	pq_buf_addf(&path, "/series/%lld", id);
+	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body), "<h2>Checks</h2>") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "<td>rustfmt</td><td></td><td class=\"bad\">fail</td>"
+					   "<td>1</td><td>1.5</td>") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "<details><summary>output</summary><pre>Diff in "
+					   "rust/kernel/str.rs:\n+&lt;script&gt;") != NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), "+" HOSTILE) == NULL);
+	pq_desk_response_free(&rs);
+	pq_buf_free(&path);
+}
+
 static void test_interdiff(long long v1)
 {
 	struct pq_desk_response rs;
@@ -707,6 +736,7 @@ int main(void)
 		test_approve_superseded(id);
 		test_taken_elsewhere(id);
 		test_cache(id);
+		test_checks_shown(id);
 	}
 	pq_buf_free(&report);
 	if (ready)
