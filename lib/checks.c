@@ -652,32 +652,31 @@ out:
 	return ret;
 }
 
-int pq_checks_list(struct pq_store *s, long long id, const char *queue, int json,
-		   struct pq_buf *out)
+/* The rows of series id (on queue, or all): as text into out, or (j not NULL) a JSON array into j. */
+static int list_rows(struct pq_store *s, long long id, const char *queue, struct pq_json *j,
+		     struct pq_buf *out, int *rows)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT name, queue, patch, state, exit, duration_ms, output, tree, ran, reused,"
 		   " sandbox FROM series_check WHERE series_id = ?1 AND (?2 IS NULL OR queue = ?2)"
 		   " ORDER BY queue, name, IFNULL(patch, 0)");
-	struct pq_json j;
-	int rc, rows = 0;
+	int rc;
 
+	*rows = 0;
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
 	pq_store_bind_text(st, 2, queue);
-	if (json) {
-		pq_json_init(&j, out, 1);
-		pq_json_array_begin(&j);
-	}
+	if (j)
+		pq_json_array_begin(j);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *state = pq_store_col_text(st, 3);
 		long long ms = sqlite3_column_int64(st, 5);
 		int has_patch = sqlite3_column_type(st, 2) != SQLITE_NULL;
 		int has_exit = sqlite3_column_type(st, 4) != SQLITE_NULL;
 
-		rows++;
-		if (!json) {
+		(*rows)++;
+		if (!j) {
 			pq_buf_addf(out, "%s on %s", pq_store_col_text(st, 0),
 				    pq_store_col_text(st, 1));
 			if (has_patch)
@@ -693,40 +692,56 @@ int pq_checks_list(struct pq_store *s, long long id, const char *queue, int json
 				report_tail(out, pq_store_col_text(st, 6));
 			continue;
 		}
-		pq_json_object_begin(&j);
-		pq_json_kstr(&j, "name", pq_store_col_text(st, 0));
-		pq_json_kstr(&j, "queue", pq_store_col_text(st, 1));
-		pq_json_key(&j, "patch");
+		pq_json_object_begin(j);
+		pq_json_kstr(j, "name", pq_store_col_text(st, 0));
+		pq_json_kstr(j, "queue", pq_store_col_text(st, 1));
+		pq_json_key(j, "patch");
 		if (has_patch)
-			pq_json_int(&j, sqlite3_column_int(st, 2));
+			pq_json_int(j, sqlite3_column_int(st, 2));
 		else
-			pq_json_null(&j);
-		pq_json_kstr(&j, "state", state);
-		pq_json_key(&j, "exit");
+			pq_json_null(j);
+		pq_json_kstr(j, "state", state);
+		pq_json_key(j, "exit");
 		if (has_exit)
-			pq_json_int(&j, sqlite3_column_int(st, 4));
+			pq_json_int(j, sqlite3_column_int(st, 4));
 		else
-			pq_json_null(&j);
-		pq_json_key(&j, "seconds");
-		pq_buf_addf(out, "%lld.%03lld", ms / 1000, ms % 1000);
-		j.after_key = 0; /* the number is written by hand: seconds with milliseconds */
-		pq_json_kstr(&j, "output", pq_store_col_text(st, 6));
-		pq_json_kstr(&j, "tree", pq_store_col_text(st, 7));
-		pq_json_kint(&j, "ran", sqlite3_column_int64(st, 8));
-		pq_json_kbool(&j, "reused", sqlite3_column_int(st, 9));
-		pq_json_kbool(&j, "sandbox", sqlite3_column_int(st, 10));
-		pq_json_object_end(&j);
+			pq_json_null(j);
+		pq_json_key(j, "seconds");
+		pq_json_milli(j, ms);
+		pq_json_kstr(j, "output", pq_store_col_text(st, 6));
+		pq_json_kstr(j, "tree", pq_store_col_text(st, 7));
+		pq_json_kint(j, "ran", sqlite3_column_int64(st, 8));
+		pq_json_kbool(j, "reused", sqlite3_column_int(st, 9));
+		pq_json_kbool(j, "sandbox", sqlite3_column_int(st, 10));
+		pq_json_object_end(j);
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return pq_store_error(s, "series_check");
-	if (json) {
-		pq_json_array_end(&j);
+	if (j)
+		pq_json_array_end(j);
+	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "series_check");
+}
+
+int pq_checks_json(struct pq_store *s, long long id, const char *queue, struct pq_json *j)
+{
+	int rows;
+
+	return list_rows(s, id, queue, j, NULL, &rows);
+}
+
+int pq_checks_list(struct pq_store *s, long long id, const char *queue, int json,
+		   struct pq_buf *out)
+{
+	struct pq_json j;
+	int rows, ret;
+
+	pq_json_init(&j, out, 1);
+	if ((ret = list_rows(s, id, queue, json ? &j : NULL, out, &rows)) < 0)
+		return ret;
+	if (json)
 		pq_buf_addc(out, '\n');
-	} else if (!rows) {
+	else if (!rows)
 		pq_buf_addf(out, "no check results for series %lld%s%s\n", id, queue ? " on " : "",
 			    queue ? queue : "");
-	}
 	return 0;
 }
 

@@ -71,6 +71,10 @@ int pq_checks_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 int pq_checks_list(struct pq_store *s, long long id, const char *queue, int json,
 		   struct pq_buf *out);
 
+struct pq_json;
+/* The same list as a JSON array value written into j (show --json's "checks"). Returns 0 or PQ_EDB. */
+int pq_checks_json(struct pq_store *s, long long id, const char *queue, struct pq_json *j);
+
 /*
  * Holding automatic application for the checks. A series a rule would
  * apply automatically on queue waits there (queued, series_queue.held

@@ -152,6 +152,16 @@ void pq_json_int(struct pq_json *j, int64_t v)
 	pq_buf_addf(j->out, "%" PRId64, v);
 }
 
+void pq_json_milli(struct pq_json *j, int64_t v)
+{
+	value_start(j);
+	if (v < 0) {
+		pq_buf_addc(j->out, '-');
+		v = v == INT64_MIN ? INT64_MAX : -v;
+	}
+	pq_buf_addf(j->out, "%" PRId64 ".%03" PRId64, v / 1000, v % 1000);
+}
+
 void pq_json_bool(struct pq_json *j, int v)
 {
 	value_start(j);

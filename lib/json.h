@@ -32,6 +32,8 @@ void pq_json_array_end(struct pq_json *j);
 /* A string value, or null when s is NULL. */
 void pq_json_str(struct pq_json *j, const char *s);
 void pq_json_int(struct pq_json *j, int64_t v);
+/* v thousandths as a number with three decimals (1500 -> 1.500): milliseconds as seconds. */
+void pq_json_milli(struct pq_json *j, int64_t v);
 void pq_json_bool(struct pq_json *j, int v);
 void pq_json_null(struct pq_json *j);
 

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "html.h"
+#include "checks.h"
 #include "elsewhere.h"
 #include "json.h"
 #include "mail.h"
@@ -266,6 +267,30 @@ static void queue_states(struct pq_store *s, long long id, struct pq_json *j, st
 		pq_buf_addc(text, '\n');
 	}
 	pq_elsewhere_taken_free(&taken);
+	/* what the checks said (checks.h) */
+	if (j) {
+		pq_json_key(j, "checks");
+		pq_checks_json(s, id, NULL, j);
+	} else {
+		long long n = 0;
+
+		if (pq_store_scalar_id(s, "SELECT count(*) FROM series_check WHERE series_id = ?",
+				       id, &n) == 0 &&
+		    n) {
+			struct pq_buf list = PQ_BUF_INIT;
+			const char *line, *nl;
+
+			pq_checks_list(s, id, NULL, 0, &list);
+			for (line = pq_buf_str(&list); *line; line = nl + 1) {
+				nl = strchr(line, '\n');
+				if (!nl)
+					break;
+				pq_buf_addf(text, "  %s%.*s\n", *line == ' ' ? "" : "check ",
+					    (int)(nl - line), line);
+			}
+			pq_buf_free(&list);
+		}
+	}
 }
 
 /* The queues series id was taken for, with its state on each: st bound and stepped. */

@@ -360,6 +360,11 @@ def hold_outcome(pq, work, a, b, how):
     qb = {q["queue"]: q for q in sb["queues"]}.get("next", {})
     check(qb.get("state") == "applied", "%s: the series whose checks passed went in: %r" % (how, qb))
     check(qa.get("state") == "queued", "%s: the one whose check failed waits: %r" % (how, qa))
+    ca = [(k["name"], k["queue"], k["state"]) for k in sa.get("checks", [])]
+    check(ca == [("rustfmt", "next", "fail")], "%s: show --json has the checks: %r" % (how, ca))
+    text = run(pq + ["show", str(a)], cwd=work).stdout
+    check("  check rustfmt on next: fail (exit 1, " in text,
+          "%s: and show's text: %s" % (how, text[-600:]))
     log = git(os.path.join(work, "queues.git"), "log", "--format=%s", "next")
     check("rust: str: add len()" in log and "rust: time: add sub()" not in log,
           "%s: only the passing series is on next: %r" % (how, log))
