@@ -424,6 +424,48 @@ def test_hold_daemon(pq, patchqd, base, rustfmt):
     hold_outcome(pq, work, a, b, "patchqd")
 
 
+def test_daemon_stop(pq, patchqd, base):
+    """SIGTERM while a check runs: patchqd stops at once, the check and
+    everything it started killed, nothing stored for it."""
+    work = fresh(base, "stop-daemon")
+    marker = "%d.%d" % (700 + os.getpid() % 300, os.getpid() % 89)
+    write_conf(work, HOLD.split("[check")[0] + """[check "slow"]
+\tcommand = sh -c 'sleep %s & sleep %s'
+\ttimeout = 3600
+\tqueues = next
+""" % (marker, marker))
+    run(pq + ["import", "-q", "series.mbox"], cwd=work)
+    log = os.path.join(work, "patchqd.log")
+
+    def sleeping():
+        return subprocess.run(["pgrep", "-f", "sleep " + marker],
+                              capture_output=True).returncode == 0
+
+    with open(log, "wb") as err:
+        d = subprocess.Popen([patchqd, "-c", "patchq.conf"], cwd=work, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not sleeping():
+            time.sleep(0.1)
+        started = sleeping()
+        t0 = time.monotonic()
+        d.terminate()
+        try:
+            rc = d.wait(20)
+        except subprocess.TimeoutExpired:
+            d.kill()
+            rc = None
+        took = time.monotonic() - t0
+    check(started, "the check was running")
+    check(rc == 0 and took < 10, "patchqd stopped on SIGTERM in %.1f s (exit %r)" % (took, rc))
+    time.sleep(0.3)
+    check(not sleeping(), "the check and what it started are gone")
+    db = sqlite3.connect(os.path.join(work, "patchq.db"))
+    n = db.execute("SELECT count(*) FROM series_check WHERE name = 'slow'").fetchone()[0]
+    db.close()
+    check(n == 0, "nothing stored for the check that was stopped (%d rows)" % n)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--patchq", required=True)
@@ -448,6 +490,7 @@ def main():
         test_no_sandbox(pq, work)
         test_hold_run(pq, work, rustfmt)
         test_hold_daemon(pq, os.path.abspath(a.patchqd), work, rustfmt)
+        test_daemon_stop(pq, os.path.abspath(a.patchqd), work)
         if find_checkpatch(work):
             test_checkpatch(pq, work)
         else:
