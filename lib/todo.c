@@ -42,6 +42,7 @@ static void item_free(struct pq_todo_item *it)
 	free(it->trailer);
 	free(it->held);
 	free(it->elsewhere);
+	free(it->checks);
 }
 
 void pq_todo_list_free(struct pq_todo_list *l)
@@ -56,7 +57,7 @@ void pq_todo_list_free(struct pq_todo_list *l)
 }
 
 /* Steps st (bound) to the end, an item per row; columns 5.. are state, rule,
- * whether checked, applies, reason, held, taken elsewhere. */
+ * whether checked, applies, reason, held, taken elsewhere, the checks. */
 static int read_checked(struct pq_store *s, sqlite3_stmt *st, struct pq_todo_list *l)
 {
 	int rc;
@@ -71,6 +72,7 @@ static int read_checked(struct pq_store *s, sqlite3_stmt *st, struct pq_todo_lis
 		it->reason = pq_store_col_dup(st, 8);
 		it->held = pq_store_col_dup(st, 9);
 		it->elsewhere = pq_store_col_dup(st, 10);
+		it->checks = pq_store_col_dup(st, 11);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the to-do");
@@ -112,13 +114,18 @@ static int checked_list(struct pq_store *s, const char *queue, enum pq_state a,
 	" LEFT JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue"     \
 	" WHERE q.queue = ?1 AND q.state IN (?2, ?3) AND (NOT ?4 OR (c.ok IS NOT NULL AND" \
 	" NOT c.ok))"
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
-				 " c.error, q.held, (SELECT e.tree || ' (by ' || e.by || ')'"
-				 " FROM elsewhere_reply e JOIN ref r ON r.message_id ="
-				 " e.message_id JOIN message t ON t.msgid = r.msgid"
-				 " WHERE t.series_id = q.series_id ORDER BY e.message_id"
-				 " LIMIT 1)" CHECKED_FROM " ORDER BY q.series_id LIMIT ?5");
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
+		   " c.error, q.held, (SELECT e.tree || ' (by ' || e.by || ')'"
+		   " FROM elsewhere_reply e JOIN ref r ON r.message_id ="
+		   " e.message_id JOIN message t ON t.msgid = r.msgid"
+		   " WHERE t.series_id = q.series_id ORDER BY e.message_id"
+		   " LIMIT 1), (SELECT CASE WHEN count(*) = 0 THEN NULL"
+		   "  WHEN total(k.state <> 'pass') = 0 THEN count(DISTINCT k.name)"
+		   "  || ' pass' ELSE 'failed: ' || group_concat(DISTINCT CASE"
+		   "  WHEN k.state <> 'pass' THEN k.name END) END FROM series_check k"
+		   "  WHERE k.series_id = q.series_id AND k.queue = q.queue)" CHECKED_FROM
+		   " ORDER BY q.series_id LIMIT ?5");
 	sqlite3_stmt *count = pq_store_stmt(s, "SELECT count(*)" CHECKED_FROM);
 #undef CHECKED_FROM
 	int i;
@@ -490,6 +497,8 @@ static void item_detail(struct pq_buf *b, enum section k, const struct pq_todo_i
 		pq_buf_addf(b, "taken elsewhere: %s; ", it->elsewhere);
 	if ((k == WAITING || k == STOPPED) && it->held)
 		pq_buf_addf(b, "%s; ", it->held);
+	if ((k == WAITING || k == STOPPED) && it->checks)
+		pq_buf_addf(b, "checks: %s; ", it->checks);
 	switch (k) {
 	case WAITING:
 		pq_buf_addf(b, "%s%s; ", it->rule ? "rule " : "by hand", it->rule ? it->rule : "");
@@ -605,6 +614,7 @@ static void json_item(struct pq_json *j, enum section k, const struct pq_todo_it
 		pq_json_kstr(j, "reason", it->reason);
 		pq_json_kstr(j, "held", it->held);
 		pq_json_kstr(j, "taken_elsewhere", it->elsewhere);
+		pq_json_kstr(j, "checks", it->checks);
 		break;
 	case NEW_VERSIONS:
 		pq_json_kint(j, "newer_than", it->other);

@@ -53,6 +53,7 @@ struct pq_todo_item {
 	long long message; /* late_trailers: the reply it came in (message id) */
 	char *held;	   /* waiting, stopped: why automatic intake waits, or NULL */
 	char *elsewhere;   /* waiting, stopped: "TREE (by ADDR)" another tree took it, or NULL */
+	char *checks; /* waiting, stopped: "N pass" or "failed: NAME,..." (checks.h), or NULL */
 };
 
 struct pq_todo_list {

@@ -365,6 +365,10 @@ def hold_outcome(pq, work, a, b, how):
     text = run(pq + ["show", str(a)], cwd=work).stdout
     check("  check rustfmt on next: fail (exit 1, " in text,
           "%s: and show's text: %s" % (how, text[-600:]))
+    todo = json.loads(run(pq + ["--json", "todo"], cwd=work).stdout)
+    waiting = [w for q in todo["queues"] if q["queue"] == "next" for w in q["waiting"]]
+    check([(w["series"], w["checks"]) for w in waiting] == [(a, "failed: rustfmt")],
+          "%s: the to-do says which check failed: %r" % (how, waiting))
     log = git(os.path.join(work, "queues.git"), "log", "--format=%s", "next")
     check("rust: str: add len()" in log and "rust: time: add sub()" not in log,
           "%s: only the passing series is on next: %r" % (how, log))
