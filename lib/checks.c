@@ -22,7 +22,9 @@
 #include "error.h"
 #include "ingest.h"
 #include "json.h"
+#include "reply.h"
 #include "run.h"
+#include "series.h"
 #include "state.h"
 #include "stop.h"
 
@@ -882,6 +884,58 @@ out:
 	return ret;
 }
 
+/*
+ * [reply] checks: the reply telling the list what the checks said of
+ * series id on queue at tip, through the outbox (and its hold), once per
+ * series (the unique index): the Ksquirrel bot's answer, by patchq.
+ */
+static int checks_reply(struct pq_store *s, const struct pq_config *c, long long id,
+			const char *queue, const char *tip)
+{
+	const struct pq_queue_conf *q = pq_config_queue(c, queue);
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT name, patch, state, output FROM series_check WHERE series_id = ?"
+		   " AND queue = ? AND tip = ? ORDER BY patch IS NULL, patch, name");
+	struct pq_reply_about a = { .queue = queue, .asked = 1, .now = (int64_t)time(NULL) };
+	struct pq_buf body = PQ_BUF_INIT;
+	struct pq_series *se = NULL;
+	int ret, rc, rows = 0;
+
+	if (!st || !q)
+		return PQ_EDB;
+	if ((ret = pq_series_load_conf(s, c, id, 0, &se)) < 0)
+		return ret == PQ_EDB ? ret : 0;
+	pq_buf_addf(&body, "The checks of %s, on this series applied on %s at %.12s:\n\n", queue,
+		    q->branch, tip);
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	pq_store_bind_text(st, 3, tip);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rows++;
+		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+			pq_buf_adds(&body, "  the series");
+		else
+			pq_buf_addf(&body, "  [%d/%d]", sqlite3_column_int(st, 1), se->total);
+		pq_buf_addf(&body, " %s: %s\n", pq_store_col_text(st, 0), pq_store_col_text(st, 2));
+		if (strcmp(pq_store_col_text(st, 2), "pass"))
+			report_tail(&body, pq_store_col_text(st, 3));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		ret = pq_store_error(s, "series_check");
+	else if (rows && (ret = pq_store_begin(s)) == 0) {
+		a.series = se;
+		a.checks = body.ptr;
+		if ((ret = pq_reply_record(s, c, &a)) < 0)
+			pq_store_rollback(s);
+		else
+			ret = pq_store_commit(s);
+	}
+	pq_buf_free(&body);
+	pq_series_free(se);
+	return ret;
+}
+
 int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo, size_t max,
 		   struct pq_buf *report)
 {
@@ -921,6 +975,8 @@ int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo
 		for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++, done++) {
 			pq_buf_addf(report, "series %lld: checks on ", ids[i]);
 			ret = pq_checks_run(s, c, repo, ids[i], q->name, report);
+			if (ret == 0 && c->reply.checks)
+				ret = checks_reply(s, c, ids[i], q->name, tip);
 			if (ret < 0 && ret != PQ_EDB) {
 				pq_buf_addf(report, "series %lld: checks not run on %s: %s\n",
 					    ids[i], q->name, pq_error_last());

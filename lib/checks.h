@@ -72,7 +72,7 @@ int pq_checks_list(struct pq_store *s, long long id, const char *queue, int json
 		   struct pq_buf *out);
 
 struct pq_json;
-/* The same list as a JSON array value written into j (show --json's "checks"). Returns 0 or PQ_EDB. */
+/* The same list as a JSON array value written into j (show --json's "check_results"). Returns 0 or PQ_EDB. */
 int pq_checks_json(struct pq_store *s, long long id, const char *queue, struct pq_json *j);
 
 /*

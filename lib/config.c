@@ -422,6 +422,7 @@ static const struct key reply_keys[] = {
 	{ "failures", K_BOOL, offsetof(struct pq_config, reply.failures), 0 },
 	{ "hold", K_BOOL, offsetof(struct pq_config, reply.hold), 0 },
 	{ "dropnotice", K_BOOL, offsetof(struct pq_config, reply.drop_notice), 0 },
+	{ "checks", K_BOOL, offsetof(struct pq_config, reply.checks), 0 },
 };
 
 static const struct key smtp_keys[] = {

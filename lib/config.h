@@ -247,6 +247,7 @@ struct pq_reply_conf {
 	int failures;	  /* reply when a series does not apply on its queue */
 	int hold;	  /* replies wait for a maintainer's release */
 	int drop_notice;  /* a short mail to the submitter when a rebuild drops a series */
+	int checks;	  /* a reply with what the checks said, once per series version */
 };
 
 /* [http]: where patchqd serves the desk (daemon/httpd.c). */

@@ -205,6 +205,8 @@ static void add_body(struct pq_buf *b, const struct pq_config *c, const struct p
 		pq_buf_addf(b, "Thanks, but this will not be applied to %s (%s):\n\n", a->queue,
 			    q ? q->branch : a->queue);
 		add_note(b, "  ", a->rejected);
+	} else if (a->checks) {
+		add_note(b, "", a->checks); /* a tool's output: control characters made plain */
 	} else if (a->dropped) {
 		pq_buf_addf(b, "This was dropped from %s (%s) when it was rebuilt:\n\n", a->queue,
 			    q ? q->branch : a->queue);
@@ -248,6 +250,7 @@ static void add_body(struct pq_buf *b, const struct pq_config *c, const struct p
 static const char *reply_kind(const struct pq_reply_about *a)
 {
 	return a->rejected  ? "rejected"
+	       : a->checks  ? "checks"
 	       : a->dropped ? "dropped"
 	       : a->failure ? "failed"
 			    : "applied";
@@ -320,6 +323,7 @@ static int add_header(struct pq_buf *b, const struct addrs *all, const struct ad
 	pq_buf_reset(&val);
 	pq_buf_addf(&val, "%s %s",
 		    a->rejected	 ? "rejected on"
+		    : a->checks	 ? "checked on"
 		    : a->dropped ? "dropped from"
 		    : a->failure ? "not applied to"
 				 : "applied to",
@@ -418,7 +422,7 @@ int pq_reply_compose(struct pq_store *s, const struct pq_config *c, const struct
 	pq_buf_addf(&subject, "%s%s", strncasecmp(m.subject, "Re:", 3) ? "Re: " : "", m.subject);
 
 	ret = add_header(&out->text, &all, &to, &cc, pq_buf_str(&subject), date, out->msgid, &m, a);
-	if (ret == 0 && !a->failure && !a->rejected && !a->dropped)
+	if (ret == 0 && !a->failure && !a->rejected && !a->dropped && !a->checks)
 		ret = pq_note_load(s, se->id, &notes, &nnotes);
 	if (ret == 0) {
 		pq_buf_addc(&out->text, '\n');

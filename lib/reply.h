@@ -47,6 +47,8 @@ struct pq_reply_about {
 	/* dropped from a queue by its rebuild: why; a short notice to the
 	 * submitter alone, not the list ([reply] dropNotice) */
 	const char *dropped;
+	/* what the checks said ([reply] checks): the body's text, written by checks.c */
+	const char *checks;
 	int asked;   /* a maintainer asked for it: it goes even where the queue
 			sends no replies (and failure replies are off) */
 	int64_t now; /* the Date:, unix time */

@@ -269,7 +269,8 @@ static void queue_states(struct pq_store *s, long long id, struct pq_json *j, st
 	pq_elsewhere_taken_free(&taken);
 	/* what the checks said (checks.h) */
 	if (j) {
-		pq_json_key(j, "checks");
+		/* "checks" are the dry runs: these are the [check] sections' */
+		pq_json_key(j, "check_results");
 		pq_checks_json(s, id, NULL, j);
 	} else {
 		long long n = 0;

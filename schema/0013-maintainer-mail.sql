@@ -3,14 +3,15 @@
 --
 -- A reply may now tell of a rejection (kind 'rejected', `patchq reject
 -- --reply`) or, to its submitter alone, that a rebuild dropped a series
--- (kind 'dropped', [reply] dropNotice), and a pending reply may be withdrawn (state 'withdrawn'): a
+-- (kind 'dropped', [reply] dropNotice) or what the checks said (kind
+-- 'checks', [reply] checks), and a pending reply may be withdrawn (state 'withdrawn'): a
 -- rejected series' unsent replies never go out. SQLite cannot change a
 -- CHECK in place: the table is made anew with the rows copied, ids kept.
 CREATE TABLE outbox_new (
 	id INTEGER PRIMARY KEY,
 	series_id INTEGER NOT NULL REFERENCES series(id),
 	queue TEXT NOT NULL,
-	kind TEXT NOT NULL CHECK (kind IN ('applied', 'failed', 'rejected', 'dropped')),
+	kind TEXT NOT NULL CHECK (kind IN ('applied', 'failed', 'rejected', 'dropped', 'checks')),
 	msgid TEXT NOT NULL UNIQUE,     -- without angle brackets
 	sender TEXT NOT NULL,           -- the envelope sender
 	recipients TEXT NOT NULL,       -- envelope recipients, one per line

@@ -24,3 +24,7 @@ CREATE TABLE series_check (
 );
 CREATE UNIQUE INDEX series_check_key ON series_check(series_id, queue, name, IFNULL(patch, -1));
 CREATE INDEX series_check_tree ON series_check(name, tree);
+
+-- [reply] checks: one reply per series (a version) telling what the
+-- checks said, never two.
+CREATE UNIQUE INDEX outbox_checks_once ON outbox(series_id) WHERE kind = 'checks';

@@ -360,7 +360,7 @@ def hold_outcome(pq, work, a, b, how):
     qb = {q["queue"]: q for q in sb["queues"]}.get("next", {})
     check(qb.get("state") == "applied", "%s: the series whose checks passed went in: %r" % (how, qb))
     check(qa.get("state") == "queued", "%s: the one whose check failed waits: %r" % (how, qa))
-    ca = [(k["name"], k["queue"], k["state"]) for k in sa.get("checks", [])]
+    ca = [(k["name"], k["queue"], k["state"]) for k in sa.get("check_results", [])]
     check(ca == [("rustfmt", "next", "fail")], "%s: show --json has the checks: %r" % (how, ca))
     text = run(pq + ["show", str(a)], cwd=work).stdout
     check("  check rustfmt on next: fail (exit 1, " in text,
@@ -389,7 +389,7 @@ def fresh(base, name):
 
 def test_hold_run(pq, base, rustfmt):
     work = fresh(base, "hold-run")
-    write_conf(work, HOLD % rustfmt)
+    write_conf(work, HOLD % rustfmt + "[reply]\n\tchecks = true\n")
     run(pq + ["import", "-q", "series.mbox"], cwd=work)
     a, b = series_ids(pq, work)
     before = json.loads(run(pq + ["why", str(b), "--json"], cwd=work).stdout)
@@ -400,6 +400,20 @@ def test_hold_run(pq, base, rustfmt):
           "check rustfmt failed (patchq checks %d) on next, left to a maintainer" % a in out,
           "patchq run: triage holds, the checks run, then in or held: " + out)
     hold_outcome(pq, work, a, b, "patchq run")
+    # [reply] checks: one reply per series version saying what they said
+    run(pq + ["run"], cwd=work)
+    db = sqlite3.connect(os.path.join(work, "patchq.db"))
+    rows = db.execute("SELECT series_id, message FROM outbox WHERE kind = 'checks'"
+                      " ORDER BY series_id").fetchall()
+    db.close()
+    check([r[0] for r in rows] == [a, b], "one checks reply per series, never twice: %r"
+          % [r[0] for r in rows])
+    if len(rows) == 2:
+        check("The checks of next, on this series applied on next at " in rows[0][1] and
+              "  the series rustfmt: fail\n" in rows[0][1] and "time.rs" in rows[0][1] and
+              "X-Patchq: checked on next" in rows[0][1],
+              "the reply lists each check and the failure's output: " + rows[0][1][-700:])
+        check("  the series rustfmt: pass\n" in rows[1][1], "and the passing one says so")
 
 
 def test_hold_daemon(pq, patchqd, base, rustfmt):
