@@ -7,7 +7,7 @@ pkgs="meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev git
 libgit2-dev libetpan-dev libsqlite3-dev libssl-dev libevent-dev sqlite3
 dovecot-imapd openssl python3-aiosmtpd
 chromium chromium-driver python3-selenium w3m apache2-utils
-rustfmt bubblewrap"
+rustfmt bubblewrap linux-source"
 
 missing=
 for p in $pkgs; do
