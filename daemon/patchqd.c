@@ -10,10 +10,11 @@
  * version, the replies to the list). Every stage records its result in
  * the database, and a source's position is committed with the
  * messages it covers, so kill -9 at any moment loses and repeats nothing.
- * With [check] sections a third, "check", runs the checks (checks.h) of
- * what waits on the queues, one series a job, after each pipeline pass:
- * a long build holds up neither the pipeline nor the desk, and SIGTERM
- * kills the running check with everything it started.
+ * With [check] sections the "check" workers (patchq.checkJobs, one by
+ * default) run the checks (checks.h) of what waits on the queues, one
+ * series a job each, after each pipeline pass: a long build holds up
+ * neither the pipeline nor the desk, and SIGTERM kills the running checks
+ * with everything they started.
  *
  * With [http] (or a socket systemd hands over) the loop also serves the
  * desk (httpd.h): two more workers, "http", answer the pages, each
@@ -220,9 +221,10 @@ struct pipeline {
 };
 
 /*
- * The checks (checks.h), on a worker of their own, one series a job: a
- * long build holds up neither the pipeline nor the desk's actions, and
- * the pipeline applies what waited for them at its next pass.
+ * The checks (checks.h), on workers of their own (patchq.checkJobs, read
+ * at start), one series a job: a long build holds up neither the pipeline
+ * nor the desk's actions, and the pipeline applies what waited for them at
+ * its next pass. The claims keep two workers off the same series.
  */
 struct checker {
 	struct job job;
@@ -241,13 +243,15 @@ struct daemon {
 	struct conf_ref *cfg;
 	struct job_returns returns;
 	struct event *returns_ev;
-	struct worker ingest, git, check, http[HTTP_READERS];
-	struct thread_db ingest_db, git_db, check_db, http_db[HTTP_READERS];
+	struct worker ingest, git, check[PQ_CHECK_JOBS_MAX], http[HTTP_READERS];
+	struct thread_db ingest_db, git_db, check_db[PQ_CHECK_JOBS_MAX], http_db[HTTP_READERS];
 	struct httpd *httpd; /* NULL: no desk */
 	int listen_fds;	     /* sockets systemd handed over */
 	struct source *sources;
 	struct pipeline pipe;
-	struct checker checker;
+	struct checker checkers[PQ_CHECK_JOBS_MAX];
+	size_t ncheckers; /* check workers started */
+	struct pq_checks_claims *claims;
 	struct event *sig_hup, *sig_term, *sig_int, *watchdog, *tick, *ready_timer;
 	int stopping, ready;
 	unsigned long long stored, read;
@@ -257,6 +261,7 @@ struct daemon {
 static void source_post(struct source *src);
 static void pipeline_kick(struct daemon *d);
 static void checker_kick(struct daemon *d);
+static void checker_post(struct daemon *d, struct checker *k);
 
 static time_t now_sec(void)
 {
@@ -691,7 +696,7 @@ static void checker_run(struct job *j, struct worker *w)
 	k->checked = 0;
 	k->rc = s ? pq_repo_open(&repo, c->repository) : PQ_EDB;
 	if (k->rc == 0) {
-		n = pq_checks_pass(s, c, repo, 1, &k->report);
+		n = pq_checks_pass(s, c, repo, 1, k->d->claims, &k->report);
 		k->rc = n < 0 ? n : 0;
 		k->checked = n > 0 ? n : 0;
 	}
@@ -721,13 +726,11 @@ static void checker_done(struct job *j)
 		k->again = 1;
 	}
 	if (k->again)
-		checker_kick(d);
+		checker_post(d, k);
 }
 
-static void checker_kick(struct daemon *d)
+static void checker_post(struct daemon *d, struct checker *k)
 {
-	struct checker *k = &d->checker;
-
 	if (d->stopping || !d->cfg->c->nchecks)
 		return;
 	if (k->busy) {
@@ -737,11 +740,19 @@ static void checker_kick(struct daemon *d)
 	k->again = 0;
 	k->busy = 1;
 	k->cfg = conf_hold(d->cfg);
-	if (worker_post(&d->check, &k->job) < 0) {
+	if (worker_post(&d->check[k - d->checkers], &k->job) < 0) {
 		k->busy = 0;
 		conf_drop(k->cfg);
 		k->cfg = NULL;
 	}
+}
+
+static void checker_kick(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->ncheckers; i++)
+		checker_post(d, &d->checkers[i]);
 }
 
 /* ---- the desk's server: what it borrows from the daemon ---- */
@@ -948,17 +959,26 @@ static int start(struct daemon *d)
 		evtimer_add(d->watchdog, &half);
 	}
 	if (worker_start(&d->ingest, "ingest", &d->returns, &d->ingest_db) < 0 ||
-	    worker_start(&d->git, "git", &d->returns, &d->git_db) < 0 ||
-	    worker_start(&d->check, "check", &d->returns, &d->check_db) < 0) {
+	    worker_start(&d->git, "git", &d->returns, &d->git_db) < 0) {
 		pq_log(LOG_ERR, "cannot start a thread: %s", strerror(errno));
 		return -1;
+	}
+	d->claims = pq_checks_claims_new();
+	for (; d->ncheckers < (size_t)d->cfg->c->check_jobs; d->ncheckers++) {
+		struct checker *k = &d->checkers[d->ncheckers];
+
+		if (worker_start(&d->check[d->ncheckers], "check", &d->returns,
+				 &d->check_db[d->ncheckers]) < 0) {
+			pq_log(LOG_ERR, "cannot start a thread: %s", strerror(errno));
+			return -1;
+		}
+		k->d = d;
+		k->job.run = checker_run;
+		k->job.done = checker_done;
 	}
 	d->pipe.d = d;
 	d->pipe.job.run = pipeline_run;
 	d->pipe.job.done = pipeline_done;
-	d->checker.d = d;
-	d->checker.job.run = checker_run;
-	d->checker.job.done = checker_done;
 	if (desk_start(d) < 0)
 		return -1;
 	sources_start(d);
@@ -977,7 +997,8 @@ static void finish(struct daemon *d)
 	httpd_stop(d->httpd);
 	worker_stop(&d->ingest);
 	worker_stop(&d->git);
-	worker_stop(&d->check);
+	for (i = 0; i < d->ncheckers; i++)
+		worker_stop(&d->check[i]);
 	for (i = 0; i < HTTP_READERS; i++)
 		worker_stop(&d->http[i]);
 	if (d->base)
@@ -994,11 +1015,14 @@ static void finish(struct daemon *d)
 	}
 	db_close(&d->ingest_db);
 	db_close(&d->git_db);
-	db_close(&d->check_db);
+	for (i = 0; i < d->ncheckers; i++) {
+		db_close(&d->check_db[i]);
+		pq_buf_free(&d->checkers[i].report);
+	}
+	pq_checks_claims_free(d->claims);
 	for (i = 0; i < HTTP_READERS; i++)
 		db_close(&d->http_db[i]);
 	pipeline_free(&d->pipe);
-	pq_buf_free(&d->checker.report);
 	conf_drop(d->cfg);
 }
 

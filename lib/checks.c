@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -936,8 +937,69 @@ static int checks_reply(struct pq_store *s, const struct pq_config *c, long long
 	return ret;
 }
 
+struct pq_checks_claims {
+	pthread_mutex_t lock;
+	struct claim {
+		long long id;
+		const char *queue; /* the pass's configuration's, alive while it holds it */
+	} v[PQ_CHECK_JOBS_MAX];
+	size_t n;
+};
+
+struct pq_checks_claims *pq_checks_claims_new(void)
+{
+	struct pq_checks_claims *cl = pq_calloc(1, sizeof(*cl));
+
+	pthread_mutex_init(&cl->lock, NULL);
+	return cl;
+}
+
+void pq_checks_claims_free(struct pq_checks_claims *cl)
+{
+	if (!cl)
+		return;
+	pthread_mutex_destroy(&cl->lock);
+	free(cl);
+}
+
+/* Takes series id on queue for this pass: 1, or 0 when another pass has it (or no room). */
+static int claim(struct pq_checks_claims *cl, long long id, const char *queue)
+{
+	size_t i;
+	int ok = 1;
+
+	if (!cl)
+		return 1;
+	pthread_mutex_lock(&cl->lock);
+	for (i = 0; i < cl->n && ok; i++)
+		ok = !(cl->v[i].id == id && !strcmp(cl->v[i].queue, queue));
+	if (ok && cl->n < PQ_CHECK_JOBS_MAX) {
+		cl->v[cl->n].id = id;
+		cl->v[cl->n++].queue = queue;
+	} else {
+		ok = 0;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	return ok;
+}
+
+static void unclaim(struct pq_checks_claims *cl, long long id, const char *queue)
+{
+	size_t i;
+
+	if (!cl)
+		return;
+	pthread_mutex_lock(&cl->lock);
+	for (i = 0; i < cl->n; i++)
+		if (cl->v[i].id == id && !strcmp(cl->v[i].queue, queue)) {
+			cl->v[i] = cl->v[--cl->n];
+			break;
+		}
+	pthread_mutex_unlock(&cl->lock);
+}
+
 int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo, size_t max,
-		   struct pq_buf *report)
+		   struct pq_checks_claims *claims, struct pq_buf *report)
 {
 	size_t qi, i, n, done = 0;
 	long long *ids;
@@ -969,14 +1031,19 @@ int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo
 		pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
 		pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_APPROVED));
 		pq_store_bind_text(st, 4, tip);
-		sqlite3_bind_int64(st, 5, (long long)(max - done));
+		/* past the ones other passes hold */
+		sqlite3_bind_int64(st, 5, (long long)(max - done + PQ_CHECK_JOBS_MAX));
 		if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
 			return ret;
-		for (i = 0; i < n && ret != PQ_EDB && !pq_stop_requested(); i++, done++) {
+		for (i = 0; i < n && done < max && ret != PQ_EDB && !pq_stop_requested(); i++) {
+			if (!claim(claims, ids[i], q->name))
+				continue;
+			done++;
 			pq_buf_addf(report, "series %lld: checks on ", ids[i]);
 			ret = pq_checks_run(s, c, repo, ids[i], q->name, report);
 			if (ret == 0 && c->reply.checks)
 				ret = checks_reply(s, c, ids[i], q->name, tip);
+			unclaim(claims, ids[i], q->name);
 			if (ret < 0 && ret != PQ_EDB) {
 				pq_buf_addf(report, "series %lld: checks not run on %s: %s\n",
 					    ids[i], q->name, pq_error_last());

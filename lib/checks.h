@@ -41,6 +41,8 @@
 #include "repo.h"
 #include "store.h"
 
+struct pq_checks_claims;
+
 /*
  * Runs every enabled check of config c that runs on queue (pq_config_check_on())
  * on series id applied on queue's tip, stores each result (replacing the
@@ -103,11 +105,21 @@ int pq_checks_required(const struct pq_config *c, const struct pq_rule_conf *r, 
  * its queue next moves (or with `patchq checks ID --run`). report gets
  * what ran. A failure that is the series' (it no longer applies, checkDir
  * cannot be made) is reported and the pass goes on; a stop request ends
- * it. Returns how many series were checked (>= 0), or PQ_EDB, or the
- * repository's error.
+ * it. claims (may be NULL) is shared with the passes running at the same
+ * time (below). Returns how many series were checked (>= 0), or PQ_EDB, or
+ * the repository's error.
  */
 int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo, size_t max,
-		   struct pq_buf *report);
+		   struct pq_checks_claims *claims, struct pq_buf *report);
+
+/*
+ * The series several check workers (patchq.checkJobs) have in hand, so
+ * that two never take the same one: pq_checks_pass() with claims skips a
+ * series another pass holds on the same queue. Thread-safe. Never NULL
+ * (aborts on no memory); free once no pass uses it.
+ */
+struct pq_checks_claims *pq_checks_claims_new(void);
+void pq_checks_claims_free(struct pq_checks_claims *cl);
 
 /*
  * The pipeline's part: every series held for its checks on a queue whose

@@ -328,9 +328,10 @@ static const struct key patchq_keys[] = {
 	{ "threeWay", K_BOOL, offsetof(struct pq_config, three_way), 0 },
 	{ "pushRemote", K_STRING, offsetof(struct pq_config, push_remote), 0 },
 	{ "checkDir", K_PATH, offsetof(struct pq_config, check_dir), 0 },
+	{ "checkJobs", K_COUNT, offsetof(struct pq_config, check_jobs), 0 },
 };
 
-enum { PATCHQ_DATABASE, PATCHQ_REPOSITORY, PATCHQ_COMMITTER };
+enum { PATCHQ_DATABASE, PATCHQ_REPOSITORY, PATCHQ_COMMITTER, PATCHQ_CHECK_JOBS = 10 };
 
 static const struct key queue_keys[] = {
 	{ "branch", K_BRANCH, offsetof(struct pq_queue_conf, branch), 0 },
@@ -1705,6 +1706,12 @@ static int check_checks(struct loader *ld)
 					    k->queues[j]);
 		}
 	}
+	if (c->check_jobs > PQ_CHECK_JOBS_MAX)
+		return fail(ld, ld->top.key_line[PATCHQ_CHECK_JOBS],
+			    "patchq.checkJobs: %d is more than %d", c->check_jobs,
+			    PQ_CHECK_JOBS_MAX);
+	if (!c->check_jobs)
+		c->check_jobs = 1;
 	if (!c->check_dir && c->database) {
 		const char *slash = strrchr(c->database, '/');
 		struct pq_buf dir = PQ_BUF_INIT;

@@ -225,6 +225,9 @@ struct pq_elsewhere_conf {
 /* [check "NAME"]: a command run on the tree a series makes (checks.h). */
 enum pq_check_per { PQ_CHECK_PER_SERIES, PQ_CHECK_PER_PATCH };
 
+/* The most checks patchqd runs at once (patchq.checkJobs). */
+#define PQ_CHECK_JOBS_MAX 16
+
 struct pq_check_conf {
 	char *name;
 	char *command; /* as written */
@@ -275,6 +278,7 @@ struct pq_config {
 	int three_way;	   /* git am -3: merge what does not apply (needs git_fallback) */
 	char *push_remote; /* remote name or URL for push, or NULL */
 	char *check_dir;   /* where checks' work trees are made; absolute */
+	int check_jobs;	   /* checks patchqd runs at once, 1 (default) to PQ_CHECK_JOBS_MAX */
 	struct pq_queue_conf *queues;
 	size_t nqueues;
 	struct pq_rule_conf *rules; /* in file order */

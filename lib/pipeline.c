@@ -65,7 +65,7 @@ int pq_pipeline_run(struct pq_store *s, const struct pq_config *c, unsigned flag
 	/* the checks: what waits for them goes in or to a maintainer; with the
 	 * flag, those not run yet run here (patchqd runs them elsewhere) */
 	if (ret == 0 && c->nchecks && (flags & PQ_PIPELINE_RUN_CHECKS)) {
-		int n = pq_checks_pass(s, c, repo, PQ_PIPELINE_CHECKS, report);
+		int n = pq_checks_pass(s, c, repo, PQ_PIPELINE_CHECKS, NULL, report);
 
 		ret = n < 0 ? n : 0;
 	}

@@ -127,6 +127,7 @@ def test_config_errors(pq, work):
         ('[check "x"]\n\tcommand = sh -c \'true\n', "patchq.conf:11: check.x.command: ' without"),
         ('[check "x"]\n\tcommand = true\n\tcolour = red\n', "patchq.conf:12: check.x.colour: unknown"),
         ('[check "x"]\n\tcommand = true\n\tqueues = all next\n', "all, or queue names"),
+        ('[patchq]\n\tcheckJobs = 17\n', "patchq.conf:11: patchq.checkJobs: 17 is more than 16"),
     ]
     for text, want in cases:
         write_conf(work, text)
@@ -443,29 +444,43 @@ def test_hold_daemon(pq, patchqd, base, rustfmt):
 
 
 def test_daemon_stop(pq, patchqd, base):
-    """SIGTERM while a check runs: patchqd stops at once, the check and
-    everything it started killed, nothing stored for it."""
+    """checkJobs = 2: two series checked at once, never the same twice;
+    SIGTERM while they run: patchqd stops at once, the checks and
+    everything they started killed, nothing stored for them."""
     work = fresh(base, "stop-daemon")
     marker = "%d.%d" % (700 + os.getpid() % 300, os.getpid() % 89)
-    write_conf(work, HOLD.split("[check")[0] + """[check "slow"]
-\tcommand = sh -c 'sleep %s & sleep %s'
+    conf = HOLD.split("[check")[0] + """[check "slow"]
+\tcommand = sh -c 'sleep %s$PATCHQ_SERIES & sleep %s$PATCHQ_SERIES'
 \ttimeout = 3600
 \tqueues = next
-""" % (marker, marker))
+""" % (marker, marker)
+    write_conf(work, conf)
+    path = os.path.join(work, "patchq.conf")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("[patchq]\n", "[patchq]\n\tcheckJobs = 2\n", 1))
     run(pq + ["import", "-q", "series.mbox"], cwd=work)
     log = os.path.join(work, "patchqd.log")
 
+    def sleeps():
+        p = subprocess.run(["pgrep", "-a", "-f", "sleep " + marker], capture_output=True,
+                           text=True)
+        # the sleeps themselves, not the shells that started them
+        return sorted(w[2] for w in (line.split() for line in p.stdout.splitlines())
+                      if len(w) == 3 and w[1] == "sleep")
+
     def sleeping():
-        return subprocess.run(["pgrep", "-f", "sleep " + marker],
-                              capture_output=True).returncode == 0
+        return bool(sleeps())
 
     with open(log, "wb") as err:
         d = subprocess.Popen([patchqd, "-c", "patchq.conf"], cwd=work, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=err)
         end = time.monotonic() + 30
-        while time.monotonic() < end and not sleeping():
+        while time.monotonic() < end and len(set(sleeps())) < 2:
             time.sleep(0.1)
         started = sleeping()
+        both = sleeps()
         t0 = time.monotonic()
         d.terminate()
         try:
@@ -475,6 +490,8 @@ def test_daemon_stop(pq, patchqd, base):
             rc = None
         took = time.monotonic() - t0
     check(started, "the check was running")
+    check(both == sorted([marker + "1", marker + "1", marker + "2", marker + "2"]),
+          "two check workers, one series each: %r" % both)
     check(rc == 0 and took < 10, "patchqd stopped on SIGTERM in %.1f s (exit %r)" % (took, rc))
     time.sleep(0.3)
     check(not sleeping(), "the check and what it started are gone")
