@@ -445,15 +445,21 @@ def test_hold_daemon(pq, patchqd, base, rustfmt):
 
 def test_daemon_stop(pq, patchqd, base):
     """checkJobs = 2: two series checked at once, never the same twice;
-    SIGTERM while they run: patchqd stops at once, the checks and
-    everything they started killed, nothing stored for them."""
+    mail delivered meanwhile is stored while they run; SIGTERM while they
+    run: patchqd stops at once, the checks and everything they started
+    killed, nothing stored for them."""
     work = fresh(base, "stop-daemon")
     marker = "%d.%d" % (700 + os.getpid() % 300, os.getpid() % 89)
     conf = HOLD.split("[check")[0] + """[check "slow"]
 \tcommand = sh -c 'sleep %s$PATCHQ_SERIES & sleep %s$PATCHQ_SERIES'
 \ttimeout = 3600
 \tqueues = next
+[source "list"]
+\ttype = maildir
+\tpath = maildir
 """ % (marker, marker)
+    for sub_dir in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(work, "maildir", sub_dir))
     write_conf(work, conf)
     path = os.path.join(work, "patchq.conf")
     with open(path) as f:
@@ -481,6 +487,26 @@ def test_daemon_stop(pq, patchqd, base):
             time.sleep(0.1)
         started = sleeping()
         both = sleeps()
+        # a message arrives while both checks run: stored all the same
+        with open(os.path.join(work, "maildir", "new", "1.late.host"), "w") as f:
+            f.write("From: Bob <bob@example.org>\nTo: list@example.org\n"
+                    "Subject: Re: [PATCH] rust: str: add len()\n"
+                    "Date: Wed, 11 Nov 2026 09:00:00 +0000\n"
+                    "Message-ID: <late-%s@example.org>\n\nReviewed-by: Bob <bob@example.org>\n"
+                    % marker)
+
+        def stored():
+            db = sqlite3.connect(os.path.join(work, "patchq.db"))
+            n = db.execute("SELECT count(*) FROM message WHERE msgid = ?",
+                           ("late-%s@example.org" % marker,)).fetchone()[0]
+            db.close()
+            return n == 1
+
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not stored():
+            time.sleep(0.1)
+        check(stored() and sorted(set(sleeps())) == sorted(set(both)) and len(both) == 4,
+              "a message delivered while the checks ran is stored, the checks still running")
         t0 = time.monotonic()
         d.terminate()
         try:
