@@ -237,7 +237,7 @@ struct pq_check_conf {
 	size_t nqueues;
 	enum pq_check_per per;
 	int timeout;  /* seconds, 1 to 86400 (default 600) */
-	int blocking; /* a failure holds automatic application (stored only, for now) */
+	int blocking; /* a failure holds automatic application (checks.h) */
 	int enabled;  /* default true */
 };
 

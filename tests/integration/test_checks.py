@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Issue 13's checks, first slice: [check "NAME"] sections run by
-`patchq checks SERIES --run` on the tree a series makes, with real tools
+"""Issue 13's checks: [check "NAME"] sections run by `patchq checks
+SERIES --run`, `patchq run` and patchqd's check workers on the tree a
+series makes, with real tools
 on a repository and mail this test makes: Debian's rustfmt --check on a
 series that breaks formatting (fail, the file named) and one that does
 not (pass); a per-patch check that reads PATCHQ_PATCH; a second run and
