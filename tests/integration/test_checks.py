@@ -430,9 +430,12 @@ def test_hold_daemon(pq, patchqd, base, rustfmt):
         try:
             end = time.monotonic() + 60
             while time.monotonic() < end:
+                # both settled: a held by its failed check, b applied
                 s = json.loads(run(pq + ["show", str(a), "--json"], cwd=work).stdout)
                 held = {q["queue"]: q for q in s["queues"]}.get("next", {}).get("held") or ""
-                if "failed" in held:
+                sb = json.loads(run(pq + ["show", str(b), "--json"], cwd=work).stdout)
+                state = {q["queue"]: q for q in sb["queues"]}.get("next", {}).get("state")
+                if "failed" in held and state == "applied":
                     break
                 time.sleep(0.2)
         finally:
