@@ -862,12 +862,7 @@ static int settle(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 		pq_buf_addf(&why, "held: check %s failed (patchq checks %lld)", failed, id);
 		pq_buf_addf(report, "series %lld: %s on %s, left to a maintainer\n", id, why.ptr,
 			    queue);
-		if ((ret = pq_store_begin(s)) < 0)
-			goto out;
-		if ((ret = pq_state_set_held(s, id, queue, why.ptr)) < 0)
-			pq_store_rollback(s);
-		else
-			ret = pq_store_commit(s);
+		ret = pq_state_hold(s, id, queue, why.ptr);
 		goto out;
 	}
 	pq_buf_addf(report, "series %lld: its checks passed on %s, applying\n", id, queue);
@@ -998,6 +993,21 @@ static void unclaim(struct pq_checks_claims *cl, long long id, const char *queue
 	pthread_mutex_unlock(&cl->lock);
 }
 
+/*
+ * Whether checks run on queue q: 1 with its tip in tip, 0 when none runs
+ * there (or its branch does not exist yet), or the repository's error.
+ */
+static int checked_tip(const struct pq_config *c, struct pq_repo *repo,
+		       const struct pq_queue_conf *q, char tip[41])
+{
+	int ret;
+
+	if (q->frozen || !any_check_on(c, q->name))
+		return 0;
+	ret = pq_apply_tip(repo, q, tip);
+	return ret == PQ_ENOTFOUND ? 0 : ret < 0 ? ret : 1;
+}
+
 int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo, size_t max,
 		   struct pq_checks_claims *claims, struct pq_buf *report)
 {
@@ -1010,14 +1020,12 @@ int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo
 		sqlite3_stmt *st;
 		char tip[41];
 
-		if (q->frozen || !any_check_on(c, q->name))
-			continue;
-		if ((ret = pq_apply_tip(repo, q, tip)) < 0) {
-			if (ret != PQ_ENOTFOUND)
+		if ((ret = checked_tip(c, repo, q, tip)) <= 0) {
+			if (ret < 0)
 				return ret;
-			ret = 0;
 			continue;
 		}
+		ret = 0;
 		st = pq_store_stmt(
 			s, "SELECT q.series_id FROM series_queue q JOIN check_result r"
 			   " ON r.series_id = q.series_id AND r.queue = q.queue"
@@ -1069,14 +1077,12 @@ int pq_checks_settle(struct pq_store *s, const struct pq_config *c, struct pq_re
 		sqlite3_stmt *st;
 		char tip[41];
 
-		if (q->frozen || !any_check_on(c, q->name))
-			continue;
-		if ((ret = pq_apply_tip(repo, q, tip)) < 0) {
-			if (ret != PQ_ENOTFOUND)
+		if ((ret = checked_tip(c, repo, q, tip)) <= 0) {
+			if (ret < 0)
 				return ret;
-			ret = 0;
 			continue;
 		}
+		ret = 0;
 		st = pq_store_stmt(s,
 				   "SELECT q.series_id FROM series_queue q WHERE q.queue = ?1"
 				   " AND q.state = ?2 AND substr(q.held, 1, ?3) = ?4"

@@ -67,6 +67,19 @@ int pq_state_record(struct pq_store *s, long long id, const char *queue, enum pq
 	return pq_store_commit(s);
 }
 
+int pq_state_hold(struct pq_store *s, long long id, const char *queue, const char *held)
+{
+	int ret;
+
+	if ((ret = pq_store_begin(s)) < 0)
+		return ret;
+	if ((ret = pq_state_set_held(s, id, queue, held)) < 0) {
+		pq_store_rollback(s);
+		return ret;
+	}
+	return pq_store_commit(s);
+}
+
 int pq_state_set_held(struct pq_store *s, long long id, const char *queue, const char *held)
 {
 	sqlite3_stmt *q = pq_store_stmt(

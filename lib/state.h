@@ -69,6 +69,9 @@ int pq_state_record(struct pq_store *s, long long id, const char *queue, enum pq
  */
 int pq_state_set_held(struct pq_store *s, long long id, const char *queue, const char *held);
 
+/* As pq_state_set_held(), in a transaction of its own. */
+int pq_state_hold(struct pq_store *s, long long id, const char *queue, const char *held);
+
 /* Sets series id's own state, in the caller's transaction. Returns 0 or PQ_EDB. */
 int pq_state_set_series(struct pq_store *s, long long id, enum pq_state st);
 

@@ -261,13 +261,7 @@ static int release_holds(struct pq_store *s, const struct pq_config *c, struct p
 				pq_elsewhere_describe(&taken, report);
 				pq_buf_adds(report, ": left to a maintainer\n");
 				pq_elsewhere_taken_free(&taken);
-				if ((ret = pq_store_begin(s)) < 0)
-					break;
-				if ((ret = pq_state_set_held(s, ids[i], q->name, NULL)) < 0) {
-					pq_store_rollback(s);
-					break;
-				}
-				if ((ret = pq_store_commit(s)) < 0)
+				if ((ret = pq_state_hold(s, ids[i], q->name, NULL)) < 0)
 					break;
 				continue;
 			}
@@ -279,13 +273,7 @@ static int release_holds(struct pq_store *s, const struct pq_config *c, struct p
 					report,
 					"series %lld: no longer held on %s, waits for its checks\n",
 					ids[i], q->name);
-				ret = pq_store_begin(s);
-				if (ret == 0 && (ret = pq_state_set_held(s, ids[i], q->name,
-									 PQ_CHECKS_WAIT)) < 0)
-					pq_store_rollback(s);
-				else if (ret == 0)
-					ret = pq_store_commit(s);
-				if (ret < 0)
+				if ((ret = pq_state_hold(s, ids[i], q->name, PQ_CHECKS_WAIT)) < 0)
 					break;
 				continue;
 			}
