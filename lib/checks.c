@@ -277,8 +277,14 @@ static void keep_tail(struct pq_buf *tail, const struct pq_run_result *r)
 
 	while (start < r->out.len && ((unsigned char)p[start] & 0xc0) == 0x80)
 		start++;
-	for (i = start; i < r->out.len; i++)
-		pq_buf_addc(tail, p[i] ? p[i] : '?');
+	/* a tool's words about mail's content reach terminals, the log, pages and
+	 * mail: control characters (an escape sequence, a CR) become '?' */
+	for (i = start; i < r->out.len; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		pq_buf_addc(tail,
+			    (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f ? '?' : p[i]);
+	}
 	if (r->out_truncated)
 		pq_buf_adds(tail, "\n[patchq: output past 1 MiB was dropped]\n");
 	pq_buf_adds(tail, "");
