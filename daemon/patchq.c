@@ -35,6 +35,7 @@
 #include "repo.h"
 #include "series.h"
 #include "source.h"
+#include "state.h"
 #include "store.h"
 #include "todo.h"
 #include "token.h"
@@ -809,26 +810,6 @@ static int cmd_rebuild(struct pq_store *s, const struct pq_config *c, struct pq_
 	return ret;
 }
 
-/* The queues series id is on (series_queue), in the order it was taken there. */
-static int series_queues(struct pq_store *s, long long id, char ***queues, size_t *n)
-{
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT queue FROM series_queue WHERE series_id = ? ORDER BY rowid");
-	int rc;
-
-	*queues = NULL;
-	*n = 0;
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*queues = pq_reallocarray(*queues, *n + 1, sizeof(**queues));
-		(*queues)[(*n)++] = pq_store_col_dup(st, 0);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "series_queue");
-}
-
 /* checks SERIES [--queue Q] [--run]: run them (on Q, or every queue of the series), then list. */
 static int cmd_checks(struct pq_store *s, const struct pq_config *c, long long id,
 		      const struct options *o)
@@ -837,7 +818,7 @@ static int cmd_checks(struct pq_store *s, const struct pq_config *c, long long i
 	struct pq_repo *repo = NULL;
 	char **queues = NULL;
 	size_t nq = 0, i;
-	int ret = 0, bad = 0;
+	int ret = 0, bad = 0, r;
 
 	if (o->queue && !pq_config_queue(c, o->queue)) {
 		pq_error_set(PQ_EINVAL, "no queue \"%s\" in %s", o->queue, c->path);
@@ -848,7 +829,7 @@ static int cmd_checks(struct pq_store *s, const struct pq_config *c, long long i
 	if (o->queue) {
 		queues = pq_calloc(1, sizeof(*queues));
 		queues[nq++] = pq_strdup(o->queue);
-	} else if (series_queues(s, id, &queues, &nq) < 0) {
+	} else if (pq_state_queues(s, id, &queues, &nq) < 0) {
 		return fail("checks");
 	}
 	if (!nq) {
@@ -861,8 +842,7 @@ static int cmd_checks(struct pq_store *s, const struct pq_config *c, long long i
 		goto out;
 	}
 	for (i = 0; i < nq; i++) {
-		int r = pq_checks_run(s, c, repo, id, queues[i], &b);
-
+		r = pq_checks_run(s, c, repo, id, queues[i], &b);
 		/* what the run found goes to stderr when stdout carries JSON */
 		write_safe(o->json ? stderr : stdout, pq_buf_str(&b), b.len);
 		pq_buf_reset(&b);
@@ -877,14 +857,12 @@ static int cmd_checks(struct pq_store *s, const struct pq_config *c, long long i
 		}
 	}
 	fflush(stdout);
-	if (pq_checks_list(s, id, o->queue, 1, &b) < 0) {
+	/* the results stored by this run: one not passing makes the exit status 1 */
+	if ((r = pq_checks_list(s, id, o->queue, 1, &b)) < 0) {
 		ret = fail("checks");
 		goto out;
 	}
-	/* the states stored by this run: one not passing makes the exit status 1 */
-	bad |= strstr(pq_buf_str(&b), "\"state\": \"fail\"") ||
-	       strstr(pq_buf_str(&b), "\"state\": \"timeout\"") ||
-	       strstr(pq_buf_str(&b), "\"state\": \"error\"");
+	bad |= r > 0;
 	if (o->json)
 		ret = print_buf(&b);
 	ret = ret ? ret : bad;

@@ -13,20 +13,24 @@
 #include "series.h"
 #include "state.h"
 
-/* The queue a rejection reply of series id is about: the first it was taken for. */
-static char *first_queue(struct pq_store *s, long long id)
+/* The queue a rejection reply of series id is about: the first it was taken for (NULL: none). */
+static int first_queue(struct pq_store *s, long long id, char **q)
 {
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT queue FROM series_queue WHERE series_id = ? ORDER BY rowid");
-	char *q = NULL;
+	char **queues;
+	size_t n, i;
+	int ret = pq_state_queues(s, id, &queues, &n);
 
-	if (!st)
-		return NULL;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		q = pq_store_col_dup(st, 0);
-	sqlite3_reset(st);
-	return q;
+	*q = NULL;
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < n; i++) {
+		if (!*q)
+			*q = queues[i];
+		else
+			free(queues[i]);
+	}
+	free(queues);
+	return 0;
 }
 
 /*
@@ -46,7 +50,10 @@ static int reject(struct pq_store *s, const struct pq_config *c, long long id, c
 			return pq_error_set(PQ_EINVAL, "a rejection's reply needs its --reason");
 		if (queue && !pq_config_queue(c, queue))
 			return pq_error_set(PQ_EINVAL, "no queue \"%s\" in %s", queue, c->path);
-		about = queue ? pq_strdup(queue) : first_queue(s, id);
+		if (queue)
+			about = pq_strdup(queue);
+		else if ((ret = first_queue(s, id, &about)) < 0)
+			return ret;
 		if (!about)
 			return pq_error_set(PQ_EINVAL,
 					    "series %lld was taken for no queue: give the"

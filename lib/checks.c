@@ -661,9 +661,13 @@ out:
 	return ret;
 }
 
-/* The rows of series id (on queue, or all): as text into out, or (j not NULL) a JSON array into j. */
+/*
+ * The rows of series id (on queue, or all): as text into out, or (j not
+ * NULL) a JSON array into j; how many there are into *rows and how many
+ * did not pass into *failing.
+ */
 static int list_rows(struct pq_store *s, long long id, const char *queue, struct pq_json *j,
-		     struct pq_buf *out, int *rows)
+		     struct pq_buf *out, int *rows, int *failing)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT name, queue, patch, state, exit, duration_ms, output, tree, ran, reused,"
@@ -671,7 +675,7 @@ static int list_rows(struct pq_store *s, long long id, const char *queue, struct
 		   " ORDER BY queue, name, IFNULL(patch, 0)");
 	int rc;
 
-	*rows = 0;
+	*rows = *failing = 0;
 	if (!st)
 		return PQ_EDB;
 	sqlite3_bind_int64(st, 1, id);
@@ -685,6 +689,7 @@ static int list_rows(struct pq_store *s, long long id, const char *queue, struct
 		int has_exit = sqlite3_column_type(st, 4) != SQLITE_NULL;
 
 		(*rows)++;
+		*failing += strcmp(state, "pass") != 0;
 		if (!j) {
 			pq_buf_addf(out, "%s on %s", pq_store_col_text(st, 0),
 				    pq_store_col_text(st, 1));
@@ -732,26 +737,26 @@ static int list_rows(struct pq_store *s, long long id, const char *queue, struct
 
 int pq_checks_json(struct pq_store *s, long long id, const char *queue, struct pq_json *j)
 {
-	int rows;
+	int rows, failing;
 
-	return list_rows(s, id, queue, j, NULL, &rows);
+	return list_rows(s, id, queue, j, NULL, &rows, &failing);
 }
 
 int pq_checks_list(struct pq_store *s, long long id, const char *queue, int json,
 		   struct pq_buf *out)
 {
 	struct pq_json j;
-	int rows, ret;
+	int rows, failing, ret;
 
 	pq_json_init(&j, out, 1);
-	if ((ret = list_rows(s, id, queue, json ? &j : NULL, out, &rows)) < 0)
+	if ((ret = list_rows(s, id, queue, json ? &j : NULL, out, &rows, &failing)) < 0)
 		return ret;
 	if (json)
 		pq_buf_addc(out, '\n');
 	else if (!rows)
 		pq_buf_addf(out, "no check results for series %lld%s%s\n", id, queue ? " on " : "",
 			    queue ? queue : "");
-	return 0;
+	return failing;
 }
 
 /* Whether some enabled check runs on queue. */

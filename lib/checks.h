@@ -68,7 +68,8 @@ int pq_checks_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
  * output's tail indented below one that did not pass; or (json) a list of
  * objects {"name", "queue", "patch" (index or null), "state", "exit"
  * (status or null), "seconds", "output", "tree", "ran" (unix time),
- * "reused", "sandbox"}. Returns 0 or PQ_EDB.
+ * "reused", "sandbox"}. Returns how many results did not pass (0 when
+ * all passed or there are none), or PQ_EDB.
  */
 int pq_checks_list(struct pq_store *s, long long id, const char *queue, int json,
 		   struct pq_buf *out);

@@ -1,9 +1,11 @@
 /* state: where a series stands, defined once (see state.h). */
 #include "state.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "error.h"
 
 static const char *const names[] = {
@@ -147,4 +149,29 @@ int pq_state_by_rule(struct pq_store *s, long long id, const char *queue, int *y
 		return ret;
 	*yes = n > 0;
 	return 0;
+}
+
+int pq_state_queues(struct pq_store *s, long long id, char ***queues, size_t *n)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT queue FROM series_queue WHERE series_id = ? ORDER BY rowid");
+	int rc;
+
+	*queues = NULL;
+	*n = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*queues = pq_reallocarray(*queues, *n + 1, sizeof(**queues));
+		(*queues)[(*n)++] = pq_store_col_dup(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	while (*n)
+		free((*queues)[--*n]);
+	free(*queues);
+	*queues = NULL;
+	return pq_store_error(s, "series_queue");
 }

@@ -87,4 +87,11 @@ int pq_state_reject_everywhere(struct pq_store *s, long long id, const char *rea
  */
 int pq_state_by_rule(struct pq_store *s, long long id, const char *queue, int *yes);
 
+/*
+ * The queues series id was taken for, in the order it was taken there:
+ * *n names into *queues, each and the array the caller's to free (NULL
+ * and 0 when none). Returns 0 or PQ_EDB (nothing to free then).
+ */
+int pq_state_queues(struct pq_store *s, long long id, char ***queues, size_t *n);
+
 #endif
