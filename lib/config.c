@@ -29,6 +29,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "error.h"
+#include "repo.h"
 
 /* No real configuration comes near this; a larger file is a wrong path. */
 #define CONFIG_MAX_SIZE (1024 * 1024)
@@ -803,16 +804,22 @@ static int set_value(struct loader *ld, void *obj, struct meta *m, size_t ki, co
 
 	switch (k->kind) {
 	case K_PATH: {
-		git_buf path = { NULL, 0, 0 };
+		/* ~/ is $HOME read now, as git reads it (libgit2's copy is the one seen at its start) */
+		const char *home = getenv("HOME");
+		struct pq_buf path = PQ_BUF_INIT;
 
-		if (git_config_parse_path(&path, value) < 0) {
-			const git_error *e = git_error_last();
-
-			return fail(ld, line, "%s: \"%s\": %s", kname, value,
-				    e && e->message ? e->message : "not a usable path");
-		}
-		set_string(obj, k, join_dir(ld->dir, path.ptr));
-		git_buf_dispose(&path);
+		if (value[0] == '~' && value[1] && value[1] != '/')
+			return fail(ld, line, "%s: \"%s\": only ~/ is expanded, not ~user", kname,
+				    value);
+		if (value[0] == '~' && (!home || !*home))
+			return fail(ld, line, "%s: \"%s\": ~ needs HOME, which is not set", kname,
+				    value);
+		if (value[0] == '~')
+			pq_buf_addf(&path, "%s%s", home, value + 1);
+		else
+			pq_buf_adds(&path, value);
+		set_string(obj, k, join_dir(ld->dir, pq_buf_str(&path)));
+		pq_buf_free(&path);
 		return 0;
 	}
 	case K_STRING:
@@ -1851,7 +1858,7 @@ int pq_config_load(struct pq_config **out, const char *path)
 	c->smtp.verify = 1;
 	ld.c = c;
 
-	git_libgit2_init();
+	pq_repo_init();
 	if ((err = read_file(&ld, &text)) < 0)
 		goto out;
 	ld.dir = config_dir(path);
@@ -1881,7 +1888,6 @@ out:
 		free(ld.stls[i]);
 	}
 	git_config_free(cfg);
-	git_libgit2_shutdown();
 	pq_config_free(c);
 	scan_free(&ld.scan);
 	free(ld.dir);

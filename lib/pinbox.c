@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "error.h"
+#include "repo.h"
 
 /* State of one pq_pi_read() across the epochs. */
 struct pi_read {
@@ -260,7 +261,7 @@ int pq_pi_read(const char *path, const char *since, pq_mbox_cb cb, void *ctx)
 		pr.has_since = true;
 	}
 
-	git_libgit2_init();
+	pq_repo_init();
 	rc = pi_list_epochs(path, &epochs, &n);
 	if (rc == 0 && n == 0)
 		rc = pi_read_repo(path, &pr);
@@ -271,6 +272,5 @@ int pq_pi_read(const char *path, const char *since, pq_mbox_cb cb, void *ctx)
 	for (i = 0; i < n; i++)
 		free(epochs[i].path);
 	free(epochs);
-	git_libgit2_shutdown();
 	return rc;
 }

@@ -561,6 +561,10 @@ static void test_tilde_path_is_home(void)
 		     "\tdatabase = /db\n"
 		     "\trepository = ~someone/linux.git\n",
 		     3, "patchq.repository: \"~someone/linux.git\"");
+	unsetenv("HOME");
+	expect_error("[patchq]\n"
+		     "\tdatabase = ~/patchq.db\n",
+		     2, "~ needs HOME");
 	if (saved)
 		setenv("HOME", saved, 1);
 	else
