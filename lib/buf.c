@@ -95,6 +95,25 @@ void pq_buf_rtrim(struct pq_buf *b)
 	pq_buf_truncate(b, n);
 }
 
+void pq_buf_plain(struct pq_buf *b, size_t from, const char *keep)
+{
+	size_t i, j;
+
+	for (i = j = from; i < b->len; i++, j++) {
+		unsigned char c = (unsigned char)b->ptr[i];
+
+		if (c == 0xc2 && i + 1 < b->len && ((unsigned char)b->ptr[i + 1] & 0xe0) == 0x80) {
+			b->ptr[j] = '?'; /* U+0080-U+009F: two bytes, one '?' */
+			i++;
+		} else if ((c < 0x20 && !(c && strchr(keep, c))) || c == 0x7f) {
+			b->ptr[j] = '?';
+		} else {
+			b->ptr[j] = (char)c;
+		}
+	}
+	pq_buf_truncate(b, j);
+}
+
 const char *pq_buf_str(const struct pq_buf *b)
 {
 	return b->ptr ? b->ptr : "";

@@ -34,6 +34,14 @@ void pq_buf_reset(struct pq_buf *b);
 void pq_buf_truncate(struct pq_buf *b, size_t len);
 /* Removes trailing spaces, tabs, CRs and newlines. */
 void pq_buf_rtrim(struct pq_buf *b);
+/*
+ * Makes the bytes from offset from on fit to show, as text from mail, a
+ * server or a tool must be before a terminal, the log, a page or a mail
+ * shows it: every control character (C0 but those in keep, DEL, and the
+ * C1 controls U+0080-U+009F written in UTF-8) becomes one '?', so no
+ * escape sequence or line break of its own survives. NUL is a control.
+ */
+void pq_buf_plain(struct pq_buf *b, size_t from, const char *keep);
 
 /* Appends all that fd gives until end of file (EINTR retried). Returns 0,
  * or -1 with errno set; what was read before stays in b. */

@@ -273,18 +273,14 @@ static void make_env(char ***env, size_t *n, const char *home, const char *patch
 static void keep_tail(struct pq_buf *tail, const struct pq_run_result *r)
 {
 	const char *p = r->out.ptr ? r->out.ptr : "";
-	size_t start = r->out.len > TAIL_MAX ? r->out.len - TAIL_MAX : 0, i;
+	size_t start = r->out.len > TAIL_MAX ? r->out.len - TAIL_MAX : 0, at;
 
 	while (start < r->out.len && ((unsigned char)p[start] & 0xc0) == 0x80)
 		start++;
-	/* a tool's words about mail's content reach terminals, the log, pages and
-	 * mail: control characters (an escape sequence, a CR) become '?' */
-	for (i = start; i < r->out.len; i++) {
-		unsigned char ch = (unsigned char)p[i];
-
-		pq_buf_addc(tail,
-			    (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f ? '?' : p[i]);
-	}
+	/* a tool's words about mail's content reach terminals, the log, pages and mail */
+	at = tail->len;
+	pq_buf_add(tail, p + start, r->out.len - start);
+	pq_buf_plain(tail, at, "\n\t");
 	if (r->out_truncated)
 		pq_buf_adds(tail, "\n[patchq: output past 1 MiB was dropped]\n");
 	pq_buf_adds(tail, "");

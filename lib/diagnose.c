@@ -167,20 +167,6 @@ static const char *file_name(const struct file *f)
 	return f->deleted || !f->new_path.len ? pq_buf_str(&f->old_path) : pq_buf_str(&f->new_path);
 }
 
-/*
- * b with every control character made a '?': a path or hunk header comes
- * from mail, and the reason goes into a reply's body, where a line break
- * would let a patch write lines of its own.
- */
-static void printable(struct pq_buf *b)
-{
-	size_t i;
-
-	for (i = 0; i < b->len; i++)
-		if ((unsigned char)b->ptr[i] < 0x20 || b->ptr[i] == 0x7f)
-			b->ptr[i] = '?';
-}
-
 /* Names the file (and hunk) at fault; the caller adds why. Returns 1. */
 static int found(struct ctx *c, const char *file, const char *hunk, size_t hunk_len)
 {
@@ -536,9 +522,11 @@ int pq_diagnose(git_repository *repo, git_tree *tree, const char *diff, size_t l
 	if (rc == 0 && in_file)
 		rc = file_end(&c, &f);
 	file_reset(&f);
-	printable(&d->file);
-	printable(&d->hunk);
-	printable(&d->why);
+	/* a path or hunk header comes from mail, and the reason goes into a
+	 * reply's body, where a line break would let a patch write lines of its own */
+	pq_buf_plain(&d->file, 0, "");
+	pq_buf_plain(&d->hunk, 0, "");
+	pq_buf_plain(&d->why, 0, "");
 	return rc;
 }
 

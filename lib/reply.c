@@ -106,17 +106,13 @@ static void addrs_add_list(struct addrs *l, const char *list)
 
 /* ---- the mail answered ---- */
 
-/* Text from mail in the body: control characters (an escape sequence, a
- * lone CR) become spaces, tabs stay. */
+/* Text from mail in the body, without control characters (see pq_buf_plain()), tabs kept. */
 static void add_clean(struct pq_buf *b, const char *p, size_t len)
 {
-	size_t i;
+	size_t at = b->len;
 
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)p[i];
-
-		pq_buf_addc(b, (ch < 0x20 && ch != '\t') || ch == 0x7f ? ' ' : (char)ch);
-	}
+	pq_buf_add(b, p, len);
+	pq_buf_plain(b, at, "\t");
 }
 
 /* "On DATE, NAME wrote:" and the first lines of the text, quoted. */

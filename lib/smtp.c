@@ -288,7 +288,6 @@ static int read_line(struct session *ss)
 {
 	char c;
 	ssize_t r;
-	size_t i;
 
 	pq_buf_reset(&ss->line);
 	for (;;) {
@@ -303,9 +302,7 @@ static int read_line(struct session *ss)
 	}
 	if (ss->line.len > 0 && ss->line.ptr[ss->line.len - 1] == '\r')
 		pq_buf_truncate(&ss->line, ss->line.len - 1);
-	for (i = 0; i < ss->line.len; i++)
-		if ((unsigned char)ss->line.ptr[i] < ' ' || ss->line.ptr[i] == 0x7f)
-			ss->line.ptr[i] = '?';
+	pq_buf_plain(&ss->line, 0, "");
 	return 0;
 }
 

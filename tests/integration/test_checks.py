@@ -162,6 +162,9 @@ def test_checks(pq, work, rustfmt, bwrap):
 \tcommand = sh -c 'echo x > $0' %s
 \tqueues = next
 \tenabled = %s
+[check "noisy"]
+\tcommand = "python3 -c 'import sys; sys.stdout.write(bytes([101, 61, 27, 91, 50, 74, 120, 13, 121, 10, 0xc2, 0x9b, 122, 10]).decode()); sys.exit(3)'"
+\tqueues = next
 [check "off"]
 \tcommand = false
 \tenabled = false
@@ -191,6 +194,10 @@ def test_checks(pq, work, rustfmt, bwrap):
     check(r and isinstance(r["seconds"], float) and r["patch"] is None,
           "per series: patch null, seconds a number")
     check(one(rows, "off") is None, "a disabled check does not run")
+    n = one(rows, "noisy")
+    check(n and n["state"] == "fail" and n["exit"] == 3 and n["output"] == "e=?[2Jx?y\n?z\n",
+          "a tool's escape sequence, CR and C1 control are stored as '?' (%r)"
+          % (n and n["output"]))
     check(all(x["sandbox"] == bool(bwrap) for x in rows),
           "the sandbox is %s" % ("bwrap" if bwrap else "absent"))
 

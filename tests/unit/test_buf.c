@@ -222,6 +222,28 @@ static void test_detach(void)
 	pq_buf_free(&b);
 }
 
+/* Text from outside made fit to show: controls become one '?' each, from the offset on. */
+static void test_plain(void)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+
+	pq_buf_plain(&b, 0, ""); /* an empty buffer stays empty */
+	CHECK_INT(b.len, 0);
+	pq_buf_adds(&b, "\x1b[kept ");
+	pq_buf_add(&b, "a\x1b[2Jb\rc\nd\te\0f\x7fg", 16);
+	pq_buf_plain(&b, 7, "\t");
+	CHECK_STR(pq_buf_str(&b), "\x1b[kept a?[2Jb?c?d\te?f?g");
+	CHECK_INT(b.len, 23);
+
+	/* C1 controls in UTF-8 (CSI U+009B) are one '?'; U+00A0 and U+00E9 stay */
+	pq_buf_reset(&b);
+	pq_buf_adds(&b, "x\xc2\x9b"
+			"2Jy\xc2\xa0\xc3\xa9\xc2\x80\n\xc2");
+	pq_buf_plain(&b, 0, "\n");
+	CHECK_STR(pq_buf_str(&b), "x?2Jy\xc2\xa0\xc3\xa9?\n\xc2");
+	pq_buf_free(&b);
+}
+
 int main(void)
 {
 	test_empty_buffer_is_safe();
@@ -233,5 +255,6 @@ int main(void)
 	test_rtrim();
 	test_rtrim_keeps_trailing_nul_byte();
 	test_detach();
+	test_plain();
 	CHECK_DONE();
 }
