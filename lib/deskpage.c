@@ -23,7 +23,6 @@
 /* ---- small pieces ---- */
 
 /* A reply's state as a maintainer sees it: held is a pending one that waits for a release. */
-#define REPLY_STATE " CASE WHEN o.held AND o.state = 'pending' THEN 'held' ELSE o.state END"
 
 static void date_cell(struct pq_buf *out, long long t)
 {
@@ -528,10 +527,10 @@ static int series_replies(struct pq_store *s, const struct pq_config *c, long lo
 			  struct pq_buf *out)
 {
 	struct pq_buf preview = PQ_BUF_INIT;
-	sqlite3_stmt *st = pq_store_stmt(s,
-					 "SELECT o.id, o.queue, o.kind," REPLY_STATE ", o.attempts,"
-					 " o.error, o.created FROM outbox o WHERE o.series_id = ?"
-					 " ORDER BY o.id");
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT o.id, o.queue, o.kind," PQ_OUTBOX_SHOWN ", o.attempts,"
+				 " o.error, o.created FROM outbox o WHERE o.series_id = ?"
+				 " ORDER BY o.id");
 
 	if (!st)
 		return PQ_EDB;
@@ -883,11 +882,12 @@ void pq_deskpage_todo_feed(const struct pq_todo *t, long long now, struct pq_buf
 int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT o.id, o.series_id, s.name, o.queue, o.kind," REPLY_STATE ", o.attempts,"
-		   " o.error, o.created FROM outbox o JOIN series s ON s.id = o.series_id"
-		   " ORDER BY o.id DESC LIMIT 500");
-	sqlite3_stmt *open_ = pq_store_stmt(s, "SELECT o.id," REPLY_STATE " FROM outbox o"
-					       " WHERE o.state IN ('failed', 'pending')"
+		s,
+		"SELECT o.id, o.series_id, s.name, o.queue, o.kind," PQ_OUTBOX_SHOWN ", o.attempts,"
+		" o.error, o.created FROM outbox o JOIN series s ON s.id = o.series_id"
+		" ORDER BY o.id DESC LIMIT 500");
+	sqlite3_stmt *open_ = pq_store_stmt(s, "SELECT o.id," PQ_OUTBOX_SHOWN " FROM outbox o"
+					       " WHERE" PQ_OUTBOX_UNSENT
 					       " ORDER BY o.id DESC LIMIT 100");
 
 	if (!st || !open_)
@@ -904,10 +904,10 @@ int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out)
 int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct pq_buf *out)
 {
 	sqlite3_stmt *st = pq_store_stmt(
-		s,
-		"SELECT o.series_id, s.name, o.queue, o.kind," REPLY_STATE ", o.attempts, o.error,"
-		" o.sender, o.recipients, o.message, o.created, o.sent"
-		" FROM outbox o JOIN series s ON s.id = o.series_id WHERE o.id = ?");
+		s, "SELECT o.series_id, s.name, o.queue, o.kind," PQ_OUTBOX_SHOWN
+		   ", o.attempts, o.error,"
+		   " o.sender, o.recipients, o.message, o.created, o.sent"
+		   " FROM outbox o JOIN series s ON s.id = o.series_id WHERE o.id = ?");
 
 	if (!st)
 		return PQ_EDB;

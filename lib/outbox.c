@@ -330,10 +330,9 @@ int pq_outbox_hold(struct pq_store *s, long long id, int hold)
 
 int pq_outbox_withdraw(struct pq_store *s, long long series, const char *queue, size_t *n)
 {
-	sqlite3_stmt *st = pq_store_stmt(s,
-					 "UPDATE outbox SET state = 'withdrawn', held = 0"
-					 " WHERE series_id = ?1 AND state IN ('pending', 'failed')"
-					 " AND (?2 IS NULL OR queue = ?2)");
+	sqlite3_stmt *st = pq_store_stmt(s, "UPDATE outbox AS o SET state = 'withdrawn', held = 0"
+					    " WHERE series_id = ?1 AND" PQ_OUTBOX_UNSENT
+					    " AND (?2 IS NULL OR queue = ?2)");
 	int ret;
 
 	if (n)
@@ -583,8 +582,8 @@ int pq_outbox_edit(struct pq_store *s, long long id, const char *text, const cha
 		ret = pq_store_commit(s);
 		goto out;
 	}
-	st = pq_store_stmt(s, "UPDATE outbox SET message = ? WHERE id = ?"
-			      " AND state IN ('pending', 'failed')");
+	st = pq_store_stmt(s,
+			   "UPDATE outbox AS o SET message = ? WHERE id = ? AND" PQ_OUTBOX_UNSENT);
 	if (!st) {
 		ret = PQ_EDB;
 		goto fail;

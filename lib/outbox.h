@@ -19,6 +19,15 @@
 #include "config.h"
 #include "store.h"
 
+/*
+ * SQL on an outbox row called o, so that "not sent" is written once:
+ * PQ_OUTBOX_UNSENT holds for a reply still to go (pending, held or not)
+ * or to be retried (failed); PQ_OUTBOX_SHOWN is its state as shown, with
+ * "held" for a held pending one.
+ */
+#define PQ_OUTBOX_UNSENT " o.state IN ('pending', 'failed') "
+#define PQ_OUTBOX_SHOWN " CASE WHEN o.held AND o.state = 'pending' THEN 'held' ELSE o.state END "
+
 struct pq_outbox_stats {
 	size_t sent;	/* accepted by the server (or written, for a dry run) */
 	size_t retry;	/* failed for now, tried again later */

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "html.h"
 #include "json.h"
+#include "outbox.h"
 #include "series.h"
 #include "state.h"
 
@@ -362,9 +363,9 @@ static int load_replies(struct pq_store *s, size_t limit, struct pq_todo *t)
 		s, "SELECT o.id, o.series_id, s.name, s.version, o.queue, o.kind, o.state,"
 		   " o.attempts, o.error, o.next_attempt FROM outbox o"
 		   " JOIN series s ON s.id = o.series_id"
-		   " WHERE o.state IN ('pending', 'failed') ORDER BY o.id LIMIT ?");
-	sqlite3_stmt *count = pq_store_stmt(
-		s, "SELECT count(*) FROM outbox WHERE state IN ('pending', 'failed')");
+		   " WHERE" PQ_OUTBOX_UNSENT "ORDER BY o.id LIMIT ?");
+	sqlite3_stmt *count =
+		pq_store_stmt(s, "SELECT count(*) FROM outbox o WHERE" PQ_OUTBOX_UNSENT);
 	long long total;
 	int rc;
 
