@@ -301,30 +301,16 @@ int pq_apply_record_rows(struct pq_store *s, const char *queue, const struct pq_
 static int automatic_rule(struct pq_store *s, const struct pq_config *c, long long id,
 			  const char *queue, int *yes)
 {
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT rule FROM series_queue WHERE series_id = ?"
-					    " AND queue = ? AND rule IS NOT NULL");
 	const struct pq_queue_conf *q = pq_config_queue(c, queue);
-	size_t i;
-	int rc;
+	const struct pq_rule_conf *r;
+	int ret;
 
 	*yes = 0;
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	pq_store_bind_text(st, 2, queue);
-	rc = sqlite3_step(st);
-	/* a rule no longer in the configuration decides nothing */
-	for (i = 0; rc == SQLITE_ROW && i < c->nrules; i++) {
-		const struct pq_rule_conf *r = &c->rules[i];
-
-		if (strcmp(r->name, pq_store_col_text(st, 0)))
-			continue;
-		*yes = r->automatic != PQ_COND_ANY ? r->automatic == PQ_COND_YES
-						   : q && q->automatic;
-		break;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pq_store_error(s, "series_queue");
+	/* a maintainer's choice, or a rule no longer in the configuration, decides nothing */
+	if ((ret = pq_state_queue_rule(s, c, id, queue, &r, NULL)) < 0 || !r)
+		return ret;
+	*yes = r->automatic != PQ_COND_ANY ? r->automatic == PQ_COND_YES : q && q->automatic;
+	return 0;
 }
 
 int pq_apply_own_series(const struct pq_config *c, const struct pq_series *se)

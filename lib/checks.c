@@ -778,32 +778,6 @@ int pq_checks_required(const struct pq_config *c, const struct pq_rule_conf *r, 
 }
 
 /*
- * The rule of c that sent series id to queue (NULL: by hand, or a rule
- * since removed) and its hold there (malloc'd, or NULL).
- */
-static int rule_of(struct pq_store *s, const struct pq_config *c, long long id, const char *queue,
-		   const struct pq_rule_conf **r, char **held)
-{
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT rule, held FROM series_queue WHERE series_id = ? AND queue = ?");
-	int rc;
-
-	*r = NULL;
-	*held = NULL;
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	pq_store_bind_text(st, 2, queue);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*r = pq_config_rule(c, pq_store_col_text(st, 0));
-		*held = pq_store_col_dup(st, 1);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pq_store_error(s, "series_queue");
-}
-
-/*
  * What the checks the hold of series id on queue waits for said on tip:
  * 1 when they all passed; 0 with the first that did not (malloc'd) in
  * *failed; 0 with *failed NULL when one has no result on tip yet (it was
@@ -858,7 +832,7 @@ static int settle(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 	char *held, *failed = NULL;
 	int ret;
 
-	if ((ret = rule_of(s, c, id, queue, &r, &held)) < 0)
+	if ((ret = pq_state_queue_rule(s, c, id, queue, &r, &held)) < 0)
 		return ret;
 	if (!held || strncmp(held, PQ_CHECKS_HELD_PREFIX, strlen(PQ_CHECKS_HELD_PREFIX)) ||
 	    (ret = held_checks_passed(s, c, r, id, queue, tip, &failed)) < 0)

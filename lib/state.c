@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "config.h"
 #include "error.h"
 
 static const char *const names[] = {
@@ -174,4 +175,28 @@ int pq_state_queues(struct pq_store *s, long long id, char ***queues, size_t *n)
 	free(*queues);
 	*queues = NULL;
 	return pq_store_error(s, "series_queue");
+}
+
+int pq_state_queue_rule(struct pq_store *s, const struct pq_config *c, long long id,
+			const char *queue, const struct pq_rule_conf **rule, char **held)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "SELECT rule, held FROM series_queue WHERE series_id = ? AND queue = ?");
+	int rc;
+
+	*rule = NULL;
+	if (held)
+		*held = NULL;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	pq_store_bind_text(st, 2, queue);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*rule = pq_config_rule(c, (const char *)sqlite3_column_text(st, 0));
+		if (held)
+			*held = pq_store_col_dup(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pq_store_error(s, "series_queue");
 }

@@ -31,6 +31,9 @@
 
 #include "store.h"
 
+struct pq_config;
+struct pq_rule_conf;
+
 enum pq_state {
 	PQ_STATE_NEW,
 	PQ_STATE_QUEUED,
@@ -86,6 +89,15 @@ int pq_state_reject_everywhere(struct pq_store *s, long long id, const char *rea
  * 0 into *yes. Returns 0 or PQ_EDB.
  */
 int pq_state_by_rule(struct pq_store *s, long long id, const char *queue, int *yes);
+
+/*
+ * Series id's row on queue: the rule of c that sent it there into *rule
+ * (NULL when a maintainer did, the rule is no longer in c, or there is no
+ * row), and, when held is not NULL, its hold into *held (malloc'd; NULL
+ * when not held). Returns 0 or PQ_EDB (nothing to free then).
+ */
+int pq_state_queue_rule(struct pq_store *s, const struct pq_config *c, long long id,
+			const char *queue, const struct pq_rule_conf **rule, char **held);
 
 /*
  * The queues series id was taken for, in the order it was taken there:

@@ -199,23 +199,13 @@ static const char *hold_of(const struct pq_config *c, char **holds, const struct
 static int waits_for_checks(struct pq_store *s, const struct pq_config *c, long long id,
 			    const char *queue)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "SELECT rule FROM series_queue WHERE series_id = ? AND queue = ?");
-	const struct pq_rule_conf *r = NULL;
-	int rc;
+	const struct pq_rule_conf *r;
+	int ret;
 
 	if (!c->nchecks)
 		return 0;
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	pq_store_bind_text(st, 2, queue);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		r = pq_config_rule(c, pq_store_col_text(st, 0));
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return pq_store_error(s, "series_queue");
+	if ((ret = pq_state_queue_rule(s, c, id, queue, &r, NULL)) < 0)
+		return ret;
 	return pq_checks_required(c, r, queue);
 }
 
@@ -510,7 +500,8 @@ static void choice_held(struct pq_store *s, const struct pq_config *c, struct pq
 			long long id, const struct pq_rules_choice *ch, struct pq_buf *held)
 {
 	const struct pq_queue_conf *q = ch->queue;
-	sqlite3_stmt *st;
+	const struct pq_rule_conf *r;
+	char *was = NULL;
 
 	pq_buf_reset(held);
 	if (!ch->automatic || !q || q->frozen)
@@ -527,16 +518,10 @@ static void choice_held(struct pq_store *s, const struct pq_config *c, struct pq
 	if (!pq_checks_required(c, ch->rule, q->name))
 		return;
 	/* the hold as recorded ("held: check X failed ..."), without its "held: " */
-	st = pq_store_stmt(s, "SELECT held FROM series_queue WHERE series_id = ? AND queue = ?");
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		pq_store_bind_text(st, 2, q->name);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    !strncmp(pq_store_col_text(st, 0), PQ_CHECKS_HELD_PREFIX,
-			     strlen(PQ_CHECKS_HELD_PREFIX)))
-			pq_buf_adds(held, pq_store_col_text(st, 0) + strlen("held: "));
-		sqlite3_reset(st);
-	}
+	if (pq_state_queue_rule(s, c, id, q->name, &r, &was) == 0 && was &&
+	    !strncmp(was, PQ_CHECKS_HELD_PREFIX, strlen(PQ_CHECKS_HELD_PREFIX)))
+		pq_buf_adds(held, was + strlen("held: "));
+	free(was);
 	if (!held->len)
 		pq_buf_adds(held, PQ_CHECKS_WAIT + strlen("held: "));
 }
