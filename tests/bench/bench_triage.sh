@@ -332,9 +332,11 @@ setup() {
 	I_WALL=$T_WALL
 }
 
-# the series triage must look at in a fresh database (lib/apply.c,
-# new_complete_series)
-q_candidates="SELECT count(*) FROM series s WHERE s.state = 'new' AND (SELECT
+# the series triage must look at in a fresh database: complete, new, not
+# triaged; "complete" as the schema's view says where it has one (a partial
+# reroll borrows the patches it leaves out), as older builds counted otherwise
+q_candidates="SELECT count(*) FROM complete_series s WHERE s.state = 'new' AND s.triaged IS NULL"
+q_candidates_old="SELECT count(*) FROM series s WHERE s.state = 'new' AND (SELECT
  count(DISTINCT idx) FROM message WHERE series_id = s.id AND idx BETWEEN 1 AND s.total)
  = s.total AND s.triaged IS NULL"
 
@@ -354,7 +356,11 @@ r=1
 while [ "$r" -le "$runs" ]; do
 	dir=$tmp/run$r
 	setup "$dir"
-	cand=$(sql "$dir/db.sqlite" "$q_candidates")
+	if [ "$(sql "$dir/db.sqlite" "SELECT count(*) FROM sqlite_master WHERE name = 'complete_series'")" = 1 ]; then
+		cand=$(sql "$dir/db.sqlite" "$q_candidates")
+	else
+		cand=$(sql "$dir/db.sqlite" "$q_candidates_old")
+	fi
 	if ! timed triage "$patchq" -c "$dir/c.conf" triage; then
 		tail -n 20 "$tmp/triage.out" >&2
 		cat "$tmp/triage.err" >&2
