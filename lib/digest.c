@@ -57,3 +57,14 @@ void pq_digest(unsigned char out[PQ_DIGEST_LEN], const void *data, size_t len)
 	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) || n != PQ_DIGEST_LEN)
 		broken("one-shot");
 }
+
+int pq_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

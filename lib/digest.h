@@ -26,4 +26,7 @@ void pq_digest(unsigned char out[PQ_DIGEST_LEN], const void *data, size_t len);
 /* Writes b[0..n) as 2n lower-case hex digits and a NUL to out (2n + 1 bytes). */
 void pq_hex(const unsigned char *b, size_t n, char *out);
 
+/* The value of hex digit c (either case), or -1 when c is not one. */
+int pq_hex_digit(char c);
+
 #endif

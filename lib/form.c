@@ -5,18 +5,8 @@
 
 #include <string.h>
 
+#include "digest.h"
 #include "error.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decodes v[0..len) into out ('+' a space when plus); PQ_EINVAL on a bad escape or a NUL. */
 static int decode(const char *v, size_t len, int plus, struct pq_buf *out)
@@ -33,8 +23,8 @@ static int decode(const char *v, size_t len, int plus, struct pq_buf *out)
 
 			if (len - i < 3)
 				goto bad;
-			hi = hexval(v[i + 1]);
-			lo = hexval(v[i + 2]);
+			hi = pq_hex_digit(v[i + 1]);
+			lo = pq_hex_digit(v[i + 2]);
 			if (hi < 0 || lo < 0)
 				goto bad;
 			c = (char)(hi * 16 + lo);

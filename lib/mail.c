@@ -14,6 +14,7 @@
 #include <libetpan/libetpan.h>
 
 #include "alloc.h"
+#include "digest.h"
 #include "error.h"
 
 const struct pq_mail_limits pq_mail_default_limits = {
@@ -430,17 +431,6 @@ static int parse_word(const char *s, size_t len, struct word *w)
 	return 1;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int b64val(char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -479,8 +469,9 @@ static void word_bytes(struct pq_buf *out, const struct word *w)
 
 		if (c == '_') {
 			c = ' ';
-		} else if (c == '=' && i + 2 < w->textlen && (hi = hexval(w->text[i + 1])) >= 0 &&
-			   (lo = hexval(w->text[i + 2])) >= 0) {
+		} else if (c == '=' && i + 2 < w->textlen &&
+			   (hi = pq_hex_digit(w->text[i + 1])) >= 0 &&
+			   (lo = pq_hex_digit(w->text[i + 2])) >= 0) {
 			c = (char)(hi << 4 | lo);
 			i += 2;
 		}
