@@ -989,9 +989,37 @@ static int checked_tip(const struct pq_config *c, struct pq_repo *repo,
 	return ret == PQ_ENOTFOUND ? 0 : ret < 0 ? ret : 1;
 }
 
+/*
+ * The checks that run on queue as configured now, into out as a JSON array
+ * of [name, command, per patch (0 or 1)]: a series whose results on the
+ * tip lack one of them (a check added, its command changed) is due.
+ */
+static void checks_on_json(const struct pq_config *c, const char *queue, struct pq_buf *out)
+{
+	struct pq_json j;
+	size_t i;
+
+	pq_buf_reset(out);
+	pq_json_init(&j, out, 0);
+	pq_json_array_begin(&j);
+	for (i = 0; i < c->nchecks; i++) {
+		const struct pq_check_conf *k = &c->checks[i];
+
+		if (!pq_config_check_on(k, queue))
+			continue;
+		pq_json_array_begin(&j);
+		pq_json_str(&j, k->name);
+		pq_json_str(&j, k->command);
+		pq_json_int(&j, k->per == PQ_CHECK_PER_PATCH);
+		pq_json_array_end(&j);
+	}
+	pq_json_array_end(&j);
+}
+
 int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo, size_t max,
 		   struct pq_checks_claims *claims, struct pq_buf *report)
 {
+	struct pq_buf on = PQ_BUF_INIT;
 	size_t qi, i, n, done = 0;
 	long long *ids;
 	int ret = 0;
@@ -1001,29 +1029,36 @@ int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo
 		sqlite3_stmt *st;
 		char tip[41];
 
-		if ((ret = checked_tip(c, repo, q, tip)) <= 0) {
-			if (ret < 0)
-				return ret;
+		if ((ret = checked_tip(c, repo, q, tip)) < 0)
+			break;
+		if (!ret)
 			continue;
-		}
 		ret = 0;
 		st = pq_store_stmt(
 			s, "SELECT q.series_id FROM series_queue q JOIN check_result r"
 			   " ON r.series_id = q.series_id AND r.queue = q.queue"
 			   " WHERE q.queue = ?1 AND q.state IN (?2, ?3) AND r.ok AND r.tip = ?4"
-			   " AND NOT EXISTS (SELECT 1 FROM series_check k WHERE k.series_id ="
-			   " q.series_id AND k.queue = q.queue AND k.tip = ?4)"
+			   " AND EXISTS (SELECT 1 FROM json_each(?6) c WHERE NOT EXISTS"
+			   " (SELECT 1 FROM series_check k WHERE k.series_id = q.series_id"
+			   " AND k.queue = q.queue AND k.tip = ?4"
+			   " AND k.name = json_extract(c.value, '$[0]')"
+			   " AND k.command = json_extract(c.value, '$[1]')"
+			   " AND (k.patch IS NOT NULL) = json_extract(c.value, '$[2]')))"
 			   " ORDER BY q.series_id LIMIT ?5");
-		if (!st)
-			return PQ_EDB;
+		if (!st) {
+			ret = PQ_EDB;
+			break;
+		}
+		checks_on_json(c, q->name, &on);
 		pq_store_bind_text(st, 1, q->name);
 		pq_store_bind_text(st, 2, pq_state_name(PQ_STATE_QUEUED));
 		pq_store_bind_text(st, 3, pq_state_name(PQ_STATE_APPROVED));
 		pq_store_bind_text(st, 4, tip);
 		/* past the ones other passes hold */
 		sqlite3_bind_int64(st, 5, (long long)(max - done + PQ_CHECK_JOBS_MAX));
+		pq_store_bind_text(st, 6, pq_buf_str(&on));
 		if ((ret = pq_store_ids(s, st, &ids, &n)) < 0)
-			return ret;
+			break;
 		for (i = 0; i < n && done < max && ret != PQ_EDB && !pq_stop_requested(); i++) {
 			if (!claim(claims, ids[i], q->name))
 				continue;
@@ -1041,9 +1076,10 @@ int pq_checks_pass(struct pq_store *s, const struct pq_config *c, struct pq_repo
 		}
 		free(ids);
 		if (ret == PQ_EDB)
-			return ret;
+			break;
 	}
-	return (int)done;
+	pq_buf_free(&on);
+	return ret < 0 ? ret : (int)done;
 }
 
 int pq_checks_settle(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,

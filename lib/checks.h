@@ -98,12 +98,13 @@ int pq_checks_required(const struct pq_config *c, const struct pq_rule_conf *r, 
 /*
  * The checks' pass: on every queue an enabled check runs on, the series
  * waiting there (queued or approved) whose dry run applied on the queue's
- * tip and that were not checked on that tip yet, oldest first, at most
- * max of them in all (the others wait for the next pass): pq_checks_run()
- * on each. It writes results, never a branch: patchqd runs it on a worker
- * of its own, so that a long build holds up neither the pipeline nor the
- * desk. A check added to the configuration later runs on a series when
- * its queue next moves (or with `patchq checks ID --run`). report gets
+ * tip and that lack a result on that tip of some check as configured now
+ * (never checked there, or a check added or its command or per changed
+ * since), oldest first, at most max of them in all (the others wait for
+ * the next pass): pq_checks_run() on each (what it ran before on the same
+ * tree is reused, not run again). It writes results, never a branch:
+ * patchqd runs it on a worker of its own, so that a long build holds up
+ * neither the pipeline nor the desk. report gets
  * what ran. A failure that is the series' (it no longer applies, checkDir
  * cannot be made) is reported and the pass goes on; a stop request ends
  * it. claims (may be NULL) is shared with the passes running at the same

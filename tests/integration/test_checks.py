@@ -424,6 +424,22 @@ def test_hold_run(pq, base, rustfmt):
               "the reply lists each check and the failure's output: " + rows[0][1][-700:])
         check("  the series rustfmt: pass\n" in rows[1][1], "and the passing one says so")
 
+    # a check added to the configuration runs on the series still waiting, with
+    # the queue unmoved; what already ran on the same tree is not run again
+    first = one(results(pq, work, a, "next"), "rustfmt")
+    write_conf(work, HOLD % rustfmt + "[reply]\n\tchecks = true\n"
+               "[check \"files\"]\n\tcommand = sh -c 'ls rust/kernel'\n\tqueues = next\n")
+    out = run(pq + ["run"], cwd=work).stdout
+    rows = results(pq, work, a, "next")
+    f, r = one(rows, "files"), one(rows, "rustfmt")
+    check("series %d: checks on next" % a in out and f and f["state"] == "pass"
+          and "time.rs" in f["output"],
+          "patchq run: the added check ran on the waiting series: %r / %s" % (f, out))
+    check(r and first and r["ran"] == first["ran"] and r["reused"],
+          "the check already run on that tree was reused, not run again: %r" % r)
+    check("checks on" not in run(pq + ["run"], cwd=work).stdout,
+          "the next pass runs no check: every one has its result on the tip")
+
 
 def test_hold_daemon(pq, patchqd, base, rustfmt):
     work = fresh(base, "hold-daemon")
