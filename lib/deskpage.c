@@ -828,7 +828,7 @@ static void feed_entries(struct pq_buf *out, const char *queue, const char *sect
 			pq_html_text(out, it->trailer);
 		}
 		pq_buf_adds(out, "</title>\n<updated>");
-		rfc3339(out, now);
+		rfc3339(out, it->when ? it->when : now);
 		pq_buf_addf(out, "</updated>\n<link href=\"/series/%lld\"/>\n", it->series);
 		if (it->reason) {
 			pq_buf_adds(out, "<summary>");
@@ -871,7 +871,7 @@ void pq_deskpage_todo_feed(const struct pq_todo *t, long long now, struct pq_buf
 		pq_buf_adds(out, ": ");
 		pq_html_text(out, r->name ? r->name : "(no name yet)");
 		pq_buf_adds(out, "</title>\n<updated>");
-		rfc3339(out, now);
+		rfc3339(out, r->created);
 		pq_buf_addf(out, "</updated>\n<link href=\"/outbox/%lld\"/>\n</entry>\n", r->id);
 	}
 	pq_buf_adds(out, "</feed>\n");

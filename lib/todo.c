@@ -13,7 +13,7 @@
 #include "state.h"
 
 /* The columns every section reads of the series, from s: id, name, version, address, name. */
-#define SERIES_COLUMNS "s.id, s.name, s.version, s.submitter, s.submitter_name"
+#define SERIES_COLUMNS "s.id, s.name, s.version, s.submitter, s.submitter_name, s.date"
 
 static struct pq_todo_item *item_add(struct pq_todo_list *l, sqlite3_stmt *st)
 {
@@ -28,6 +28,7 @@ static struct pq_todo_item *item_add(struct pq_todo_list *l, sqlite3_stmt *st)
 		it->version = sqlite3_column_int(st, 2);
 		it->submitter = pq_store_col_dup(st, 3);
 		it->submitter_name = pq_store_col_dup(st, 4);
+		it->when = sqlite3_column_int64(st, 5);
 	}
 	return it;
 }
@@ -57,8 +58,9 @@ void pq_todo_list_free(struct pq_todo_list *l)
 	l->n = 0;
 }
 
-/* Steps st (bound) to the end, an item per row; columns 5.. are state, rule,
- * whether checked, applies, reason, held, taken elsewhere, the checks. */
+/* Steps st (bound) to the end, an item per row; columns 6.. are state, rule,
+ * whether checked, applies, reason, held, taken elsewhere, the checks, and
+ * when it came about when not the series' date. */
 static int read_checked(struct pq_store *s, sqlite3_stmt *st, struct pq_todo_list *l)
 {
 	int rc;
@@ -66,14 +68,16 @@ static int read_checked(struct pq_store *s, sqlite3_stmt *st, struct pq_todo_lis
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct pq_todo_item *it = item_add(l, st);
 
-		it->state = pq_store_col_dup(st, 5);
-		it->rule = pq_store_col_dup(st, 6);
-		it->checked = sqlite3_column_type(st, 7) != SQLITE_NULL;
-		it->applies = sqlite3_column_int(st, 7);
-		it->reason = pq_store_col_dup(st, 8);
-		it->held = pq_store_col_dup(st, 9);
-		it->elsewhere = pq_store_col_dup(st, 10);
-		it->checks = pq_store_col_dup(st, 11);
+		it->state = pq_store_col_dup(st, 6);
+		it->rule = pq_store_col_dup(st, 7);
+		it->checked = sqlite3_column_type(st, 8) != SQLITE_NULL;
+		it->applies = sqlite3_column_int(st, 8);
+		it->reason = pq_store_col_dup(st, 9);
+		it->held = pq_store_col_dup(st, 10);
+		it->elsewhere = pq_store_col_dup(st, 11);
+		it->checks = pq_store_col_dup(st, 12);
+		if (sqlite3_column_type(st, 13) != SQLITE_NULL)
+			it->when = sqlite3_column_int64(st, 13);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the to-do");
@@ -115,18 +119,19 @@ static int checked_list(struct pq_store *s, const char *queue, enum pq_state a,
 	" LEFT JOIN check_result c ON c.series_id = q.series_id AND c.queue = q.queue"     \
 	" WHERE q.queue = ?1 AND q.state IN (?2, ?3) AND (NOT ?4 OR (c.ok IS NOT NULL AND" \
 	" NOT c.ok))"
-	sqlite3_stmt *st = pq_store_stmt(
-		s, "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
-		   " c.error, q.held, (SELECT e.tree || ' (by ' || e.by || ')'"
-		   " FROM elsewhere_reply e JOIN ref r ON r.message_id ="
-		   " e.message_id JOIN message t ON t.msgid = r.msgid"
-		   " WHERE t.series_id = q.series_id ORDER BY e.message_id"
-		   " LIMIT 1), (SELECT CASE WHEN count(*) = 0 THEN NULL"
-		   "  WHEN total(k.state <> 'pass') = 0 THEN count(DISTINCT k.name)"
-		   "  || ' pass' ELSE 'failed: ' || group_concat(DISTINCT CASE"
-		   "  WHEN k.state <> 'pass' THEN k.name END) END FROM series_check k"
-		   "  WHERE k.series_id = q.series_id AND k.queue = q.queue)" CHECKED_FROM
-		   " ORDER BY q.series_id LIMIT ?5");
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT " SERIES_COLUMNS ", q.state, q.rule, c.ok,"
+				 " c.error, q.held, (SELECT e.tree || ' (by ' || e.by || ')'"
+				 " FROM elsewhere_reply e JOIN ref r ON r.message_id ="
+				 " e.message_id JOIN message t ON t.msgid = r.msgid"
+				 " WHERE t.series_id = q.series_id ORDER BY e.message_id"
+				 " LIMIT 1), (SELECT CASE WHEN count(*) = 0 THEN NULL"
+				 "  WHEN total(k.state <> 'pass') = 0 THEN count(DISTINCT k.name)"
+				 "  || ' pass' ELSE 'failed: ' || group_concat(DISTINCT CASE"
+				 "  WHEN k.state <> 'pass' THEN k.name END) END FROM series_check k"
+				 "  WHERE k.series_id = q.series_id AND k.queue = q.queue),"
+				 " CASE WHEN ?4 THEN c.checked END" CHECKED_FROM
+				 " ORDER BY q.series_id LIMIT ?5");
 	sqlite3_stmt *count = pq_store_stmt(s, "SELECT count(*)" CHECKED_FROM);
 #undef CHECKED_FROM
 	int i;
@@ -189,7 +194,7 @@ static int new_versions(struct pq_store *s, const char *queue, struct pq_todo_li
 		return PQ_EDB;
 	pq_store_bind_text(st, 1, queue);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		item_add(l, st)->other = sqlite3_column_int64(st, 5);
+		item_add(l, st)->other = sqlite3_column_int64(st, 6);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the new versions");
 }
@@ -279,6 +284,12 @@ static int late_trailers(struct pq_store *s, const struct pq_config *c, const ch
 			pq_buf_addf(&b, "%s: %s", p->collected.v[k].name, p->collected.v[k].value);
 			it->trailer = pq_strdup(pq_buf_str(&b));
 			it->message = p->collected_from[k];
+			if ((ret = pq_store_scalar_id(s,
+						      "SELECT min(d.received) FROM message m"
+						      " JOIN delivery d ON d.raw_id = m.raw_id"
+						      " WHERE m.id = ?",
+						      it->message, &it->when)) < 0)
+				break;
 		}
 	}
 	pq_buf_free(&b);
@@ -319,9 +330,10 @@ static int dropped(struct pq_store *s, struct pq_todo_queue *q)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct pq_todo_item *it = item_add(&q->dropped, st);
 
-		it->other = sqlite3_column_int64(st, 5);
-		it->reason = pq_store_col_dup(st, 6);
-		it->state = pq_store_col_dup(st, 7);
+		it->other = sqlite3_column_int64(st, 6);
+		it->reason = pq_store_col_dup(st, 7);
+		it->state = pq_store_col_dup(st, 8);
+		it->when = q->rebuild;
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading what a rebuild dropped");
@@ -361,7 +373,7 @@ static int load_replies(struct pq_store *s, size_t limit, struct pq_todo *t)
 {
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT o.id, o.series_id, s.name, s.version, o.queue, o.kind, o.state,"
-		   " o.attempts, o.error, o.next_attempt FROM outbox o"
+		   " o.attempts, o.error, o.next_attempt, o.created FROM outbox o"
 		   " JOIN series s ON s.id = o.series_id"
 		   " WHERE" PQ_OUTBOX_UNSENT "ORDER BY o.id LIMIT ?");
 	sqlite3_stmt *count =
@@ -387,6 +399,7 @@ static int load_replies(struct pq_store *s, size_t limit, struct pq_todo *t)
 		r->attempts = sqlite3_column_int(st, 7);
 		r->error = pq_store_col_dup(st, 8);
 		r->next_attempt = sqlite3_column_int64(st, 9);
+		r->created = sqlite3_column_int64(st, 10);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -602,6 +615,11 @@ static void json_item(struct pq_json *j, enum section k, const struct pq_todo_it
 	pq_json_kint(j, "version", it->version);
 	pq_json_kstr(j, "submitter", it->submitter);
 	pq_json_kstr(j, "submitter_name", it->submitter_name);
+	pq_json_key(j, "when");
+	if (it->when)
+		pq_json_int(j, it->when);
+	else
+		pq_json_null(j);
 	switch (k) {
 	case WAITING:
 	case STOPPED:

@@ -53,7 +53,10 @@ struct pq_todo_item {
 	long long message; /* late_trailers: the reply it came in (message id) */
 	char *held;	   /* waiting, stopped: why automatic intake waits, or NULL */
 	char *elsewhere;   /* waiting, stopped: "TREE (by ADDR)" another tree took it, or NULL */
-	char *checks; /* waiting, stopped: "N pass" or "failed: NAME,..." (checks.h), or NULL */
+	char *checks;	/* waiting, stopped: "N pass" or "failed: NAME,..." (checks.h), or NULL */
+	long long when; /* unix time it came about, 0 unknown: the series' date (waiting,
+			 * new versions), the failed dry run (stopped), the reply's
+			 * arrival (late trailers), the rebuild (dropped) */
 };
 
 struct pq_todo_list {
@@ -84,6 +87,7 @@ struct pq_todo_reply {
 	int attempts;
 	char *error;		/* the server's last answer, or NULL */
 	long long next_attempt; /* unix time, pending only */
+	long long created;	/* unix time it was made */
 };
 
 struct pq_todo {

@@ -330,6 +330,7 @@ static void test_todo_sections(void)
 	pq_buf_reset(&out);
 	pq_todo_write(t, PQ_VIEW_JSON, &out);
 	CHECK(strstr(pq_buf_str(&out), "\"totals\"") != NULL);
+	CHECK(strstr(pq_buf_str(&out), "\"when\": 1") != NULL); /* a unix time, 2001 or later */
 	pq_todo_free(t);
 
 	/* `patchq queue` says what waits there too */
@@ -352,6 +353,12 @@ static void test_todo_sections(void)
 	it = has(q ? &q->late_trailers : NULL, a);
 	CHECK(it && it->patch == 1 && it->trailer &&
 	      !strcmp(it->trailer, "Reviewed-by: Carol Checker <carol@example.org>"));
+	/* dated by the reply's arrival */
+	CHECK(it && it->when > 0 &&
+	      it->when == fx_num(w.s,
+				 "SELECT d.received FROM delivery d JOIN message m"
+				 " ON d.raw_id = m.raw_id WHERE m.id = ?1",
+				 it->message, NULL));
 	/* Bob's review came before: not late */
 	CHECK(q && q->late_trailers.n == 1);
 	pq_todo_free(t);
@@ -364,6 +371,9 @@ static void test_todo_sections(void)
 	q = todo_queue(t, "rust-dev");
 	it = has(q ? &q->new_versions : NULL, a2);
 	CHECK(q && q->new_versions.n == 1 && it && it->other == a && it->version == 2);
+	/* dated by the newer series */
+	CHECK(it && it->when > 0 &&
+	      it->when == fx_num(w.s, "SELECT date FROM series WHERE id = ?1", a2, NULL));
 	CHECK(todo_queue(t, "rust-next")->new_versions.n == 0);
 	pq_todo_free(t);
 
@@ -376,7 +386,14 @@ static void test_todo_sections(void)
 	it = has(q ? &q->stopped : NULL, e);
 	CHECK(q && q->stopped.n == 1 && it && it->state && !strcmp(it->state, "queued") &&
 	      it->reason && strstr(it->reason, "rust/kernel/print.rs"));
+	/* stopped: dated by the dry run that failed; waiting: by the series */
+	CHECK(it && it->when > 0 &&
+	      it->when == fx_num(w.s,
+				 "SELECT checked FROM check_result WHERE series_id = ?1"
+				 " AND queue = ?2",
+				 e, "rust-fixes"));
 	it = has(q ? &q->waiting : NULL, e);
+	CHECK(it && it->when == fx_num(w.s, "SELECT date FROM series WHERE id = ?1", e, NULL));
 	CHECK(it && it->checked && !it->applies);
 	pq_todo_free(t);
 
@@ -402,7 +419,7 @@ static void test_todo_sections(void)
 	CHECK(q && q->dropped.n == 1 && it && it->other == a && it->reason &&
 	      strstr(it->reason, "rust/kernel/str.rs") && it->state &&
 	      !strcmp(it->state, "failed"));
-	CHECK(q && q->rebuild > 0);
+	CHECK(q && q->rebuild > 0 && it && it->when == q->rebuild);
 	/* nothing on rust-dev any more: no new version, no late trailer */
 	CHECK(q && q->new_versions.n == 0 && q->late_trailers.n == 0);
 	pq_todo_free(t);
