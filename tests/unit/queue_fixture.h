@@ -395,6 +395,55 @@ static FX_UNUSED int fx_format_patch(struct fx_mail *m, const char *title, const
 	return rc == 0 && m->n ? 0 : -1;
 }
 
+/*
+ * The series several policy tests share, each on a topic branch from
+ * "base": A "rust: str: helpers" (cover letter, is_empty() then is_ascii()
+ * in rust/kernel/str.rs) on "a", its v2 A2 (the same, #[inline]) on "a2";
+ * B, one patch adding rust/kernel/time.rs, tagged rust-next, on "b".
+ * Returns 0 or -1.
+ */
+static FX_UNUSED int fx_mail_str_helpers(struct fx_mail *a, struct fx_mail *a2)
+{
+	static const char head[] = "// SPDX-License-Identifier: GPL-2.0\n\n"
+				   "//! String helpers.\n\n"
+				   "pub fn len(s: &str) -> usize {\n    s.len()\n}\n\n";
+	struct pq_buf s = PQ_BUF_INIT;
+	int rc = 0, v;
+
+	for (v = 1; v <= 2; v++) {
+		const char *in = v == 2 ? "#[inline]\n" : "";
+
+		rc |= fx_topic(v == 2 ? "a2" : "a", "base");
+		pq_buf_reset(&s);
+		pq_buf_addf(&s, "%s%spub fn is_empty(s: &str) -> bool {\n    s.is_empty()\n}\n",
+			    head, in);
+		fx_src_write("rust/kernel/str.rs", s.ptr);
+		rc |= fx_commit("rust: str: add is_empty()", "Callers test for empty strings.",
+				NULL);
+		pq_buf_addf(&s, "\n%spub fn is_ascii(s: &str) -> bool {\n    s.is_ascii()\n}\n",
+			    in);
+		fx_src_write("rust/kernel/str.rs", s.ptr);
+		rc |= fx_commit("rust: str: add is_ascii()", "Callers test for ASCII.", NULL);
+		rc |= fx_format_patch(v == 2 ? a2 : a, "rust: str: helpers",
+				      v == 2 ? "--cover-letter -v2 base..a2"
+					     : "--cover-letter base..a");
+	}
+	pq_buf_free(&s);
+	return rc ? -1 : 0;
+}
+
+static FX_UNUSED int fx_mail_time(struct fx_mail *b)
+{
+	int rc = fx_topic("b", "base");
+
+	fx_src_write("rust/kernel/time.rs", "// SPDX-License-Identifier: GPL-2.0\n\n"
+					    "//! Time.\n\n"
+					    "pub const NSEC_PER_MSEC: i64 = 1_000_000;\n");
+	rc |= fx_commit("rust: time: add the time module", "Drivers need time units.", NULL);
+	rc |= fx_format_patch(b, NULL, "--subject-prefix='PATCH rust-next' -1 b");
+	return rc ? -1 : 0;
+}
+
 /* The Message-ID of raw without the angle brackets, malloc'd ("" when none). */
 static FX_UNUSED char *fx_msgid(const char *raw)
 {

@@ -63,53 +63,13 @@ static struct fx_mail mail_a, mail_a2, mail_b, mail_d, mail_e;
 static char *mail_x;
 static char *sendmail;
 
-static const char str_a[] = "// SPDX-License-Identifier: GPL-2.0\n\n"
-			    "//! String helpers.\n\n"
-			    "pub fn len(s: &str) -> usize {\n    s.len()\n}\n\n"
-			    "pub fn is_empty(s: &str) -> bool {\n    s.is_empty()\n}\n";
-
 static int make_mail(void)
 {
 	struct pq_buf x = PQ_BUF_INIT;
 	int rc = 0;
 
-	rc |= fx_topic("a", "base");
-	fx_src_write("rust/kernel/str.rs", str_a);
-	rc |= fx_commit("rust: str: add is_empty()", "Callers test for empty strings.", NULL);
-	fx_src_write("rust/kernel/str.rs",
-		     "// SPDX-License-Identifier: GPL-2.0\n\n"
-		     "//! String helpers.\n\n"
-		     "pub fn len(s: &str) -> usize {\n    s.len()\n}\n\n"
-		     "pub fn is_empty(s: &str) -> bool {\n    s.is_empty()\n}\n\n"
-		     "pub fn is_ascii(s: &str) -> bool {\n    s.is_ascii()\n}\n");
-	rc |= fx_commit("rust: str: add is_ascii()", "Callers test for ASCII.", NULL);
-	rc |= fx_format_patch(&mail_a, "rust: str: helpers", "--cover-letter base..a");
-
-	rc |= fx_topic("a2", "base");
-	fx_src_write("rust/kernel/str.rs",
-		     "// SPDX-License-Identifier: GPL-2.0\n\n"
-		     "//! String helpers.\n\n"
-		     "pub fn len(s: &str) -> usize {\n    s.len()\n}\n\n"
-		     "#[inline]\n"
-		     "pub fn is_empty(s: &str) -> bool {\n    s.is_empty()\n}\n");
-	rc |= fx_commit("rust: str: add is_empty()", "Callers test for empty strings.", NULL);
-	fx_src_write("rust/kernel/str.rs",
-		     "// SPDX-License-Identifier: GPL-2.0\n\n"
-		     "//! String helpers.\n\n"
-		     "pub fn len(s: &str) -> usize {\n    s.len()\n}\n\n"
-		     "#[inline]\n"
-		     "pub fn is_empty(s: &str) -> bool {\n    s.is_empty()\n}\n\n"
-		     "#[inline]\n"
-		     "pub fn is_ascii(s: &str) -> bool {\n    s.is_ascii()\n}\n");
-	rc |= fx_commit("rust: str: add is_ascii()", "Callers test for ASCII.", NULL);
-	rc |= fx_format_patch(&mail_a2, "rust: str: helpers", "--cover-letter -v2 base..a2");
-
-	rc |= fx_topic("b", "base");
-	fx_src_write("rust/kernel/time.rs", "// SPDX-License-Identifier: GPL-2.0\n\n"
-					    "//! Time.\n\n"
-					    "pub const NSEC_PER_MSEC: i64 = 1_000_000;\n");
-	rc |= fx_commit("rust: time: add the time module", "Drivers need time units.", NULL);
-	rc |= fx_format_patch(&mail_b, NULL, "--subject-prefix='PATCH rust-next' -1 b");
+	rc |= fx_mail_str_helpers(&mail_a, &mail_a2);
+	rc |= fx_mail_time(&mail_b);
 
 	rc |= fx_topic("d", "base");
 	fx_src_write("Documentation/rust/index.rst",
