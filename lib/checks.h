@@ -89,7 +89,8 @@ int pq_checks_json(struct pq_store *s, long long id, const char *queue, struct p
  * maintainer, held with "held: check NAME failed ..." (why and the
  * to-do say so).
  */
-#define PQ_CHECKS_WAIT "held: checks to pass first"
+#define PQ_CHECKS_WAIT_WHY "checks to pass first"
+#define PQ_CHECKS_WAIT "held: " PQ_CHECKS_WAIT_WHY
 #define PQ_CHECKS_HELD_PREFIX "held: check"
 
 /* Whether rule r's automatic application on queue waits for checks: 1 or 0. */

@@ -523,7 +523,7 @@ static void choice_held(struct pq_store *s, const struct pq_config *c, struct pq
 		pq_buf_adds(held, was + strlen("held: "));
 	free(was);
 	if (!held->len)
-		pq_buf_adds(held, PQ_CHECKS_WAIT + strlen("held: "));
+		pq_buf_adds(held, PQ_CHECKS_WAIT_WHY);
 }
 
 static void explain_text(struct pq_store *s, const struct pq_config *c, struct pq_repo *repo,
