@@ -32,7 +32,6 @@
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 #define MAX_HEADERS_SIZE (8 * 1024)
-#define MAX_BODY_SIZE (64 * 1024)
 #define LISTEN_BACKLOG 128
 #define CACHE_BYTES (32 * 1024 * 1024) /* readers' pages kept, at most */
 
@@ -317,8 +316,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	j->content_type = dup_or_null(evhttp_find_header(in, "Content-Type"));
 	j->accept_encoding = dup_or_null(evhttp_find_header(in, "Accept-Encoding"));
 	len = evbuffer_get_length(input);
-	if (len > MAX_BODY_SIZE) /* evhttp's own limit; never more */
-		len = MAX_BODY_SIZE;
+	if (len > PQ_DESK_BODY_MAX) /* evhttp's own limit; never more */
+		len = PQ_DESK_BODY_MAX;
 	if (len) {
 		j->body = pq_malloc(len + 1);
 		evbuffer_copyout(input, j->body, len);
@@ -473,7 +472,7 @@ struct httpd *httpd_start(struct event_base *base, const struct pq_config *c, in
 		return NULL;
 	}
 	evhttp_set_max_headers_size(h->http, MAX_HEADERS_SIZE);
-	evhttp_set_max_body_size(h->http, MAX_BODY_SIZE);
+	evhttp_set_max_body_size(h->http, PQ_DESK_BODY_MAX);
 	evhttp_set_timeout(h->http, c->has_http ? hc->timeout : 30);
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |

@@ -615,6 +615,20 @@ static int message_page(struct ctx *x, const char *msgid, int raw)
 
 /* ---- actions ---- */
 
+/* An action's outcome as the API's JSON, with status; ret is the library's. */
+static void outcome(struct ctx *x, int status, int ret, const struct pq_buf *report)
+{
+	answer(x, status, JSON);
+	pq_buf_addf(&x->rs->body, "{\"ok\": %s, \"report\": ", ret == 0 ? "true" : "false");
+	pq_json_quote(&x->rs->body, pq_buf_str(report));
+	pq_buf_adds(&x->rs->body, ", \"error\": ");
+	if (ret == 0)
+		pq_buf_adds(&x->rs->body, "null");
+	else
+		pq_json_quote(&x->rs->body, pq_error_last());
+	pq_buf_adds(&x->rs->body, "}\n");
+}
+
 /*
  * The end of an action: the outcome as JSON for the API, else back to the
  * page at back. ret is the library's; report what it said.
@@ -624,15 +638,7 @@ static int acted(struct ctx *x, int ret, const struct pq_buf *report, const char
 	if (ret == PQ_EDB)
 		return fail_ret(x, ret);
 	if (x->api) {
-		answer(x, ret == 0 ? 200 : ret == PQ_ENOTFOUND ? 404 : 409, JSON);
-		pq_buf_addf(&x->rs->body, "{\"ok\": %s, \"report\": ", ret == 0 ? "true" : "false");
-		pq_json_quote(&x->rs->body, pq_buf_str(report));
-		pq_buf_adds(&x->rs->body, ", \"error\": ");
-		if (ret == 0)
-			pq_buf_adds(&x->rs->body, "null");
-		else
-			pq_json_quote(&x->rs->body, pq_error_last());
-		pq_buf_adds(&x->rs->body, "}\n");
+		outcome(x, ret == 0 ? 200 : ret == PQ_ENOTFOUND ? 404 : 409, ret, report);
 		return 0;
 	}
 	if (ret == PQ_ENOTFOUND)
@@ -755,6 +761,64 @@ static int reply_action(struct ctx *x, long long id, const char *what)
 	return ret;
 }
 
+/* Makes every CRLF of b (a browser's textarea sends them) an LF; a lone CR stays. */
+static void crlf_to_lf(struct pq_buf *b)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < b->len; i++)
+		if (!(b->ptr[i] == '\r' && i + 1 < b->len && b->ptr[i + 1] == '\n'))
+			b->ptr[j++] = b->ptr[i];
+	if (b->ptr)
+		b->ptr[j] = '\0';
+	b->len = j;
+}
+
+/* A refused edit: the library's words; 404, 409 (sent or withdrawn) or 400. */
+static void edit_refused(struct ctx *x, int ret)
+{
+	struct pq_buf none = PQ_BUF_INIT;
+	int status = ret == PQ_ENOTFOUND ? 404 : ret == PQ_EPERM ? 409 : 400;
+
+	if (x->api)
+		outcome(x, status, ret, &none);
+	else
+		fail(x, status, pq_error_last());
+}
+
+/*
+ * edit reply id: the form's subject and body through the library's check
+ * (pq_outbox_edit_parts()), recorded there.
+ */
+static int edit_action(struct ctx *x, long long id)
+{
+	struct pq_buf subject = PQ_BUF_INIT, body = PQ_BUF_INIT, report = PQ_BUF_INIT,
+		      back = PQ_BUF_INIT;
+	int changed = 0, ret = 0;
+
+	if (!field(x, "subject", &subject) || !field(x, "body", &body)) {
+		fail(x, 422, "The form needs a subject and a body");
+		goto out;
+	}
+	crlf_to_lf(&body);
+	ret = pq_outbox_edit_parts(x->env->store, id, pq_buf_str(&subject), pq_buf_str(&body),
+				   x->who, x->env->now, &changed);
+	pq_buf_addf(&report, "reply %lld %s", id, changed ? "edited" : "unchanged");
+	pq_buf_addf(&back, "/outbox/%lld", id);
+	if (ret == 0 || ret == PQ_EDB) {
+		ret = acted(x, ret, &report, back.ptr);
+	} else {
+		edit_refused(x, ret);
+		ret = 0;
+	}
+out:
+	pq_buf_free(&subject);
+	pq_buf_free(&body);
+	pq_buf_free(&report);
+	pq_buf_free(&back);
+	return ret;
+}
+
 /* ---- the routes ---- */
 
 /* Splits the path into decoded segments; 0, or -1 for a path the router refuses. */
@@ -836,6 +900,10 @@ static int post(struct ctx *x)
 {
 	size_t n = x->nseg;
 
+	if (x->rq->body_len > PQ_DESK_BODY_MAX) {
+		fail(x, 413, "The form is larger than the desk takes (64 KiB)");
+		return 0;
+	}
 	if (!x->api && n == 1 && is(x, 0, "login"))
 		return login(x);
 	if (!x->api && n == 1 && is(x, 0, "logout"))
@@ -844,7 +912,8 @@ static int post(struct ctx *x)
 	       (is(x, 2, "approve") || is(x, 2, "reject") || is(x, 2, "apply"))) ||
 	      (n == 3 && is(x, 0, "queues") && is(x, 2, "rebuild")) ||
 	      (n == 3 && is(x, 0, "outbox") && seg_id(x, 1) &&
-	       (is(x, 2, "retry") || is(x, 2, "hold") || is(x, 2, "release"))))) {
+	       (is(x, 2, "retry") || is(x, 2, "hold") || is(x, 2, "release") ||
+		is(x, 2, "edit"))))) {
 		if (is_page(x)) {
 			fail(x, 405, "Method not allowed");
 			pq_buf_adds(&x->rs->headers, "Allow: GET, HEAD\n");
@@ -859,6 +928,8 @@ static int post(struct ctx *x)
 		return series_action(x, seg_id(x, 1), segment(x, 2));
 	if (is(x, 0, "queues"))
 		return rebuild_action(x, segment(x, 1));
+	if (is(x, 2, "edit"))
+		return edit_action(x, seg_id(x, 1));
 	return reply_action(x, seg_id(x, 1), segment(x, 2));
 }
 

@@ -20,6 +20,13 @@
  *   /feeds/queues/NAME.atom   the series sent to a queue, as an Atom feed
  *   /desk.css             the stylesheet
  * A listing's JSON is {"items": [...], "next": URL or null}.
+ *
+ * Actions (POST, form fields; the same under /api/, answered as JSON):
+ *   /series/ID/approve|reject|apply    queue, reason, reply, force
+ *   /queues/NAME/rebuild
+ *   /outbox/ID/retry|hold|release
+ *   /outbox/ID/edit                    subject, body (CRLF taken as LF)
+ * A body over PQ_DESK_BODY_MAX is refused (413).
  */
 #ifndef PQ_DESK_H
 #define PQ_DESK_H
@@ -30,6 +37,9 @@
 #include "config.h"
 #include "repo.h"
 #include "store.h"
+
+/* The largest request body the desk reads (patchqd's limit too). */
+#define PQ_DESK_BODY_MAX (64 * 1024)
 
 struct pq_desk_request {
 	const char *method; /* "GET", "HEAD", "POST", ... as sent */

@@ -79,14 +79,20 @@ static void message_link(struct pq_buf *out, const char *msgid, const char *text
 	pq_buf_adds(out, "</a>");
 }
 
-/* A hidden CSRF field and the form's opening tag, for an action at url. */
-static void form_begin(struct pq_buf *out, const char *url, const char *csrf)
+/* A form's opening tag of class cls, for an action at url, and its hidden CSRF field. */
+static void form_open(struct pq_buf *out, const char *cls, const char *url, const char *csrf)
 {
-	pq_buf_adds(out, "<form class=\"inline\" method=\"post\" action=\"");
+	pq_buf_addf(out, "<form class=\"%s\" method=\"post\" action=\"", cls);
 	pq_html_text(out, url);
 	pq_buf_adds(out, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
 	pq_html_text(out, csrf);
 	pq_buf_adds(out, "\">");
+}
+
+/* form_open() of a form that sits in a line of text (a button). */
+static void form_begin(struct pq_buf *out, const char *url, const char *csrf)
+{
+	form_open(out, "inline", url, csrf);
 }
 
 /* The button of what a maintainer may do with reply id in state (retry, hold, release). */
@@ -103,6 +109,42 @@ static void reply_form(struct pq_buf *out, long long id, const char *state, cons
 	pq_buf_addf(&url, "/outbox/%lld/%s", id, what);
 	form_begin(out, url.ptr, csrf);
 	pq_buf_addf(out, "<button type=\"submit\">%s reply %lld</button></form>\n", what, id);
+	pq_buf_free(&url);
+}
+
+/*
+ * The form that edits reply id, text its mail, for a maintainer (csrf
+ * non-NULL) while it is unsent (state pending, held or failed): the
+ * Subject and the body filled in, the other fields shown as they go.
+ */
+static void edit_form(struct pq_buf *out, long long id, const char *state, const char *text,
+		      const char *csrf)
+{
+	struct pq_buf url = PQ_BUF_INIT;
+	struct pq_outbox_parts p;
+
+	if (!csrf || (strcmp(state, "pending") && strcmp(state, "held") && strcmp(state, "failed")))
+		return;
+	if (pq_outbox_split(text, &p) == 0) {
+		pq_buf_addf(&url, "/outbox/%lld/edit", id);
+		pq_buf_adds(out, "<h2>Edit</h2>\n");
+		form_open(out, "edit", url.ptr, csrf);
+		pq_buf_adds(out, "\n<pre class=\"message\">");
+		pq_html_text(out, p.fields);
+		pq_buf_adds(out, "</pre>\n<p><label>Subject <input name=\"subject\" size=\"72\" "
+				 "required value=\"");
+		pq_html_text(out, p.subject);
+		/* the line feed after the tag is the parser's: the body keeps its own */
+		pq_buf_adds(out, "\"></label></p>\n<p><textarea name=\"body\" rows=\"20\" "
+				 "cols=\"80\" aria-label=\"body\">\n");
+		pq_html_text(out, p.body);
+		pq_buf_addf(out,
+			    "</textarea></p>\n<p><button type=\"submit\">save reply %lld</button> "
+			    "<span class=\"meta\">Only the Subject and the body change; the edit "
+			    "is recorded.</span></p></form>\n",
+			    id);
+	}
+	pq_outbox_parts_free(&p);
 	pq_buf_free(&url);
 }
 
@@ -933,6 +975,7 @@ int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct
 	pq_buf_adds(out, "<pre class=\"message\">");
 	pq_html_text(out, pq_store_col_text(st, 9));
 	pq_buf_adds(out, "</pre>\n");
+	edit_form(out, id, pq_store_col_text(st, 4), pq_store_col_text(st, 9), csrf);
 	sqlite3_reset(st);
 	return 0;
 }

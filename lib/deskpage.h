@@ -51,7 +51,11 @@ void pq_deskpage_todo_feed(const struct pq_todo *t, long long now, struct pq_buf
 /* The replies, newest first, with their state, attempts and last error. */
 int pq_deskpage_outbox(struct pq_store *s, const char *csrf, struct pq_buf *out);
 
-/* Reply id of the outbox: its state, envelope and the mail as it goes out. */
+/*
+ * Reply id of the outbox: its state, envelope and the mail as it goes
+ * out; while it is unsent, for a maintainer, the form that edits its
+ * Subject and body (POST /outbox/ID/edit: csrf, subject, body).
+ */
 int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct pq_buf *out);
 
 /* One message by Message-ID: parsed (headers, body); raw: its bytes as stored. */

@@ -109,4 +109,6 @@ const char pq_html_css[] =
 	".bad{color:#a31515;font-weight:bold}\n"
 	".good{color:#116611}\n"
 	"form.inline{display:inline}\n"
+	"form.edit input,form.edit textarea{box-sizing:border-box;width:100%;max-width:52em}\n"
+	"form.edit textarea{font-family:monospace}\n"
 	"h2{border-bottom:1px solid #ccc;padding-bottom:.1em}\n";

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "header.h"
 #include "json.h"
+#include "mail.h"
 #include "reply.h"
 #include "series.h"
 #include "smtp.h"
@@ -359,7 +360,7 @@ int pq_outbox_text(struct pq_store *s, long long id, struct pq_buf *out)
 				 !strcmp(pq_store_col_text(st, 0), "failed")))
 		pq_buf_adds(out, pq_store_col_text(st, 1));
 	else if (rc == SQLITE_ROW)
-		ret = pq_error_set(PQ_EINVAL, "reply %lld is %s: it can no longer be changed", id,
+		ret = pq_error_set(PQ_EPERM, "reply %lld is %s: it can no longer be changed", id,
 				   pq_store_col_text(st, 0));
 	else if (rc == SQLITE_DONE)
 		ret = pq_error_set(PQ_ENOTFOUND, "no reply %lld in the outbox", id);
@@ -607,6 +608,65 @@ out:
 	pq_buf_free(&old);
 	pq_buf_free(&mail);
 	pq_buf_free(&reply);
+	return ret;
+}
+
+void pq_outbox_parts_free(struct pq_outbox_parts *p)
+{
+	free(p->subject);
+	free(p->fields);
+	free(p->body);
+	memset(p, 0, sizeof(*p));
+}
+
+int pq_outbox_split(const char *text, struct pq_outbox_parts *out)
+{
+	struct pq_buf fields = PQ_BUF_INIT, subject = PQ_BUF_INIT;
+	size_t hl = header_len(text);
+	char *raw = NULL;
+	int n, ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = fields_but_subject(text, hl, &fields, &raw, &n);
+	if (ret == 0) {
+		if (raw)
+			pq_mail_decode_header(&subject, raw, strlen(raw));
+		out->subject = pq_strdup(pq_buf_str(&subject));
+		out->fields = pq_strdup(pq_buf_str(&fields));
+		out->body = pq_strdup(text + hl + (text[hl] == '\n'));
+	}
+	free(raw);
+	pq_buf_free(&fields);
+	pq_buf_free(&subject);
+	return ret;
+}
+
+int pq_outbox_edit_parts(struct pq_store *s, long long id, const char *subject, const char *body,
+			 const char *who, long long now, int *changed)
+{
+	struct pq_buf text = PQ_BUF_INIT;
+	struct pq_outbox_parts p;
+	const unsigned char *c;
+	int ret;
+
+	*changed = 0;
+	for (c = (const unsigned char *)subject; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return pq_error_set(PQ_EINVAL,
+					    "the Subject is one line of text: a control character"
+					    " (0x%02x) in it",
+					    *c);
+	if ((ret = pq_outbox_text(s, id, &text)) < 0)
+		return ret;
+	ret = pq_outbox_split(pq_buf_str(&text), &p);
+	if (ret == 0) {
+		/* the Subject's place among the fields is kept by pq_outbox_edit() */
+		pq_buf_reset(&text);
+		pq_buf_addf(&text, "%sSubject: %s\n\n%s", p.fields, subject, body);
+		ret = pq_outbox_edit(s, id, pq_buf_str(&text), who, now, changed);
+	}
+	pq_outbox_parts_free(&p);
+	pq_buf_free(&text);
 	return ret;
 }
 

@@ -81,7 +81,7 @@ int pq_outbox_withdraw(struct pq_store *s, long long series, const char *queue, 
 
 /*
  * Appends the text of reply id (the whole mail, LF line ends) to out,
- * for a maintainer to edit. Returns 0, PQ_ENOTFOUND, PQ_EINVAL when it
+ * for a maintainer to edit. Returns 0, PQ_ENOTFOUND, PQ_EPERM when it
  * was sent or withdrawn (no longer to be changed), PQ_EDB.
  */
 int pq_outbox_text(struct pq_store *s, long long id, struct pq_buf *out);
@@ -96,11 +96,38 @@ int pq_outbox_text(struct pq_store *s, long long id, struct pq_buf *out);
  * no field, a missing or second Subject are refused. Stored and recorded
  * (token.h: "edit reply" by who at now) in one transaction; *changed is 0
  * when the text is the same (nothing done, nothing recorded). Returns 0,
- * PQ_EINVAL (the edit is refused, with the reason; nothing changed; or
- * the reply was sent or withdrawn), PQ_ENOTFOUND, PQ_EDB.
+ * PQ_EINVAL (the edit is refused, with the reason; nothing changed),
+ * PQ_EPERM (the reply was sent or withdrawn: nothing changed),
+ * PQ_ENOTFOUND, PQ_EDB.
  */
 int pq_outbox_edit(struct pq_store *s, long long id, const char *text, const char *who,
 		   long long now, int *changed);
+
+/* A reply's mail in the pieces a form edits (the desk's); each malloc'd. */
+struct pq_outbox_parts {
+	char *subject; /* the Subject, unfolded, encoded words decoded: UTF-8 */
+	char *fields;  /* every other header field as stored, in order, LF-ended */
+	char *body;    /* what follows the empty line, LF line ends */
+};
+
+/*
+ * Splits text, a reply's mail (pq_outbox_text()'s), into out (free with
+ * pq_outbox_parts_free(), also after a failure). Returns 0, or PQ_EINVAL
+ * for a header line that is no field.
+ */
+int pq_outbox_split(const char *text, struct pq_outbox_parts *out);
+
+void pq_outbox_parts_free(struct pq_outbox_parts *p);
+
+/*
+ * pq_outbox_edit() of the mail made of reply id's stored fields but the
+ * Subject, subject (one line, UTF-8, as typed: encoded when written) and
+ * body (LF line ends): the desk's edit, checked as the CLI's is. A
+ * control character in subject is refused here (PQ_EINVAL), the rest by
+ * pq_outbox_edit(), whose returns these are.
+ */
+int pq_outbox_edit_parts(struct pq_store *s, long long id, const char *subject, const char *body,
+			 const char *who, long long now, int *changed);
 
 /* A page of the outbox: the replies older than after (0: from the newest), at most limit. */
 struct pq_outbox_page {

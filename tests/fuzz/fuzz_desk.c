@@ -4,9 +4,12 @@
  * pq_desk_handle, on an in-memory database holding one series whose
  * subject and author are hostile. The input is split at newlines into the
  * method, the path, the query, the Cookie and Authorization values,
- * If-None-Match and Accept-Encoding; the rest is the body. What desk.h promises is checked:
- * always an answer with a status the protocol knows, never a page with
- * markup from mail or from the request in it.
+ * If-None-Match and Accept-Encoding; the rest is the body. The database
+ * also holds a maintainer's token (TOKEN: the seeds carry it, so the
+ * actions are reached) and a reply not sent, made pending again before
+ * each input (so its edit stays reachable). What desk.h promises is
+ * checked: always an answer with a status the protocol knows, never a
+ * page with markup from mail or from the request in it.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,8 +23,11 @@
 #include "config.h"
 #include "desk.h"
 #include "deskcache.h"
+#include "digest.h"
 #include "ingest.h"
 #include "store.h"
+
+#define TOKEN "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -55,6 +61,41 @@ static const char mail[] = "From: \"<script>x</script>\" <a@example.org>\n"
 			   "-<script>\n"
 			   "+</pre><script>\n";
 
+static const char reply[] = "From: Fuzz <fuzz@example.org>\n"
+			    "To: \"<script>x</script>\" <a@example.org>\n"
+			    "Subject: Re: [PATCH] <script>alert(1)</script>\n"
+			    "Message-ID: <patchq-1-rust-next-applied-1.00@example.org>\n"
+			    "In-Reply-To: <fuzz-1@example.org>\n"
+			    "\n"
+			    "Applied, <b>thanks</b>.\n";
+
+/* Runs sql with text bound at ?1 (when not NULL). */
+static void exec_sql(const char *sql, const char *text)
+{
+	sqlite3_stmt *st = pq_store_stmt(store, sql);
+
+	NEED(st != NULL);
+	if (text)
+		pq_store_bind_text(st, 1, text);
+	NEED(pq_store_step_done(store, st) == 0);
+}
+
+/* The maintainer "fuzz" with TOKEN, and reply 1 on the series, pending. */
+static void add_token_and_reply(void)
+{
+	unsigned char d[PQ_DIGEST_LEN];
+	char hash[2 * PQ_DIGEST_LEN + 1];
+
+	pq_digest(d, TOKEN, strlen(TOKEN));
+	pq_hex(d, sizeof(d), hash);
+	exec_sql("INSERT INTO token (name, hash, created) VALUES ('fuzz', ?, 0)", hash);
+	exec_sql("INSERT INTO outbox (id, series_id, queue, kind, msgid, sender, recipients,"
+		 " message, created) SELECT 1, min(id), 'rust-next', 'applied',"
+		 " 'patchq-1-rust-next-applied-1.00@example.org', 'fuzz@example.org',"
+		 " 'a@example.org', ?, 0 FROM series",
+		 reply);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct pq_ingest *ig;
@@ -70,6 +111,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	NEED(pq_ingest_new(&ig, store, "fuzz", 0, NULL) == 0);
 	NEED(pq_ingest_message(ig, mail, sizeof(mail) - 1, NULL) == 0);
 	NEED(pq_ingest_free(ig) == 0);
+	add_token_and_reply();
 	cache = pq_desk_cache_new(1 << 20);
 	return 0;
 }
@@ -92,7 +134,9 @@ static char *field(const uint8_t **p, const uint8_t *end)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int known[] = { 200, 303, 304, 400, 401, 403, 404, 405, 409, 422, 500, 503 };
+	static const int known[] = {
+		200, 303, 304, 400, 401, 403, 404, 405, 409, 413, 422, 500, 503
+	};
 	const uint8_t *p = data, *end = data + size;
 	char *f[7];
 	struct pq_desk_env env = { store, config, NULL, 1795000000 };
@@ -101,6 +145,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i;
 	int ok = 0;
 
+	exec_sql("UPDATE outbox SET state = 'pending', held = 0", NULL);
+	exec_sql("DELETE FROM action", NULL); /* the series page stays small */
 	for (i = 0; i < 7; i++)
 		f[i] = field(&p, end);
 	memset(&rq, 0, sizeof(rq));

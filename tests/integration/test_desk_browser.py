@@ -9,7 +9,9 @@ and the same walk through the JSON API and a text browser (w3m).
   made by `patchq token new`, the to-do showing the fix waiting for
   approval on rust-fixes, its page with the diff coloured by line type,
   the approval through the form, the series on the queue page and its
-  reply in the outbox; a screenshot of each main page is saved (--shots);
+  reply in the outbox, held; the reply's edit form typed into and sent,
+  the new Subject and body on its page; a screenshot of each main page is
+  saved (--shots);
 - a series whose subject and author are hostile markup renders as text:
   no script element in the page, the text there as sent;
 - the API: /api/todo, /api/series, /api/series/ID, /api/queues/NAME,
@@ -189,6 +191,11 @@ def browser_walk(a, desk, token, fix, hostile, shots):
         rows = d.find_elements(By.CSS_SELECTOR, "table tr")
         check(any("count bytes" in r.text for r in rows), "the outbox holds its reply")
         shot("outbox")
+        links = [a.get_attribute("href") for r in rows if "count bytes" in r.text
+                 for a in r.find_elements(By.CSS_SELECTOR, "a[href^='/outbox/']")]
+        check(links, "the outbox links to the reply's page")
+        if links:
+            edit_reply(d, By, links[0], shot)
 
         d.get("%s/series/%d" % (base, hostile))
         check(not d.find_elements(By.TAG_NAME, "script"),
@@ -200,6 +207,38 @@ def browser_walk(a, desk, token, fix, hostile, shots):
         shot("hostile")
     finally:
         d.quit()
+
+
+def edit_reply(d, By, url, shot):
+    """The reply's edit form: typed into, sent; the page after it shows the
+    new Subject and the body as typed, its markup as text."""
+    d.get(url)
+    forms = d.find_elements(By.CSS_SELECTOR, "form.edit")
+    check(forms, "the held reply's page has the edit form")
+    if not forms:
+        return
+    subject = d.find_element(By.NAME, "subject")
+    body = d.find_element(By.NAME, "body")
+    check("count bytes" in subject.get_attribute("value"),
+          "the form holds the reply's Subject: %r" % subject.get_attribute("value"))
+    check("rust-fixes" in body.get_attribute("value"),
+          "the form holds the reply's body: %r" % body.get_attribute("value")[:200])
+    shot("reply-edit")
+    subject.clear()
+    subject.send_keys("Re: count bytes, edited in the browser")
+    body.clear()
+    body.send_keys("Thanks, applied.\n\nA second paragraph with <b>markup</b>.\n")
+    forms[0].find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    check(wait_until(lambda: d.current_url == url and
+                     "edited in the browser" in d.find_element(By.TAG_NAME, "body").text, 10),
+          "the edit comes back to the reply's page: %s" % d.current_url)
+    mail = d.find_element(By.CSS_SELECTOR, "pre.message").text
+    check("Subject: Re: count bytes, edited in the browser" in mail,
+          "the mail as it goes out has the new Subject")
+    check("Thanks, applied.\n\nA second paragraph with <b>markup</b>." in mail,
+          "the body as typed, its markup as text, its lines one LF each")
+    check(not d.find_elements(By.CSS_SELECTOR, "pre.message b"), "no markup from the body")
+    shot("reply-edited")
 
 
 def api_walk(desk, token, fix, hostile):
@@ -245,7 +284,7 @@ def api_walk(desk, token, fix, hostile):
 
     form = "queue=rust-next"
     for path in ("/api/series/%d/approve" % hostile, "/series/%d/reject" % hostile,
-                 "/queues/rust-dev/rebuild"):
+                 "/queues/rust-dev/rebuild", "/outbox/1/edit"):
         st, h, body = desk.ask("POST", path, form)
         check(st == 401, "%s without a token: 401 (%d)" % (path, st))
         st, h, body = desk.ask("POST", path, form, {"Cookie": "patchq=" + token})

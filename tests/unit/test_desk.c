@@ -23,6 +23,7 @@
 #include "elsewhere.h"
 #include "deskcache.h"
 #include "html.h"
+#include "outbox.h"
 #include "token.h"
 #include "triage.h"
 
@@ -270,6 +271,207 @@ static void test_pages(long long id)
 	free(msgid);
 }
 
+/* POST path with the form fields (values %-encoded here) as a browser sends them. */
+static void post_form(const char *path, const char *csrf, const char *subject, const char *body,
+		      const char *auth, const char *cookie, struct pq_desk_response *rs)
+{
+	struct pq_buf f = PQ_BUF_INIT;
+
+	if (csrf)
+		pq_buf_addf(&f, "csrf=%s&", csrf);
+	if (subject) {
+		pq_buf_adds(&f, "subject=");
+		pq_html_url(&f, subject);
+		pq_buf_addc(&f, '&');
+	}
+	if (body) {
+		pq_buf_adds(&f, "body=");
+		pq_html_url(&f, body);
+	}
+	ask("POST", path, NULL, pq_buf_str(&f), auth, cookie, NULL, rs);
+	pq_buf_free(&f);
+}
+
+/* Sets reply's held and state, as a send or a hold would. */
+static void set_reply(long long reply, int held, const char *state)
+{
+	sqlite3_stmt *st = pq_store_stmt(w.s, "UPDATE outbox SET held = ?, state = ? WHERE id = ?");
+
+	CHECK(st != NULL);
+	if (!st)
+		return;
+	sqlite3_bind_int(st, 1, held);
+	pq_store_bind_text(st, 2, state);
+	sqlite3_bind_int64(st, 3, reply);
+	CHECK_INT(pq_store_step_done(w.s, st), 0);
+}
+
+static char *stored_reply(long long reply)
+{
+	return fx_text(w.s, "SELECT message FROM outbox WHERE id = ?", reply, NULL);
+}
+
+/* POST path is refused with status, its error saying what, and reply's mail stays before. */
+static void edit_refused(const char *path, const char *csrf, const char *subject, const char *body,
+			 const char *auth, const char *cookie, int status, const char *what,
+			 long long reply, const char *before)
+{
+	struct pq_desk_response rs;
+	char *after;
+
+	post_form(path, csrf, subject, body, auth, cookie, &rs);
+	if (rs.status != status || !strstr(pq_buf_str(&rs.body), what))
+		fprintf(stderr, "edit %s: %d, wanted %d with \"%s\":\n%s\n", path, rs.status,
+			status, what, pq_buf_str(&rs.body));
+	CHECK_INT(rs.status, status);
+	CHECK(strstr(pq_buf_str(&rs.body), what) != NULL);
+	pq_desk_response_free(&rs);
+	after = stored_reply(reply);
+	CHECK_STR(after, before);
+	free(after);
+}
+
+/*
+ * The reply's edit on the desk: the form only for a maintainer and an
+ * unsent reply, filled in and escaped; through it (the cookie and the
+ * CSRF value, or the API's Bearer token) the Subject and the body change
+ * and no other field, CRLF stored as LF, recorded; every refusal changes
+ * nothing and says why.
+ */
+static void test_reply_edit(long long reply, const char *token, const char *csrf,
+			    const char *cookie)
+{
+	struct pq_desk_response rs;
+	struct pq_buf page = PQ_BUF_INIT, path = PQ_BUF_INIT, api = PQ_BUF_INIT, auth = PQ_BUF_INIT,
+		      big = PQ_BUF_INIT;
+	struct pq_outbox_parts before, after;
+	char *text, *now;
+	const char *b;
+	size_t i;
+
+	pq_buf_addf(&page, "/outbox/%lld", reply);
+	pq_buf_addf(&path, "/outbox/%lld/edit", reply);
+	pq_buf_addf(&api, "/api/outbox/%lld/edit", reply);
+	pq_buf_addf(&auth, "Bearer %s", token);
+	text = stored_reply(reply);
+	CHECK_INT(pq_outbox_split(text ? text : "", &before), 0);
+
+	/* a reader sees no form; a maintainer the Subject and body filled in, escaped */
+	ask("GET", page.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body), "<textarea") == NULL);
+	CHECK(strstr(pq_buf_str(&rs.body), path.ptr) == NULL);
+	pq_desk_response_free(&rs);
+	ask("GET", page.ptr, NULL, NULL, NULL, cookie, NULL, &rs);
+	b = pq_buf_str(&rs.body);
+	CHECK(strstr(b, "<form class=\"edit\" method=\"post\" action=\"/outbox/") != NULL);
+	CHECK(strstr(b, path.ptr) != NULL && strstr(b, csrf) != NULL);
+	CHECK(strstr(b, "<input name=\"subject\" size=\"72\" required value=\"Re: [PATCH "
+			"rust-next] rust: str: &lt;script&gt;alert(1)&lt;/script&gt;\">") != NULL);
+	CHECK(strstr(b, "<textarea name=\"body\"") != NULL);
+	CHECK(strstr(b, HOSTILE) == NULL);
+	pq_desk_response_free(&rs);
+
+	/* without a token, without the CSRF value: refused, nothing changed */
+	edit_refused(path.ptr, NULL, "Re: x", "y\n", NULL, NULL, 401, "Log in", reply, text);
+	edit_refused(path.ptr, NULL, "Re: x", "y\n", NULL, cookie, 403, "CSRF", reply, text);
+	edit_refused(path.ptr, "0000", "Re: x", "y\n", NULL, cookie, 403, "CSRF", reply, text);
+	/* what the library refuses: its words, 400, nothing changed */
+	edit_refused(path.ptr, csrf, "Re: x\nBcc: eve@example.com", "y\n", NULL, cookie, 400,
+		     "one line", reply, text);
+	edit_refused(path.ptr, csrf, "Re: x\r\nBcc: eve@example.com", "y\n", NULL, cookie, 400,
+		     "one line", reply, text);
+	edit_refused(path.ptr, csrf, " ", "y\n", NULL, cookie, 400, "one Subject, not empty", reply,
+		     text);
+	edit_refused(path.ptr, csrf, "Re: x", "a lone\rCR\r\n", NULL, cookie, 400, "a CR", reply,
+		     text);
+	edit_refused(path.ptr, csrf, "Re: x", "an \x1b[2J escape\n", NULL, cookie, 400,
+		     "control character", reply, text);
+	edit_refused(path.ptr, csrf, "Re: x", NULL, NULL, cookie, 422, "subject and a body", reply,
+		     text);
+	edit_refused(api.ptr, NULL, "Re: x", "\xff\n", auth.ptr, NULL, 400,
+		     "\"error\": \"invalid UTF-8", reply, text);
+	for (i = 0; i < PQ_DESK_BODY_MAX; i += 10)
+		pq_buf_adds(&big, "0123456789");
+	edit_refused(path.ptr, csrf, "Re: x", big.ptr, NULL, cookie, 413, "64 KiB", reply, text);
+	edit_refused("/outbox/999999/edit", csrf, "Re: x", "y\n", NULL, cookie, 404,
+		     "no reply 999999", reply, text);
+
+	/* the form as the browser sends it: CRLF line ends, markup in the body */
+	post_form(path.ptr, csrf, "Re: edited on the desk",
+		  "Thanks!\r\n\r\n" HOSTILE " stays text.\r\n", NULL, cookie, &rs);
+	CHECK_INT(rs.status, 303);
+	CHECK(header_of(&rs, "Location") && !strcmp(header_of(&rs, "Location"), page.ptr));
+	pq_desk_response_free(&rs);
+	now = stored_reply(reply);
+	CHECK(now && !strchr(now, '\r'));
+	CHECK_INT(pq_outbox_split(now ? now : "", &after), 0);
+	CHECK_STR(after.fields, before.fields); /* From, To, Cc, In-Reply-To, References,
+						   Message-ID, byte for byte */
+	CHECK(strstr(before.fields, "\nIn-Reply-To: <") &&
+	      strstr(before.fields, "\nMessage-ID: <"));
+	CHECK_STR(after.subject, "Re: edited on the desk");
+	CHECK_STR(after.body, "Thanks!\n\n" HOSTILE " stays text.\n");
+	CHECK_INT(fx_num(w.s,
+			 "SELECT count(*) FROM action WHERE what = 'edit reply' AND who = ?2"
+			 " AND reason = 'reply ' || ?1",
+			 reply, "Test Maint"),
+		  1);
+	pq_outbox_parts_free(&after);
+	free(now);
+	/* shown escaped, in the mail and in the form */
+	ask("GET", page.ptr, NULL, NULL, NULL, cookie, NULL, &rs);
+	b = pq_buf_str(&rs.body);
+	CHECK(strstr(b, HOSTILE) == NULL);
+	CHECK(strstr(b, "\n&lt;script&gt;alert(1)&lt;/script&gt; stays text.\n</textarea>") !=
+	      NULL);
+	CHECK(strstr(b, "value=\"Re: edited on the desk\"") != NULL);
+	pq_desk_response_free(&rs);
+
+	/* the API's twin: JSON, the Bearer token; the same text again changes nothing */
+	ask("POST", api.ptr, NULL, "subject=Re%3A+from+the+API&body=Hello.%0A", auth.ptr, NULL,
+	    NULL, &rs);
+	CHECK_INT(rs.status, 200);
+	CHECK(strstr(pq_buf_str(&rs.body), "\"ok\": true") &&
+	      strstr(pq_buf_str(&rs.body), "edited"));
+	pq_desk_response_free(&rs);
+	ask("POST", api.ptr, NULL, "subject=Re%3A+from+the+API&body=Hello.%0D%0A", auth.ptr, NULL,
+	    NULL, &rs);
+	CHECK(rs.status == 200 && strstr(pq_buf_str(&rs.body), "unchanged"));
+	pq_desk_response_free(&rs);
+	CHECK_INT(fx_num(w.s,
+			 "SELECT count(*) FROM action WHERE what = 'edit reply' AND"
+			 " reason = 'reply ' || ?1",
+			 reply, NULL),
+		  2);
+
+	/* held: still edited; sent: no form, refused (409), nothing changed */
+	set_reply(reply, 1, "pending");
+	ask("GET", page.ptr, NULL, NULL, NULL, cookie, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body), "<td>held</td>") &&
+	      strstr(pq_buf_str(&rs.body), "<textarea"));
+	pq_desk_response_free(&rs);
+	set_reply(reply, 0, "sent");
+	free(text);
+	text = stored_reply(reply);
+	ask("GET", page.ptr, NULL, NULL, NULL, cookie, NULL, &rs);
+	CHECK(strstr(pq_buf_str(&rs.body), "<td>sent</td>") &&
+	      !strstr(pq_buf_str(&rs.body), "<textarea") &&
+	      !strstr(pq_buf_str(&rs.body), path.ptr));
+	pq_desk_response_free(&rs);
+	edit_refused(path.ptr, csrf, "Re: too late", "y\n", NULL, cookie, 409,
+		     "can no longer be changed", reply, text);
+	edit_refused(api.ptr, NULL, "Re: too late", "y\n", auth.ptr, NULL, 409,
+		     "can no longer be changed", reply, text);
+	set_reply(reply, 0, "pending");
+	pq_outbox_parts_free(&before);
+	free(text);
+	pq_buf_free(&page);
+	pq_buf_free(&path);
+	pq_buf_free(&api);
+	pq_buf_free(&auth);
+	pq_buf_free(&big);
+}
+
 static void test_actions(long long id)
 {
 	struct pq_desk_response rs;
@@ -399,6 +601,7 @@ static void test_actions(long long id)
 				 "'% reply'",
 				 id, NULL),
 			  2);
+		test_reply_edit(reply, token, csrf, cookie.ptr);
 		pq_buf_free(&p2);
 	}
 
@@ -418,6 +621,22 @@ static void test_actions(long long id)
 	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM outbox WHERE series_id = ? AND kind = ?", id,
 			 "rejected"),
 		  0);
+	/* the rejection withdrew the reply: no longer edited (409) */
+	{
+		long long reply =
+			fx_num(w.s, "SELECT max(id) FROM outbox WHERE series_id = ?", id, NULL);
+		struct pq_buf p2 = PQ_BUF_INIT;
+		char *before = stored_reply(reply), *now;
+
+		now = fx_text(w.s, "SELECT state FROM outbox WHERE id = ?", reply, NULL);
+		CHECK_STR(now, "withdrawn");
+		free(now);
+		pq_buf_addf(&p2, "/api/outbox/%lld/edit", reply);
+		edit_refused(p2.ptr, NULL, "Re: x", "y\n", auth.ptr, NULL, 409, "is withdrawn",
+			     reply, before);
+		pq_buf_free(&p2);
+		free(before);
+	}
 	/* reply=1 (the form's checkbox): the reason goes to the list too */
 	ask("POST", path.ptr, NULL, "queue=rust-next&reason=next+cycle+please&reply=1", auth.ptr,
 	    NULL, NULL, &rs);

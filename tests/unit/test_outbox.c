@@ -532,6 +532,48 @@ static char *replaced(const char *text, const char *from, const char *to)
 	return pq_buf_detach(&b);
 }
 
+/*
+ * The desk's edit of reply id (its Subject already encoded words): split
+ * into the form's pieces, given back unchanged it changes nothing; a
+ * Subject of two lines is refused; a new Subject and body change those
+ * and no other field.
+ */
+static void edit_in_parts(struct fx_world *w, long long id, long long series)
+{
+	struct pq_buf text = PQ_BUF_INIT;
+	struct pq_outbox_parts before, after;
+	int changed = 1;
+
+	CHECK_INT(pq_outbox_text(w->s, id, &text), 0);
+	CHECK_INT(pq_outbox_split(pq_buf_str(&text), &before), 0);
+	CHECK(!strncmp(before.subject, "Grüße, Re: ", strlen("Grüße, Re: ")));
+	CHECK(!strncmp(before.fields, "From: ", 6) && strstr(before.fields, "\nTo: ") &&
+	      !strcasestr(before.fields, "Subject:"));
+	CHECK(strstr(before.body, "Danke schön, best regards") && before.body[0] != '\n');
+	CHECK_INT(pq_outbox_edit_parts(w->s, id, before.subject, before.body, "Desk", 8, &changed),
+		  0);
+	CHECK_INT(changed, 0);
+	CHECK_INT(pq_outbox_edit_parts(w->s, id, "one\nBcc: eve@example.com", before.body, "Desk",
+				       8, &changed),
+		  PQ_EINVAL);
+	CHECK(strstr(pq_error_last(), "one line") != NULL);
+	CHECK_INT(pq_outbox_edit_parts(w->s, id, "Re: edited", "New body.\n", "Desk", 8, &changed),
+		  0);
+	CHECK_INT(changed, 1);
+	pq_buf_reset(&text);
+	CHECK_INT(pq_outbox_text(w->s, id, &text), 0);
+	CHECK_INT(pq_outbox_split(pq_buf_str(&text), &after), 0);
+	CHECK_STR(after.fields, before.fields);
+	CHECK_STR(after.subject, "Re: edited");
+	CHECK_STR(after.body, "New body.\n");
+	CHECK_INT(fx_num(w->s, "SELECT count(*) FROM action WHERE what = ?2 AND who = 'Desk'",
+			 series, "edit reply"),
+		  1);
+	pq_outbox_parts_free(&before);
+	pq_outbox_parts_free(&after);
+	pq_buf_free(&text);
+}
+
 static void test_edit_and_withdraw(void)
 {
 	struct pq_buf text = PQ_BUF_INIT, report = PQ_BUF_INIT;
@@ -595,6 +637,7 @@ static void test_edit_and_withdraw(void)
 	CHECK_INT(fx_num(w.s, "SELECT count(*) FROM action WHERE what = ?2 AND series_id = ?1",
 			 series, "edit reply"),
 		  1);
+	edit_in_parts(&w, id, series);
 
 	/* withdrawn: never sent, no longer edited */
 	CHECK_INT(pq_store_begin(w.s), 0);
@@ -604,7 +647,7 @@ static void test_edit_and_withdraw(void)
 	state = reply_col_state(&w, id);
 	CHECK_STR(state, "withdrawn");
 	free(state);
-	CHECK_INT(pq_outbox_edit(w.s, id, pq_buf_str(&text), "Test", 1, &changed), PQ_EINVAL);
+	CHECK_INT(pq_outbox_edit(w.s, id, pq_buf_str(&text), "Test", 1, &changed), PQ_EPERM);
 	CHECK_INT(pq_outbox_hold(w.s, id, 0), PQ_ENOTFOUND);
 	CHECK_INT(send_at(&w, (int64_t)time(NULL), 1, 0, &st, &report), 0);
 	CHECK_INT(st.sent, 0);
