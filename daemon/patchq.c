@@ -896,7 +896,7 @@ static int run_git_cmd(struct pq_store *s, const struct pq_config *c, int argc, 
 		ret = cmd_rebuild(s, c, repo, argv[1], o);
 	} else if (!strcmp(cmd, "why")) {
 		/* the replies that arrived since the last pass may say another tree took it */
-		ret = pq_elsewhere_scan(s, c, NULL);
+		ret = pq_elsewhere_scan(s, c, NULL, NULL);
 		if (ret == 0)
 			ret = pq_triage_explain(s, c, repo, series_arg(argv[1]), o->json, &b);
 		ret = report(ret, &b, "why");

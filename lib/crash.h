@@ -10,6 +10,7 @@
  *   moved    apply: the branch moved, the database does not know yet
  *   send     outbox: a reply is about to be handed to the server
  *   sent     outbox: the server accepted it, it is not marked sent yet
+ *   elsewhere  [elsewhere] scan: a batch of replies is committed, more wait
  */
 #ifndef PQ_CRASH_H
 #define PQ_CRASH_H

@@ -2,13 +2,17 @@
 #include "elsewhere.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "alloc.h"
+#include "crash.h"
+#include "digest.h"
 #include "error.h"
+#include "stop.h"
 
 #define SCAN_BYTES (16 * 1024) /* of a reply's body */
 #define SCAN_LINES 40	       /* of its own text */
@@ -183,20 +187,218 @@ int pq_elsewhere_parse(const char *body, const char *dflt, const struct pq_confi
 	return 1;
 }
 
-static int read_mark(struct pq_store *s, long long *mark)
+/* A line of the fingerprint, malloc'd, lower-case when lower. */
+static char *print_line(int lower, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *print_line(int lower, const char *fmt, ...)
 {
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT coalesce(max(seen), 0) FROM elsewhere_mark");
+	struct pq_buf b = PQ_BUF_INIT;
+	va_list ap;
+	size_t i;
+
+	va_start(ap, fmt);
+	pq_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	for (i = 0; lower && i < b.len; i++)
+		b.ptr[i] = (char)tolower((unsigned char)b.ptr[i]);
+	return pq_buf_detach(&b);
+}
+
+static int by_text(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The fingerprint's lines of c, unsorted, into *lines (each malloc'd). */
+static size_t fingerprint_lines(const struct pq_config *c, char ***lines)
+{
+	size_t n = 0, i, j;
+
+	*lines = NULL;
+	for (i = 0; c && i < c->nelsewhere; i++) {
+		const struct pq_elsewhere_conf *e = &c->elsewhere[i];
+
+		*lines = pq_reallocarray(*lines, n + e->nfrom, sizeof(**lines));
+		for (j = 0; j < e->nfrom; j++)
+			(*lines)[n++] = print_line(0, "elsewhere\t%s\t%s\t%s\n", e->name, e->tree,
+						   e->from[j]);
+	}
+	for (i = 0; c && i < c->nqueues; i++) {
+		*lines = pq_reallocarray(*lines, n + 2, sizeof(**lines));
+		(*lines)[n++] = print_line(1, "ours\t%s\n", c->queues[i].name);
+		(*lines)[n++] = print_line(1, "ours\t%s\n", c->queues[i].branch);
+	}
+	return n;
+}
+
+char *pq_elsewhere_fingerprint(const struct pq_config *c)
+{
+	unsigned char d[PQ_DIGEST_LEN];
+	char hex[2 * PQ_DIGEST_LEN + 1];
+	struct pq_digest dg;
+	char **lines;
+	size_t n = fingerprint_lines(c, &lines), i;
+
+	qsort(lines, n, sizeof(*lines), by_text);
+	pq_digest_begin(&dg);
+	for (i = 0; i < n; i++) {
+		/* a queue named like its branch says it once */
+		if (!i || strcmp(lines[i], lines[i - 1]))
+			pq_digest_add(&dg, lines[i], strlen(lines[i]));
+	}
+	pq_digest_end(&dg, d);
+	for (i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	pq_hex(d, sizeof(d), hex);
+	return pq_strdup(hex);
+}
+
+/*
+ * The mark: the last reply read into *seen (0: none), and the fingerprint
+ * it was read under into *config (malloc'd, NULL: none).
+ */
+static int read_mark(struct pq_store *s, long long *seen, char **config)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT seen, config FROM elsewhere_mark WHERE id = 1");
+	int rc;
+
+	*seen = 0;
+	*config = NULL;
+	if (!st)
+		return PQ_EDB;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*seen = sqlite3_column_int64(st, 0);
+		*config = pq_store_col_dup(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pq_store_error(s, "elsewhere_mark");
+}
+
+static int write_mark(struct pq_store *s, long long seen, const char *config)
+{
+	sqlite3_stmt *st = pq_store_stmt(
+		s, "INSERT OR REPLACE INTO elsewhere_mark (id, seen, config) VALUES (1, ?, ?)");
 
 	if (!st)
 		return PQ_EDB;
-	return pq_store_scalar(s, st, mark);
+	sqlite3_bind_int64(st, 1, seen);
+	pq_store_bind_text(st, 2, config);
+	return pq_store_step_done(s, st);
 }
 
-/* Records one reply that took a series, and the mark, in the caller's transaction. */
+/* Whether some reply is recorded as taking its series: 1 or 0 into *any. */
+static int any_recorded(struct pq_store *s, int *any)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT EXISTS (SELECT 1 FROM elsewhere_reply)");
+	long long n = 0;
+	int ret;
+
+	if (!st)
+		return PQ_EDB;
+	ret = pq_store_scalar(s, st, &n);
+	*any = n != 0;
+	return ret;
+}
+
+/* A reply of the batch, and what was recorded of it (was: its tree, NULL when nothing). */
+struct reply_row {
+	long long id;
+	char *email;
+	char *msgid;
+	char *was;
+	char *was_by;
+};
+
+static void rows_free(struct reply_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(rows[i].email);
+		free(rows[i].msgid);
+		free(rows[i].was);
+		free(rows[i].was_by);
+	}
+	free(rows);
+}
+
+/* The next PQ_ELSEWHERE_BATCH replies after message id after into *rows (rows_free()). */
+static int read_batch(struct pq_store *s, long long after, struct reply_row **rows, size_t *n)
+{
+	sqlite3_stmt *st =
+		pq_store_stmt(s, "SELECT m.id, m.sender_email, m.msgid, e.tree, e.by FROM message m"
+				 " LEFT JOIN elsewhere_reply e ON e.message_id = m.id"
+				 " WHERE m.id > ? AND m.kind = 'reply' ORDER BY m.id LIMIT ?");
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, PQ_ELSEWHERE_BATCH);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct reply_row *r;
+
+		*rows = pq_reallocarray(*rows, *n + 1, sizeof(**rows));
+		r = &(*rows)[(*n)++];
+		r->id = sqlite3_column_int64(st, 0);
+		r->email = pq_store_col_dup(st, 1);
+		r->msgid = pq_store_col_dup(st, 2);
+		r->was = pq_store_col_dup(st, 3);
+		r->was_by = pq_store_col_dup(st, 4);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading the replies");
+}
+
+/* The start of message id's body into *body (malloc'd, NULL when it has none). */
+static int read_body(struct pq_store *s, long long id, char **body)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "SELECT substr(body, 1, ?) FROM message WHERE id = ?");
+	int rc;
+
+	*body = NULL;
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int(st, 1, SCAN_BYTES);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*body = pq_store_col_dup(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading a reply");
+}
+
+/* The tree c says reply r took its series into (malloc'd), or NULL. */
+static int verdict(struct pq_store *s, const struct pq_config *c, const struct reply_row *r,
+		   char **tree)
+{
+	const struct pq_elsewhere_conf *e = pq_config_elsewhere(c, r->email);
+	char *body;
+	int ret;
+
+	*tree = NULL;
+	if (!e)
+		return 0;
+	if ((ret = read_body(s, r->id, &body)) < 0)
+		return ret;
+	pq_elsewhere_parse(body, e->tree, c, tree);
+	free(body);
+	return 0;
+}
+
+/*
+ * Records that reply id took its series into tree, in the caller's
+ * transaction; a reply recorded before gets the tree (found stays).
+ */
 static int record_reply(struct pq_store *s, long long id, const char *tree, const char *by)
 {
-	sqlite3_stmt *st = pq_store_stmt(s, "INSERT OR IGNORE INTO elsewhere_reply"
-					    " (message_id, tree, by, found) VALUES (?, ?, ?, ?)");
+	sqlite3_stmt *st = pq_store_stmt(
+		s,
+		"INSERT INTO elsewhere_reply (message_id, tree, by, found) VALUES (?, ?, ?, ?)"
+		" ON CONFLICT (message_id) DO UPDATE SET tree = excluded.tree, by = excluded.by");
 
 	if (!st)
 		return PQ_EDB;
@@ -207,99 +409,156 @@ static int record_reply(struct pq_store *s, long long id, const char *tree, cons
 	return pq_store_step_done(s, st);
 }
 
-static int write_mark(struct pq_store *s, long long mark)
+/*
+ * Forgets that reply r took its series, and has triage decide on each of
+ * them again: triage looks at a series again only when something about it
+ * changed, and this did (a rule of ours may take it now).
+ */
+static int forget_reply(struct pq_store *s, const struct reply_row *r, struct pq_buf *report)
 {
-	sqlite3_stmt *st =
-		pq_store_stmt(s, "INSERT OR REPLACE INTO elsewhere_mark (id, seen) VALUES (1, ?)");
+	sqlite3_stmt *del = pq_store_stmt(s, "DELETE FROM elsewhere_reply WHERE message_id = ?");
+	sqlite3_stmt *ids = pq_store_stmt(
+		s, "SELECT DISTINCT t.series_id FROM ref f JOIN message t ON t.msgid = f.msgid"
+		   " WHERE f.message_id = ? AND t.series_id IS NOT NULL ORDER BY t.series_id");
+	sqlite3_stmt *again = pq_store_stmt(s, "UPDATE series SET triaged = NULL WHERE id = ?");
+	long long *series;
+	size_t n, i;
+	int ret;
 
-	if (!st)
+	if (!del || !ids || !again)
 		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, mark);
-	return pq_store_step_done(s, st);
-}
-
-/* The body of message id into *body (malloc'd, NULL when it has none). */
-static int read_body(struct pq_store *s, long long id, char **body, char **msgid)
-{
-	sqlite3_stmt *st = pq_store_stmt(s, "SELECT body, msgid FROM message WHERE id = ?");
-	int rc;
-
-	*body = *msgid = NULL;
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*body = pq_store_col_dup(st, 0);
-		*msgid = pq_store_col_dup(st, 1);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pq_store_error(s, "reading a reply");
-}
-
-int pq_elsewhere_scan(struct pq_store *s, const struct pq_config *c, struct pq_buf *report)
-{
-	sqlite3_stmt *st;
-	long long mark, last, *ids = NULL;
-	struct pq_buf from = PQ_BUF_INIT;
-	size_t n = 0, i;
-	const char *f;
-	int ret, rc;
-
-	if (!c || !c->nelsewhere)
-		return 0;
-	if ((ret = read_mark(s, &mark)) < 0)
+	sqlite3_bind_int64(del, 1, r->id);
+	if ((ret = pq_store_step_done(s, del)) < 0)
 		return ret;
-	last = mark;
-	st = pq_store_stmt(s, "SELECT id, sender_email FROM message WHERE id > ? AND kind = 'reply'"
-			      " ORDER BY id");
-	if (!st)
-		return PQ_EDB;
-	sqlite3_bind_int64(st, 1, mark);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *email = pq_store_col_text(st, 1);
+	sqlite3_bind_int64(ids, 1, r->id);
+	if ((ret = pq_store_ids(s, ids, &series, &n)) < 0)
+		return ret;
+	for (i = 0; i < n && ret == 0; i++) {
+		sqlite3_bind_int64(again, 1, series[i]);
+		ret = pq_store_step_done(s, again);
+		if (report && ret == 0)
+			pq_buf_addf(report,
+				    "series %lld: reply <%s> (%s, %s) no longer counts"
+				    " ([elsewhere] changed): triage looks at it again\n",
+				    series[i], r->msgid ? r->msgid : "",
+				    r->was_by ? r->was_by : "?", r->was);
+	}
+	free(series);
+	return ret;
+}
 
-		last = sqlite3_column_int64(st, 0);
-		if (!pq_config_elsewhere(c, email))
-			continue;
-		ids = pq_reallocarray(ids, n + 1, sizeof(*ids));
-		ids[n++] = last;
-		pq_buf_add(&from, email, strlen(email) + 1);
+/* Brings what is recorded of reply r in line with tree, c's verdict on it. */
+static int settle(struct pq_store *s, const struct reply_row *r, const char *tree,
+		  struct pq_buf *report, struct pq_elsewhere_counts *k)
+{
+	const char *msgid = r->msgid ? r->msgid : "";
+	int ret = 0;
+
+	if (tree && !r->was) {
+		ret = record_reply(s, r->id, tree, r->email);
+		if (report && ret == 0)
+			pq_buf_addf(report, "reply <%s>: %s says it was applied to %s\n", msgid,
+				    r->email, tree);
+		k->added += ret == 0;
+	} else if (tree && strcmp(tree, r->was)) {
+		ret = record_reply(s, r->id, tree, r->email);
+		if (report && ret == 0)
+			pq_buf_addf(report,
+				    "reply <%s>: %s: applied to %s, no longer %s"
+				    " ([elsewhere] changed)\n",
+				    msgid, r->email, tree, r->was);
+		k->changed += ret == 0;
+	} else if (!tree && r->was) {
+		ret = forget_reply(s, r, report);
+		k->removed += ret == 0;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		ret = pq_store_error(s, "reading the replies");
-		goto out;
+	return ret;
+}
+
+/*
+ * The mark to read from in *seen: the stored one, or 0 when it was made
+ * under another configuration than fp's (*fresh then 1).
+ */
+static int mark_for(struct pq_store *s, const char *fp, long long *seen, int *fresh,
+		    struct pq_buf *report, struct pq_elsewhere_counts *k)
+{
+	char *config;
+	int ret = read_mark(s, seen, &config);
+
+	*fresh = ret == 0 && (!config || strcmp(config, fp));
+	if (*fresh && (config || *seen)) {
+		k->rescan = 1;
+		if (report)
+			pq_buf_adds(report, "[elsewhere] changed since the replies were read:"
+					    " reading them again from the first\n");
 	}
+	if (*fresh)
+		*seen = 0;
+	free(config);
+	return ret;
+}
+
+/* One batch of the scan in one transaction, the mark with it; *more: another may follow. */
+static int scan_batch(struct pq_store *s, const struct pq_config *c, const char *fp,
+		      struct pq_buf *report, struct pq_elsewhere_counts *k, int *more)
+{
+	struct reply_row *rows = NULL;
+	long long seen;
+	size_t n = 0, i;
+	int ret, fresh;
+
+	*more = 0;
 	if ((ret = pq_store_begin(s)) < 0)
-		goto out;
-	for (i = 0, f = pq_buf_str(&from); i < n; i++, f += strlen(f) + 1) {
-		const struct pq_elsewhere_conf *e = pq_config_elsewhere(c, f);
-		char *body, *msgid, *tree;
+		return ret;
+	if ((ret = mark_for(s, fp, &seen, &fresh, report, k)) < 0 ||
+	    (ret = read_batch(s, seen, &rows, &n)) < 0)
+		goto rollback;
+	for (i = 0; i < n; i++) {
+		char *tree;
 
-		if ((ret = read_body(s, ids[i], &body, &msgid)) < 0)
-			goto rollback;
-		if (pq_elsewhere_parse(body, e->tree, c, &tree)) {
-			ret = record_reply(s, ids[i], tree, f);
-			if (report && ret == 0)
-				pq_buf_addf(report, "reply <%s>: %s says it was applied to %s\n",
-					    msgid ? msgid : "", f, tree);
-			free(tree);
-		}
-		free(body);
-		free(msgid);
+		if ((ret = verdict(s, c, &rows[i], &tree)) == 0)
+			ret = settle(s, &rows[i], tree, report, k);
+		free(tree);
 		if (ret < 0)
 			goto rollback;
 	}
-	if (last > mark && (ret = write_mark(s, last)) < 0)
+	if ((n || fresh) && (ret = write_mark(s, n ? rows[n - 1].id : seen, fp)) < 0)
 		goto rollback;
-	ret = pq_store_commit(s);
-	goto out;
+	rows_free(rows, n);
+	if ((ret = pq_store_commit(s)) < 0)
+		return ret;
+	k->read += n;
+	k->batches++;
+	*more = n == PQ_ELSEWHERE_BATCH;
+	if (*more)
+		pq_crash_point("elsewhere");
+	return 0;
 rollback:
 	pq_store_rollback(s);
-out:
-	free(ids);
-	pq_buf_free(&from);
+	rows_free(rows, n);
+	return ret;
+}
+
+int pq_elsewhere_scan(struct pq_store *s, const struct pq_config *c, struct pq_buf *report,
+		      struct pq_elsewhere_counts *counts)
+{
+	struct pq_elsewhere_counts none;
+	char *fp;
+	int ret, more, any;
+
+	if (!counts)
+		counts = &none;
+	memset(counts, 0, sizeof(*counts));
+	if (!c)
+		return 0;
+	/* nothing to read nor to forget: the mark stays for the configuration it was made under */
+	if (!c->nelsewhere && ((ret = any_recorded(s, &any)) < 0 || !any))
+		return ret;
+	fp = pq_elsewhere_fingerprint(c);
+	do
+		ret = scan_batch(s, c, fp, report, counts, &more);
+	while (ret == 0 && more && !pq_stop_requested());
+	free(fp);
 	return ret;
 }
 

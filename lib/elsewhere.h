@@ -7,7 +7,9 @@
  * --force, and the listings say where it went. Only the reply's own text
  * is read (not what it quotes), and only its first lines; our own
  * maintainers' "Applied to rust-next" never counts (they cannot be in
- * [elsewhere], and a tree named like one of our queues is ours).
+ * [elsewhere], and a tree named like one of our queues is ours). A change
+ * of [elsewhere] (or of our queues' names) has the replies read again
+ * under it: what still holds is kept, what no longer does is forgotten.
  */
 #ifndef PQ_ELSEWHERE_H
 #define PQ_ELSEWHERE_H
@@ -27,13 +29,42 @@
  */
 int pq_elsewhere_parse(const char *body, const char *dflt, const struct pq_config *c, char **tree);
 
+/* The replies one transaction of pq_elsewhere_scan() reads at most. */
+#define PQ_ELSEWHERE_BATCH 256
+
+/* What one pq_elsewhere_scan() did. */
+struct pq_elsewhere_counts {
+	size_t read;	/* replies looked at */
+	size_t added;	/* recorded as taking their series */
+	size_t changed; /* recorded before, with another tree now */
+	size_t removed; /* recorded before, no longer held: forgotten */
+	size_t batches; /* transactions committed */
+	int rescan;	/* the configuration changed: read again from the first reply */
+};
+
 /*
- * Reads the replies stored since the last scan and records those from an
- * [elsewhere] maintainer of c that say the series was applied. report
- * (may be NULL) gets a line each. Nothing is read, and the mark stays,
- * when c has no [elsewhere]. Returns 0 or PQ_EDB.
+ * Reads the replies stored since the last scan, PQ_ELSEWHERE_BATCH per
+ * transaction (each commits the mark with what it recorded), and records
+ * those from an [elsewhere] maintainer of c that say the series was
+ * applied. The mark carries pq_elsewhere_fingerprint(c): when c's differs,
+ * every reply is read again from the first, a recorded one c no longer
+ * holds is forgotten (its series then decided on again by triage), one
+ * whose tree changed is moved; a crash or a stop request between two
+ * batches leaves the next scan to go on from the last. Nothing is read
+ * when c is NULL, or has no [elsewhere] and nothing is recorded. report
+ * (may be NULL) gets a line each; counts (may be NULL) is filled. Returns
+ * 0 or PQ_EDB (that batch rolled back, the ones before it kept).
  */
-int pq_elsewhere_scan(struct pq_store *s, const struct pq_config *c, struct pq_buf *report);
+int pq_elsewhere_scan(struct pq_store *s, const struct pq_config *c, struct pq_buf *report,
+		      struct pq_elsewhere_counts *counts);
+
+/*
+ * What the scan's verdicts depend on in c, as 64 hex digits (malloc'd):
+ * the SHA-256 of the sorted lines "elsewhere NAME TREE ADDRESS" (one per
+ * address) and "ours NAME" (each queue's name and branch, lower-case).
+ * The order of sections and addresses does not change it. c may be NULL.
+ */
+char *pq_elsewhere_fingerprint(const struct pq_config *c);
 
 /* Where a series went: the first recorded reply that took it. */
 struct pq_elsewhere_taken {

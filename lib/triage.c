@@ -469,7 +469,7 @@ int pq_triage_run(struct pq_store *s, const struct pq_config *c, struct pq_repo 
 
 	/* taken first: what arrives during the pass is newer, and is looked at next time */
 	if ((ret = pq_ingest_last_message(s, &mark)) < 0 ||
-	    (ret = pq_elsewhere_scan(s, c, report)) < 0 ||
+	    (ret = pq_elsewhere_scan(s, c, report, NULL)) < 0 ||
 	    (ret = apply_waiting_approvals(s, c, repo, report)) < 0)
 		return ret;
 	holds = merge_window_holds(c, repo, report);

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Issue 12's routing and truth, end to end on the demo (repositories and
 mail the test makes): a series another tree's maintainer says he applied
-is left to that tree; automatic intake waits while the merge window is
-open and goes on when it closes; approve asks for --force on a
-superseded, RFC or taken series; a rebuild that drops a series says so in
-the states, its exit status and its JSON; import -q is quiet.
+is left to that tree; a change of [elsewhere] has the replies read again
+(a section added later finds the older replies, a removed one takes its
+marks and triage decides on the series again, a renamed tree moves the
+mark, an unchanged one reads nothing twice); automatic intake waits while
+the merge window is open and goes on when it closes; approve asks for
+--force on a superseded, RFC or taken series; a rebuild that drops a
+series says so in the states, its exit status and its JSON; import -q is
+quiet.
 
 usage: test_elsewhere.py --patchq PATH --source DIR
 """
@@ -161,6 +165,108 @@ def test_taken_elsewhere(patchq, source, work):
           "the action says it was forced: %r" % (row,))
 
 
+NET = '\n[elsewhere "net"]\n\tfrom = kuba@kernel.org\n'
+
+
+def write_conf(d, text):
+    with open(os.path.join(d, "patchq.conf"), "w") as f:
+        f.write(text)
+
+
+def mark(d):
+    """The [elsewhere] mark: (last reply read, configuration fingerprint)."""
+    db = sqlite3.connect(os.path.join(d, "patchq.db"))
+    row = db.execute("SELECT seen, config FROM elsewhere_mark WHERE id = 1").fetchone()
+    db.close()
+    return row
+
+
+def db_do(d, sql, *args):
+    db = sqlite3.connect(os.path.join(d, "patchq.db"))
+    with db:
+        rows = db.execute(sql, args).fetchall()
+    db.close()
+    return rows
+
+
+def test_config_change(patchq, source, work):
+    d, pq, repo = demo(patchq, source, work, "config-change", NET)
+    base = open(os.path.join(d, "patchq.conf")).read()
+    run(pq + ["import", "-q", "maildir"], cwd=d)
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Nathan Chancellor <nathan@kernel.org>", "kb-1@kernel.org", "demo-time-v2-0@example.org",
+        "[PATCH v2 0/3] rust: time helpers", "Applied to linux-kbuild, thanks!\n"))
+    run(pq + ["import", "-q", "-"], cwd=d, stdin=reply(
+        "Masahiro Yamada <masahiroy@kernel.org>", "kb-3@kernel.org", "demo-rfc-0@example.org",
+        "[RFC PATCH] rust: add a sleep stub", "Applied, thanks!\n"))
+    s = series_by_name(pq, d)
+    v2, rfc = s[("rust: time helpers", 2)], s[("rust: add a sleep stub", 1)]
+    last = db_do(d, "SELECT max(id) FROM message WHERE kind = 'reply'")[0][0]
+    # read under [elsewhere "net"] alone (why reads the new replies too)
+    why = run(pq + ["why", str(v2["id"])], cwd=d).stdout
+    check("taken elsewhere" not in why and mark(d)[0] == last,
+          "read without kbuild: nothing taken, the mark past both replies: %r %s" % (mark(d), why))
+    before_dev = tip(repo, "rust-dev")
+
+    # (a) kbuild added: the next pass finds the replies stored before it
+    write_conf(d, base + KBUILD)
+    out = run(pq + ["triage"], cwd=d).stdout
+    want = "taken elsewhere: linux-kbuild (by nathan@kernel.org in <kb-1@kernel.org>)"
+    check("[elsewhere] changed since the replies were read: reading them again" in out and
+          "reply <kb-1@kernel.org>: nathan@kernel.org says it was applied to linux-kbuild" in out
+          and ("series %d: %s, left to that tree" % (v2["id"], want)) in out,
+          "a section added later finds the older replies: " + out)
+    check(run(pq + ["why", str(v2["id"])], cwd=d).stdout.startswith(want) and
+          tip(repo, "rust-dev") == before_dev, "why names kbuild; rust-dev did not take it")
+    check("taken elsewhere: linux-kbuild (by masahiroy@kernel.org in <kb-3@kernel.org>)" in
+          run(pq + ["why", str(rfc["id"])], cwd=d).stdout, "the bare reply: the section's tree")
+    after = mark(d)
+    check(after[0] == last and after[1] and len(after[1]) == 64,
+          "the mark: the last reply, and the configuration's fingerprint: %r" % (after,))
+
+    # (d) unchanged: a pass reads nothing old again. A record removed behind
+    # patchq's back stays removed, so kb-1 was not read again
+    db_do(d, "DELETE FROM elsewhere_reply WHERE message_id ="
+          " (SELECT id FROM message WHERE msgid = 'kb-1@kernel.org')")
+    out = run(pq + ["triage"], cwd=d).stdout
+    check("reading them again" not in out and "kb-1" not in out and mark(d) == after and
+          "taken elsewhere" not in run(pq + ["why", str(v2["id"])], cwd=d).stdout,
+          "the same configuration reads nothing old again: %r %s" % (mark(d), out))
+    # a database from before the fingerprint was kept: read again once
+    db_do(d, "UPDATE elsewhere_mark SET config = NULL")
+    out = run(pq + ["triage"], cwd=d).stdout
+    check("reading them again" in out and mark(d) == after and
+          run(pq + ["why", str(v2["id"])], cwd=d).stdout.startswith(want),
+          "no fingerprint recorded: the replies are read again, kb-1 found: " + out)
+
+    # (c) the tree renamed: the bare reply's mark moves, the named one stays
+    write_conf(d, base + KBUILD.replace("linux-kbuild", "kbuild-next"))
+    out = run(pq + ["triage"], cwd=d).stdout
+    check("reply <kb-3@kernel.org>: masahiroy@kernel.org: applied to kbuild-next, no longer "
+          "linux-kbuild" in out, "triage says the mark moved: " + out)
+    check("taken elsewhere: kbuild-next (by masahiroy@kernel.org in <kb-3@kernel.org>)" in
+          run(pq + ["why", str(rfc["id"])], cwd=d).stdout and
+          run(pq + ["why", str(v2["id"])], cwd=d).stdout.startswith(want),
+          "why: the RFC went to kbuild-next, the v2 still to linux-kbuild")
+    check(json.loads(run(pq + ["show", str(rfc["id"]), "--json"], cwd=d).stdout)
+          ["taken_elsewhere"]["tree"] == "kbuild-next", "show --json: the new tree")
+
+    # (b) kbuild removed: the marks go, and triage decides on the v2 again
+    write_conf(d, base)
+    why = run(pq + ["why", str(v2["id"])], cwd=d).stdout
+    check("taken elsewhere" not in why and "linux-kbuild" not in why and
+          "=> queue rust-dev" in why, "why no longer names the other tree: " + why)
+    check(json.loads(run(pq + ["show", str(rfc["id"]), "--json"], cwd=d).stdout)
+          ["taken_elsewhere"] is None, "show --json: the RFC's mark is gone too")
+    check(db_do(d, "SELECT count(*) FROM elsewhere_reply")[0][0] == 0, "no mark is left")
+    out = run(pq + ["triage"], cwd=d).stdout
+    on = {q["queue"]: q for q in json.loads(
+        run(pq + ["show", str(v2["id"]), "--json"], cwd=d).stdout)["queues"]}
+    check(("series %d: queued for rust-dev" % v2["id"]) in out and
+          on.get("rust-dev", {}).get("state") == "applied" and tip(repo, "rust-dev") != before_dev,
+          "no longer taken: triage looks at it again, rust-dev takes it: " + out)
+
+
 def test_merge_window(patchq, source, work):
     d, pq, repo = demo(patchq, source, work, "window", edit=lambda c: c.replace(
         '[queue "rust-dev"]\n', '[queue "rust-dev"]\n\tholdInMergeWindow = true\n', 1))
@@ -308,6 +414,7 @@ def main():
     work = tempfile.mkdtemp(prefix="pq-elsewhere-")
     try:
         test_taken_elsewhere(a.patchq, a.source, work)
+        test_config_change(a.patchq, a.source, work)
         test_merge_window(a.patchq, a.source, work)
         test_held_then_taken(a.patchq, a.source, work)
         test_rebuild_truth(a.patchq, a.source, work)

@@ -785,7 +785,7 @@ static void test_taken_elsewhere(long long id)
 				    "Applied to kbuild-next, thanks!\n");
 
 	CHECK_INT(fx_ingest(w.s, reply), 0);
-	CHECK_INT(pq_elsewhere_scan(w.s, w.c, NULL), 0);
+	CHECK_INT(pq_elsewhere_scan(w.s, w.c, NULL, NULL), 0);
 	pq_buf_addf(&path, "/series/%lld", id);
 	ask("GET", path.ptr, NULL, NULL, NULL, NULL, NULL, &rs);
 	CHECK(strstr(pq_buf_str(&rs.body),
