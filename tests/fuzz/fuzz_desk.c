@@ -69,17 +69,6 @@ static const char reply[] = "From: Fuzz <fuzz@example.org>\n"
 			    "\n"
 			    "Applied, <b>thanks</b>.\n";
 
-/* Runs sql with text bound at ?1 (when not NULL). */
-static void exec_sql(const char *sql, const char *text)
-{
-	sqlite3_stmt *st = pq_store_stmt(store, sql);
-
-	NEED(st != NULL);
-	if (text)
-		pq_store_bind_text(st, 1, text);
-	NEED(pq_store_step_done(store, st) == 0);
-}
-
 /* The maintainer "fuzz" with TOKEN, and reply 1 on the series, pending. */
 static void add_token_and_reply(void)
 {
@@ -88,12 +77,13 @@ static void add_token_and_reply(void)
 
 	pq_digest(d, TOKEN, strlen(TOKEN));
 	pq_hex(d, sizeof(d), hash);
-	exec_sql("INSERT INTO token (name, hash, created) VALUES ('fuzz', ?, 0)", hash);
-	exec_sql("INSERT INTO outbox (id, series_id, queue, kind, msgid, sender, recipients,"
-		 " message, created) SELECT 1, min(id), 'rust-next', 'applied',"
-		 " 'patchq-1-rust-next-applied-1.00@example.org', 'fuzz@example.org',"
-		 " 'a@example.org', ?, 0 FROM series",
-		 reply);
+	fz_exec(store, "INSERT INTO token (name, hash, created) VALUES ('fuzz', ?, 0)", hash);
+	fz_exec(store,
+		"INSERT INTO outbox (id, series_id, queue, kind, msgid, sender, recipients,"
+		" message, created) SELECT 1, min(id), 'rust-next', 'applied',"
+		" 'patchq-1-rust-next-applied-1.00@example.org', 'fuzz@example.org',"
+		" 'a@example.org', ?, 0 FROM series",
+		reply);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -145,8 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i;
 	int ok = 0;
 
-	exec_sql("UPDATE outbox SET state = 'pending', held = 0", NULL);
-	exec_sql("DELETE FROM action", NULL); /* the series page stays small */
+	fz_exec(store, "UPDATE outbox SET state = 'pending', held = 0", NULL);
+	fz_exec(store, "DELETE FROM action", NULL); /* the series page stays small */
 	for (i = 0; i < 7; i++)
 		f[i] = field(&p, end);
 	memset(&rq, 0, sizeof(rq));

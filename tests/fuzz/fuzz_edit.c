@@ -38,28 +38,20 @@ static const char original[] = "From: Miguel Ojeda <ojeda@kernel.org>\n"
 			       "\n"
 			       "Applied to `rust-next` -- thanks everyone!\n";
 
-static void exec_sql(const char *sql, const char *text)
-{
-	sqlite3_stmt *st = pq_store_stmt(store, sql);
-
-	NEED(st != NULL);
-	if (text)
-		pq_store_bind_text(st, 1, text);
-	NEED(pq_store_step_done(store, st) == 0);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
 	NEED(pq_store_open(&store, ":memory:") == 0);
-	exec_sql("INSERT INTO series (id, name, version, total) VALUES (1, 'rust: time', 2, 3)",
-		 NULL);
-	exec_sql("INSERT INTO outbox (id, series_id, queue, kind, msgid, sender, recipients,"
-		 " message, created) VALUES (1, 1, 'rust-next', 'applied',"
-		 " 'patchq-1-rust-next-applied-1.00@kernel.org', 'ojeda@kernel.org',"
-		 " 'alice@example.org', ?, 0)",
-		 original);
+	fz_exec(store,
+		"INSERT INTO series (id, name, version, total) VALUES (1, 'rust: time', 2, 3)",
+		NULL);
+	fz_exec(store,
+		"INSERT INTO outbox (id, series_id, queue, kind, msgid, sender, recipients,"
+		" message, created) VALUES (1, 1, 'rust-next', 'applied',"
+		" 'patchq-1-rust-next-applied-1.00@kernel.org', 'ojeda@kernel.org',"
+		" 'alice@example.org', ?, 0)",
+		original);
 	return 0;
 }
 
@@ -98,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	NEED(text != NULL);
 	memcpy(text, data, size);
 	text[size] = '\0';
-	exec_sql("UPDATE outbox SET message = ?, state = 'pending' WHERE id = 1", original);
+	fz_exec(store, "UPDATE outbox SET message = ?, state = 'pending' WHERE id = 1", original);
 	rc = pq_outbox_edit(store, 1, text, "fuzz", 0, &changed);
 	NEED(rc == 0 || rc == PQ_EINVAL);
 	NEED(pq_outbox_text(store, 1, &after) == 0);
