@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 
 #include "alloc.h"
 #include "apply.h"
+#include "dir.h"
 #include "error.h"
 #include "ingest.h"
 #include "json.h"
@@ -68,32 +68,6 @@ static int make_dirs(const char *path)
 	return ret;
 }
 
-static int open_up(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)ftw;
-	if (flag == FTW_D && !S_ISLNK(st->st_mode))
-		chmod(path, 0700);
-	return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-/* Removes dir and everything in it, also what a check made read-only; symbolic links are not followed. */
-static void remove_tree(const char *dir)
-{
-	nftw(dir, open_up, 16, FTW_PHYS);
-	nftw(dir, remove_one, 16, FTW_PHYS | FTW_DEPTH);
-}
-
 /* The run directories ("PID.XXXXXX") of processes that are gone. */
 static void remove_stale(const char *check_dir)
 {
@@ -113,7 +87,7 @@ static void remove_stale(const char *check_dir)
 			continue;
 		pq_buf_reset(&path);
 		pq_buf_addf(&path, "%s/%s", check_dir, e->d_name);
-		remove_tree(path.ptr);
+		pq_dir_remove(path.ptr);
 	}
 	closedir(d);
 	pq_buf_free(&path);
@@ -377,7 +351,7 @@ static int run_one(struct pq_repo *repo, const struct pq_check_conf *k, const ch
 		free(env[i]);
 	free(env);
 out:
-	remove_tree(work.ptr);
+	pq_dir_remove(work.ptr);
 	pq_buf_free(&work);
 	return ret;
 }
@@ -572,12 +546,12 @@ static int run_check(struct pq_store *s, const struct pq_config *c, struct pq_re
 				break;
 			}
 			if (index && (ret = write_patch(p, i, run.ptr, &patch)) < 0) {
-				remove_tree(run.ptr);
+				pq_dir_remove(run.ptr);
 				break;
 			}
 			r = run_one(repo, k, run.ptr, commit, bwrap, index ? patch.ptr : NULL, id,
 				    queue, index, &o);
-			remove_tree(run.ptr);
+			pq_dir_remove(run.ptr);
 			if (r) {
 				pq_buf_addf(report, "%s: stopped\n", k->name);
 				pq_buf_free(&o.output);
