@@ -26,10 +26,12 @@
 #include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/odb_backend.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "diagnose.h"
+#include "dir.h"
 #include "error.h"
 #include "packbuf.h"
 #include "repo.h"
@@ -827,22 +829,23 @@ out:
  * Runs `git --git-dir=gitdir args...` (no shell, LC_ALL=C) with diff on its
  * stdin, in an environment less what would point git at another
  * repository, index or object store than the one libgit2 opened (libgit2
- * ignores these variables), plus GIT_INDEX_FILE=index_file. Returns 0
- * with *res filled whatever git's exit, or -1 with why set when git could
- * not be run.
+ * ignores these variables), plus GIT_INDEX_FILE=index_file and a
+ * quarantine: git writes its objects into objects (a directory of its
+ * own) and reads the repository's as an alternate. Returns 0 with *res
+ * filled whatever git's exit, or -1 with why set when git could not be
+ * run.
  */
-static int run_git(const char *gitdir, const char *index_file, const char *const *args,
-		   const char *diff, size_t len, struct pq_run_result *res, struct pq_buf *why)
+static int run_git(const char *gitdir, const char *index_file, const char *objects,
+		   const char *const *args, const char *diff, size_t len, struct pq_run_result *res,
+		   struct pq_buf *why)
 {
-	struct pq_buf dir_arg = PQ_BUF_INIT, index_var = PQ_BUF_INIT;
+	struct pq_buf dir_arg = PQ_BUF_INIT, index_var = PQ_BUF_INIT, objects_var = PQ_BUF_INIT,
+		      alternate_var = PQ_BUF_INIT;
 	const char *env[] = {
-		"GIT_DIR",
-		"GIT_WORK_TREE",
-		"GIT_OBJECT_DIRECTORY",
-		"GIT_COMMON_DIR",
-		"GIT_NAMESPACE",
-		"GIT_ALTERNATE_OBJECT_DIRECTORIES",
+		"GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_NAMESPACE",
 		NULL, /* GIT_INDEX_FILE=index_file */
+		NULL, /* GIT_OBJECT_DIRECTORY=objects */
+		NULL, /* GIT_ALTERNATE_OBJECT_DIRECTORIES=gitdir/objects */
 		NULL,
 	};
 	struct pq_run_opts o = {
@@ -858,7 +861,12 @@ static int run_git(const char *gitdir, const char *index_file, const char *const
 
 	pq_buf_addf(&dir_arg, "--git-dir=%s", gitdir);
 	pq_buf_addf(&index_var, "GIT_INDEX_FILE=%s", index_file);
-	env[6] = index_var.ptr;
+	pq_buf_addf(&objects_var, "GIT_OBJECT_DIRECTORY=%s", objects);
+	pq_buf_addf(&alternate_var, "GIT_ALTERNATE_OBJECT_DIRECTORIES=%s%sobjects", gitdir,
+		    gitdir[0] && gitdir[strlen(gitdir) - 1] == '/' ? "" : "/");
+	env[4] = index_var.ptr;
+	env[5] = objects_var.ptr;
+	env[6] = alternate_var.ptr;
 	for (i = 0; args[i]; i++)
 		;
 	argv = pq_calloc((size_t)i + 3, sizeof(*argv));
@@ -873,6 +881,8 @@ static int run_git(const char *gitdir, const char *index_file, const char *const
 	free(argv);
 	pq_buf_free(&dir_arg);
 	pq_buf_free(&index_var);
+	pq_buf_free(&objects_var);
+	pq_buf_free(&alternate_var);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -1016,13 +1026,64 @@ static void merge_failure(struct apply_failure *f, const struct pq_run_result *r
 		pq_buf_adds(&f->why, "the three-way merge failed too");
 }
 
+struct import {
+	git_odb *from, *to;
+};
+
+static int import_one(const git_oid *id, void *payload)
+{
+	struct import *im = payload;
+	git_odb_object *o;
+	git_oid written;
+	int rc;
+
+	if (git_odb_read(&o, im->from, id) < 0)
+		return -1;
+	rc = git_odb_write(&written, im->to, git_odb_object_data(o), git_odb_object_size(o),
+			   git_odb_object_type(o));
+	git_odb_object_free(o);
+	return rc;
+}
+
+/*
+ * The loose objects git wrote into the quarantine objects, written into
+ * repo's database: into its packbuf, in memory, like every object an
+ * application makes (on disk only with the application, never with a
+ * dry run). Returns 0 or -1 with why set.
+ */
+static int import_quarantine(git_repository *repo, const char *objects, struct pq_buf *why)
+{
+	struct import im = { NULL, NULL };
+	git_odb_backend *loose = NULL;
+	int rc = -1;
+
+	if (git_odb_new(&im.from) < 0 || git_odb_backend_loose(&loose, objects, -1, 0, 0, 0) < 0)
+		goto out;
+	if (git_odb_add_backend(im.from, loose, 1) < 0) {
+		loose->free(loose);
+		goto out;
+	}
+	if (git_repository_odb(&im.to, repo) < 0 || git_odb_foreach(im.from, import_one, &im) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		pq_buf_addf(why, "cannot take the objects git apply wrote: %s",
+			    pq_repo_git_error());
+	git_odb_free(im.from);
+	git_odb_free(im.to);
+	return rc;
+}
+
 /*
  * Applies the diff to tree with `git apply --cached` on a temporary index
- * holding tree, read back into *post. The blobs git writes land in the
- * object database libgit2 reads.
+ * holding tree, read back into *post. git works in a quarantine: it reads
+ * the repository's objects and those pb holds (copied there as a pack),
+ * and writes its own there; those are taken into pb, and the quarantine
+ * goes. The repository is never written.
  */
-static int apply_git(git_repository *repo, git_tree *tree, const char *diff, size_t len,
-		     int three_way, git_index **post, struct apply_failure *f)
+static int apply_git(git_repository *repo, struct pq_packbuf *pb, git_tree *tree, const char *diff,
+		     size_t len, int three_way, git_index **post, struct apply_failure *f)
 {
 	/* options pinned, so the configuration cannot change what a patch gives */
 	static const char *const apply_args[] = {
@@ -1033,7 +1094,8 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 		"-",	 NULL,
 	};
 	struct pq_run_result res;
-	struct pq_buf dir = PQ_BUF_INIT, idx_path = PQ_BUF_INIT, lock = PQ_BUF_INIT;
+	struct pq_buf dir = PQ_BUF_INIT, idx_path = PQ_BUF_INIT, objects = PQ_BUF_INIT,
+		      pack = PQ_BUF_INIT;
 	const char *tmp = getenv("TMPDIR");
 	git_index *idx = NULL;
 	int rc = -1;
@@ -1048,7 +1110,16 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 		return -1;
 	}
 	pq_buf_addf(&idx_path, "%s/index", dir.ptr);
-	pq_buf_addf(&lock, "%s/index.lock", dir.ptr);
+	pq_buf_addf(&objects, "%s/objects", dir.ptr);
+	pq_buf_addf(&pack, "%s/objects/pack", dir.ptr);
+	if (mkdir(objects.ptr, 0700) < 0 || mkdir(pack.ptr, 0700) < 0) {
+		pq_buf_addf(&f->why, "git apply: cannot make %s: %s", pack.ptr, strerror(errno));
+		goto out;
+	}
+	if (pq_packbuf_copy(pb, objects.ptr) < 0) {
+		pq_buf_addf(&f->why, "git apply: %s", pq_error_last());
+		goto out;
+	}
 	if (git_index_open(&idx, idx_path.ptr) < 0 || git_index_read_tree(idx, tree) < 0 ||
 	    git_index_write(idx) < 0) {
 		pq_buf_addf(&f->why, "git apply: cannot write a temporary index: %s",
@@ -1056,8 +1127,8 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 		goto out;
 	}
 
-	if (run_git(git_repository_path(repo), idx_path.ptr, three_way ? merge_args : apply_args,
-		    diff, len, &res, &f->why) < 0)
+	if (run_git(git_repository_path(repo), idx_path.ptr, objects.ptr,
+		    three_way ? merge_args : apply_args, diff, len, &res, &f->why) < 0)
 		goto out;
 	if (res.timed_out) {
 		pq_buf_addf(&f->why, "git apply did not finish within %d s; killed",
@@ -1077,6 +1148,8 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 		failure_from_git(f, &res.err, diff, len);
 		goto out;
 	}
+	if (import_quarantine(repo, objects.ptr, &f->why) < 0)
+		goto out;
 	if (git_index_read(idx, 1) < 0) {
 		pq_buf_addf(&f->why, "cannot read the index git apply wrote: %s",
 			    pq_repo_git_error());
@@ -1087,12 +1160,11 @@ static int apply_git(git_repository *repo, git_tree *tree, const char *diff, siz
 	rc = 0;
 out:
 	git_index_free(idx);
-	unlink(idx_path.ptr);
-	unlink(lock.ptr);
-	rmdir(dir.ptr);
+	pq_dir_remove(dir.ptr);
 	pq_buf_free(&dir);
 	pq_buf_free(&idx_path);
-	pq_buf_free(&lock);
+	pq_buf_free(&objects);
+	pq_buf_free(&pack);
 	pq_run_result_free(&res);
 	return rc;
 }
@@ -1284,19 +1356,12 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 		/* what git refuses beyond the paths the diff names, it must see */
 		if (f->whole_tree)
 			target = tree;
-		/* git reads the blobs it patches from disk */
-		rc = pq_packbuf_flush(pb);
-		if (rc < 0) {
-			why_next(f);
-			pq_buf_adds(&f->why, pq_error_last());
-		} else {
-			rc = apply_git(repo, target, diff, len, 0, &post, f);
-		}
+		rc = apply_git(repo, pb, target, diff, len, 0, &post, f);
 		if (rc < 0)
 			explain(repo, tree, diff, len, f);
 		if (rc < 0 && o->three_way) {
 			*path = PQ_APPLIER_THREEWAY;
-			rc = apply_git(repo, target, diff, len, 1, &post, f);
+			rc = apply_git(repo, pb, target, diff, len, 1, &post, f);
 		}
 	} else if (rc < 0) {
 		explain(repo, tree, diff, len, f);
@@ -1308,8 +1373,8 @@ static int apply_patch(git_repository *repo, struct pq_packbuf *pb, git_tree *tr
 		target = tree;
 		rc = *path == PQ_APPLIER_LIBGIT2
 			     ? apply_libgit2(repo, tree, tree, d, diff, len, &post, f)
-			     : apply_git(repo, tree, diff, len, *path == PQ_APPLIER_THREEWAY, &post,
-					 f);
+			     : apply_git(repo, pb, tree, diff, len, *path == PQ_APPLIER_THREEWAY,
+					 &post, f);
 	}
 	if (rc == 0 && target == tree && git_index_write_tree_to(tree_id, post, repo) < 0) {
 		why_next(f);

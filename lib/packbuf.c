@@ -220,7 +220,8 @@ static int put_object(struct pq_buf *b, const struct object *o)
 	return rc == Z_OK ? 0 : -1;
 }
 
-int pq_packbuf_flush(struct pq_packbuf *pb)
+/* Writes what pb holds as one pack through odb's pack backend; pb keeps it. */
+static int write_pack(const struct pq_packbuf *pb, git_odb *odb)
 {
 	struct pq_buf pack = PQ_BUF_INIT;
 	git_odb_writepack *wp = NULL;
@@ -229,8 +230,6 @@ int pq_packbuf_flush(struct pq_packbuf *pb)
 	size_t i;
 	int rc = 0;
 
-	if (!pb->count)
-		return 0;
 	pq_buf_add(&pack, "PACK", 4);
 	put_be32(&pack, 2);
 	put_be32(&pack, (uint32_t)pb->count);
@@ -240,14 +239,43 @@ int pq_packbuf_flush(struct pq_packbuf *pb)
 	if (rc == 0) {
 		SHA1((const unsigned char *)pack.ptr, pack.len, sum);
 		pq_buf_add(&pack, (const char *)sum, sizeof(sum));
-		if (git_odb_write_pack(&wp, pb->odb, NULL, NULL) < 0 ||
+		if (git_odb_write_pack(&wp, odb, NULL, NULL) < 0 ||
 		    wp->append(wp, pack.ptr, pack.len, &stats) < 0 || wp->commit(wp, &stats) < 0)
 			rc = pq_error_set(PQ_EGIT, "cannot write the pack: %s", git_msg());
 	}
 	if (wp)
 		wp->free(wp);
 	pq_buf_free(&pack);
-	if (rc == 0)
+	return rc;
+}
+
+int pq_packbuf_flush(struct pq_packbuf *pb)
+{
+	int rc;
+
+	if (!pb->count)
+		return 0;
+	if ((rc = write_pack(pb, pb->odb)) == 0)
 		pq_packbuf_discard(pb);
+	return rc;
+}
+
+int pq_packbuf_copy(const struct pq_packbuf *pb, const char *objects_dir)
+{
+	git_odb_backend *be = NULL;
+	git_odb *odb = NULL;
+	int rc;
+
+	if (!pb->count)
+		return 0;
+	if (git_odb_new(&odb) < 0 || git_odb_backend_pack(&be, objects_dir) < 0)
+		rc = pq_error_set(PQ_EGIT, "cannot open %s: %s", objects_dir, git_msg());
+	else if (git_odb_add_backend(odb, be, 1) < 0) {
+		be->free(be);
+		rc = pq_error_set(PQ_EGIT, "cannot open %s: %s", objects_dir, git_msg());
+	} else {
+		rc = write_pack(pb, odb); /* the database owns the backend now */
+	}
+	git_odb_free(odb);
 	return rc;
 }
