@@ -88,10 +88,11 @@ struct pq_applier_opts {
  * as it is; a lock that stays for two seconds is taken for one a killed
  * writer left, and removed), PQ_ENOTFOUND when base does not resolve or branch is missing
  * and base NULL, PQ_EINVAL for a bad branch name or argument. The objects made are held in memory
- * and written as one pack before the branch moves (or before the git
- * fallback, which reads them from disk, runs); a dry run and a failed
- * apply write nothing else, so their commit ids may name objects that do
- * not exist; keep_objects has a dry run write them.
+ * (those the git fallback makes too: git runs in a quarantine of its own,
+ * reading the repository as an alternate) and written as one pack before
+ * the branch moves; a dry run and a failed apply write nothing at all, so
+ * their commit ids may name objects that do not exist; keep_objects has a
+ * dry run write them.
  * With merge_onto, PQ_EGIT also when the merge conflicts (results then
  * hold no error: pq_error_last() names the file).
  */
