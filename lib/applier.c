@@ -1076,28 +1076,9 @@ out:
 }
 
 /*
- * Copies into the quarantine objects the blobs of idx that pb holds (made
- * by the patches before this one, not on disk yet): git reads the blobs
- * the index names at the paths it patches, and never a tree. Returns 0 or
- * PQ_EGIT.
- */
-static int copy_held_blobs(struct pq_packbuf *pb, git_index *idx, const char *objects)
-{
-	size_t i, n = git_index_entrycount(idx);
-	git_oid *ids = pq_calloc(n ? n : 1, sizeof(*ids));
-	int rc;
-
-	for (i = 0; i < n; i++)
-		git_oid_cpy(&ids[i], &git_index_get_byindex(idx, i)->id);
-	rc = pq_packbuf_copy(pb, objects, ids, n);
-	free(ids);
-	return rc;
-}
-
-/*
  * Applies the diff to tree with `git apply --cached` on a temporary index
  * holding tree, read back into *post. git works in a quarantine: it reads
- * the repository's objects and those pb holds (copied there as a pack),
+ * the repository's objects and the blobs pb holds (copied there as a pack),
  * and writes its own there; those are taken into pb, and the quarantine
  * goes. The repository is never written.
  */
@@ -1141,7 +1122,8 @@ static int apply_git(git_repository *repo, struct pq_packbuf *pb, git_tree *tree
 			    pq_repo_git_error());
 		goto out;
 	}
-	if (copy_held_blobs(pb, idx, objects.ptr) < 0) {
+	/* git reads blobs (those the earlier patches made, held), never a tree */
+	if (pq_packbuf_copy(pb, objects.ptr, GIT_OBJECT_BLOB) < 0) {
 		pq_buf_addf(&f->why, "git apply: %s", pq_error_last());
 		goto out;
 	}

@@ -221,42 +221,29 @@ static int put_object(struct pq_buf *b, const struct object *o)
 }
 
 /*
- * Writes the objects of pb among ids[0..n) (every one when ids is NULL)
- * as one pack through odb's pack backend; pb keeps them. Nothing is
- * written when none is held.
+ * Writes the objects of pb of type (GIT_OBJECT_ANY: all) as one pack
+ * through odb's pack backend; pb keeps them. Nothing is written when it
+ * holds none.
  */
-static int write_pack(const struct pq_packbuf *pb, git_odb *odb, const git_oid *ids, size_t n)
+static int write_pack(const struct pq_packbuf *pb, git_odb *odb, git_object_t type)
 {
 	struct pq_buf pack = PQ_BUF_INIT;
 	git_odb_writepack *wp = NULL;
 	git_indexer_progress stats = { 0 };
 	unsigned char sum[SHA_DIGEST_LENGTH];
-	const struct object **pick;
 	size_t i, count = 0;
 	int rc = 0;
 
-	pick = pq_calloc(ids ? n : pb->count, sizeof(*pick));
-	for (i = 0; ids && i < n; i++) {
-		const struct object *o = find(pb, &ids[i]);
-		size_t k;
-
-		for (k = 0; o && k < count && pick[k] != o; k++)
-			;
-		if (o && k == count)
-			pick[count++] = o;
-	}
-	for (i = 0; !ids && i < pb->cap; i++)
-		if (pb->slot[i])
-			pick[count++] = pb->slot[i];
-	if (!count) {
-		free(pick);
+	for (i = 0; i < pb->cap; i++)
+		count += pb->slot[i] && (type == GIT_OBJECT_ANY || pb->slot[i]->type == type);
+	if (!count)
 		return 0;
-	}
 	pq_buf_add(&pack, "PACK", 4);
 	put_be32(&pack, 2);
 	put_be32(&pack, (uint32_t)count);
-	for (i = 0; i < count && rc == 0; i++)
-		if (put_object(&pack, pick[i]) < 0)
+	for (i = 0; i < pb->cap && rc == 0; i++)
+		if (pb->slot[i] && (type == GIT_OBJECT_ANY || pb->slot[i]->type == type) &&
+		    put_object(&pack, pb->slot[i]) < 0)
 			rc = pq_error_set(PQ_EGIT, "cannot deflate an object for the pack");
 	if (rc == 0) {
 		SHA1((const unsigned char *)pack.ptr, pack.len, sum);
@@ -268,7 +255,6 @@ static int write_pack(const struct pq_packbuf *pb, git_odb *odb, const git_oid *
 	if (wp)
 		wp->free(wp);
 	pq_buf_free(&pack);
-	free(pick);
 	return rc;
 }
 
@@ -278,13 +264,12 @@ int pq_packbuf_flush(struct pq_packbuf *pb)
 
 	if (!pb->count)
 		return 0;
-	if ((rc = write_pack(pb, pb->odb, NULL, 0)) == 0)
+	if ((rc = write_pack(pb, pb->odb, GIT_OBJECT_ANY)) == 0)
 		pq_packbuf_discard(pb);
 	return rc;
 }
 
-int pq_packbuf_copy(const struct pq_packbuf *pb, const char *objects_dir, const git_oid *ids,
-		    size_t n)
+int pq_packbuf_copy(const struct pq_packbuf *pb, const char *objects_dir, git_object_t type)
 {
 	git_odb_backend *be = NULL;
 	git_odb *odb = NULL;
@@ -298,7 +283,7 @@ int pq_packbuf_copy(const struct pq_packbuf *pb, const char *objects_dir, const 
 		be->free(be);
 		rc = pq_error_set(PQ_EGIT, "cannot open %s: %s", objects_dir, git_msg());
 	} else {
-		rc = write_pack(pb, odb, ids, n); /* the database owns the backend now */
+		rc = write_pack(pb, odb, type); /* the database owns the backend now */
 	}
 	git_odb_free(odb);
 	return rc;

@@ -36,14 +36,13 @@ size_t pq_packbuf_size(const struct pq_packbuf *pb);
 int pq_packbuf_flush(struct pq_packbuf *pb);
 
 /*
- * Writes the held objects among ids[0..n) as one pack into
- * objects_dir/pack (an object directory of its own, which must exist with
- * its pack/; nothing when none is held), and keeps holding them: for a
- * git command that must read objects not in the repository yet. Returns
- * 0 or PQ_EGIT.
+ * Writes the held objects of type (GIT_OBJECT_ANY: all) as one pack into
+ * objects_dir/pack (an object directory of its own, which must exist
+ * with its pack/; nothing when none is held), and keeps holding them: for
+ * a git command that must read objects not in the repository yet.
+ * Returns 0 or PQ_EGIT.
  */
-int pq_packbuf_copy(const struct pq_packbuf *pb, const char *objects_dir, const git_oid *ids,
-		    size_t n);
+int pq_packbuf_copy(const struct pq_packbuf *pb, const char *objects_dir, git_object_t type);
 
 /* Forgets what is held without writing it. */
 void pq_packbuf_discard(struct pq_packbuf *pb);
