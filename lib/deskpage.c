@@ -22,8 +22,6 @@
 
 /* ---- small pieces ---- */
 
-/* A reply's state as a maintainer sees it: held is a pending one that waits for a release. */
-
 static void date_cell(struct pq_buf *out, long long t)
 {
 	char buf[32];
@@ -114,16 +112,16 @@ static void reply_form(struct pq_buf *out, long long id, const char *state, cons
 
 /*
  * The form that edits reply id, text its mail, for a maintainer (csrf
- * non-NULL) while it is unsent (state pending, held or failed): the
- * Subject and the body filled in, the other fields shown as they go.
+ * non-NULL) while it is unsent (PQ_OUTBOX_UNSENT): the Subject and the
+ * body filled in, the other fields shown as they go.
  */
-static void edit_form(struct pq_buf *out, long long id, const char *state, const char *text,
+static void edit_form(struct pq_buf *out, long long id, int unsent, const char *text,
 		      const char *csrf)
 {
 	struct pq_buf url = PQ_BUF_INIT;
 	struct pq_outbox_parts p;
 
-	if (!csrf || (strcmp(state, "pending") && strcmp(state, "held") && strcmp(state, "failed")))
+	if (!csrf || !unsent)
 		return;
 	if (pq_outbox_split(text, &p) == 0) {
 		pq_buf_addf(&url, "/outbox/%lld/edit", id);
@@ -948,7 +946,7 @@ int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct
 	sqlite3_stmt *st = pq_store_stmt(
 		s, "SELECT o.series_id, s.name, o.queue, o.kind," PQ_OUTBOX_SHOWN
 		   ", o.attempts, o.error,"
-		   " o.sender, o.recipients, o.message, o.created, o.sent"
+		   " o.sender, o.recipients, o.message, o.created, o.sent, (" PQ_OUTBOX_UNSENT ")"
 		   " FROM outbox o JOIN series s ON s.id = o.series_id WHERE o.id = ?");
 
 	if (!st)
@@ -975,7 +973,7 @@ int pq_deskpage_reply(struct pq_store *s, long long id, const char *csrf, struct
 	pq_buf_adds(out, "<pre class=\"message\">");
 	pq_html_text(out, pq_store_col_text(st, 9));
 	pq_buf_adds(out, "</pre>\n");
-	edit_form(out, id, pq_store_col_text(st, 4), pq_store_col_text(st, 9), csrf);
+	edit_form(out, id, sqlite3_column_int(st, 12), pq_store_col_text(st, 9), csrf);
 	sqlite3_reset(st);
 	return 0;
 }
