@@ -114,6 +114,16 @@ void pq_buf_plain(struct pq_buf *b, size_t from, const char *keep)
 	pq_buf_truncate(b, j);
 }
 
+void pq_buf_lf(struct pq_buf *b, size_t from)
+{
+	size_t i, j;
+
+	for (i = j = from; i < b->len; i++)
+		if (!(b->ptr[i] == '\r' && i + 1 < b->len && b->ptr[i + 1] == '\n'))
+			b->ptr[j++] = b->ptr[i];
+	pq_buf_truncate(b, j);
+}
+
 const char *pq_buf_str(const struct pq_buf *b)
 {
 	return b->ptr ? b->ptr : "";

@@ -42,6 +42,8 @@ void pq_buf_rtrim(struct pq_buf *b);
  * escape sequence or line break of its own survives. NUL is a control.
  */
 void pq_buf_plain(struct pq_buf *b, size_t from, const char *keep);
+/* Makes every CRLF from offset from on an LF; a lone CR stays. */
+void pq_buf_lf(struct pq_buf *b, size_t from);
 
 /* Appends all that fd gives until end of file (EINTR retried). Returns 0,
  * or -1 with errno set; what was read before stays in b. */

@@ -761,19 +761,6 @@ static int reply_action(struct ctx *x, long long id, const char *what)
 	return ret;
 }
 
-/* Makes every CRLF of b (a browser's textarea sends them) an LF; a lone CR stays. */
-static void crlf_to_lf(struct pq_buf *b)
-{
-	size_t i, j = 0;
-
-	for (i = 0; i < b->len; i++)
-		if (!(b->ptr[i] == '\r' && i + 1 < b->len && b->ptr[i + 1] == '\n'))
-			b->ptr[j++] = b->ptr[i];
-	if (b->ptr)
-		b->ptr[j] = '\0';
-	b->len = j;
-}
-
 /* A refused edit: the library's words; 404, 409 (sent or withdrawn) or 400. */
 static void edit_refused(struct ctx *x, int ret)
 {
@@ -800,7 +787,7 @@ static int edit_action(struct ctx *x, long long id)
 		fail(x, 422, "The form needs a subject and a body");
 		goto out;
 	}
-	crlf_to_lf(&body);
+	pq_buf_lf(&body, 0); /* a browser's textarea sends CRLF */
 	ret = pq_outbox_edit_parts(x->env->store, id, pq_buf_str(&subject), pq_buf_str(&body),
 				   x->who, x->env->now, &changed);
 	pq_buf_addf(&report, "reply %lld %s", id, changed ? "edited" : "unchanged");

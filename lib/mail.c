@@ -1025,20 +1025,13 @@ static int part_wanted(struct mailmime *mm, struct walk *w)
 /* Appends decoded text, with CRLF turned into LF. */
 static void add_text(struct pq_buf *body, const struct pq_buf *t)
 {
-	const char *p = pq_buf_str(t), *end = p + t->len, *cr;
+	size_t at;
 
 	if (body->len && body->ptr[body->len - 1] != '\n')
 		pq_buf_addc(body, '\n');
-	while ((cr = memchr(p, '\r', (size_t)(end - p)))) {
-		if (cr + 1 < end && cr[1] == '\n') {
-			pq_buf_add(body, p, (size_t)(cr - p));
-			p = cr + 1;
-		} else {
-			pq_buf_add(body, p, (size_t)(cr + 1 - p));
-			p = cr + 1;
-		}
-	}
-	pq_buf_add(body, p, (size_t)(end - p));
+	at = body->len;
+	pq_buf_add(body, pq_buf_str(t), t->len);
+	pq_buf_lf(body, at);
 }
 
 /*

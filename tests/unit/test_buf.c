@@ -244,6 +244,20 @@ static void test_plain(void)
 	pq_buf_free(&b);
 }
 
+/* CRLF made LF from the offset on; a lone CR, and what comes before, stay. */
+static void test_lf(void)
+{
+	struct pq_buf b = PQ_BUF_INIT;
+
+	pq_buf_lf(&b, 0);
+	CHECK_INT(b.len, 0);
+	pq_buf_adds(&b, "a\r\nb\r\nc\rd\r\n\r\r\ne\r");
+	pq_buf_lf(&b, 3);
+	CHECK_STR(pq_buf_str(&b), "a\r\nb\nc\rd\n\r\ne\r");
+	CHECK_INT(b.len, 13);
+	pq_buf_free(&b);
+}
+
 int main(void)
 {
 	test_empty_buffer_is_safe();
@@ -256,5 +270,6 @@ int main(void)
 	test_rtrim_keeps_trailing_nul_byte();
 	test_detach();
 	test_plain();
+	test_lf();
 	CHECK_DONE();
 }
