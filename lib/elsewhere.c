@@ -12,6 +12,7 @@
 #include "crash.h"
 #include "digest.h"
 #include "error.h"
+#include "series.h"
 #include "stop.h"
 
 #define SCAN_BYTES (16 * 1024) /* of a reply's body */
@@ -420,12 +421,11 @@ static int forget_reply(struct pq_store *s, const struct reply_row *r, struct pq
 	sqlite3_stmt *ids = pq_store_stmt(
 		s, "SELECT DISTINCT t.series_id FROM ref f JOIN message t ON t.msgid = f.msgid"
 		   " WHERE f.message_id = ? AND t.series_id IS NOT NULL ORDER BY t.series_id");
-	sqlite3_stmt *again = pq_store_stmt(s, "UPDATE series SET triaged = NULL WHERE id = ?");
 	long long *series;
 	size_t n, i;
 	int ret;
 
-	if (!del || !ids || !again)
+	if (!del || !ids)
 		return PQ_EDB;
 	sqlite3_bind_int64(del, 1, r->id);
 	if ((ret = pq_store_step_done(s, del)) < 0)
@@ -434,8 +434,7 @@ static int forget_reply(struct pq_store *s, const struct reply_row *r, struct pq
 	if ((ret = pq_store_ids(s, ids, &series, &n)) < 0)
 		return ret;
 	for (i = 0; i < n && ret == 0; i++) {
-		sqlite3_bind_int64(again, 1, series[i]);
-		ret = pq_store_step_done(s, again);
+		ret = pq_series_retriage(s, series[i]);
 		if (report && ret == 0)
 			pq_buf_addf(report,
 				    "series %lld: reply <%s> (%s, %s) no longer counts"

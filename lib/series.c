@@ -959,6 +959,16 @@ static int record_accept(struct pq_store *s, long long series, long long reply, 
 	return pq_store_step_done(s, st);
 }
 
+int pq_series_retriage(struct pq_store *s, long long id)
+{
+	sqlite3_stmt *st = pq_store_stmt(s, "UPDATE series SET triaged = NULL WHERE id = ?");
+
+	if (!st)
+		return PQ_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	return pq_store_step_done(s, st);
+}
+
 int pq_series_trailer_accept(struct pq_store *s, const struct pq_config *c, long long id,
 			     const char *what, const char *who, int64_t now, struct pq_buf *report)
 {
@@ -996,17 +1006,8 @@ int pq_series_trailer_accept(struct pq_store *s, const struct pq_config *c, long
 		}
 	}
 	/* triage decides on the series again with the trailer counted */
-	if (ret == 0 && accepted) {
-		sqlite3_stmt *st =
-			pq_store_stmt(s, "UPDATE series SET triaged = NULL WHERE id = ?");
-
-		if (!st) {
-			ret = PQ_EDB;
-		} else {
-			sqlite3_bind_int64(st, 1, se->id);
-			ret = pq_store_step_done(s, st);
-		}
-	}
+	if (ret == 0 && accepted)
+		ret = pq_series_retriage(s, se->id);
 	if (ret == 0 && !accepted)
 		ret = pq_error_set(
 			PQ_ENOTFOUND,

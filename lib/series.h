@@ -140,6 +140,13 @@ void pq_series_free(struct pq_series *se);
 int pq_series_trailer_accept(struct pq_store *s, const struct pq_config *c, long long id,
 			     const char *what, const char *who, int64_t now, struct pq_buf *report);
 
+/*
+ * Has triage decide on series id again at its next pass (something it
+ * decided on changed: a trailer counted, a reply that took it forgotten),
+ * in the caller's transaction. Returns 0 or PQ_EDB.
+ */
+int pq_series_retriage(struct pq_store *s, long long id);
+
 /* The ids of every series in creation order, into a malloc'd array. */
 int pq_series_list(struct pq_store *s, long long **ids, size_t *n);
 
