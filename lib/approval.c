@@ -23,12 +23,10 @@ static int first_queue(struct pq_store *s, long long id, char **q)
 	*q = NULL;
 	if (ret < 0)
 		return ret;
-	for (i = 0; i < n; i++) {
-		if (!*q)
-			*q = queues[i];
-		else
-			free(queues[i]);
-	}
+	if (n)
+		*q = queues[0];
+	for (i = 1; i < n; i++)
+		free(queues[i]);
 	free(queues);
 	return 0;
 }
