@@ -232,6 +232,9 @@ static int filter(void *arg, const char *p, size_t n)
 		p++;
 		n--;
 		kind = literal_announced(im->tail, im->ntail, sizeof(im->tail), &len);
+		/* a "{N}" ending a status line is text to libetpan, not a literal */
+		if (kind == 1 && !im->after_literal && pq_imap_line_is_text(im->head, im->nhead))
+			kind = 0;
 		if (kind && len > im->op_literal) {
 			if (im->in_bodies)
 				note_liar(im, len);

@@ -272,30 +272,40 @@ static int tag(struct in *in)
 	return in->p > start && blanks(in);
 }
 
+/*
+ * Past the start of a line whose rest is resp-text: a continuation
+ * request ("+") or a status response, tagged or not; 0 for another line.
+ */
+static int text_start(struct in *in)
+{
+	blanks(in); /* libetpan skips blanks a line starts with */
+	if (more(in) && *in->p == '+') {
+		in->p++;
+		blanks(in);
+		return 1;
+	}
+	if (more(in) && *in->p == '*') {
+		in->p++;
+		return blanks(in) && (word(in, "OK") || word(in, "NO") || word(in, "BAD") ||
+				      word(in, "BYE") || word(in, "PREAUTH"));
+	}
+	return tag(in) && (word(in, "OK") || word(in, "NO") || word(in, "BAD"));
+}
+
+int pq_imap_line_is_text(const char *line, size_t len)
+{
+	struct in in = { line, line + len };
+
+	return text_start(&in);
+}
+
 const char *pq_imap_code_check(const char *line, size_t len)
 {
 	struct in in = { line, line + len };
-	int r, status;
+	int r;
 
-	blanks(&in); /* libetpan skips blanks a line starts with */
-	if (more(&in) && *in.p == '+') {
-		in.p++;
-		blanks(&in);
-	} else if (more(&in) && *in.p == '*') {
-		in.p++;
-		if (!blanks(&in))
-			return NULL;
-		status = word(&in, "OK") || word(&in, "NO") || word(&in, "BAD") ||
-			 word(&in, "BYE") || word(&in, "PREAUTH");
-		if (!status)
-			return NULL;
-	} else {
-		if (!tag(&in))
-			return NULL;
-		status = word(&in, "OK") || word(&in, "NO") || word(&in, "BAD");
-		if (!status)
-			return NULL;
-	}
+	if (!text_start(&in))
+		return NULL;
 	if (!more(&in) || *in.p != '[')
 		return NULL;
 	in.p++;

@@ -28,4 +28,12 @@
  */
 const char *pq_imap_code_check(const char *line, size_t len);
 
+/*
+ * Whether the line starting line[0..len) is a continuation request or a
+ * status response ("* OK ...", "A1 NO ..."), whose rest is text: 1 or 0.
+ * libetpan reads no literal in text, so a "{N}" ending such a line
+ * announces nothing, and what follows is the next line.
+ */
+int pq_imap_line_is_text(const char *line, size_t len);
+
 #endif

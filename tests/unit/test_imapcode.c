@@ -101,5 +101,15 @@ int main(void)
 	CHECK(pq_imap_code_check("a3 NO [BADCHARSET ({5}", 22) != NULL);
 	CHECK(pq_imap_code_check("*\tOK [BADCHARSET (\"L{5}", 24) != NULL);
 	CHECK(pq_imap_code_check("* OK [ALERT] {5}", 16) == NULL);
+
+	/* status responses and continuation requests end in text, where libetpan
+	 * reads no literal; other lines may announce one */
+	CHECK_INT(pq_imap_line_is_text("* OK RFC822 [] {89}\r\n", 21), 1);
+	CHECK_INT(pq_imap_line_is_text("a1 NO {5}\r\n", 11), 1);
+	CHECK_INT(pq_imap_line_is_text(" *\tBYE {5}\r\n", 12), 1);
+	CHECK_INT(pq_imap_line_is_text("+ {5}\r\n", 7), 1);
+	CHECK_INT(pq_imap_line_is_text("* 3 FETCH (UID 7 BODY[] {5}\r\n", 29), 0);
+	CHECK_INT(pq_imap_line_is_text("* LIST () \"/\" {5}\r\n", 19), 0);
+	CHECK_INT(pq_imap_line_is_text("a1 FETCH {5}\r\n", 14), 0);
 	CHECK_DONE();
 }
